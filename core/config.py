@@ -1,0 +1,174 @@
+"""Scheduler and category configuration: frozen dataclasses with ``validate()``.
+
+Loading TOML, environment and flags happens in ``console``; this module only says what a
+valid configuration is (faults.md rows 7-11).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from .errors import ConfigError, InvalidNameError, PriorityError
+
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+KINDS = ("fire-and-forget", "request-response")
+MAX_BUDGET = 512
+
+
+def check_name(kind: str, name: object) -> str:
+    """Return ``name`` if it is a valid category or handler name, else raise."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidNameError(
+            f"invalid {kind} name",
+            name,
+            "names are 1 to 64 characters of letters, digits, '_', '.' and '-'",
+            "Rename it, e.g. 'email' or 'web.fetch'",
+        )
+    return name
+
+
+def check_priority(value: object, category: str = "") -> float:
+    """A priority weight is a finite number above zero (bools and text are refused)."""
+    where = f"priority of category {category!r}" if category else "priority"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                raise PriorityError(where, value, "not a number", "Use a number above 0, e.g. 2") from None
+            return check_priority(number, category)
+        raise PriorityError(where, value, "not a number", "Use a number above 0, e.g. 2")
+    number = float(value)
+    if not math.isfinite(number):
+        raise PriorityError(where, value, "must be finite", "Use a number above 0, e.g. 2")
+    if number <= 0:
+        raise PriorityError(where, value, "must be above 0", "Use a number above 0, e.g. 2; pause the category to stop it")
+    return number
+
+
+def _check_int(what: str, value: object, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(what, value, "must be a whole number", f"Use a whole number >= {low}")
+    if value < low or (high is not None and value > high):
+        span = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ConfigError(what, value, f"must be in {span}", f"Use a value in {span}")
+    return value
+
+
+def _check_seconds(what: str, value: object, allow_none: bool = False, allow_zero: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(what, value, "must be a finite number of seconds", "Use e.g. 2.0")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(what, value, "must be above 0", "Use e.g. 2.0")
+
+
+@dataclass(frozen=True)
+class CategoryConfig:
+    """One lane of work. ``max_workers=None`` means "up to the whole budget"."""
+
+    kind: str = "fire-and-forget"
+    priority: float = 1.0
+    min_workers: int = 0
+    max_workers: int | None = None
+    max_attempts: int = 3
+    timeout: float | None = None
+
+    def validate(self, name: str = "", budget: int = MAX_BUDGET) -> CategoryConfig:
+        where = f"category {name!r}: " if name else ""
+        if self.kind not in KINDS:
+            raise ConfigError(
+                f"{where}unknown kind", self.kind, f"kinds are {', '.join(KINDS)}", "Pick one of them"
+            )
+        check_priority(self.priority, name)
+        _check_int(f"{where}min_workers", self.min_workers, 0, budget)
+        if self.max_workers is not None:
+            _check_int(f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET)
+        _check_int(f"{where}max_attempts", self.max_attempts, 1, 1000)
+        _check_seconds(f"{where}timeout", self.timeout, allow_none=True)
+        return self
+
+    def cap(self, budget: int) -> int:
+        return budget if self.max_workers is None else min(self.max_workers, budget)
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """The node's whole configuration. ``workers`` is the thread budget."""
+
+    workers: int = 8
+    categories: Mapping[str, CategoryConfig] = field(default_factory=dict)
+    balance_interval: float = 2.0
+    cooldown: float = 6.0
+    handlers: tuple[str, ...] = ()
+    poll_interval: float = 0.2
+    grace_period: float = 10.0
+    prefetch: int = 2
+    retry_base: float = 1.0
+    retry_max: float = 300.0
+    heartbeat_interval: float = 2.0
+
+    def __post_init__(self) -> None:
+        # Freeze the mapping so a config cannot change under a running scheduler.
+        object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
+        object.__setattr__(self, "handlers", tuple(self.handlers))
+
+    def validate(self) -> SchedulerConfig:
+        _check_int("workers (the thread budget)", self.workers, 1, MAX_BUDGET)
+        if not self.categories:
+            raise ConfigError("categories", "{}", "at least one category is needed", "Add a [categories.NAME] table")
+        for name, cat in self.categories.items():
+            check_name("category", name)
+            if not isinstance(cat, CategoryConfig):
+                raise ConfigError(f"category {name!r}", cat, "is not a CategoryConfig", "Build it with CategoryConfig(...)")
+            cat.validate(name, self.workers)
+        check_capacity(self.workers, self.categories, {})
+        _check_seconds("balance_interval", self.balance_interval)
+        _check_seconds("cooldown", self.cooldown, allow_zero=True)
+        _check_seconds("poll_interval", self.poll_interval)
+        _check_seconds("grace_period", self.grace_period, allow_zero=True)
+        _check_seconds("retry_base", self.retry_base)
+        _check_seconds("retry_max", self.retry_max)
+        _check_seconds("heartbeat_interval", self.heartbeat_interval)
+        _check_int("prefetch", self.prefetch, 0, 100)
+        for module in self.handlers:
+            if not isinstance(module, str) or not module:
+                raise ConfigError("handlers module", module, "must be a module name", "Use e.g. 'demo.handlers'")
+        return self
+
+    def with_category(self, name: str, **changes: object) -> SchedulerConfig:
+        cats = dict(self.categories)
+        cats[name] = replace(cats[name], **changes)  # type: ignore[arg-type]
+        return replace(self, categories=cats).validate()
+
+
+def check_capacity(budget: int, categories: Mapping[str, CategoryConfig], pins: Mapping[str, int]) -> None:
+    """Raise unless minimums, pins and maximums can split exactly ``budget`` workers."""
+    floor = 0
+    ceiling = 0
+    for name, cat in categories.items():
+        if name in pins:
+            floor += pins[name]
+            ceiling += pins[name]
+        else:
+            floor += cat.min_workers
+            ceiling += cat.cap(budget)
+    if floor > budget:
+        raise ConfigError(
+            "sum of minimum and pinned workers",
+            floor,
+            f"is above the budget of {budget} workers",
+            "Lower min_workers or pins, or raise workers",
+        )
+    if ceiling < budget:
+        raise ConfigError(
+            "sum of maximum and pinned workers",
+            ceiling,
+            f"is below the budget of {budget} workers, so some workers could never be used",
+            "Raise max_workers, unpin a category, or lower workers",
+        )

@@ -1,0 +1,146 @@
+"""Task states and the plain records that pass between the engine and its store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEDULED = "scheduled"
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+STATES = (SCHEDULED, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+WAITING = frozenset({SCHEDULED, QUEUED})
+
+# Reasons recorded with a failed or cancelled task (``show`` prints them).
+REASON_ERROR = "error"
+REASON_TIMED_OUT = "timed_out"
+REASON_ORPHANED = "orphaned"
+REASON_HANDLER_MISSING = "handler_missing"
+REASON_CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class NewTask:
+    """A validated task about to be inserted. ``payload`` is its JSON text."""
+
+    handler: str
+    category: str
+    payload: str
+    run_at: float
+    max_attempts: int
+    timeout: float | None = None
+    dedup_key: str | None = None
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """One task row as the store returns it. ``payload``/``result`` are JSON text."""
+
+    id: int
+    handler: str
+    category: str
+    state: str
+    payload: str
+    run_at: float
+    created_at: float
+    max_attempts: int
+    attempts: int = 0
+    timeout: float | None = None
+    dedup_key: str | None = None
+    result: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    owner: str | None = None
+    cancel_requested: bool = False
+
+    def payload_value(self) -> Any:
+        return json.loads(self.payload)
+
+    def result_value(self) -> Any:
+        return None if self.result is None else json.loads(self.result)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public shape of a task (``show --json``), timestamps as epoch seconds."""
+        return {
+            "id": self.id,
+            "handler": self.handler,
+            "category": self.category,
+            "state": self.state,
+            "payload": self.payload_value(),
+            "result": self.result_value(),
+            "error": self.error,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout,
+            "dedup_key": self.dedup_key,
+            "created_at": self.created_at,
+            "run_at": self.run_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a finished attempt wrote; applied only if the fence still holds.
+
+    The fence is ``id``, ``owner`` and ``attempt``: an abandoned (timed-out) thread or a
+    node whose tasks were recovered by another cannot overwrite a newer attempt.
+    ``state`` is succeeded, failed, cancelled, or scheduled (a retry at ``run_at``).
+    """
+
+    id: int
+    owner: str
+    attempt: int
+    state: str
+    finished_at: float
+    result: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    run_at: float | None = None
+
+
+@dataclass(slots=True)
+class RecoveryReport:
+    """What :meth:`TaskStore.recover` did with the running rows of dead nodes."""
+
+    requeued: list[int] = field(default_factory=list)
+    orphaned: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CategorySettings:
+    """Operator changes to a category, persisted so every node and restart sees them.
+
+    ``None`` means "as configured".
+    """
+
+    priority: float | None = None
+    paused: bool = False
+    pinned: int | None = None
+    min_workers: int | None = None
+    max_workers: int | None = None
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """A running node as its heartbeat describes it to other processes."""
+
+    node_id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    budget: int
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, Any] = field(default_factory=dict)
+    stopped: bool = False
