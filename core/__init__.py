@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+from . import errors as _errors
+from .balancer import Balancer, Decision, Demand, allocate
+from .client import Client
 from .clock import Clock, FakeClock, SystemClock
 from .config import CategoryConfig, SchedulerConfig
 from .errors import *  # noqa: F403
-from .errors import JobschedError
+from .handlers import HandlerSpec, TaskContext, current_task, handler
+from .scheduler import Scheduler, TaskHandle
+from .snapshot import CategorySnapshot, Snapshot, WorkerSnapshot
 from .store import MemoryStore, TaskStore
+from .task import TaskRecord
+
+__version__ = "0.1.0"
 
 __all__ = [
+    *_errors.__all__,
+    "Balancer",
     "CategoryConfig",
+    "CategorySnapshot",
+    "Client",
     "Clock",
+    "Decision",
+    "Demand",
     "FakeClock",
-    "JobschedError",
+    "HandlerSpec",
     "MemoryStore",
+    "Scheduler",
     "SchedulerConfig",
+    "Snapshot",
     "SystemClock",
+    "TaskContext",
+    "TaskHandle",
+    "TaskRecord",
     "TaskStore",
+    "WorkerSnapshot",
+    "allocate",
+    "current_task",
+    "handler",
 ]

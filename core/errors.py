@@ -9,6 +9,33 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+__all__ = [
+    "ConfigError",
+    "ForeignDatabaseError",
+    "InvalidInputError",
+    "InvalidNameError",
+    "JobschedError",
+    "NodeLockedError",
+    "PayloadError",
+    "PriorityError",
+    "ScheduleError",
+    "SchedulerStateError",
+    "SchemaTooNewError",
+    "StorageError",
+    "StoreBusyError",
+    "StoreCorruptError",
+    "StoreFullError",
+    "StoreMissingError",
+    "StoreReadOnlyError",
+    "StoreUnavailableError",
+    "TaskCancelledError",
+    "TaskFailedError",
+    "TaskNotFoundError",
+    "UnknownCategoryError",
+    "UnknownHandlerError",
+    "WaitTimeoutError",
+]
+
 
 class JobschedError(Exception):
     """Base of every error jobsched raises on purpose."""

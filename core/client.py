@@ -1,0 +1,187 @@
+"""Submitting and steering through the store, without running any worker.
+
+The CLI uses a :class:`Client` in processes that are not the node; the
+:class:`~core.scheduler.Scheduler` is a Client that also runs the work. Everything written
+here is validated first: a rejected input raises a typed error and stores nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .config import CategoryConfig, SchedulerConfig, check_capacity, check_name, check_priority
+from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
+from .handlers import HandlerFn, HandlerSpec, registered_in
+from .payload import encode_payload, resolve_run_at
+from .store import TaskStore
+from .task import CategorySettings, NewTask, TaskRecord
+
+log = logging.getLogger("jobsched")
+
+#: One item of ``submit_many``: ``(handler, payload)`` or ``(handler, payload, options)``.
+SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
+
+
+def import_handler_modules(modules: Iterable[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(
+                "handlers module", module, f"cannot be imported ({exc})", "Check the [scheduler] handlers list"
+            ) from exc
+
+
+class Client:
+    """Validates and writes tasks and operator changes to a store."""
+
+    def __init__(self, config: SchedulerConfig, store: TaskStore, clock: Clock | None = None) -> None:
+        self.config = config.validate()
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.handlers: dict[str, HandlerSpec] = {}
+        import_handler_modules(config.handlers)
+        for spec in registered_in(config.handlers):
+            self._add_handler(spec)
+
+    # --- handlers --------------------------------------------------------------------
+    def handler(
+        self,
+        name: str,
+        *,
+        category: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[HandlerFn], HandlerFn]:
+        """Register ``fn`` under ``name`` for this scheduler only."""
+
+        def decorate(fn: HandlerFn) -> HandlerFn:
+            spec = HandlerSpec(name, fn, category or name.split(".")[0], max_attempts, timeout,
+                               getattr(fn, "__module__", "")).validate()
+            self._add_handler(spec)
+            return fn
+
+        return decorate
+
+    def _add_handler(self, spec: HandlerSpec) -> None:
+        category = spec.category or spec.name.split(".")[0]
+        if category not in self.config.categories:
+            raise ConfigError(
+                f"handler {spec.name!r}: category",
+                category,
+                "is not configured",
+                f"Add [categories.{category}] or pass category= one of {', '.join(sorted(self.config.categories))}",
+            )
+        self.handlers[spec.name] = replace(spec, category=category)
+
+    # --- categories ------------------------------------------------------------------
+    def category_config(self, name: str, settings: Mapping[str, CategorySettings] | None = None) -> CategoryConfig:
+        """The configured category with persisted operator changes applied."""
+        cat = self._category(name)
+        stored = (settings if settings is not None else self.store.load_settings()).get(name)
+        if stored is None:
+            return cat
+        return replace(
+            cat,
+            priority=stored.priority if stored.priority is not None else cat.priority,
+            min_workers=stored.min_workers if stored.min_workers is not None else cat.min_workers,
+            max_workers=stored.max_workers if stored.max_workers is not None else cat.max_workers,
+        )
+
+    def _category(self, name: str) -> CategoryConfig:
+        try:
+            return self.config.categories[name]
+        except KeyError:
+            raise UnknownCategoryError(str(name), self.config.categories) from None
+
+    # --- submitting ------------------------------------------------------------------
+    def build_task(
+        self,
+        handler: str,
+        payload: Any = None,
+        *,
+        category: str | None = None,
+        delay: float = 0,
+        run_at: Any = None,
+        key: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> NewTask:
+        """Validate one submit and return the row to insert (raises, storing nothing)."""
+        spec = self.handlers.get(handler) if isinstance(handler, str) else None
+        if spec is None:
+            check_name("handler", handler)
+            raise UnknownHandlerError(handler, self.handlers)
+        category = category if category is not None else spec.category
+        assert category is not None
+        cat = self._category(category)
+        text = encode_payload(payload)
+        when = resolve_run_at(self.clock.now(), delay, run_at)
+        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
+            raise ConfigError("dedup key", key, "must be a string of 1 to 200 characters", "Use e.g. 'fetch:https://...'")
+        attempts = max_attempts if max_attempts is not None else spec.max_attempts or cat.max_attempts
+        limit = timeout if timeout is not None else spec.timeout if spec.timeout is not None else cat.timeout
+        HandlerSpec(handler, spec.fn, category, attempts, limit).validate()
+        return NewTask(handler, category, text, when, attempts, limit, key)
+
+    def submit_id(self, handler: str, payload: Any = None, **options: Any) -> int:
+        """Insert one task; returns its id once the row is committed."""
+        return self.insert([self.build_task(handler, payload, **options)])[0]
+
+    def submit_many_ids(self, items: Sequence[SubmitItem]) -> list[int]:
+        """Validate every item first, then insert all in one transaction."""
+        rows = []
+        for item in items:
+            options: Mapping[str, Any] = item[2] if len(item) > 2 else {}  # type: ignore[misc]
+            rows.append(self.build_task(item[0], item[1], **options))
+        return self.insert(rows)
+
+    def insert(self, rows: Sequence[NewTask]) -> list[int]:
+        if not rows:
+            return []
+        return self.store.insert(rows, self.clock.now())
+
+    # --- operator changes (persisted; every node picks them up) ------------------------
+    def _settings(self, category: str) -> CategorySettings:
+        self._category(category)
+        return self.store.load_settings().get(category) or CategorySettings()
+
+    def set_priority(self, category: str, priority: object) -> float:
+        weight = check_priority(priority, category)
+        self.store.save_settings(category, replace(self._settings(category), priority=weight))
+        return weight
+
+    def set_paused(self, category: str, paused: bool) -> None:
+        self.store.save_settings(category, replace(self._settings(category), paused=paused))
+
+    def pin(self, category: str, workers: int | None) -> None:
+        """Fix a category's worker count (None unpins). Rejected if the budget cannot fit it."""
+        current = self._settings(category)
+        if workers is not None:
+            if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+                raise ConfigError("pin", workers, "must be a whole number >= 0", "Use e.g. 2")
+            pins = {n: s.pinned for n, s in self.store.load_settings().items() if s.pinned is not None}
+            pins[category] = workers
+            cats = {n: self.category_config(n) for n in self.config.categories}
+            check_capacity(self.config.workers, cats, pins)
+        self.store.save_settings(category, replace(current, pinned=workers))
+
+    def rebalance(self) -> None:
+        self.store.request_rebalance()
+
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
+        return self.store.cancel(list(ids), self.clock.now())
+
+    def retry(self, ids: Iterable[int] | None) -> list[int]:
+        return self.store.retry(None if ids is None else list(ids), self.clock.now())
+
+    def get(self, task_id: int) -> TaskRecord:
+        row = self.store.get(task_id)
+        if row is None:
+            raise TaskNotFoundError(task_id)
+        return row

@@ -1,0 +1,118 @@
+"""Handler registration and the running task's context.
+
+``@handler`` at module level registers into a process-wide registry; a scheduler whose
+config lists the module picks those handlers up. ``@sched.handler`` registers on one
+scheduler only. ``current_task()`` tells a handler which task it is running.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .config import check_name
+from .errors import ConfigError, SchedulerStateError
+
+HandlerFn = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    name: str
+    fn: HandlerFn
+    category: str | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    module: str = ""
+
+    def validate(self) -> HandlerSpec:
+        check_name("handler", self.name)
+        if self.category is not None:
+            check_name("category", self.category)
+        if self.max_attempts is not None and (
+            isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1
+        ):
+            raise ConfigError(f"max_attempts of handler {self.name!r}", self.max_attempts, "must be >= 1", "Use e.g. 3")
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0
+            or self.timeout == float("inf")
+        ):
+            raise ConfigError(f"timeout of handler {self.name!r}", self.timeout, "must be a positive number of seconds", "Use e.g. 30")
+        if not callable(self.fn):
+            raise ConfigError(f"handler {self.name!r}", self.fn, "is not callable", "Decorate a function")
+        return self
+
+
+_REGISTRY: dict[str, HandlerSpec] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def handler(
+    name: str,
+    *,
+    category: str | None = None,
+    max_attempts: int | None = None,
+    timeout: float | None = None,
+) -> Callable[[HandlerFn], HandlerFn]:
+    """Register a handler for every scheduler whose config lists this module.
+
+    ``category`` defaults to the part of ``name`` before the first dot.
+    """
+
+    def decorate(fn: HandlerFn) -> HandlerFn:
+        spec = HandlerSpec(
+            name, fn, category or name.split(".")[0], max_attempts, timeout, getattr(fn, "__module__", "")
+        ).validate()
+        with _REGISTRY_LOCK:
+            _REGISTRY[name] = spec
+        return fn
+
+    return decorate
+
+
+def registered_in(modules: tuple[str, ...]) -> list[HandlerSpec]:
+    """Handlers that the named modules registered with ``@handler``."""
+    with _REGISTRY_LOCK:
+        return [spec for spec in _REGISTRY.values() if spec.module in modules]
+
+
+class TaskContext:
+    """What a running handler may know about its task."""
+
+    __slots__ = ("id", "handler", "category", "attempt", "max_attempts", "_cancel")
+
+    def __init__(self, task_id: int, handler: str, category: str, attempt: int, max_attempts: int,
+                 cancel: threading.Event) -> None:
+        self.id = task_id
+        self.handler = handler
+        self.category = category
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+        self._cancel = cancel
+
+    @property
+    def cancelled(self) -> bool:
+        """True once someone asked to cancel this task; the handler may stop early."""
+        return self._cancel.is_set()
+
+    def __repr__(self) -> str:
+        return f"TaskContext(id={self.id}, handler={self.handler!r}, attempt={self.attempt})"
+
+
+_local = threading.local()
+
+
+def current_task() -> TaskContext:
+    """The task the calling handler runs. Raises outside a handler."""
+    ctx: TaskContext | None = getattr(_local, "task", None)
+    if ctx is None:
+        raise SchedulerStateError(
+            "current_task()", None, "was called outside a running handler", "Call it from inside a handler"
+        )
+    return ctx
+
+
+def _set_current(ctx: TaskContext | None) -> None:
+    _local.task = ctx

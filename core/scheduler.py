@@ -1,0 +1,764 @@
+"""The scheduler: composes store, timer, pools, balancer and their threads.
+
+Threads (each a ``*_once`` step in a thin loop, so tests can drive the steps directly):
+- dispatcher: promotes due delayed tasks, claims due tasks into the FIFOs, polls the
+  store for other processes' writes, and abandons timed-out tasks;
+- completer: writes outcomes in batches (group commit), then wakes waiters;
+- housekeeper: refreshes counts, runs the balancer, writes the heartbeat;
+- the workers of each pool.
+No engine thread ever calls into a UI; observers read :meth:`Scheduler.snapshot`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import random
+import socket
+import sys
+import threading
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .balancer import Balancer, Decision, Demand
+from .client import Client, SubmitItem
+from .clock import Clock
+from .config import SchedulerConfig
+from .errors import (
+    SchedulerStateError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
+    WaitTimeoutError,
+)
+from .handlers import HandlerSpec, TaskContext, _set_current
+from .pool import BUSY, IDLE, Worker, WorkerPool
+from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
+from .store import CANCEL_DONE, CANCEL_REQUESTED, MemoryStore, TaskStore
+from .task import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    REASON_CANCELLED,
+    REASON_ERROR,
+    REASON_HANDLER_MISSING,
+    REASON_TIMED_OUT,
+    RUNNING,
+    SCHEDULED,
+    SUCCEEDED,
+    TERMINAL,
+    CategorySettings,
+    NewTask,
+    NodeInfo,
+    Outcome,
+    TaskRecord,
+)
+from .timer import Timer
+
+log = logging.getLogger("jobsched")
+
+MAX_ERROR_TEXT = 8000
+OUTCOME_BATCH = 500
+STORE_RETRY_WAIT = 0.5
+
+
+@dataclass
+class _Claim:
+    task: TaskRecord
+    cancel: threading.Event
+
+
+class TaskHandle:
+    """What ``submit()`` returns: the task id, and a way to wait for its result."""
+
+    __slots__ = ("id", "_sched")
+
+    def __init__(self, sched: Scheduler, task_id: int) -> None:
+        self.id = task_id
+        self._sched = sched
+
+    def wait(self, timeout: float | None = None) -> TaskRecord:
+        """Block until the task is terminal; return its record (any terminal state)."""
+        return self._sched.wait(self.id, timeout)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The handler's return value; raises TaskFailedError / TaskCancelledError /
+        WaitTimeoutError."""
+        record = self.wait(timeout)
+        if record.state == SUCCEEDED:
+            return record.result_value()
+        if record.state == CANCELLED:
+            raise TaskCancelledError(record.id)
+        raise TaskFailedError(record.id, record.error, record.reason)
+
+    def state(self) -> str:
+        return self._sched.get(self.id).state
+
+    def cancel(self) -> str:
+        return self._sched.cancel([self.id])[self.id]
+
+    def __int__(self) -> int:
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"TaskHandle({self.id})"
+
+
+class Scheduler(Client):
+    """An in-process job scheduler. ``with Scheduler(config, store) as sched: ...``.
+
+    ``threaded=False`` starts no thread at all: tests call :meth:`step` to run every
+    component once, in order, on the calling thread (handlers run inline).
+    """
+
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        store: TaskStore | None = None,
+        *,
+        clock: Clock | None = None,
+        node_id: str | None = None,
+        rng: random.Random | None = None,
+        threaded: bool = True,
+    ) -> None:
+        super().__init__(config, store if store is not None else MemoryStore(), clock)
+        self.node_id = node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.threaded = threaded
+        self.state = "new"
+        self._rng = rng or random.Random()
+        self._lock = threading.RLock()
+        self.timer = Timer(self.clock)
+        self.balancer = Balancer(config.workers, config.cooldown)
+        self.metrics = Metrics(list(config.categories))
+        self.pools: dict[str, WorkerPool] = {
+            name: WorkerPool(name, self._run_task, self._worker_exited, config.poll_interval, threaded)
+            for name in config.categories
+        }
+        self._settings: dict[str, CategorySettings] = {}
+        self._settings_version = -1
+        self._claimed: dict[int, _Claim] = {}
+        self._waiters: dict[int, list[threading.Event]] = {}
+        self._outcomes: queue.Queue[Outcome] = queue.Queue()
+        self._wanted: set[str] = set()
+        self._next_due: float | None = None
+        self._next_poll = 0.0
+        self._next_counts = 0.0
+        self._next_balance = 0.0
+        self._next_heartbeat = 0.0
+        self._counts: dict[str, dict[str, int]] = {}
+        self._decisions: deque[dict[str, Any]] = deque(maxlen=50)
+        self._rebalance = threading.Event()
+        self._rebalance_trigger = "rebalance"
+        self._stopping = threading.Event()
+        self._completer_done = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.abandoned_threads = 0
+        self.started_at = 0.0
+
+    # ================================================================ lifecycle
+    def start(self) -> Scheduler:
+        """Open the store, recover, size the pools, then start the timer and balancer.
+
+        The order matters: nothing may claim or balance before recovery has put the
+        previous run's tasks back and the settings are loaded.
+        """
+        if self.state != "new":
+            raise SchedulerStateError("scheduler", self.state, "can only be started once", "Build a new Scheduler")
+        self.store.open(self.node_id)
+        try:
+            now = self.clock.now()
+            self.started_at = now
+            report = self.store.recover(self.node_id, now)
+            if report.requeued or report.orphaned:
+                log.warning("recovered %d interrupted tasks %s; %d orphaned (failed) %s",
+                            len(report.requeued), report.requeued[:50], len(report.orphaned), report.orphaned[:50])
+            self._reload_settings()
+            self._decisions.extend(reversed(self.store.recent_decisions(self._decisions.maxlen or 50)))
+            self.state = "running"
+            self._counts = self.store.counts()
+            self._balance("start", force=True)
+            self.store.promote_due(now)
+            self._seed_timer()
+            self._wanted.update(self.pools)
+            self._heartbeat()
+        except BaseException:
+            self.state = "stopped"
+            self.store.close()
+            raise
+        if self.threaded:
+            for name, body in (("dispatcher", self._dispatcher_loop), ("completer", self._completer_loop),
+                               ("housekeeper", self._housekeeper_loop)):
+                thread = threading.Thread(target=body, name=f"jobsched-{name}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def __enter__(self) -> Scheduler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self, grace: float | None = None) -> list[int]:
+        """Stop gracefully against one deadline; return the ids released unfinished.
+
+        Order: stop claiming; release what waits in the FIFOs; let running tasks finish
+        until the deadline; release (and abandon) the ones still running; write every
+        outcome; close the store.
+        """
+        if self.state != "running":
+            return []
+        grace = self.config.grace_period if grace is None else grace
+        deadline = self.clock.monotonic() + grace
+        self.state = "stopping"
+        self._stopping.set()
+        self.timer.wake()
+        self._rebalance.set()
+        for thread in self._threads[:1] + self._threads[2:]:  # dispatcher, housekeeper
+            thread.join(timeout=5)
+        released: list[int] = []
+        for pool in self.pools.values():
+            pool.accepting = False
+            released.extend(t.id for t in pool.drain())
+        if released:
+            self.store.release(released, self.node_id)
+        for pool in self.pools.values():
+            for worker in list(pool.workers):
+                if worker.thread is not None:
+                    worker.thread.join(timeout=max(0.0, deadline - self.clock.monotonic()))
+        late: list[int] = []
+        for pool in self.pools.values():
+            for worker in list(pool.workers):
+                with pool.lock:
+                    if worker.state == BUSY and worker.task is not None:
+                        late.append(worker.task.id)
+                        pool.abandon(worker)
+        if late:
+            self.store.release(late, self.node_id)
+            log.warning("stop: released %d tasks still running at the deadline: %s", len(late), late)
+        if released:
+            log.info("stop: released %d claimed tasks that had not started: %s", len(released), released[:100])
+        self._completer_done.set()
+        if len(self._threads) > 1:
+            self._threads[1].join(timeout=10)
+        while self._complete_once(0):
+            pass
+        self._heartbeat(stopped=True)
+        self.state = "stopped"
+        self.store.close()
+        return released + late
+
+    # ================================================================ submitting
+    def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
+        """Validate, insert (committed) and return a handle. Options: category, delay,
+        run_at, key, max_attempts, timeout."""
+        return TaskHandle(self, self.submit_id(handler, payload, **options))
+
+    def submit_many(self, items: Sequence[SubmitItem]) -> list[int]:
+        """Validate all, then insert all in one transaction; returns the ids."""
+        return self.submit_many_ids(items)
+
+    def insert(self, rows: Sequence[NewTask]) -> list[int]:
+        ids = super().insert(rows)
+        if self.state == "running":
+            now = self.clock.now()
+            due: set[str] = set()
+            for row in rows:
+                if row.run_at > now:
+                    self.timer.schedule_at(row.run_at)
+                else:
+                    due.add(row.category)
+            if due:
+                self._want(due)
+                starving = [c for c in due if self.pools[c].target == 0 and not self._paused(c)]
+                if starving:
+                    self.request_rebalance("starved")
+        return ids
+
+    # ================================================================ waiting
+    def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
+        event = threading.Event()
+        with self._lock:
+            self._waiters.setdefault(task_id, []).append(event)
+        try:
+            deadline = None if timeout is None else self.clock.monotonic() + timeout
+            while True:
+                record = self.store.get(task_id)
+                if record is None:
+                    raise TaskNotFoundError(task_id)
+                if record.state in TERMINAL:
+                    return record
+                # In-process the completer sets the event; another process's node cannot,
+                # so then the store is read again every poll interval.
+                slice_ = None if self.state == "running" else self.config.poll_interval
+                left = None if deadline is None else deadline - self.clock.monotonic()
+                if left is not None and left <= 0:
+                    raise WaitTimeoutError(task_id, timeout or 0.0)
+                wait_for = left if slice_ is None else (slice_ if left is None else min(slice_, left))
+                event.wait(wait_for)
+                event.clear()
+        finally:
+            with self._lock:
+                events = self._waiters.get(task_id, [])
+                if event in events:
+                    events.remove(event)
+                if not events:
+                    self._waiters.pop(task_id, None)
+
+    def _notify(self, task_ids: Sequence[int]) -> None:
+        with self._lock:
+            events = [e for i in task_ids for e in self._waiters.get(i, ())]
+        for event in events:
+            event.set()
+
+    # ================================================================ operator changes
+    def set_priority(self, category: str, priority: object) -> float:
+        weight = super().set_priority(category, priority)
+        self._reload_settings()
+        self.request_rebalance("operator")
+        return weight
+
+    def set_paused(self, category: str, paused: bool) -> None:
+        super().set_paused(category, paused)
+        self._reload_settings()
+        if not paused:
+            self._want({category})
+        self.request_rebalance("operator")
+
+    def pin(self, category: str, workers: int | None) -> None:
+        super().pin(category, workers)
+        self._reload_settings()
+        self.request_rebalance("operator")
+
+    def rebalance(self) -> None:
+        self.request_rebalance("rebalance")
+
+    def request_rebalance(self, trigger: str = "rebalance") -> None:
+        """Run the balancer at once, past the cooldown (operator changes, starvation)."""
+        self._rebalance_trigger = trigger
+        self._rebalance.set()
+
+    def cancel(self, ids: Sequence[int] | Any) -> dict[int, str]:
+        answers = super().cancel(ids)
+        done = [i for i, a in answers.items() if a == CANCEL_DONE]
+        self._notify(done)
+        for task_id, answer in answers.items():
+            if answer == CANCEL_REQUESTED:
+                claim = self._claimed.get(task_id)
+                if claim is not None:
+                    claim.cancel.set()
+        return answers
+
+    def retry(self, ids: Sequence[int] | None) -> list[int]:
+        done = super().retry(ids)
+        if done and self.state == "running":
+            self._want(set(self.pools))
+        return done
+
+    def _paused(self, category: str) -> bool:
+        settings = self._settings.get(category)
+        return bool(settings and settings.paused)
+
+    def _reload_settings(self) -> None:
+        version = self.store.settings_version()
+        settings = self.store.load_settings()
+        with self._lock:
+            was_paused = {c for c in self.pools if self._paused(c)}
+            self._settings = settings
+            self._settings_version = version
+        for category, pool in self.pools.items():
+            if self._paused(category) and category not in was_paused:
+                drained = pool.drain()
+                if drained:
+                    self.store.release([t.id for t in drained], self.node_id)
+                    for task in drained:
+                        self._claimed.pop(task.id, None)
+            elif not self._paused(category) and category in was_paused:
+                self._want({category})
+
+    # ================================================================ dispatcher
+    def _want(self, categories: set[str] | Any) -> None:
+        with self._lock:
+            self._wanted.update(categories)
+        self.timer.wake()
+
+    def _seed_timer(self) -> None:
+        nxt = self.store.next_run_at()
+        if nxt is not None and nxt != self._next_due:
+            self._next_due = nxt
+            self.timer.schedule_at(nxt)
+
+    def _dispatcher_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._dispatch_once()
+            except Exception:
+                log.exception("dispatcher step failed; retrying")
+                self._stopping.wait(STORE_RETRY_WAIT)
+            self.timer.wait(self.config.poll_interval)
+
+    def _dispatch_once(self) -> None:
+        """Promote due tasks, apply other processes' changes, claim into FIFOs, time out."""
+        now = self.clock.now()
+        mono = self.clock.monotonic()
+        poll = self.store.shared and mono >= self._next_poll
+        if self.timer.pop_due() or poll:
+            if self.store.promote_due(now):
+                self._want(set(self.pools))
+            self._next_due = None
+            self._seed_timer()
+        if poll:
+            self._next_poll = mono + self.config.poll_interval
+            if self.store.settings_version() != self._settings_version:
+                self._reload_settings()
+                self.request_rebalance("operator")
+            for task_id in self.store.cancel_requests(self.node_id):
+                claim = self._claimed.get(task_id)
+                if claim is not None:
+                    claim.cancel.set()
+            with self._lock:
+                self._wanted.update(self.pools)
+        self._check_timeouts(mono)
+        with self._lock:
+            wanted, self._wanted = self._wanted, set()
+        for category in wanted:
+            if not self._feed(category, now):
+                with self._lock:
+                    self._wanted.add(category)
+
+    def _feed(self, category: str, now: float) -> bool:
+        """Claim into the FIFO up to its window; False if the window filled (more may wait)."""
+        pool = self.pools[category]
+        if self._paused(category) or self.state != "running" or pool.target == 0:
+            return True
+        window = pool.target * (1 + self.config.prefetch)
+        room = window - pool.in_flight()
+        if room <= 0:
+            return True
+        tasks = self.store.claim(category, room, self.node_id, now)
+        for task in tasks:
+            self._claimed[task.id] = _Claim(task, threading.Event())
+            pool.fifo.put(task)
+        return len(tasks) < room
+
+    def _check_timeouts(self, mono: float) -> None:
+        for pool in self.pools.values():
+            for worker in list(pool.workers):
+                if worker.deadline is None or mono < worker.deadline:
+                    continue
+                with pool.lock:
+                    task = worker.task
+                    if worker.state != BUSY or task is None or worker.abandoned:
+                        continue
+                    pool.abandon(worker)
+                    self.abandoned_threads += 1
+                limit = task.timeout or 0.0
+                log.warning("task %d (%s) timed out after %gs; its thread is abandoned", task.id, task.handler, limit)
+                self.metrics.add(task.category, "timed_out")
+                self._outcomes.put(Outcome(
+                    task.id, self.node_id, task.attempts, FAILED, self.clock.now(),
+                    error=f"timed out after {limit:g} s; the thread running it was abandoned",
+                    reason=REASON_TIMED_OUT))
+                self._reconcile()
+
+    # ================================================================ workers
+    def _run_task(self, worker: Worker, task: TaskRecord) -> None:
+        claim = self._claimed.get(task.id) or _Claim(task, threading.Event())
+        spec = self.handlers.get(task.handler)
+        worker.started_mono = self.clock.monotonic()
+        worker.started_wall = self.clock.now()
+        worker.task = task
+        worker.state = BUSY
+        if task.timeout:
+            worker.deadline = worker.started_mono + task.timeout
+            self.timer.schedule_mono(worker.deadline)
+        self.metrics.add(task.category, "started")
+        outcome = self._execute(task, spec, claim.cancel)
+        pool = worker.pool
+        with pool.lock:
+            abandoned = worker.abandoned
+            worker.state = IDLE
+            worker.task = None
+            worker.deadline = None
+        if abandoned:
+            return  # timed out or released at stop: the outcome was decided elsewhere
+        self._outcomes.put(outcome)
+        if pool.fifo.qsize() < max(1, pool.target):
+            self._want({pool.category})
+
+    def _execute(self, task: TaskRecord, spec: HandlerSpec | None, cancel: threading.Event) -> Outcome:
+        """Run the handler and turn whatever happens into an outcome. Never raises."""
+        fence = (task.id, self.node_id, task.attempts)
+        if spec is None:
+            return Outcome(*fence, FAILED, self.clock.now(), reason=REASON_HANDLER_MISSING,
+                           error=f"no handler named {task.handler!r} is registered in this process")
+        if cancel.is_set():
+            return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
+        _set_current(TaskContext(task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel))
+        try:
+            value = spec.fn(task.payload_value())
+        except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
+            error = _error_text()
+            now = self.clock.now()
+            if cancel.is_set():
+                return Outcome(*fence, CANCELLED, now, error=error, reason=REASON_CANCELLED)
+            if task.attempts < task.max_attempts:
+                return Outcome(*fence, SCHEDULED, now, error=error, reason=REASON_ERROR,
+                               run_at=now + self.backoff(task.attempts))
+            return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
+        finally:
+            _set_current(None)
+        now = self.clock.now()
+        try:
+            result = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            log.warning("task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
+                        task.id, task.handler, exc)
+            result = json.dumps({"unserialisable_result": repr(value)[:500]})
+        state = CANCELLED if cancel.is_set() else SUCCEEDED
+        return Outcome(*fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before retry number ``attempt``: exponential, capped, with jitter in
+        [50%, 100%] so that failures of one burst do not retry in lockstep."""
+        base = min(self.config.retry_max, self.config.retry_base * 2 ** (attempt - 1))
+        return base * (0.5 + 0.5 * self._rng.random())
+
+    def _worker_exited(self, pool: WorkerPool, worker: Worker) -> None:
+        if self.state == "running":
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Spawn workers where pools are below target, within the budget of live threads.
+
+        A pool that grows waits for the shrinking pools' workers to leave, so the node
+        never runs more than ``workers`` threads (abandoned ones aside).
+        """
+        with self._lock:
+            if self.state != "running":
+                return
+            live = sum(len(p.workers) for p in self.pools.values())
+            free = self.config.workers - live
+            for pool in self.pools.values():
+                pool.reap_retired()
+                need = pool.target - len(pool.active())
+                while need > 0 and free > 0:
+                    pool.spawn()
+                    need -= 1
+                    free -= 1
+
+    # ================================================================ completer
+    def _completer_loop(self) -> None:
+        while not (self._completer_done.is_set() and self._outcomes.empty()):
+            try:
+                self._complete_once(self.config.poll_interval)
+            except Exception:
+                log.exception("completer step failed; retrying")
+                self._completer_done.wait(STORE_RETRY_WAIT)
+
+    def _complete_once(self, wait: float) -> bool:
+        """Write one batch of outcomes in one transaction; False if there was none."""
+        try:
+            first = self._outcomes.get(timeout=wait) if wait > 0 else self._outcomes.get_nowait()
+        except queue.Empty:
+            return False
+        batch = [first]
+        while len(batch) < OUTCOME_BATCH:
+            try:
+                batch.append(self._outcomes.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            applied = self.store.finish(batch)
+        except Exception:
+            for outcome in batch:  # keep them: written on the next try
+                self._outcomes.put(outcome)
+            raise
+        terminal: list[int] = []
+        retry_now: set[str] = set()
+        for outcome, ok in zip(batch, applied, strict=True):
+            claim = self._claimed.pop(outcome.id, None)
+            category = claim.task.category if claim else None
+            if not ok:
+                if category:
+                    self.metrics.add(category, "fenced")
+                continue
+            if outcome.state in TERMINAL:
+                terminal.append(outcome.id)
+                if category:
+                    self.metrics.add(category, outcome.state)
+            elif outcome.state == SCHEDULED and outcome.run_at is not None:
+                if category:
+                    self.metrics.add(category, "retried")
+                if outcome.run_at > outcome.finished_at:
+                    self.timer.schedule_at(outcome.run_at)
+                elif category:
+                    retry_now.add(category)
+        self._notify(terminal)
+        if retry_now:
+            self._want(retry_now)
+        return True
+
+    # ================================================================ housekeeper
+    def _housekeeper_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._housekeep_once()
+            except Exception:
+                log.exception("housekeeping step failed; retrying")
+            wait = max(0.01, min(self._next_balance, self._next_counts, self._next_heartbeat) - self.clock.monotonic())
+            self._rebalance.wait(wait)
+
+    def _housekeep_once(self) -> None:
+        mono = self.clock.monotonic()
+        if mono >= self._next_counts:
+            self._next_counts = mono + min(1.0, self.config.balance_interval)
+            self._counts = self.store.counts()
+            self.metrics.sample(mono)
+        if self._rebalance.is_set():
+            self._rebalance.clear()
+            if self.state == "running":
+                self._balance(self._rebalance_trigger, force=True)
+        elif mono >= self._next_balance:
+            self._balance("interval", force=False)
+        if mono >= self._next_heartbeat:
+            self._heartbeat()
+
+    def _demands(self) -> list[Demand]:
+        counts = self._counts
+        items = []
+        for name in self.pools:
+            cat = self.category_config(name, self._settings)
+            settings = self._settings.get(name) or CategorySettings()
+            per = counts.get(name, {})
+            items.append(Demand(
+                name=name, weight=cat.priority, queued=per.get(QUEUED, 0), running=per.get(RUNNING, 0),
+                min_workers=cat.min_workers, max_workers=cat.max_workers, paused=settings.paused,
+                pinned=settings.pinned, current=self.pools[name].target))
+        return items
+
+    def _balance(self, trigger: str, force: bool) -> Decision | None:
+        """Ask the balancer; apply and record its decision. Only the scheduler resizes."""
+        mono = self.clock.monotonic()
+        self._next_balance = mono + self.config.balance_interval
+        self._counts = self.store.counts()
+        decision = self.balancer.decide(self._demands(), self.clock.now(), mono, trigger, force)
+        if decision is None:
+            return None
+        with self._lock:
+            for name, size in decision.targets.items():
+                self.pools[name].set_target(size)
+        self._reconcile()
+        self._want(set(self.pools))
+        record = decision.to_dict()
+        self._decisions.appendleft(record)
+        try:
+            self.store.add_decision(decision.at, record)
+        except Exception:
+            log.exception("could not store a balancer decision")
+        for line in decision.changes:
+            log.info("balancer (%s): %s", trigger, line)
+        return decision
+
+    def _heartbeat(self, stopped: bool = False) -> None:
+        self._next_heartbeat = self.clock.monotonic() + self.config.heartbeat_interval
+
+        totals = self.metrics.totals()
+        node = NodeInfo(
+            node_id=self.node_id, host=socket.gethostname(), pid=os.getpid(), started_at=self.started_at,
+            heartbeat_at=self.clock.now(), budget=self.config.workers,
+            workers=[w.to_dict() for w in self._worker_snapshots()],
+            counters={"by_category": totals, "abandoned_threads": self.abandoned_threads,
+                      "python": sys.version.split()[0]},
+            stopped=stopped)
+        try:
+            self.store.heartbeat(node)
+        except Exception:
+            log.exception("could not write the heartbeat")
+
+    # ================================================================ stepping (tests)
+    def step(self) -> int:
+        """Run every component once on this thread (``threaded=False`` only).
+
+        Order: balancer (if due), dispatcher, one task per worker, completer.
+        Returns the number of tasks run.
+        """
+        if self.threaded:
+            raise SchedulerStateError("step()", None, "needs a scheduler built with threaded=False", "")
+        if self.state != "running":
+            raise SchedulerStateError("step()", self.state, "needs a started scheduler", "Call start() first")
+        before = sum(v["started"] for v in self.metrics.totals().values())
+        self._housekeep_once()
+        self._dispatch_once()
+        for pool in self.pools.values():
+            for worker in pool.active():
+                worker.run_once(0)
+            pool.reap_retired()
+        while self._complete_once(0):
+            pass
+        self._reconcile()
+        return sum(v["started"] for v in self.metrics.totals().values()) - before
+
+    def run_until_idle(self, max_steps: int = 1000) -> int:
+        """Step until no task is in a FIFO, running or due (``threaded=False`` only)."""
+        for steps in range(1, max_steps + 1):
+            self.step()
+            counts = self.store.counts()
+            busy = any(per.get(QUEUED, 0) or per.get(RUNNING, 0) for per in counts.values())
+            if not busy and self._outcomes.empty():
+                return steps
+        raise SchedulerStateError("run_until_idle", max_steps, "steps did not drain the work", "")
+
+    # ================================================================ snapshot
+    def _worker_snapshots(self) -> list[WorkerSnapshot]:
+        mono = self.clock.monotonic()
+        out = []
+        for pool in self.pools.values():
+            for worker in list(pool.workers):
+                task = worker.task
+                busy = worker.state == BUSY and task is not None
+                out.append(WorkerSnapshot(
+                    name=worker.name, category=pool.category, state=BUSY if busy else IDLE,
+                    task_id=task.id if busy and task else None,
+                    handler=task.handler if busy and task else None,
+                    started_at=worker.started_wall if busy else None,
+                    elapsed=mono - worker.started_mono if busy else 0.0, retiring=worker.retiring))
+        return out
+
+    def snapshot(self) -> Snapshot:
+        """An immutable picture of the node. Cheap: no store query (counts are cached)."""
+        workers = tuple(self._worker_snapshots())
+        rates = self.metrics.rates()
+        counts = self._counts
+        cats = []
+        for name, pool in self.pools.items():
+            cat = self.category_config(name, self._settings)
+            settings = self._settings.get(name) or CategorySettings()
+            per = counts.get(name, {})
+            cats.append(CategorySnapshot(
+                name=name, kind=cat.kind, priority=cat.priority, paused=settings.paused,
+                pinned=settings.pinned, min_workers=cat.min_workers, max_workers=cat.max_workers,
+                workers=pool.target, threads=len(pool.workers),
+                busy=sum(1 for w in workers if w.category == name and w.state == BUSY),
+                fifo=pool.fifo.qsize(), queued=per.get(QUEUED, 0), scheduled=per.get(SCHEDULED, 0),
+                running=per.get(RUNNING, 0), succeeded=per.get(SUCCEEDED, 0), failed=per.get(FAILED, 0),
+                cancelled=per.get(CANCELLED, 0), rate=rates.get(name, 0.0)))
+        totals = self.metrics.totals()
+        counters = {key: sum(v[key] for v in totals.values()) for key in Metrics.KEYS}
+        return Snapshot(
+            at=self.clock.now(), node_id=self.node_id, state=self.state, budget=self.config.workers,
+            categories=tuple(cats), workers=workers, decisions=tuple(self._decisions),
+            abandoned_threads=self.abandoned_threads, counters=counters, rate=sum(rates.values()))
+
+
+def _error_text() -> str:
+    text = traceback.format_exc()
+    if len(text) > MAX_ERROR_TEXT:
+        text = "... (truncated)\n" + text[-MAX_ERROR_TEXT:]
+    return text
