@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from . import synthetic
 from .clock import Clock, SystemClock
 from .config import CategoryConfig, SchedulerConfig, check_capacity, check_name, check_priority
 from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
@@ -48,6 +49,8 @@ class Client:
         import_handler_modules(config.handlers)
         for spec in registered_in(config.handlers):
             self._add_handler(spec)
+        first = next(iter(self.config.categories))
+        self.handlers[synthetic.NAME] = synthetic.spec(first)
 
     # --- handlers --------------------------------------------------------------------
     def handler(
@@ -173,6 +176,19 @@ class Client:
 
     def rebalance(self) -> None:
         self.store.request_rebalance()
+
+    def inject(self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0) -> list[int]:
+        """Submit ``count`` synthetic jobs into ``category`` in one transaction."""
+        self._category(category)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
+            raise ConfigError("count", count, "must be a whole number from 1 to 1,000,000", "Use e.g. 100")
+        if not isinstance(duration_ms, (int, float)) or not 0 <= duration_ms <= 3_600_000:
+            raise ConfigError("duration_ms", duration_ms, "must be 0 to 3,600,000 ms", "Use e.g. 50")
+        if not isinstance(fail_rate, (int, float)) or not 0 <= fail_rate <= 1:
+            raise ConfigError("fail_rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
+        payload = {"duration_ms": duration_ms, "fail_rate": fail_rate}
+        row = self.build_task(synthetic.NAME, payload, category=category)
+        return self.insert([row] * count)
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:
         return self.store.cancel(list(ids), self.clock.now())
