@@ -34,14 +34,19 @@ def import_handler_modules(modules: Iterable[str]) -> None:
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(
-                "handlers module", module, f"cannot be imported ({exc})", "Check the [scheduler] handlers list"
+                "handlers module",
+                module,
+                f"cannot be imported ({exc})",
+                "Check the [scheduler] handlers list",
             ) from exc
 
 
 class Client:
     """Validates and writes tasks and operator changes to a store."""
 
-    def __init__(self, config: SchedulerConfig, store: TaskStore, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: SchedulerConfig, store: TaskStore, clock: Clock | None = None
+    ) -> None:
         self.config = config.validate()
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -64,8 +69,14 @@ class Client:
         """Register ``fn`` under ``name`` for this scheduler only."""
 
         def decorate(fn: HandlerFn) -> HandlerFn:
-            spec = HandlerSpec(name, fn, category or name.split(".")[0], max_attempts, timeout,
-                               getattr(fn, "__module__", "")).validate()
+            spec = HandlerSpec(
+                name,
+                fn,
+                category or name.split(".")[0],
+                max_attempts,
+                timeout,
+                getattr(fn, "__module__", ""),
+            ).validate()
             self._add_handler(spec)
             return fn
 
@@ -83,7 +94,9 @@ class Client:
         self.handlers[spec.name] = replace(spec, category=category)
 
     # --- categories ------------------------------------------------------------------
-    def category_config(self, name: str, settings: Mapping[str, CategorySettings] | None = None) -> CategoryConfig:
+    def category_config(
+        self, name: str, settings: Mapping[str, CategorySettings] | None = None
+    ) -> CategoryConfig:
         """The configured category with persisted operator changes applied."""
         cat = self._category(name)
         stored = (settings if settings is not None else self.store.load_settings()).get(name)
@@ -126,9 +139,22 @@ class Client:
         text = encode_payload(payload)
         when = resolve_run_at(self.clock.now(), delay, run_at)
         if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
-            raise ConfigError("dedup key", key, "must be a string of 1 to 200 characters", "Use e.g. 'fetch:https://...'")
-        attempts = max_attempts if max_attempts is not None else spec.max_attempts or cat.max_attempts
-        limit = timeout if timeout is not None else spec.timeout if spec.timeout is not None else cat.timeout
+            raise ConfigError(
+                "dedup key",
+                key,
+                "must be a string of 1 to 200 characters",
+                "Use e.g. 'fetch:https://...'",
+            )
+        attempts = (
+            max_attempts if max_attempts is not None else spec.max_attempts or cat.max_attempts
+        )
+        limit = (
+            timeout
+            if timeout is not None
+            else spec.timeout
+            if spec.timeout is not None
+            else cat.timeout
+        )
         HandlerSpec(handler, spec.fn, category, attempts, limit).validate()
         return NewTask(handler, category, text, when, attempts, limit, key)
 
@@ -140,7 +166,7 @@ class Client:
         """Validate every item first, then insert all in one transaction."""
         rows = []
         for item in items:
-            options: Mapping[str, Any] = item[2] if len(item) > 2 else {}  # type: ignore[misc]
+            options: Mapping[str, Any] = item[2] if len(item) > 2 else {}
             rows.append(self.build_task(item[0], item[1], **options))
         return self.insert(rows)
 
@@ -150,25 +176,29 @@ class Client:
         return self.store.insert(rows, self.clock.now())
 
     # --- operator changes (persisted; every node picks them up) ------------------------
-    def _settings(self, category: str) -> CategorySettings:
+    def _stored_settings(self, category: str) -> CategorySettings:
         self._category(category)
         return self.store.load_settings().get(category) or CategorySettings()
 
     def set_priority(self, category: str, priority: object) -> float:
         weight = check_priority(priority, category)
-        self.store.save_settings(category, replace(self._settings(category), priority=weight))
+        self.store.save_settings(
+            category, replace(self._stored_settings(category), priority=weight)
+        )
         return weight
 
     def set_paused(self, category: str, paused: bool) -> None:
-        self.store.save_settings(category, replace(self._settings(category), paused=paused))
+        self.store.save_settings(category, replace(self._stored_settings(category), paused=paused))
 
     def pin(self, category: str, workers: int | None) -> None:
         """Fix a category's worker count (None unpins). Rejected if the budget cannot fit it."""
-        current = self._settings(category)
+        current = self._stored_settings(category)
         if workers is not None:
             if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
                 raise ConfigError("pin", workers, "must be a whole number >= 0", "Use e.g. 2")
-            pins = {n: s.pinned for n, s in self.store.load_settings().items() if s.pinned is not None}
+            pins = {
+                n: s.pinned for n, s in self.store.load_settings().items() if s.pinned is not None
+            }
             pins[category] = workers
             cats = {n: self.category_config(n) for n in self.config.categories}
             check_capacity(self.config.workers, cats, pins)
@@ -177,13 +207,19 @@ class Client:
     def rebalance(self) -> None:
         self.store.request_rebalance()
 
-    def inject(self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0) -> list[int]:
+    def inject(
+        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+    ) -> list[int]:
         """Submit ``count`` synthetic jobs into ``category`` in one transaction."""
         self._category(category)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
-            raise ConfigError("count", count, "must be a whole number from 1 to 1,000,000", "Use e.g. 100")
+            raise ConfigError(
+                "count", count, "must be a whole number from 1 to 1,000,000", "Use e.g. 100"
+            )
         if not isinstance(duration_ms, (int, float)) or not 0 <= duration_ms <= 3_600_000:
-            raise ConfigError("duration_ms", duration_ms, "must be 0 to 3,600,000 ms", "Use e.g. 50")
+            raise ConfigError(
+                "duration_ms", duration_ms, "must be 0 to 3,600,000 ms", "Use e.g. 50"
+            )
         if not isinstance(fail_rate, (int, float)) or not 0 <= fail_rate <= 1:
             raise ConfigError("fail_rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
         payload = {"duration_ms": duration_ms, "fail_rate": fail_rate}

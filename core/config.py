@@ -39,14 +39,21 @@ def check_priority(value: object, category: str = "") -> float:
             try:
                 number = float(value)
             except ValueError:
-                raise PriorityError(where, value, "not a number", "Use a number above 0, e.g. 2") from None
+                raise PriorityError(
+                    where, value, "not a number", "Use a number above 0, e.g. 2"
+                ) from None
             return check_priority(number, category)
         raise PriorityError(where, value, "not a number", "Use a number above 0, e.g. 2")
     number = float(value)
     if not math.isfinite(number):
         raise PriorityError(where, value, "must be finite", "Use a number above 0, e.g. 2")
     if number <= 0:
-        raise PriorityError(where, value, "must be above 0", "Use a number above 0, e.g. 2; pause the category to stop it")
+        raise PriorityError(
+            where,
+            value,
+            "must be above 0",
+            "Use a number above 0, e.g. 2; pause the category to stop it",
+        )
     return number
 
 
@@ -59,7 +66,9 @@ def _check_int(what: str, value: object, low: int, high: int | None = None) -> i
     return value
 
 
-def _check_seconds(what: str, value: object, allow_none: bool = False, allow_zero: bool = False) -> None:
+def _check_seconds(
+    what: str, value: object, allow_none: bool = False, allow_zero: bool = False
+) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -83,12 +92,17 @@ class CategoryConfig:
         where = f"category {name!r}: " if name else ""
         if self.kind not in KINDS:
             raise ConfigError(
-                f"{where}unknown kind", self.kind, f"kinds are {', '.join(KINDS)}", "Pick one of them"
+                f"{where}unknown kind",
+                self.kind,
+                f"kinds are {', '.join(KINDS)}",
+                "Pick one of them",
             )
         check_priority(self.priority, name)
         _check_int(f"{where}min_workers", self.min_workers, 0, budget)
         if self.max_workers is not None:
-            _check_int(f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET)
+            _check_int(
+                f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET
+            )
         _check_int(f"{where}max_attempts", self.max_attempts, 1, 1000)
         _check_seconds(f"{where}timeout", self.timeout, allow_none=True)
         return self
@@ -121,11 +135,21 @@ class SchedulerConfig:
     def validate(self) -> SchedulerConfig:
         _check_int("workers (the thread budget)", self.workers, 1, MAX_BUDGET)
         if not self.categories:
-            raise ConfigError("categories", "{}", "at least one category is needed", "Add a [categories.NAME] table")
+            raise ConfigError(
+                "categories",
+                "{}",
+                "at least one category is needed",
+                "Add a [categories.NAME] table",
+            )
         for name, cat in self.categories.items():
             check_name("category", name)
             if not isinstance(cat, CategoryConfig):
-                raise ConfigError(f"category {name!r}", cat, "is not a CategoryConfig", "Build it with CategoryConfig(...)")
+                raise ConfigError(
+                    f"category {name!r}",
+                    cat,
+                    "is not a CategoryConfig",
+                    "Build it with CategoryConfig(...)",
+                )
             cat.validate(name, self.workers)
         check_capacity(self.workers, self.categories, {})
         _check_seconds("balance_interval", self.balance_interval)
@@ -138,7 +162,9 @@ class SchedulerConfig:
         _check_int("prefetch", self.prefetch, 0, 100)
         for module in self.handlers:
             if not isinstance(module, str) or not module:
-                raise ConfigError("handlers module", module, "must be a module name", "Use e.g. 'demo.handlers'")
+                raise ConfigError(
+                    "handlers module", module, "must be a module name", "Use e.g. 'demo.handlers'"
+                )
         return self
 
     def with_category(self, name: str, **changes: object) -> SchedulerConfig:
@@ -147,7 +173,9 @@ class SchedulerConfig:
         return replace(self, categories=cats).validate()
 
 
-def check_capacity(budget: int, categories: Mapping[str, CategoryConfig], pins: Mapping[str, int]) -> None:
+def check_capacity(
+    budget: int, categories: Mapping[str, CategoryConfig], pins: Mapping[str, int]
+) -> None:
     """Raise unless minimums, pins and maximums can split exactly ``budget`` workers."""
     floor = 0
     ceiling = 0

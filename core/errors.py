@@ -125,7 +125,9 @@ class PriorityError(ConfigError):
 
 class TaskNotFoundError(InvalidInputError):
     def __init__(self, task_id: object) -> None:
-        super().__init__("unknown task", task_id, "no task has this id", "List tasks with `jobsched tasks`")
+        super().__init__(
+            "unknown task", task_id, "no task has this id", "List tasks with `jobsched tasks`"
+        )
 
 
 # --- storage: exit 3 ---------------------------------------------------------------

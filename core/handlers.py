@@ -32,16 +32,32 @@ class HandlerSpec:
         if self.category is not None:
             check_name("category", self.category)
         if self.max_attempts is not None and (
-            isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
         ):
-            raise ConfigError(f"max_attempts of handler {self.name!r}", self.max_attempts, "must be >= 1", "Use e.g. 3")
+            raise ConfigError(
+                f"max_attempts of handler {self.name!r}",
+                self.max_attempts,
+                "must be >= 1",
+                "Use e.g. 3",
+            )
         if self.timeout is not None and (
-            isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, (int, float))
+            or not self.timeout > 0
             or self.timeout == float("inf")
         ):
-            raise ConfigError(f"timeout of handler {self.name!r}", self.timeout, "must be a positive number of seconds", "Use e.g. 30")
+            raise ConfigError(
+                f"timeout of handler {self.name!r}",
+                self.timeout,
+                "must be a positive number of seconds",
+                "Use e.g. 30",
+            )
         if not callable(self.fn):
-            raise ConfigError(f"handler {self.name!r}", self.fn, "is not callable", "Decorate a function")
+            raise ConfigError(
+                f"handler {self.name!r}", self.fn, "is not callable", "Decorate a function"
+            )
         return self
 
 
@@ -63,7 +79,12 @@ def handler(
 
     def decorate(fn: HandlerFn) -> HandlerFn:
         spec = HandlerSpec(
-            name, fn, category or name.split(".")[0], max_attempts, timeout, getattr(fn, "__module__", "")
+            name,
+            fn,
+            category or name.split(".")[0],
+            max_attempts,
+            timeout,
+            getattr(fn, "__module__", ""),
         ).validate()
         with _REGISTRY_LOCK:
             _REGISTRY[name] = spec
@@ -83,8 +104,15 @@ class TaskContext:
 
     __slots__ = ("id", "handler", "category", "attempt", "max_attempts", "_cancel")
 
-    def __init__(self, task_id: int, handler: str, category: str, attempt: int, max_attempts: int,
-                 cancel: threading.Event) -> None:
+    def __init__(
+        self,
+        task_id: int,
+        handler: str,
+        category: str,
+        attempt: int,
+        max_attempts: int,
+        cancel: threading.Event,
+    ) -> None:
         self.id = task_id
         self.handler = handler
         self.category = category
@@ -109,7 +137,10 @@ def current_task() -> TaskContext:
     ctx: TaskContext | None = getattr(_local, "task", None)
     if ctx is None:
         raise SchedulerStateError(
-            "current_task()", None, "was called outside a running handler", "Call it from inside a handler"
+            "current_task()",
+            None,
+            "was called outside a running handler",
+            "Call it from inside a handler",
         )
     return ctx
 

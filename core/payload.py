@@ -36,7 +36,10 @@ def encode_payload(value: Any) -> str:
 def _check(value: Any, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise PayloadError(
-            "payload", f"at {path}", f"is nested deeper than {MAX_DEPTH} levels", "Flatten the structure"
+            "payload",
+            f"at {path}",
+            f"is nested deeper than {MAX_DEPTH} levels",
+            "Flatten the structure",
         )
     if value is None or isinstance(value, (bool, str)):
         return
@@ -45,7 +48,10 @@ def _check(value: Any, path: str, depth: int) -> None:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise PayloadError(
-                "payload value at", path, f"{value!r} is not valid JSON", "Use a finite number or null"
+                "payload value at",
+                path,
+                f"{value!r} is not valid JSON",
+                "Use a finite number or null",
             )
         return
     if isinstance(value, dict):
@@ -82,16 +88,23 @@ def resolve_run_at(now: float, delay: object = 0, run_at: object = None) -> floa
     """
     if run_at is not None:
         if delay not in (0, 0.0, None):
-            raise ScheduleError("delay", delay, "cannot be combined with run_at", "Pass one of them")
+            raise ScheduleError(
+                "delay", delay, "cannot be combined with run_at", "Pass one of them"
+            )
         if not isinstance(run_at, dt.datetime):
             raise ScheduleError("run_at", run_at, "is not a datetime", "Pass an aware datetime")
         if run_at.tzinfo is None or run_at.utcoffset() is None:
             raise ScheduleError(
-                "run_at", run_at.isoformat(), "is a naive datetime", "Give it a timezone, e.g. tzinfo=UTC"
+                "run_at",
+                run_at.isoformat(),
+                "is a naive datetime",
+                "Give it a timezone, e.g. tzinfo=UTC",
             )
         when = run_at.timestamp()
         if when - now > MAX_DELAY:
-            raise ScheduleError("run_at", run_at.isoformat(), "is more than ten years ahead", "Check the date")
+            raise ScheduleError(
+                "run_at", run_at.isoformat(), "is more than ten years ahead", "Check the date"
+            )
         return max(now, when)
     if delay is None:
         return now

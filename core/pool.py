@@ -118,7 +118,9 @@ class WorkerPool:
             worker = Worker(self, self._numbers)
             self.workers.append(worker)
         if self.threaded:
-            worker.thread = threading.Thread(target=worker.loop, name=f"jobsched-{worker.name}", daemon=True)
+            worker.thread = threading.Thread(
+                target=worker.loop, name=f"jobsched-{worker.name}", daemon=True
+            )
             worker.thread.start()
         return worker
 

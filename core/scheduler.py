@@ -22,7 +22,7 @@ import threading
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +137,9 @@ class Scheduler(Client):
         self.balancer = Balancer(config.workers, config.cooldown)
         self.metrics = Metrics(list(config.categories))
         self.pools: dict[str, WorkerPool] = {
-            name: WorkerPool(name, self._run_task, self._worker_exited, config.poll_interval, threaded)
+            name: WorkerPool(
+                name, self._run_task, self._worker_exited, config.poll_interval, threaded
+            )
             for name in config.categories
         }
         self._settings: dict[str, CategorySettings] = {}
@@ -169,17 +171,26 @@ class Scheduler(Client):
         previous run's tasks back and the settings are loaded.
         """
         if self.state != "new":
-            raise SchedulerStateError("scheduler", self.state, "can only be started once", "Build a new Scheduler")
+            raise SchedulerStateError(
+                "scheduler", self.state, "can only be started once", "Build a new Scheduler"
+            )
         self.store.open(self.node_id)
         try:
             now = self.clock.now()
             self.started_at = now
             report = self.store.recover(self.node_id, now)
             if report.requeued or report.orphaned:
-                log.warning("recovered %d interrupted tasks %s; %d orphaned (failed) %s",
-                            len(report.requeued), report.requeued[:50], len(report.orphaned), report.orphaned[:50])
+                log.warning(
+                    "recovered %d interrupted tasks %s; %d orphaned (failed) %s",
+                    len(report.requeued),
+                    report.requeued[:50],
+                    len(report.orphaned),
+                    report.orphaned[:50],
+                )
             self._reload_settings()
-            self._decisions.extend(reversed(self.store.recent_decisions(self._decisions.maxlen or 50)))
+            self._decisions.extend(
+                reversed(self.store.recent_decisions(self._decisions.maxlen or 50))
+            )
             self.state = "running"
             self._counts = self.store.counts()
             self._balance("start", force=True)
@@ -192,8 +203,11 @@ class Scheduler(Client):
             self.store.close()
             raise
         if self.threaded:
-            for name, body in (("dispatcher", self._dispatcher_loop), ("completer", self._completer_loop),
-                               ("housekeeper", self._housekeeper_loop)):
+            for name, body in (
+                ("dispatcher", self._dispatcher_loop),
+                ("completer", self._completer_loop),
+                ("housekeeper", self._housekeeper_loop),
+            ):
                 thread = threading.Thread(target=body, name=f"jobsched-{name}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
@@ -241,9 +255,15 @@ class Scheduler(Client):
                         pool.abandon(worker)
         if late:
             self.store.release(late, self.node_id)
-            log.warning("stop: released %d tasks still running at the deadline: %s", len(late), late)
+            log.warning(
+                "stop: released %d tasks still running at the deadline: %s", len(late), late
+            )
         if released:
-            log.info("stop: released %d claimed tasks that had not started: %s", len(released), released[:100])
+            log.info(
+                "stop: released %d claimed tasks that had not started: %s",
+                len(released),
+                released[:100],
+            )
         self._completer_done.set()
         if len(self._threads) > 1:
             self._threads[1].join(timeout=10)
@@ -300,7 +320,9 @@ class Scheduler(Client):
                 left = None if deadline is None else deadline - self.clock.monotonic()
                 if left is not None and left <= 0:
                     raise WaitTimeoutError(task_id, timeout or 0.0)
-                wait_for = left if slice_ is None else (slice_ if left is None else min(slice_, left))
+                wait_for = (
+                    left if slice_ is None else (slice_ if left is None else min(slice_, left))
+                )
                 event.wait(wait_for)
                 event.clear()
         finally:
@@ -344,7 +366,7 @@ class Scheduler(Client):
         self._rebalance_trigger = trigger
         self._rebalance.set()
 
-    def cancel(self, ids: Sequence[int] | Any) -> dict[int, str]:
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
         answers = super().cancel(ids)
         done = [i for i, a in answers.items() if a == CANCEL_DONE]
         self._notify(done)
@@ -355,7 +377,7 @@ class Scheduler(Client):
                     claim.cancel.set()
         return answers
 
-    def retry(self, ids: Sequence[int] | None) -> list[int]:
+    def retry(self, ids: Iterable[int] | None) -> list[int]:
         done = super().retry(ids)
         if done and self.state == "running":
             self._want(set(self.pools))
@@ -459,12 +481,24 @@ class Scheduler(Client):
                     pool.abandon(worker)
                     self.abandoned_threads += 1
                 limit = task.timeout or 0.0
-                log.warning("task %d (%s) timed out after %gs; its thread is abandoned", task.id, task.handler, limit)
+                log.warning(
+                    "task %d (%s) timed out after %gs; its thread is abandoned",
+                    task.id,
+                    task.handler,
+                    limit,
+                )
                 self.metrics.add(task.category, "timed_out")
-                self._outcomes.put(Outcome(
-                    task.id, self.node_id, task.attempts, FAILED, self.clock.now(),
-                    error=f"timed out after {limit:g} s; the thread running it was abandoned",
-                    reason=REASON_TIMED_OUT))
+                self._outcomes.put(
+                    Outcome(
+                        task.id,
+                        self.node_id,
+                        task.attempts,
+                        FAILED,
+                        self.clock.now(),
+                        error=f"timed out after {limit:g} s; the thread running it was abandoned",
+                        reason=REASON_TIMED_OUT,
+                    )
+                )
                 self._reconcile()
 
     # ================================================================ workers
@@ -492,15 +526,26 @@ class Scheduler(Client):
         if pool.fifo.qsize() < max(1, pool.target):
             self._want({pool.category})
 
-    def _execute(self, task: TaskRecord, spec: HandlerSpec | None, cancel: threading.Event) -> Outcome:
+    def _execute(
+        self, task: TaskRecord, spec: HandlerSpec | None, cancel: threading.Event
+    ) -> Outcome:
         """Run the handler and turn whatever happens into an outcome. Never raises."""
         fence = (task.id, self.node_id, task.attempts)
         if spec is None:
-            return Outcome(*fence, FAILED, self.clock.now(), reason=REASON_HANDLER_MISSING,
-                           error=f"no handler named {task.handler!r} is registered in this process")
+            return Outcome(
+                *fence,
+                FAILED,
+                self.clock.now(),
+                reason=REASON_HANDLER_MISSING,
+                error=f"no handler named {task.handler!r} is registered in this process",
+            )
         if cancel.is_set():
             return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
-        _set_current(TaskContext(task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel))
+        _set_current(
+            TaskContext(
+                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel
+            )
+        )
         try:
             value = spec.fn(task.payload_value())
         except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
@@ -509,8 +554,14 @@ class Scheduler(Client):
             if cancel.is_set():
                 return Outcome(*fence, CANCELLED, now, error=error, reason=REASON_CANCELLED)
             if task.attempts < task.max_attempts:
-                return Outcome(*fence, SCHEDULED, now, error=error, reason=REASON_ERROR,
-                               run_at=now + self.backoff(task.attempts))
+                return Outcome(
+                    *fence,
+                    SCHEDULED,
+                    now,
+                    error=error,
+                    reason=REASON_ERROR,
+                    run_at=now + self.backoff(task.attempts),
+                )
             return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
         finally:
             _set_current(None)
@@ -518,16 +569,22 @@ class Scheduler(Client):
         try:
             result = json.dumps(value, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
-            log.warning("task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
-                        task.id, task.handler, exc)
+            log.warning(
+                "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
+                task.id,
+                task.handler,
+                exc,
+            )
             result = json.dumps({"unserialisable_result": repr(value)[:500]})
         state = CANCELLED if cancel.is_set() else SUCCEEDED
-        return Outcome(*fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None)
+        return Outcome(
+            *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
+        )
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt``: exponential, capped, with jitter in
         [50%, 100%] so that failures of one burst do not retry in lockstep."""
-        base = min(self.config.retry_max, self.config.retry_base * 2 ** (attempt - 1))
+        base = min(self.config.retry_max, self.config.retry_base * 2.0 ** (attempt - 1))
         return base * (0.5 + 0.5 * self._rng.random())
 
     def _worker_exited(self, pool: WorkerPool, worker: Worker) -> None:
@@ -612,7 +669,11 @@ class Scheduler(Client):
                 self._housekeep_once()
             except Exception:
                 log.exception("housekeeping step failed; retrying")
-            wait = max(0.01, min(self._next_balance, self._next_counts, self._next_heartbeat) - self.clock.monotonic())
+            wait = max(
+                0.01,
+                min(self._next_balance, self._next_counts, self._next_heartbeat)
+                - self.clock.monotonic(),
+            )
             self._rebalance.wait(wait)
 
     def _housekeep_once(self) -> None:
@@ -637,10 +698,19 @@ class Scheduler(Client):
             cat = self.category_config(name, self._settings)
             settings = self._settings.get(name) or CategorySettings()
             per = counts.get(name, {})
-            items.append(Demand(
-                name=name, weight=cat.priority, queued=per.get(QUEUED, 0), running=per.get(RUNNING, 0),
-                min_workers=cat.min_workers, max_workers=cat.max_workers, paused=settings.paused,
-                pinned=settings.pinned, current=self.pools[name].target))
+            items.append(
+                Demand(
+                    name=name,
+                    weight=cat.priority,
+                    queued=per.get(QUEUED, 0),
+                    running=per.get(RUNNING, 0),
+                    min_workers=cat.min_workers,
+                    max_workers=cat.max_workers,
+                    paused=settings.paused,
+                    pinned=settings.pinned,
+                    current=self.pools[name].target,
+                )
+            )
         return items
 
     def _balance(self, trigger: str, force: bool) -> Decision | None:
@@ -671,12 +741,20 @@ class Scheduler(Client):
 
         totals = self.metrics.totals()
         node = NodeInfo(
-            node_id=self.node_id, host=socket.gethostname(), pid=os.getpid(), started_at=self.started_at,
-            heartbeat_at=self.clock.now(), budget=self.config.workers,
+            node_id=self.node_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=self.started_at,
+            heartbeat_at=self.clock.now(),
+            budget=self.config.workers,
             workers=[w.to_dict() for w in self._worker_snapshots()],
-            counters={"by_category": totals, "abandoned_threads": self.abandoned_threads,
-                      "python": sys.version.split()[0]},
-            stopped=stopped)
+            counters={
+                "by_category": totals,
+                "abandoned_threads": self.abandoned_threads,
+                "python": sys.version.split()[0],
+            },
+            stopped=stopped,
+        )
         try:
             self.store.heartbeat(node)
         except Exception:
@@ -690,9 +768,13 @@ class Scheduler(Client):
         Returns the number of tasks run.
         """
         if self.threaded:
-            raise SchedulerStateError("step()", None, "needs a scheduler built with threaded=False", "")
+            raise SchedulerStateError(
+                "step()", None, "needs a scheduler built with threaded=False", ""
+            )
         if self.state != "running":
-            raise SchedulerStateError("step()", self.state, "needs a started scheduler", "Call start() first")
+            raise SchedulerStateError(
+                "step()", self.state, "needs a started scheduler", "Call start() first"
+            )
         before = sum(v["started"] for v in self.metrics.totals().values())
         self._housekeep_once()
         self._dispatch_once()
@@ -723,12 +805,18 @@ class Scheduler(Client):
             for worker in list(pool.workers):
                 task = worker.task
                 busy = worker.state == BUSY and task is not None
-                out.append(WorkerSnapshot(
-                    name=worker.name, category=pool.category, state=BUSY if busy else IDLE,
-                    task_id=task.id if busy and task else None,
-                    handler=task.handler if busy and task else None,
-                    started_at=worker.started_wall if busy else None,
-                    elapsed=mono - worker.started_mono if busy else 0.0, retiring=worker.retiring))
+                out.append(
+                    WorkerSnapshot(
+                        name=worker.name,
+                        category=pool.category,
+                        state=BUSY if busy else IDLE,
+                        task_id=task.id if busy and task else None,
+                        handler=task.handler if busy and task else None,
+                        started_at=worker.started_wall if busy else None,
+                        elapsed=mono - worker.started_mono if busy else 0.0,
+                        retiring=worker.retiring,
+                    )
+                )
         return out
 
     def snapshot(self) -> Snapshot:
@@ -741,20 +829,42 @@ class Scheduler(Client):
             cat = self.category_config(name, self._settings)
             settings = self._settings.get(name) or CategorySettings()
             per = counts.get(name, {})
-            cats.append(CategorySnapshot(
-                name=name, kind=cat.kind, priority=cat.priority, paused=settings.paused,
-                pinned=settings.pinned, min_workers=cat.min_workers, max_workers=cat.max_workers,
-                workers=pool.target, threads=len(pool.workers),
-                busy=sum(1 for w in workers if w.category == name and w.state == BUSY),
-                fifo=pool.fifo.qsize(), queued=per.get(QUEUED, 0), scheduled=per.get(SCHEDULED, 0),
-                running=per.get(RUNNING, 0), succeeded=per.get(SUCCEEDED, 0), failed=per.get(FAILED, 0),
-                cancelled=per.get(CANCELLED, 0), rate=rates.get(name, 0.0)))
+            cats.append(
+                CategorySnapshot(
+                    name=name,
+                    kind=cat.kind,
+                    priority=cat.priority,
+                    paused=settings.paused,
+                    pinned=settings.pinned,
+                    min_workers=cat.min_workers,
+                    max_workers=cat.max_workers,
+                    workers=pool.target,
+                    threads=len(pool.workers),
+                    busy=sum(1 for w in workers if w.category == name and w.state == BUSY),
+                    fifo=pool.fifo.qsize(),
+                    queued=per.get(QUEUED, 0),
+                    scheduled=per.get(SCHEDULED, 0),
+                    running=per.get(RUNNING, 0),
+                    succeeded=per.get(SUCCEEDED, 0),
+                    failed=per.get(FAILED, 0),
+                    cancelled=per.get(CANCELLED, 0),
+                    rate=rates.get(name, 0.0),
+                )
+            )
         totals = self.metrics.totals()
         counters = {key: sum(v[key] for v in totals.values()) for key in Metrics.KEYS}
         return Snapshot(
-            at=self.clock.now(), node_id=self.node_id, state=self.state, budget=self.config.workers,
-            categories=tuple(cats), workers=workers, decisions=tuple(self._decisions),
-            abandoned_threads=self.abandoned_threads, counters=counters, rate=sum(rates.values()))
+            at=self.clock.now(),
+            node_id=self.node_id,
+            state=self.state,
+            budget=self.config.workers,
+            categories=tuple(cats),
+            workers=workers,
+            decisions=tuple(self._decisions),
+            abandoned_threads=self.abandoned_threads,
+            counters=counters,
+            rate=sum(rates.values()),
+        )
 
 
 def _error_text() -> str:

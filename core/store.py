@@ -157,8 +157,13 @@ class MemoryStore:
                 if row.state == RUNNING and row.owner != node_id:
                     row.owner = None
                     if row.attempts >= row.max_attempts:
-                        self._terminate(row, FAILED, now, reason=REASON_ORPHANED,
-                                        error=f"interrupted {row.attempts} times by a crash")
+                        self._terminate(
+                            row,
+                            FAILED,
+                            now,
+                            reason=REASON_ORPHANED,
+                            error=f"interrupted {row.attempts} times by a crash",
+                        )
                         report.orphaned.append(row.id)
                     else:
                         row.state = QUEUED
@@ -175,10 +180,16 @@ class MemoryStore:
                     ids.append(self._dedup[new.dedup_key])
                     continue
                 row = TaskRecord(
-                    id=next(self._ids), handler=new.handler, category=new.category,
-                    state=SCHEDULED if new.run_at > now else QUEUED, payload=new.payload,
-                    run_at=new.run_at, created_at=now, max_attempts=new.max_attempts,
-                    timeout=new.timeout, dedup_key=new.dedup_key,
+                    id=next(self._ids),
+                    handler=new.handler,
+                    category=new.category,
+                    state=SCHEDULED if new.run_at > now else QUEUED,
+                    payload=new.payload,
+                    run_at=new.run_at,
+                    created_at=now,
+                    max_attempts=new.max_attempts,
+                    timeout=new.timeout,
+                    dedup_key=new.dedup_key,
                 )
                 self._rows[row.id] = row
                 self._enqueue(row)
@@ -236,8 +247,12 @@ class MemoryStore:
         with self._lock:
             for out in outcomes:
                 row = self._rows.get(out.id)
-                if (row is None or row.state != RUNNING or row.owner != out.owner
-                        or row.attempts != out.attempt):
+                if (
+                    row is None
+                    or row.state != RUNNING
+                    or row.owner != out.owner
+                    or row.attempts != out.attempt
+                ):
                     applied.append(False)
                     continue
                 row.owner = None
@@ -251,13 +266,26 @@ class MemoryStore:
                         row.state = QUEUED
                     self._enqueue(row)
                 else:
-                    self._terminate(row, out.state, out.finished_at, result=out.result,
-                                    error=out.error, reason=out.reason)
+                    self._terminate(
+                        row,
+                        out.state,
+                        out.finished_at,
+                        result=out.result,
+                        error=out.error,
+                        reason=out.reason,
+                    )
                 applied.append(True)
         return applied
 
-    def _terminate(self, row: TaskRecord, state: str, now: float, result: str | None = None,
-                   error: str | None = None, reason: str | None = None) -> None:
+    def _terminate(
+        self,
+        row: TaskRecord,
+        state: str,
+        now: float,
+        result: str | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         row.state = state
         row.finished_at = now
         row.result = result
@@ -302,14 +330,20 @@ class MemoryStore:
 
     def cancel_requests(self, owner: str) -> set[int]:
         with self._lock:
-            return {r.id for r in self._rows.values()
-                    if r.state == RUNNING and r.owner == owner and r.cancel_requested}
+            return {
+                r.id
+                for r in self._rows.values()
+                if r.state == RUNNING and r.owner == owner and r.cancel_requested
+            }
 
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         done: list[int] = []
         with self._lock:
-            rows = (self._rows.values() if ids is None
-                    else [self._rows[i] for i in ids if i in self._rows])
+            rows = (
+                self._rows.values()
+                if ids is None
+                else [self._rows[i] for i in ids if i in self._rows]
+            )
             for row in list(rows):
                 if row.state not in (FAILED, CANCELLED) or (ids is None and row.state != FAILED):
                     continue
@@ -333,13 +367,16 @@ class MemoryStore:
             row = self._rows.get(task_id)
             return None if row is None else replace(row)
 
-    def list_tasks(self, state: str | None = None, category: str | None = None,
-                   limit: int = 50) -> list[TaskRecord]:
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
         out: list[TaskRecord] = []
         with self._lock:
             for task_id in sorted(self._rows, reverse=True):
                 row = self._rows[task_id]
-                if (state is None or row.state == state) and (category is None or row.category == category):
+                if (state is None or row.state == state) and (
+                    category is None or row.category == category
+                ):
                     out.append(replace(row))
                     if len(out) >= limit:
                         break

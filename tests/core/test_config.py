@@ -69,5 +69,8 @@ def test_config_is_frozen() -> None:
 def test_error_message_format_is_what_value_why_hint() -> None:
     with pytest.raises(ConfigError) as info:
         cfg(workers=0).validate()
-    assert str(info.value) == "workers (the thread budget) 0: must be in 1..512. Use a value in 1..512."
+    assert (
+        str(info.value)
+        == "workers (the thread budget) 0: must be in 1..512. Use a value in 1..512."
+    )
     assert info.value.exit_code == 2

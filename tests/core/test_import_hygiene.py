@@ -16,7 +16,9 @@ def _modules_after(statement: str) -> dict[str, str | None]:
         f"{statement}\n"
         "print(json.dumps({n: getattr(m, '__file__', None) for n, m in list(sys.modules.items())}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return json.loads(out.stdout)
 
 
@@ -26,7 +28,8 @@ def test_core_imports_only_the_standard_library() -> None:
     foreign = sorted(
         name
         for name in modules
-        if name.split(".")[0] not in stdlib and name.split(".")[0] not in {"core", "__main__", "_distutils_hack"}
+        if name.split(".")[0] not in stdlib
+        and name.split(".")[0] not in {"core", "__main__", "_distutils_hack"}
     )
     assert foreign == [], f"core pulled in non-stdlib modules: {foreign}"
     for banned in ("textual", "rich", "typer", "peewee", "storage", "console"):

@@ -65,7 +65,9 @@ def test_malicious_handler_names_are_rejected_as_invalid(sched: Scheduler, name:
         ([math.inf], "$[0]"),
     ],
 )
-def test_payload_that_is_not_json_or_changes_names_the_path(sched: Scheduler, payload: object, path: str) -> None:
+def test_payload_that_is_not_json_or_changes_names_the_path(
+    sched: Scheduler, payload: object, path: str
+) -> None:
     with pytest.raises(PayloadError) as info:
         sched.submit("email.send", payload)
     assert path in str(info.value)
@@ -96,7 +98,9 @@ def test_naive_run_at_is_rejected(sched: Scheduler) -> None:
 
 
 def test_past_run_at_means_now() -> None:
-    s = Scheduler(SchedulerConfig(workers=1, categories={"email": CategoryConfig()}), threaded=False)
+    s = Scheduler(
+        SchedulerConfig(workers=1, categories={"email": CategoryConfig()}), threaded=False
+    )
     s.handler("email.send")(lambda p: None)
     with s:
         handle = s.submit("email.send", {}, run_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
