@@ -17,6 +17,7 @@ Rules every store keeps:
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import threading
@@ -371,6 +372,8 @@ class MemoryStore:
         self, state: str | None = None, category: str | None = None, limit: int = 50
     ) -> list[TaskRecord]:
         out: list[TaskRecord] = []
+        if limit <= 0:
+            return out
         with self._lock:
             for task_id in sorted(self._rows, reverse=True):
                 row = self._rows[task_id]
@@ -410,12 +413,14 @@ class MemoryStore:
 
     def add_decision(self, at: float, decision: dict[str, Any]) -> None:
         with self._lock:
-            self._decisions.append(dict(decision, at=at))
+            self._decisions.append(copy.deepcopy(dict(decision, at=at)))
             del self._decisions[:-500]
 
     def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        if limit <= 0:
+            return []
         with self._lock:
-            return [dict(d) for d in reversed(self._decisions[-limit:])]
+            return [copy.deepcopy(d) for d in reversed(self._decisions[-limit:])]
 
     def heartbeat(self, node: NodeInfo) -> None:
         with self._lock:
