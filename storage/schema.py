@@ -1,0 +1,247 @@
+"""Recognising, creating and migrating jobsched database files.
+
+A jobsched file carries ``PRAGMA application_id = APPLICATION_ID`` and
+``PRAGMA user_version = schema_version()``. Opening a file goes:
+
+1. :func:`inspect_file` looks at it read-only and refuses, untouched, anything that is not
+   ours (empty file, another program's file, not SQLite) or is newer than this program.
+2. A missing file is built by :func:`create_file` under a temporary name and linked into
+   place, so a crash never leaves a half-made database under the real name.
+3. An older file is backed up to ``<db>.bak-v<N>`` and upgraded by :func:`upgrade_file`
+   in one transaction: ``STEPS[n]`` takes the schema from version ``n`` to ``n + 1``
+   (creating a file is upgrading from 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import peewee as pw
+
+from core.errors import (
+    ForeignDatabaseError,
+    JobschedError,
+    SchemaTooNewError,
+    StorageError,
+    StoreUnavailableError,
+)
+
+from .connection import sqlite_uri
+from .errors import translate_errors
+from .models import MODELS_V1
+
+log = logging.getLogger("jobsched.storage")
+
+#: 'JSCH': marks a SQLite file as a jobsched database.
+APPLICATION_ID = 0x4A534348
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_UNTOUCHED = "jobsched left the file untouched"
+
+
+def _create_v1(db: pw.Database) -> None:
+    for model in MODELS_V1:
+        pw.SchemaManager(model, db).create_all(safe=False)
+    db.execute_sql("INSERT INTO control (id, settings_version) VALUES (1, 0)")
+
+
+#: ``STEPS[n]`` upgrades a database from schema version ``n`` to ``n + 1``. Append new
+#: steps; never edit a released one.
+STEPS: list[Callable[[pw.Database], None]] = [_create_v1]
+
+
+def schema_version() -> int:
+    """The schema version this program writes (and the newest it can read)."""
+    return len(STEPS)
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What :func:`inspect_file` found. ``version`` is 0 for a missing or blank file."""
+
+    exists: bool
+    version: int
+    #: A SQLite file with nothing in it (no tables, no marks): adopted and initialised.
+    blank: bool = False
+
+
+def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
+    """Look at ``path`` without writing it; raise if it must not be opened.
+
+    Reads through SQLite (not the raw header), because a WAL file's latest pages may
+    still live in ``-wal``.
+    """
+    if not os.path.lexists(path):
+        return FileState(exists=False, version=0)
+    if os.path.isdir(path):
+        raise StoreUnavailableError(
+            "database", location, "is a directory", "Point --db at a file inside it"
+        )
+    with translate_errors(location, busy_timeout), open(path, "rb") as file:
+        head = file.read(len(SQLITE_MAGIC))
+    if not head:
+        raise ForeignDatabaseError(
+            "database",
+            location,
+            "is an empty file, not a jobsched database",
+            f"{_UNTOUCHED}; delete it or choose another --db path",
+        )
+    if head != SQLITE_MAGIC:
+        raise ForeignDatabaseError(
+            "database",
+            location,
+            "is not a SQLite database (if it was a jobsched database, its header is damaged)",
+            f"{_UNTOUCHED}; choose another --db path or restore the file from a backup",
+        )
+    with translate_errors(location, busy_timeout):
+        conn = sqlite3.connect(
+            sqlite_uri(os.path.abspath(path), "ro"),
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
+        )
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0] & 0xFFFFFFFF
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.close()
+    if app_id == APPLICATION_ID:
+        if version > schema_version():
+            raise SchemaTooNewError(
+                "database",
+                location,
+                f"has schema version {version}, newer than this jobsched's {schema_version()}",
+                f"Upgrade jobsched; {_UNTOUCHED}",
+            )
+        return FileState(exists=True, version=version)
+    if app_id == 0 and version == 0 and objects == 0:
+        return FileState(exists=True, version=0, blank=True)
+    if app_id:
+        why = f"belongs to another application (application_id {app_id:#010x})"
+    else:
+        why = "is another program's SQLite database (it has no jobsched mark)"
+    raise ForeignDatabaseError("database", location, why, f"{_UNTOUCHED}; choose another --db path")
+
+
+def create_file(path: str, location: str, busy_timeout: float) -> bool:
+    """Build a new database next to ``path`` and link it into place.
+
+    Returns False (and changes nothing) if ``path`` appeared meanwhile: another process
+    created it first, and the caller inspects that file instead.
+    """
+    temp = f"{path}.new-{os.getpid()}-{threading.get_ident()}"
+    db = pw.SqliteDatabase(temp, timeout=busy_timeout, autoconnect=False)
+    try:
+        with translate_errors(location, busy_timeout):
+            db.connect()
+            conn = db.connection()
+            conn.execute("BEGIN IMMEDIATE")
+            _run_steps(db, conn, 0)
+            conn.execute("COMMIT")
+            db.close()
+            try:
+                os.link(temp, path)  # fails if path exists: never replaces anyone's file
+            except FileExistsError:
+                return False
+            _fsync_directory(os.path.dirname(path))
+        log.info("created database %s (schema v%d)", location, schema_version())
+        return True
+    finally:
+        if not db.is_closed():
+            db.close()
+        for leftover in (temp, temp + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def upgrade_file(db: pw.Database, path: str, location: str, state: FileState) -> None:
+    """Upgrade an older (or blank) file to :func:`schema_version` in one transaction.
+
+    The caller holds the store's write lock. The version is read again inside the
+    transaction, so two processes opening an old file migrate it once.
+    """
+    backup = None if state.blank else backup_file(path, state.version)
+    conn = db.connection()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if not _is_ours_or_blank(conn) or version > schema_version():
+            raise StorageError(
+                "database", location, "changed while it was being opened", "Open it again"
+            )
+        if version < schema_version():
+            _run_steps(db, conn, version)
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.rollback()
+        if not isinstance(exc, Exception) or isinstance(
+            exc, JobschedError | sqlite3.Error | pw.PeeweeException
+        ):
+            raise  # storage errors are translated by the caller
+        kept = f"; a backup is at {backup}" if backup else ""
+        raise StorageError(
+            "database",
+            location,
+            f"could not be upgraded from schema v{state.version} ({exc!r})",
+            f"It was left at v{state.version}{kept}. Report this with the message above",
+        ) from exc
+    if backup:
+        log.warning(
+            "upgraded database %s from schema v%d to v%d (backup: %s)",
+            location,
+            state.version,
+            schema_version(),
+            backup,
+        )
+
+
+def backup_file(path: str, version: int) -> str:
+    """Copy the database (with its WAL) to ``<db>.bak-v<version>``, never overwriting."""
+    target = f"{path}.bak-v{version}"
+    number = 1
+    while os.path.lexists(target):
+        number += 1
+        target = f"{path}.bak-v{version}.{number}"
+    source = sqlite3.connect(sqlite_uri(os.path.abspath(path), "ro"), uri=True)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    return target
+
+
+def _is_ours_or_blank(conn: sqlite3.Connection) -> bool:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0] & 0xFFFFFFFF
+    if app_id == APPLICATION_ID:
+        return True
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return app_id == 0 and version == 0 and objects == 0
+
+
+def _run_steps(db: pw.Database, conn: sqlite3.Connection, version: int) -> None:
+    """Apply ``STEPS[version:]`` inside the caller's transaction and stamp the file."""
+    for step in STEPS[version:]:
+        step(db)
+    # Both pragmas are part of the transaction: a crash leaves the old marks.
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {schema_version()}")
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,119 @@
+"""The SQL of the SQLite store's hot paths, as prepared statements.
+
+Written to stay portable where it costs nothing (``RETURNING``, ``ON CONFLICT``, ``||``,
+``CASE``), so a PostgreSQL store can reuse the shapes with its own placeholders.
+"""
+
+from __future__ import annotations
+
+from .models import LIVE_STATES, quoted
+
+# In TaskRecord's field order, so a row becomes TaskRecord(*row).
+_TASK_FIELDS = (
+    "id", "handler", "category", "state", "payload", "run_at", "created_at", "max_attempts",
+    "attempts", "timeout", "dedup_key", "result", "error", "reason", "started_at",
+    "finished_at", "owner", "cancel_requested",
+)  # fmt: skip
+_REAL_FIELDS = {"run_at", "created_at", "timeout", "started_at", "finished_at"}
+TASK_COLUMNS = ", ".join(_TASK_FIELDS)
+# SQLite stores whole REAL values as integers on disk; RETURNING hands them back without
+# the conversion a SELECT makes, so the claim casts them.
+_RETURNED_COLUMNS = ", ".join(
+    f"CAST({name} AS REAL)" if name in _REAL_FIELDS else name for name in _TASK_FIELDS
+)
+# Must read exactly like the partial index's WHERE, so the planner can use the index.
+LIVE = f"state IN ({quoted(LIVE_STATES)})"
+
+NEXT_TASK_ID = (
+    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),"
+    " COALESCE((SELECT MAX(id) FROM tasks), 0)"
+)
+LIVE_ID_FOR_KEY = f"SELECT id FROM tasks WHERE dedup_key = ? AND {LIVE}"
+INSERT_TASK = (
+    "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
+    " max_attempts, attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+)
+
+ANY_DUE = "SELECT 1 FROM tasks WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"
+PROMOTE_DUE = "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"
+NEXT_RUN_AT = "SELECT MIN(run_at) FROM tasks WHERE state = 'scheduled'"
+
+ANY_QUEUED = "SELECT 1 FROM tasks WHERE category = ? AND state = 'queued' LIMIT 1"
+CLAIM = (
+    "UPDATE tasks SET state = 'running', owner = ?, attempts = attempts + 1, started_at = ?"
+    " WHERE id IN (SELECT id FROM tasks WHERE category = ? AND state = 'queued'"
+    " ORDER BY id LIMIT ?)"
+    f" RETURNING {_RETURNED_COLUMNS}"
+)
+
+# The fence: the outcome applies only to the attempt that produced it.
+_FENCE = "WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running'"
+FINISH_TERMINAL = (
+    "UPDATE tasks SET state = ?, finished_at = ?, result = ?, error = ?, reason = ?,"
+    f" owner = NULL {_FENCE}"
+)
+FINISH_RETRY = (
+    "UPDATE tasks SET state = ?, run_at = ?, error = ?, reason = ?, owner = NULL,"
+    f" cancel_requested = 0 {_FENCE}"
+)
+RELEASE = (
+    "UPDATE tasks SET state = 'queued', owner = NULL,"
+    " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+    " WHERE id = ? AND owner = ? AND state = 'running'"
+)
+
+STATE_OF = "SELECT state, dedup_key FROM tasks WHERE id = ?"
+CANCEL_WAITING = (
+    "UPDATE tasks SET state = 'cancelled', finished_at = ?, result = NULL, error = NULL,"
+    " reason = 'cancelled', owner = NULL WHERE id = ?"
+)
+REQUEST_CANCEL = "UPDATE tasks SET cancel_requested = 1 WHERE id = ?"
+CANCEL_REQUESTS = (
+    "SELECT id FROM tasks WHERE state = 'running' AND owner = ? AND cancel_requested = 1"
+)
+FAILED_IDS = "SELECT id FROM tasks WHERE state = 'failed' ORDER BY id"
+RETRY_TASK = (
+    "UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
+    " result = NULL, error = NULL, reason = NULL, cancel_requested = 0 WHERE id = ?"
+)
+
+_ORPHAN = "state = 'running' AND (owner IS NULL OR owner <> ?)"
+FAIL_ORPHANS = (
+    "UPDATE tasks SET state = 'failed', reason = 'orphaned', finished_at = ?, result = NULL,"
+    " error = 'interrupted ' || attempts || ' times by a crash', owner = NULL"
+    f" WHERE {_ORPHAN} AND attempts >= max_attempts RETURNING id"
+)
+REQUEUE_ORPHANS = f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id"
+
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
+COUNTS = "SELECT category, state, COUNT(*) FROM tasks GROUP BY category, state"
+
+LOAD_SETTINGS = (
+    "SELECT category, priority, paused, pinned, min_workers, max_workers FROM category_settings"
+)
+SAVE_SETTINGS = (
+    "INSERT INTO category_settings (category, priority, paused, pinned, min_workers,"
+    " max_workers) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (category) DO UPDATE SET"
+    " priority = excluded.priority, paused = excluded.paused, pinned = excluded.pinned,"
+    " min_workers = excluded.min_workers, max_workers = excluded.max_workers"
+)
+SETTINGS_VERSION = "SELECT settings_version FROM control WHERE id = 1"
+BUMP_SETTINGS_VERSION = "UPDATE control SET settings_version = settings_version + 1 WHERE id = 1"
+# Matches no row, but needs a write transaction: fails at once on a read-only database.
+PROBE_WRITE = "UPDATE control SET settings_version = settings_version WHERE id = 0"
+
+ADD_DECISION = "INSERT INTO decisions (at, body) VALUES (?, ?)"
+PRUNE_DECISIONS = "DELETE FROM decisions WHERE id <= ?"
+RECENT_DECISIONS = "SELECT at, body FROM decisions ORDER BY id DESC LIMIT ?"
+
+HEARTBEAT = (
+    "INSERT INTO nodes (node_id, host, pid, started_at, heartbeat_at, budget, workers,"
+    " counters, stopped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET"
+    " host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,"
+    " heartbeat_at = excluded.heartbeat_at, budget = excluded.budget,"
+    " workers = excluded.workers, counters = excluded.counters, stopped = excluded.stopped"
+)
+NODES = (
+    "SELECT node_id, host, pid, started_at, heartbeat_at, budget, workers, counters, stopped"
+    " FROM nodes ORDER BY started_at, node_id"
+)

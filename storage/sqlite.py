@@ -1,0 +1,513 @@
+"""The durable store: tasks, settings, decisions and nodes in one SQLite file.
+
+Semantics are MemoryStore's (``core/store.py``), checked by the shared contract suite;
+this module adds durability: every write is one ``BEGIN IMMEDIATE`` transaction that has
+committed before the method returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from core.errors import (
+    ConfigError,
+    SchedulerStateError,
+    StoreBusyError,
+    StoreMissingError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+)
+from core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from core.task import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SCHEDULED,
+    STATES,
+    TERMINAL,
+    CategorySettings,
+    NewTask,
+    NodeInfo,
+    Outcome,
+    RecoveryReport,
+    TaskRecord,
+)
+
+from . import sql
+from .connection import DURABILITY, Database, connect, write_lock
+from .errors import translate_errors
+from .nodelock import NodeLock
+from .schema import FileState, create_file, inspect_file, schema_version, upgrade_file
+
+log = logging.getLogger("jobsched.storage")
+
+#: Balancer decisions kept in the database (older ones are deleted as new ones arrive).
+DECISIONS_KEPT = 1000
+
+
+def _task(row: Sequence[Any]) -> TaskRecord:
+    record = TaskRecord(*row)
+    record.cancel_requested = bool(record.cancel_requested)
+    return record
+
+
+class SqliteStore:
+    """A :class:`core.store.TaskStore` on a SQLite file. Build it with
+    :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
+
+    Construction touches nothing. ``open(node_id)`` takes the node lock on
+    ``<path>.lock`` (one node per file), creates or upgrades the file and checks it is
+    writable; ``open()`` without a node id is for other processes (CLI readers and
+    writers) and takes no lock. Thread-safe: each thread gets its own connection, and
+    writes queue on one in-process lock.
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        durability: str = "normal",
+        busy_timeout: float = 5.0,
+        pragmas: Mapping[str, object] | None = None,
+    ) -> None:
+        if durability not in DURABILITY:
+            raise ConfigError(
+                "durability", durability, "is not a durability level", "Use 'normal' or 'full'"
+            )
+        if not (isinstance(busy_timeout, int | float) and 0 < busy_timeout < math.inf):
+            raise ConfigError(
+                "busy timeout", busy_timeout, "must be a positive number of seconds", ""
+            )
+        self.location = os.fspath(path)
+        self.path = os.path.abspath(self.location)
+        self.read_only = read_only
+        self.durability = durability
+        self.busy_timeout = float(busy_timeout)
+        self._pragmas = dict(pragmas or {})
+        self._errors = translate_errors(self.location, self.busy_timeout)
+        self._write_lock = write_lock(self.path)
+        self._db: Database | None = None
+        self._node_lock: NodeLock | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._db is not None else "closed"
+        return f"SqliteStore({self.location!r}, {state})"
+
+    # --- lifecycle -------------------------------------------------------------------
+    def open(self, node_id: str | None = None) -> None:
+        """Connect and check the file; with ``node_id``, also take the node lock.
+
+        Refuses, leaving the file untouched: a missing directory, a foreign, empty,
+        corrupt or newer file, a second node, and (for a node) a read-only database.
+        """
+        if self._db is not None:
+            raise SchedulerStateError(
+                "store", self.location, "is already open", "Close it before opening it again"
+            )
+        with self._errors:
+            directory = os.path.dirname(self.path)
+            if not os.path.isdir(directory):
+                raise StoreMissingError(
+                    "database directory",
+                    directory,
+                    "does not exist",
+                    "Create it, or choose a --db path in an existing directory",
+                )
+            state = inspect_file(self.path, self.location, self.busy_timeout)
+            if self.read_only:
+                self._check_read_only(state, node_id)
+            lock = None
+            if node_id is not None:
+                lock = NodeLock(self.path + ".lock", self.location).acquire()
+            db = None
+            try:
+                if not state.exists and not self.read_only:
+                    if create_file(self.path, self.location, self.busy_timeout):
+                        state = FileState(exists=True, version=schema_version())
+                    else:  # another process created it first
+                        state = inspect_file(self.path, self.location, self.busy_timeout)
+                db = connect(
+                    self.path,
+                    read_only=self.read_only,
+                    durability=self.durability,
+                    busy_timeout=self.busy_timeout,
+                    pragmas=self._pragmas,
+                )
+                with self._locked():
+                    db.connect()
+                    if state.version < schema_version():
+                        upgrade_file(db, self.path, self.location, state)
+                    if node_id is not None:
+                        self._probe_writable(db.connection())
+            except BaseException:
+                if db is not None:
+                    db.close_all()
+                if lock is not None:
+                    lock.release()
+                raise
+        self._db = db
+        self._node_lock = lock
+
+    def _check_read_only(self, state: FileState, node_id: str | None) -> None:
+        if node_id is not None:
+            raise StoreReadOnlyError(
+                "database",
+                self.location,
+                "is opened read-only, so a node cannot run on it",
+                "Open it without ?mode=ro to run tasks",
+            )
+        if not state.exists:
+            raise StoreMissingError(
+                "database", self.location, "does not exist", "Check the --db path"
+            )
+        if state.version < schema_version():
+            raise StoreReadOnlyError(
+                "database",
+                self.location,
+                f"has schema v{state.version} and needs an upgrade, but is opened read-only",
+                "Open it once without ?mode=ro to upgrade it",
+            )
+
+    def _probe_writable(self, conn: sqlite3.Connection) -> None:
+        """Fail now, not at the first submit, on a read-only or long-locked database."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(sql.PROBE_WRITE)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close every thread's connection and release the node lock. Idempotent."""
+        db, self._db = self._db, None
+        lock, self._node_lock = self._node_lock, None
+        try:
+            if db is not None:
+                with self._errors:
+                    db.close_all()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    # --- connections and transactions ------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        db = self._db
+        if db is None:
+            raise StoreUnavailableError(
+                "database", self.location, "is not open", "Call open() first"
+            )
+        if db.is_closed():
+            db.connect()
+        conn: sqlite3.Connection = db.connection()
+        return conn
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Never block without a timeout: a writer stuck longer than the busy timeout is
+        # reported like a lock held by another process.
+        if not self._write_lock.acquire(timeout=self.busy_timeout):
+            raise StoreBusyError(
+                "database",
+                self.location,
+                f"is busy with another write of this process (waited {self.busy_timeout:g} s)",
+                "Retry; split very large batches",
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        with self._errors, self._locked():
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (SQLITE_FULL, a failed COMMIT): a
+                # second ROLLBACK would raise and hide the real error.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._errors:
+            return self._conn().execute(query, params).fetchall()
+
+    # --- recovery ----------------------------------------------------------------------
+    def recover(self, node_id: str, now: float) -> RecoveryReport:
+        """Every ``running`` row not owned by ``node_id`` is an orphan: one node runs on
+        a SQLite file, so its owner has died. Called once at start, before claiming."""
+        with self._write() as conn:
+            orphaned = [r[0] for r in conn.execute(sql.FAIL_ORPHANS, (now, node_id)).fetchall()]
+            requeued = [r[0] for r in conn.execute(sql.REQUEUE_ORPHANS, (node_id,)).fetchall()]
+        report = RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
+        if report.requeued:
+            log.info("recovered %d interrupted tasks: %s", len(requeued), report.requeued)
+        if report.orphaned:
+            log.info(
+                "failed %d tasks interrupted max_attempts times (orphaned): %s",
+                len(orphaned),
+                report.orphaned,
+            )
+        return report
+
+    # --- write path --------------------------------------------------------------------
+    def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
+        """Insert a batch in one transaction; a live dedup key returns the existing id.
+
+        Ids are assigned here, under the write transaction (no other writer can run), so
+        the batch goes in with one ``executemany``.
+        """
+        if not tasks:
+            return []
+        with self._write() as conn:
+            seq, highest = conn.execute(sql.NEXT_TASK_ID).fetchone()
+            next_id = max(seq, highest) + 1
+            ids: list[int] = []
+            rows: list[tuple[Any, ...]] = []
+            keys: dict[str, int] = {}
+            for new in tasks:
+                key = new.dedup_key
+                if key is not None:
+                    existing = keys.get(key)
+                    if existing is None:
+                        found = conn.execute(sql.LIVE_ID_FOR_KEY, (key,)).fetchone()
+                        existing = None if found is None else found[0]
+                    if existing is not None:
+                        ids.append(existing)
+                        continue
+                    keys[key] = next_id
+                state = SCHEDULED if new.run_at > now else QUEUED
+                rows.append(
+                    (next_id, new.handler, new.category, state, new.payload, new.run_at, now,
+                     new.max_attempts, new.timeout, key)
+                )  # fmt: skip
+                ids.append(next_id)
+                next_id += 1
+            conn.executemany(sql.INSERT_TASK, rows)
+        return ids
+
+    def promote_due(self, now: float) -> int:
+        # Check first without the write lock: the node calls this on every poll.
+        if not self._read(sql.ANY_DUE, (now,)):
+            return 0
+        with self._write() as conn:
+            return conn.execute(sql.PROMOTE_DUE, (now,)).rowcount
+
+    def next_run_at(self) -> float | None:
+        value: float | None = self._read(sql.NEXT_RUN_AT)[0][0]
+        return value
+
+    def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]:
+        """Move up to ``limit`` queued tasks of ``category``, lowest id first, to running."""
+        if limit <= 0 or not self._read(sql.ANY_QUEUED, (category,)):
+            return []
+        with self._write() as conn:
+            rows = conn.execute(sql.CLAIM, (owner, now, category, limit)).fetchall()
+        return sorted(map(_task, rows), key=lambda t: t.id)
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Write a batch of outcomes in one transaction (the engine's group commit);
+        each applies only if its fence (id, owner, attempt, running) still holds."""
+        if not outcomes:
+            return []
+        applied: list[bool] = []
+        with self._write() as conn:
+            for out in outcomes:
+                fence = (out.id, out.owner, out.attempt)
+                if out.state == SCHEDULED:
+                    run_at = out.run_at if out.run_at is not None else out.finished_at
+                    state = QUEUED if run_at <= out.finished_at else SCHEDULED
+                    cursor = conn.execute(
+                        sql.FINISH_RETRY, (state, run_at, out.error, out.reason, *fence)
+                    )
+                else:
+                    cursor = conn.execute(
+                        sql.FINISH_TERMINAL,
+                        (out.state, out.finished_at, out.result, out.error, out.reason, *fence),
+                    )
+                applied.append(cursor.rowcount == 1)
+        return applied
+
+    def release(self, ids: Iterable[int], owner: str) -> int:
+        """Give running tasks back (graceful stop): ``queued``, attempt undone."""
+        with self._write() as conn:
+            return sum(conn.execute(sql.RELEASE, (i, owner)).rowcount for i in ids)
+
+    def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
+        """Cancel waiting tasks; flag running ones (their node sees the flag on its next
+        poll, woken by the settings version, which a flag bumps)."""
+        answers: dict[int, str] = {}
+        with self._write() as conn:
+            for task_id in ids:
+                row = conn.execute(sql.STATE_OF, (task_id,)).fetchone()
+                if row is None:
+                    answers[task_id] = CANCEL_MISSING
+                elif row[0] in TERMINAL:
+                    answers[task_id] = CANCEL_TERMINAL
+                elif row[0] == RUNNING:
+                    conn.execute(sql.REQUEST_CANCEL, (task_id,))
+                    answers[task_id] = CANCEL_REQUESTED
+                else:
+                    conn.execute(sql.CANCEL_WAITING, (now, task_id))
+                    answers[task_id] = CANCEL_DONE
+            if CANCEL_REQUESTED in answers.values():
+                conn.execute(sql.BUMP_SETTINGS_VERSION)
+        return answers
+
+    def cancel_requests(self, owner: str) -> set[int]:
+        return {row[0] for row in self._read(sql.CANCEL_REQUESTS, (owner,))}
+
+    def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
+        """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
+        whose dedup key a newer live task holds is skipped."""
+        allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
+        done: list[int] = []
+        with self._write() as conn:
+            todo = [r[0] for r in conn.execute(sql.FAILED_IDS)] if ids is None else ids
+            for task_id in todo:
+                row = conn.execute(sql.STATE_OF, (task_id,)).fetchone()
+                if row is None or row[0] not in allowed:
+                    continue
+                key = row[1]
+                if key is not None and conn.execute(sql.LIVE_ID_FOR_KEY, (key,)).fetchone():
+                    continue
+                conn.execute(sql.RETRY_TASK, (now, task_id))
+                done.append(task_id)
+        return done
+
+    # --- reading -----------------------------------------------------------------------
+    def get(self, task_id: int) -> TaskRecord | None:
+        rows = self._read(sql.GET_TASK, (task_id,))
+        return _task(rows[0]) if rows else None
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Newest first."""
+        if limit <= 0:
+            return []
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(state)
+        if category is not None:
+            where.append("category = ?")
+            params.append(category)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        query = f"SELECT {sql.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT ?"
+        return [_task(row) for row in self._read(query, (*params, limit))]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """category -> state -> number of tasks (every state present, zeros included)."""
+        result: dict[str, dict[str, int]] = {}
+        for category, state, number in self._read(sql.COUNTS):
+            result.setdefault(category, dict.fromkeys(STATES, 0))[state] = number
+        return result
+
+    # --- settings, decisions, nodes ----------------------------------------------------
+    def load_settings(self) -> dict[str, CategorySettings]:
+        return {
+            category: CategorySettings(priority, bool(paused), pinned, low, high)
+            for category, priority, paused, pinned, low, high in self._read(sql.LOAD_SETTINGS)
+        }
+
+    def save_settings(self, category: str, settings: CategorySettings) -> None:
+        values = (
+            category,
+            settings.priority,
+            int(settings.paused),
+            settings.pinned,
+            settings.min_workers,
+            settings.max_workers,
+        )
+        with self._write() as conn:
+            conn.execute(sql.SAVE_SETTINGS, values)
+            conn.execute(sql.BUMP_SETTINGS_VERSION)
+
+    def settings_version(self) -> int:
+        version: int = self._read(sql.SETTINGS_VERSION)[0][0]
+        return version
+
+    def request_rebalance(self) -> None:
+        with self._write() as conn:
+            conn.execute(sql.BUMP_SETTINGS_VERSION)
+
+    def add_decision(self, at: float, decision: dict[str, Any]) -> None:
+        body = json.dumps(decision, default=str)
+        with self._write() as conn:
+            newest = conn.execute(sql.ADD_DECISION, (at, body)).lastrowid
+            if newest is not None and newest > DECISIONS_KEPT:
+                conn.execute(sql.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
+
+    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest first; each has its time under ``"at"``."""
+        if limit <= 0:
+            return []
+        return [
+            dict(json.loads(body), at=at) for at, body in self._read(sql.RECENT_DECISIONS, (limit,))
+        ]
+
+    def heartbeat(self, node: NodeInfo) -> None:
+        values = (
+            node.node_id,
+            node.host,
+            node.pid,
+            node.started_at,
+            node.heartbeat_at,
+            node.budget,
+            json.dumps(node.workers, default=str),
+            json.dumps(node.counters, default=str),
+            int(node.stopped),
+        )
+        with self._write() as conn:
+            conn.execute(sql.HEARTBEAT, values)
+
+    def nodes(self) -> list[NodeInfo]:
+        return [
+            NodeInfo(node_id, host, pid, started, beat, budget, json.loads(workers),
+                     json.loads(counters), bool(stopped))
+            for node_id, host, pid, started, beat, budget, workers, counters, stopped
+            in self._read(sql.NODES)
+        ]  # fmt: skip
+
+    # --- diagnostics -------------------------------------------------------------------
+    def diagnostics(self) -> dict[str, Any]:
+        """Facts about the open database for ``status`` and bug reports."""
+        with self._errors:
+            conn = self._conn()
+
+            def pragma(name: str) -> Any:
+                return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+            return {
+                "path": self.path,
+                "sqlite_version": sqlite3.sqlite_version,
+                "schema_version": pragma("user_version"),
+                "journal_mode": pragma("journal_mode"),
+                "synchronous": {0: "off", 1: "normal", 2: "full", 3: "extra"}.get(
+                    pragma("synchronous"), "unknown"
+                ),
+                "busy_timeout_ms": pragma("busy_timeout"),
+                "page_size": pragma("page_size"),
+                "page_count": pragma("page_count"),
+                "freelist_count": pragma("freelist_count"),
+                "read_only": self.read_only,
+                "node_lock": self._node_lock is not None,
+            }

@@ -1,0 +1,526 @@
+"""The contract every TaskStore keeps (the rules in ``core/store.py``), as one suite.
+
+A test module runs it against a store by subclassing :class:`StoreContract` and giving
+a ``store`` fixture that yields an opened store:
+
+    class TestMemoryStore(StoreContract):
+        @pytest.fixture
+        def store(self):
+            ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.store import (
+    CANCEL_DONE,
+    CANCEL_MISSING,
+    CANCEL_REQUESTED,
+    CANCEL_TERMINAL,
+    TaskStore,
+)
+from core.task import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    REASON_CANCELLED,
+    REASON_ERROR,
+    REASON_ORPHANED,
+    RUNNING,
+    SCHEDULED,
+    STATES,
+    SUCCEEDED,
+    CategorySettings,
+    NewTask,
+    NodeInfo,
+    Outcome,
+    TaskRecord,
+)
+
+T0 = 1_700_000_000.0  # "now" at the start of every test
+NODE = "node-a"
+OTHER = "node-b"
+
+
+def new(
+    handler: str = "demo.echo",
+    category: str = "email",
+    payload: str = '{"n": 1}',
+    run_at: float = T0,
+    max_attempts: int = 3,
+    timeout: float | None = None,
+    key: str | None = None,
+) -> NewTask:
+    return NewTask(handler, category, payload, run_at, max_attempts, timeout, key)
+
+
+def done(task: TaskRecord, state: str = SUCCEEDED, at: float = T0 + 5, **fields: object) -> Outcome:
+    """The outcome of ``task``'s current attempt (as claimed)."""
+    return Outcome(task.id, task.owner or NODE, task.attempts, state, at, **fields)  # type: ignore[arg-type]
+
+
+class StoreContract:
+    """Every method of :class:`core.store.TaskStore`, behaviour by behaviour."""
+
+    # --- helpers ---------------------------------------------------------------------
+    def running(self, store: TaskStore, count: int = 1, **options: object) -> list[TaskRecord]:
+        """Given ``count`` tasks inserted and claimed by NODE."""
+        category = str(options.get("category", "email"))
+        store.insert([new(**options) for _ in range(count)], T0)  # type: ignore[arg-type]
+        return store.claim(category, count, NODE, T0 + 1)
+
+    # --- protocol ----------------------------------------------------------------------
+    def test_implements_the_protocol(self, store: TaskStore) -> None:
+        assert isinstance(store, TaskStore)
+        assert isinstance(store.shared, bool)
+        assert isinstance(store.location, str) and store.location
+
+    # --- insert ------------------------------------------------------------------------
+    def test_insert_returns_increasing_ids_and_stores_every_field(self, store: TaskStore) -> None:
+        ids = store.insert(
+            [new(), new(handler="web.fetch", category="web", payload="[1, 2]", max_attempts=5,
+                        timeout=2.5, key="k1")],
+            T0,
+        )  # fmt: skip
+        assert len(ids) == 2 and ids[0] < ids[1]
+        row = store.get(ids[1])
+        assert row == TaskRecord(
+            id=ids[1], handler="web.fetch", category="web", state=QUEUED, payload="[1, 2]",
+            run_at=T0, created_at=T0, max_attempts=5, attempts=0, timeout=2.5, dedup_key="k1",
+        )  # fmt: skip
+
+    def test_ids_keep_increasing_across_batches(self, store: TaskStore) -> None:
+        first = store.insert([new(), new()], T0)
+        second = store.insert([new()], T0)
+        assert first[1] < second[0]
+
+    def test_empty_batch_inserts_nothing(self, store: TaskStore) -> None:
+        assert store.insert([], T0) == []
+        assert store.counts() == {}
+
+    def test_future_run_at_is_scheduled_and_due_is_queued(self, store: TaskStore) -> None:
+        later, now, past = store.insert(
+            [new(run_at=T0 + 60), new(run_at=T0), new(run_at=T0 - 60)], T0
+        )
+        assert store.get(later).state == SCHEDULED  # type: ignore[union-attr]
+        assert store.get(now).state == QUEUED  # type: ignore[union-attr]
+        assert store.get(past).state == QUEUED  # type: ignore[union-attr]
+
+    def test_batch_of_many_is_all_visible_in_order(self, store: TaskStore) -> None:
+        ids = store.insert([new(payload=f'{{"i": {i}}}') for i in range(250)], T0)
+        assert ids == sorted(ids) and len(set(ids)) == 250
+        assert store.counts()["email"][QUEUED] == 250
+        assert store.get(ids[137]).payload == '{"i": 137}'  # type: ignore[union-attr]
+
+    def test_dedup_key_of_a_live_task_returns_its_id(self, store: TaskStore) -> None:
+        [first] = store.insert([new(key="report")], T0)
+        [again] = store.insert([new(key="report", payload='{"other": true}')], T0 + 1)
+        assert again == first
+        assert store.counts()["email"][QUEUED] == 1
+        assert store.get(first).payload == '{"n": 1}'  # type: ignore[union-attr]
+
+    def test_dedup_within_one_batch(self, store: TaskStore) -> None:
+        ids = store.insert([new(key="a"), new(key="b"), new(key="a"), new()], T0)
+        assert ids[0] == ids[2] and len(set(ids)) == 3
+
+    def test_dedup_holds_while_scheduled_and_running(self, store: TaskStore) -> None:
+        [later] = store.insert([new(key="s", run_at=T0 + 60)], T0)
+        assert store.insert([new(key="s")], T0) == [later]
+        [task] = self.running(store, key="r")
+        assert store.insert([new(key="r")], T0) == [task.id]
+
+    def test_a_finished_task_frees_its_dedup_key(self, store: TaskStore) -> None:
+        [task] = self.running(store, key="k")
+        store.finish([done(task)])
+        [fresh] = store.insert([new(key="k")], T0)
+        assert fresh != task.id
+        assert store.get(fresh).state == QUEUED  # type: ignore[union-attr]
+
+    def test_get_of_an_unknown_id_is_none(self, store: TaskStore) -> None:
+        assert store.get(424242) is None
+
+    def test_records_are_copies(self, store: TaskStore) -> None:
+        [task_id] = store.insert([new()], T0)
+        store.get(task_id).state = FAILED  # type: ignore[union-attr]
+        assert store.get(task_id).state == QUEUED  # type: ignore[union-attr]
+
+    # --- scheduled tasks -----------------------------------------------------------------
+    def test_next_run_at_is_the_earliest_scheduled(self, store: TaskStore) -> None:
+        assert store.next_run_at() is None
+        store.insert([new(run_at=T0 + 30), new(run_at=T0 + 10), new(run_at=T0)], T0)
+        assert store.next_run_at() == T0 + 10
+
+    def test_promote_due_moves_only_due_tasks(self, store: TaskStore) -> None:
+        soon, late = store.insert([new(run_at=T0 + 10), new(run_at=T0 + 20)], T0)
+        assert store.promote_due(T0 + 5) == 0
+        assert store.promote_due(T0 + 10) == 1
+        assert store.get(soon).state == QUEUED  # type: ignore[union-attr]
+        assert store.get(late).state == SCHEDULED  # type: ignore[union-attr]
+        assert store.next_run_at() == T0 + 20
+        assert store.promote_due(T0 + 10) == 0
+
+    def test_scheduled_tasks_are_not_claimed_until_promoted(self, store: TaskStore) -> None:
+        [task_id] = store.insert([new(run_at=T0 + 10)], T0)
+        assert store.claim("email", 10, NODE, T0 + 11) == []
+        store.promote_due(T0 + 11)
+        assert [t.id for t in store.claim("email", 10, NODE, T0 + 11)] == [task_id]
+
+    def test_cancelled_scheduled_task_leaves_the_timer(self, store: TaskStore) -> None:
+        [task_id] = store.insert([new(run_at=T0 + 10)], T0)
+        store.cancel([task_id], T0)
+        assert store.next_run_at() is None
+        assert store.promote_due(T0 + 20) == 0
+
+    # --- claim ---------------------------------------------------------------------------
+    def test_claim_takes_lowest_ids_first_up_to_the_limit(self, store: TaskStore) -> None:
+        ids = store.insert([new() for _ in range(5)], T0)
+        claimed = store.claim("email", 3, NODE, T0 + 1)
+        assert [t.id for t in claimed] == ids[:3]
+        assert [t.id for t in store.claim("email", 10, NODE, T0 + 2)] == ids[3:]
+        assert store.claim("email", 10, NODE, T0 + 3) == []
+
+    def test_claim_marks_running_with_owner_attempt_and_start(self, store: TaskStore) -> None:
+        [task_id] = store.insert([new()], T0)
+        [task] = store.claim("email", 1, NODE, T0 + 1)
+        assert (task.state, task.owner, task.attempts, task.started_at) == (
+            RUNNING, NODE, 1, T0 + 1,
+        )  # fmt: skip
+        assert store.get(task_id) == task
+
+    def test_claim_stays_in_its_category(self, store: TaskStore) -> None:
+        email, web = store.insert([new(category="email"), new(category="web")], T0)
+        assert [t.id for t in store.claim("web", 10, NODE, T0)] == [web]
+        assert [t.id for t in store.claim("email", 10, NODE, T0)] == [email]
+        assert store.claim("nosuch", 10, NODE, T0) == []
+
+    def test_claim_with_no_room_takes_nothing(self, store: TaskStore) -> None:
+        store.insert([new()], T0)
+        assert store.claim("email", 0, NODE, T0) == []
+        assert store.counts()["email"][QUEUED] == 1
+
+    def test_claim_returns_records_in_id_order(self, store: TaskStore) -> None:
+        store.insert([new() for _ in range(20)], T0)
+        ids = [t.id for t in store.claim("email", 20, NODE, T0)]
+        assert ids == sorted(ids)
+
+    # --- finish --------------------------------------------------------------------------
+    def test_finish_succeeded_writes_the_result(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        assert store.finish([done(task, result='{"ok": true}')]) == [True]
+        row = store.get(task.id)
+        assert row is not None
+        assert (row.state, row.result, row.finished_at, row.owner) == (
+            SUCCEEDED, '{"ok": true}', T0 + 5, None,
+        )  # fmt: skip
+        assert row.attempts == 1
+
+    def test_finish_failed_keeps_error_and_reason(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        assert store.finish([done(task, FAILED, error="Traceback...", reason=REASON_ERROR)]) == [
+            True
+        ]
+        row = store.get(task.id)
+        assert row is not None
+        assert (row.state, row.error, row.reason) == (FAILED, "Traceback...", REASON_ERROR)
+
+    def test_finish_is_fenced_by_owner_attempt_and_state(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        wrong_owner = replace(done(task), owner=OTHER)
+        wrong_attempt = replace(done(task), attempt=task.attempts + 1)
+        missing = replace(done(task), id=999_999)
+        assert store.finish([wrong_owner, wrong_attempt, missing]) == [False, False, False]
+        assert store.get(task.id) == task
+        assert store.finish([done(task)]) == [True]
+        assert store.finish([done(task, FAILED)]) == [False]  # already finished
+        assert store.get(task.id).state == SUCCEEDED  # type: ignore[union-attr]
+
+    def test_finish_answers_each_outcome_of_a_batch(self, store: TaskStore) -> None:
+        a, b, c = self.running(store, 3)
+        answers = store.finish([done(a), replace(done(b), owner=OTHER), done(c, FAILED), done(a)])
+        assert answers == [True, False, True, False]
+
+    def test_a_stale_attempt_cannot_overwrite_a_newer_one(self, store: TaskStore) -> None:
+        [first] = self.running(store)
+        store.finish([done(first, SCHEDULED, error="boom", run_at=None)])
+        [second] = store.claim("email", 1, NODE, T0 + 6)
+        assert second.attempts == 2
+        assert store.finish([done(first)]) == [False]
+        assert store.finish([done(second)]) == [True]
+
+    def test_finish_retry_with_backoff_is_scheduled_and_keeps_the_error(
+        self, store: TaskStore
+    ) -> None:
+        [task] = self.running(store, key="k")
+        outcome = done(task, SCHEDULED, error="timeout", reason=REASON_ERROR, run_at=T0 + 60)
+        assert store.finish([outcome]) == [True]
+        row = store.get(task.id)
+        assert row is not None
+        assert (row.state, row.run_at, row.error, row.attempts, row.owner) == (
+            SCHEDULED, T0 + 60, "timeout", 1, None,
+        )  # fmt: skip
+        assert store.next_run_at() == T0 + 60
+        assert store.insert([new(key="k")], T0) == [task.id]  # still live
+        assert store.promote_due(T0 + 60) == 1
+        [again] = store.claim("email", 1, NODE, T0 + 61)
+        assert (again.id, again.attempts) == (task.id, 2)
+
+    @pytest.mark.parametrize("run_at", [None, T0 + 5, T0 + 1])
+    def test_finish_retry_due_at_once_is_queued(
+        self, store: TaskStore, run_at: float | None
+    ) -> None:
+        [task] = self.running(store)
+        store.finish([done(task, SCHEDULED, at=T0 + 5, error="e", run_at=run_at)])
+        row = store.get(task.id)
+        assert row is not None
+        assert row.state == QUEUED and row.run_at == (T0 + 5 if run_at is None else run_at)
+        assert [t.id for t in store.claim("email", 1, NODE, T0 + 6)] == [task.id]
+
+    def test_finish_retry_clears_a_cancel_request(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        store.cancel([task.id], T0 + 2)
+        store.finish([done(task, SCHEDULED, run_at=T0 + 60)])
+        assert store.get(task.id).cancel_requested is False  # type: ignore[union-attr]
+
+    # --- release -------------------------------------------------------------------------
+    def test_release_gives_running_tasks_back_with_the_attempt_undone(
+        self, store: TaskStore
+    ) -> None:
+        a, b = self.running(store, 2)
+        assert store.release([a.id, b.id], NODE) == 2
+        row = store.get(a.id)
+        assert row is not None
+        assert (row.state, row.owner, row.attempts) == (QUEUED, None, 0)
+        [again, _] = store.claim("email", 2, NODE, T0 + 2)
+        assert (again.id, again.attempts) == (a.id, 1)
+
+    def test_release_ignores_other_owners_and_tasks_not_running(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        [waiting] = store.insert([new()], T0)
+        assert store.release([task.id], OTHER) == 0
+        assert store.release([waiting, 999_999], NODE) == 0
+        assert store.get(task.id) == task
+        store.finish([done(task)])
+        assert store.release([task.id], NODE) == 0
+
+    def test_a_released_attempt_is_fenced_out(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        store.release([task.id], NODE)
+        assert store.finish([done(task)]) == [False]
+        assert store.get(task.id).state == QUEUED  # type: ignore[union-attr]
+
+    # --- cancel --------------------------------------------------------------------------
+    def test_cancel_answers_for_every_id(self, store: TaskStore) -> None:
+        queued, scheduled = store.insert([new(), new(run_at=T0 + 60)], T0)
+        [running] = self.running(store, category="web")
+        [finished] = self.running(store, category="sms")
+        store.finish([done(finished)])
+        answers = store.cancel([queued, scheduled, running.id, finished.id, 999_999], T0 + 7)
+        assert answers == {
+            queued: CANCEL_DONE,
+            scheduled: CANCEL_DONE,
+            running.id: CANCEL_REQUESTED,
+            finished.id: CANCEL_TERMINAL,
+            999_999: CANCEL_MISSING,
+        }
+
+    def test_cancel_of_a_waiting_task_ends_it(self, store: TaskStore) -> None:
+        [task_id] = store.insert([new(key="k")], T0)
+        store.cancel([task_id], T0 + 7)
+        row = store.get(task_id)
+        assert row is not None
+        assert (row.state, row.reason, row.finished_at) == (CANCELLED, REASON_CANCELLED, T0 + 7)
+        assert store.claim("email", 10, NODE, T0 + 8) == []
+        assert store.insert([new(key="k")], T0 + 8) != [task_id]  # key freed
+
+    def test_cancel_of_a_running_task_flags_it_for_its_owner(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        version = store.settings_version()
+        store.cancel([task.id], T0 + 2)
+        row = store.get(task.id)
+        assert row is not None
+        assert (row.state, row.cancel_requested) == (RUNNING, True)
+        assert store.cancel_requests(NODE) == {task.id}
+        assert store.cancel_requests(OTHER) == set()
+        assert store.settings_version() != version  # wakes the owner's poll
+        store.finish([done(task, CANCELLED, reason=REASON_CANCELLED)])
+        assert store.get(task.id).state == CANCELLED  # type: ignore[union-attr]
+        assert store.cancel_requests(NODE) == set()
+
+    def test_cancel_requests_are_empty_without_requests(self, store: TaskStore) -> None:
+        self.running(store, 2)
+        assert store.cancel_requests(NODE) == set()
+
+    # --- retry ---------------------------------------------------------------------------
+    def test_retry_queues_a_failed_task_with_fresh_attempts(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        store.finish([done(task, FAILED, error="boom", reason=REASON_ERROR)])
+        assert store.retry([task.id], T0 + 100) == [task.id]
+        row = store.get(task.id)
+        assert row is not None
+        assert (row.state, row.attempts, row.run_at) == (QUEUED, 0, T0 + 100)
+        assert (row.error, row.reason, row.result, row.finished_at) == (None, None, None, None)
+        assert [t.id for t in store.claim("email", 1, NODE, T0 + 101)] == [task.id]
+
+    def test_retry_by_id_takes_cancelled_but_not_live_or_succeeded(self, store: TaskStore) -> None:
+        cancelled, queued = store.insert([new(), new()], T0)
+        store.cancel([cancelled], T0)
+        [ok] = self.running(store, category="web")
+        store.finish([done(ok)])
+        assert store.retry([cancelled, queued, ok.id, 999_999], T0 + 1) == [cancelled]
+        assert store.get(ok.id).state == SUCCEEDED  # type: ignore[union-attr]
+
+    def test_retry_all_takes_every_failed_and_no_cancelled(self, store: TaskStore) -> None:
+        a, b, c = self.running(store, 3)
+        store.finish([done(a, FAILED), done(b, CANCELLED), done(c, FAILED)])
+        assert sorted(store.retry(None, T0 + 1)) == [a.id, c.id]
+        assert store.get(b.id).state == CANCELLED  # type: ignore[union-attr]
+        assert store.retry(None, T0 + 2) == []
+
+    def test_retry_skips_a_task_whose_dedup_key_is_taken_again(self, store: TaskStore) -> None:
+        [old] = self.running(store, key="k")
+        store.finish([done(old, FAILED)])
+        [newer] = store.insert([new(key="k")], T0 + 1)
+        assert store.retry([old.id], T0 + 2) == []
+        store.cancel([newer], T0 + 3)
+        assert store.retry([old.id], T0 + 4) == [old.id]
+        assert store.insert([new(key="k")], T0 + 5) == [old.id]  # the key is live again
+
+    # --- recover -------------------------------------------------------------------------
+    def test_recover_requeues_running_tasks_of_dead_owners(self, store: TaskStore) -> None:
+        a, b = self.running(store, 2)
+        [waiting] = store.insert([new()], T0)
+        report = store.recover(OTHER, T0 + 50)
+        assert sorted(report.requeued) == [a.id, b.id] and report.orphaned == []
+        row = store.get(a.id)
+        assert row is not None
+        assert (row.state, row.owner, row.attempts) == (QUEUED, None, 1)  # attempt counted
+        assert store.get(waiting).state == QUEUED  # type: ignore[union-attr]
+        assert store.finish([done(a)]) == [False]  # the dead owner's outcome is fenced out
+
+    def test_recover_fails_tasks_that_used_every_attempt_as_orphaned(
+        self, store: TaskStore
+    ) -> None:
+        [poison] = self.running(store, max_attempts=1)
+        [fine] = self.running(store, category="web", max_attempts=2)
+        report = store.recover(OTHER, T0 + 50)
+        assert (report.requeued, report.orphaned) == ([fine.id], [poison.id])
+        row = store.get(poison.id)
+        assert row is not None
+        assert (row.state, row.reason, row.finished_at, row.owner) == (
+            FAILED, REASON_ORPHANED, T0 + 50, None,
+        )  # fmt: skip
+        assert row.error and "1" in row.error
+
+    def test_a_task_interrupted_max_attempts_times_ends(self, store: TaskStore) -> None:
+        store.insert([new(max_attempts=3)], T0)
+        for crash in range(3):
+            [task] = store.claim("email", 1, f"node-{crash}", T0 + crash)
+            assert task.attempts == crash + 1
+            store.recover(f"node-{crash + 1}", T0 + crash + 0.5)
+        row = store.get(task.id)
+        assert row is not None and (row.state, row.reason) == (FAILED, REASON_ORPHANED)
+
+    def test_recover_leaves_the_callers_own_tasks(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        report = store.recover(NODE, T0 + 50)
+        assert (report.requeued, report.orphaned) == ([], [])
+        assert store.get(task.id) == task
+
+    def test_recover_frees_the_key_of_an_orphaned_task(self, store: TaskStore) -> None:
+        [task] = self.running(store, max_attempts=1, key="k")
+        store.recover(OTHER, T0 + 50)
+        assert store.insert([new(key="k")], T0 + 51) != [task.id]
+
+    # --- reading ---------------------------------------------------------------------------
+    def test_list_tasks_newest_first_with_filters_and_limit(self, store: TaskStore) -> None:
+        e1, w1, e2, w2 = store.insert(
+            [new(category="email"), new(category="web"), new(category="email"),
+             new(category="web", run_at=T0 + 9)],
+            T0,
+        )  # fmt: skip
+        assert [t.id for t in store.list_tasks()] == [w2, e2, w1, e1]
+        assert [t.id for t in store.list_tasks(limit=2)] == [w2, e2]
+        assert [t.id for t in store.list_tasks(category="web")] == [w2, w1]
+        assert [t.id for t in store.list_tasks(state=SCHEDULED)] == [w2]
+        assert [t.id for t in store.list_tasks(state=QUEUED, category="email")] == [e2, e1]
+        assert store.list_tasks(state=FAILED) == []
+        assert store.list_tasks(limit=0) == []
+
+    def test_list_tasks_returns_full_records(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        assert store.list_tasks(state=RUNNING) == [task]
+
+    def test_counts_per_category_and_state_with_zeros(self, store: TaskStore) -> None:
+        store.insert([new(), new(), new(run_at=T0 + 5), new(category="web")], T0)
+        [task] = store.claim("email", 1, NODE, T0)
+        store.finish([done(task)])
+        counts = store.counts()
+        assert set(counts) == {"email", "web"}
+        assert counts["email"] == dict.fromkeys(STATES, 0) | {
+            QUEUED: 1, SCHEDULED: 1, SUCCEEDED: 1,
+        }  # fmt: skip
+        assert counts["web"] == dict.fromkeys(STATES, 0) | {QUEUED: 1}
+
+    # --- settings ----------------------------------------------------------------------------
+    def test_settings_round_trip_and_bump_the_version(self, store: TaskStore) -> None:
+        assert store.load_settings() == {}
+        version = store.settings_version()
+        email = CategorySettings(priority=2.5, paused=True, pinned=3, min_workers=1, max_workers=4)
+        store.save_settings("email", email)
+        assert store.settings_version() > version
+        store.save_settings("web", CategorySettings())
+        assert store.load_settings() == {"email": email, "web": CategorySettings()}
+
+    def test_saving_settings_again_replaces_them(self, store: TaskStore) -> None:
+        store.save_settings("email", CategorySettings(priority=2.0, pinned=3))
+        version = store.settings_version()
+        store.save_settings("email", CategorySettings(priority=1.0))
+        assert store.load_settings() == {"email": CategorySettings(priority=1.0)}
+        assert store.settings_version() > version
+
+    def test_loaded_settings_are_copies(self, store: TaskStore) -> None:
+        store.save_settings("email", CategorySettings(priority=2.0))
+        store.load_settings()["email"].priority = 9.0
+        assert store.load_settings()["email"].priority == 2.0
+
+    def test_request_rebalance_changes_the_version_only(self, store: TaskStore) -> None:
+        version = store.settings_version()
+        store.request_rebalance()
+        assert store.settings_version() > version
+        assert store.load_settings() == {}
+
+    # --- decisions ---------------------------------------------------------------------------
+    def test_recent_decisions_newest_first_with_their_time(self, store: TaskStore) -> None:
+        assert store.recent_decisions() == []
+        for i in range(30):
+            store.add_decision(T0 + i, {"trigger": "interval", "targets": {"email": i}})
+        recent = store.recent_decisions(3)
+        assert recent == [
+            {"trigger": "interval", "targets": {"email": i}, "at": T0 + i} for i in (29, 28, 27)
+        ]
+        assert len(store.recent_decisions()) == 20
+        assert store.recent_decisions(0) == []
+
+    def test_recent_decisions_are_copies(self, store: TaskStore) -> None:
+        store.add_decision(T0, {"changes": ["web 2->5"]})
+        store.recent_decisions()[0]["changes"].append("x")
+        assert store.recent_decisions()[0]["changes"] == ["web 2->5"]
+
+    # --- nodes -------------------------------------------------------------------------------
+    def test_heartbeat_records_and_updates_a_node(self, store: TaskStore) -> None:
+        assert store.nodes() == []
+        node = NodeInfo(
+            node_id=NODE, host="box", pid=123, started_at=T0, heartbeat_at=T0 + 1, budget=8,
+            workers=[{"category": "email", "busy": True, "task": 7}],
+            counters={"email": {"started": 3}},
+        )  # fmt: skip
+        store.heartbeat(node)
+        assert store.nodes() == [node]
+        later = replace(node, heartbeat_at=T0 + 2, workers=[], stopped=True)
+        store.heartbeat(later)
+        store.heartbeat(replace(node, node_id=OTHER, pid=456))
+        nodes = {n.node_id: n for n in store.nodes()}
+        assert nodes == {NODE: later, OTHER: replace(node, node_id=OTHER, pid=456)}
