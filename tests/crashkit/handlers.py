@@ -1,0 +1,51 @@
+"""Handlers for crash tests: every execution appends one line to an append-only log.
+
+The log is the ground truth the checker trusts instead of the database: a line
+``<task id> <attempt>`` is written (O_APPEND, one write) when a handler starts running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from core import current_task, handler
+
+_fd: int | None = None
+_lock = threading.Lock()
+_pause = threading.Event()
+
+
+def _log_fd() -> int:
+    global _fd
+    with _lock:
+        if _fd is None:
+            _fd = os.open(os.environ["CRASHKIT_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        return _fd
+
+
+def record() -> None:
+    task = current_task()
+    os.write(_log_fd(), f"{task.id} {task.attempt}\n".encode())
+
+
+@handler("a.work", category="a")
+def work_a(payload: Any) -> int:
+    record()
+    ms = float(payload.get("ms", 0))
+    if ms:
+        _pause.wait(ms / 1000)
+    return int(payload.get("n", 0))
+
+
+@handler("b.work", category="b")
+def work_b(payload: Any) -> int:
+    return work_a(payload)
+
+
+@handler("a.suicide", category="a", max_attempts=3)
+def suicide(payload: Any) -> None:
+    """A poison task: kills its own process every time it runs."""
+    record()
+    os.kill(os.getpid(), 9)
