@@ -1,0 +1,191 @@
+"""The headless node behind ``jobsched run``: start, report progress, stop on a signal.
+
+Stopping (faults.md rows 25-26): the first SIGTERM or SIGINT stops gracefully, letting
+running tasks finish within the grace period and releasing the rest; a second signal
+releases the tasks still running at once and ends the process.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from core import Scheduler, Snapshot
+from core.task import QUEUED, RUNNING, SCHEDULED
+
+#: How often the main loop looks at signals, deadlines and idleness.
+TICK = 0.1
+#: At most one progress line per this many seconds.
+PROGRESS_EVERY = 1.0
+#: Exit code of a fast stop (a second signal): interrupted.
+EXIT_INTERRUPTED = 130
+
+
+def progress_line(snap: Snapshot) -> str:
+    """``jobsched: rate=12.5/s done=100 failed=2 | email q=3 r=1 w=2/4 | ...``
+
+    ``done`` and ``failed`` count attempts finished by this node since it started; per
+    category ``q`` queued, ``r`` running, ``w`` busy/pool size, and ``paused`` if so.
+    """
+    counters = snap.counters
+    done = counters.get("succeeded", 0) + counters.get("failed", 0) + counters.get("cancelled", 0)
+    parts = [f"jobsched: rate={snap.rate:.1f}/s done={done} failed={counters.get('failed', 0)}"]
+    for cat in snap.categories:
+        text = f"{cat.name} q={cat.queued} r={cat.running} w={cat.busy}/{cat.workers}"
+        if cat.scheduled:
+            text += f" s={cat.scheduled}"
+        if cat.paused:
+            text += " paused"
+        parts.append(text)
+    if snap.abandoned_threads:
+        parts.append(f"abandoned={snap.abandoned_threads}")
+    return " | ".join(parts)
+
+
+class NodeRunner:
+    """Runs one started scheduler in the foreground until told to stop.
+
+    Signals only set a counter and an event; all store work happens on the main loop or
+    on the stopping thread, never inside a signal handler (the handler may interrupt a
+    store call of the same thread).
+    """
+
+    def __init__(
+        self,
+        sched: Scheduler,
+        write: Callable[[str], None],
+        *,
+        until_idle: bool = False,
+        duration: float | None = None,
+        grace: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sched = sched
+        self.write = write
+        self.until_idle = until_idle
+        self.duration = duration
+        self.grace = sched.config.grace_period if grace is None else grace
+        self.monotonic = monotonic
+        self.signals = 0
+        self._woken = threading.Event()
+        self._last_line = ""
+        self._next_line = 0.0
+
+    # --- signals -----------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        self._woken.set()
+
+    def _install(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    # --- running -----------------------------------------------------------------------
+    def run(self) -> int:
+        """Start the node (raises NodeLockedError, StorageError, ...), run, stop; exit code."""
+        previous = self._install()
+        try:
+            self.sched.start()
+            self.write(
+                f"jobsched: node {self.sched.node_id} running on {self.sched.store.location} "
+                f"with {self.sched.config.workers} workers"
+            )
+            reason = self._loop()
+            return self._stop(reason)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _loop(self) -> str:
+        end = None if self.duration is None else self.monotonic() + self.duration
+        while True:
+            if self.signals:
+                return "signal"
+            now = self.monotonic()
+            if end is not None and now >= end:
+                return f"--for {self.duration:g} s elapsed"
+            if self.until_idle and self._idle():
+                return "idle"
+            self._progress(now)
+            self._woken.wait(TICK)
+
+    def _idle(self) -> bool:
+        counts = self.sched.store.counts()
+        return not any(
+            per.get(QUEUED, 0) or per.get(SCHEDULED, 0) or per.get(RUNNING, 0)
+            for per in counts.values()
+        )
+
+    def _progress(self, now: float, force: bool = False) -> None:
+        if now < self._next_line and not force:
+            return
+        line = progress_line(self.sched.snapshot())
+        if line != self._last_line or force:
+            self.write(line)
+            self._last_line = line
+            self._next_line = now + PROGRESS_EVERY
+
+    # --- stopping ----------------------------------------------------------------------
+    def _stop(self, reason: str) -> int:
+        self._progress(self.monotonic(), force=True)
+        seen = self.signals
+        self.write(
+            f"jobsched: stopping ({reason}); running tasks have {self.grace:g} s to finish; "
+            "signal again to stop at once"
+        )
+        released: list[int] = []
+        stopper = threading.Thread(
+            target=lambda: released.extend(self.sched.stop(self.grace)),
+            name="jobsched-stop",
+            daemon=True,
+        )
+        stopper.start()
+        while stopper.is_alive():
+            if self.signals > seen:
+                return self._stop_now()
+            self._woken.clear()
+            self._woken.wait(TICK)
+        if released:
+            self.write(
+                f"jobsched: stopped; released {len(released)} unfinished tasks to the queue: {_ids(released)}"
+            )
+        else:
+            self.write("jobsched: stopped; nothing left unfinished")
+        return 0
+
+    def _stop_now(self) -> int:
+        """Release every task still running and return at once.
+
+        The graceful stop keeps waiting on its thread (a daemon, like the workers), so
+        the process ends with this function's caller. A handler that finishes later is
+        fenced out: its row is no longer ``running`` under this node.
+        """
+        running = [
+            w.task_id
+            for w in self.sched.snapshot().workers
+            if w.state == "busy" and w.task_id is not None
+        ]
+        try:
+            count = self.sched.store.release(running, self.sched.node_id) if running else 0
+        except Exception as exc:  # the graceful stop may have closed the store meanwhile
+            self.write(
+                f"jobsched: fast stop could not release running tasks ({exc}); they are recovered at the next start"
+            )
+            return EXIT_INTERRUPTED
+        self.write(
+            f"jobsched: stopped at once; released {count} running tasks to the queue: {_ids(running)}"
+        )
+        return EXIT_INTERRUPTED
+
+
+def _ids(ids: list[int], limit: int = 50) -> str:
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")

@@ -1,0 +1,169 @@
+"""What the reading commands report, built from the store alone.
+
+``status``, ``tasks``, ``show`` and ``result`` run in processes that are not the node, so
+everything here reads the store (counts, operator settings, heartbeats, decisions); the
+shapes are the ``--json`` contract of design.md section 8. Timestamps are ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from core import Client, TaskRecord, WaitTimeoutError
+from core.task import STATES, TERMINAL, NodeInfo
+
+#: A node whose heartbeat is older than this many heartbeat intervals counts as dead.
+ALIVE_INTERVALS = 3.0
+#: How often a waiter in another process reads the task again.
+WAIT_POLL = 0.1
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds, e.g. ``2026-05-01T12:00:00.250Z``."""
+    if ts is None:
+        return None
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+def task_detail(task: TaskRecord) -> dict[str, Any]:
+    """``show --json``: the task's public shape with ISO timestamps."""
+    data = task.to_dict()
+    for key in ("created_at", "run_at", "started_at", "finished_at"):
+        data[key] = iso(data[key])
+    return data
+
+
+def task_summary(task: TaskRecord) -> dict[str, Any]:
+    """One row of ``tasks --json`` (no payload, result or error text)."""
+    return {
+        "id": task.id,
+        "handler": task.handler,
+        "category": task.category,
+        "state": task.state,
+        "reason": task.reason,
+        "attempts": task.attempts,
+        "max_attempts": task.max_attempts,
+        "created_at": iso(task.created_at),
+        "run_at": iso(task.run_at),
+        "started_at": iso(task.started_at),
+        "finished_at": iso(task.finished_at),
+    }
+
+
+def wait_terminal(
+    client: Client,
+    task_id: int,
+    timeout: float | None,
+    *,
+    poll: float = WAIT_POLL,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> TaskRecord:
+    """Read the task every ``poll`` seconds until it is terminal (another process runs it).
+
+    Raises TaskNotFoundError for an unknown id and WaitTimeoutError at the deadline.
+    """
+    deadline = None if timeout is None else monotonic() + timeout
+    pause = threading.Event()  # never set: an interruptible wait with a timeout
+    while True:
+        task = client.get(task_id)
+        if task.state in TERMINAL:
+            return task
+        left = None if deadline is None else deadline - monotonic()
+        if left is not None and left <= 0:
+            raise WaitTimeoutError(task_id, timeout or 0.0)
+        pause.wait(poll if left is None else min(poll, left))
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+def status_report(client: Client, now: float | None = None, decisions: int = 10) -> dict[str, Any]:
+    """``status --json``: categories, nodes (from heartbeats) and recent decisions."""
+    store = client.store
+    now = client.clock.now() if now is None else now
+    counts = store.counts()
+    settings = store.load_settings()
+    nodes = [node_report(node, now, client.config.heartbeat_interval) for node in store.nodes()]
+    live_workers: dict[str, int] = {}
+    for node in nodes:
+        if node["alive"]:
+            for name, number in node["workers"].items():
+                live_workers[name] = live_workers.get(name, 0) + number
+    names = list(client.config.categories) + sorted(set(counts) - set(client.config.categories))
+    categories = []
+    for name in names:
+        per = counts.get(name, {})
+        stored = settings.get(name)
+        if name in client.config.categories:
+            cat = client.category_config(name, settings)
+            kind, priority, low, high = cat.kind, cat.priority, cat.min_workers, cat.max_workers
+        else:  # tasks of a category that is no longer configured
+            kind, priority, low, high = "unconfigured", None, 0, 0
+        categories.append(
+            {
+                "name": name,
+                "kind": kind,
+                "priority": priority,
+                "paused": bool(stored and stored.paused),
+                "pinned": stored.pinned if stored else None,
+                "min_workers": low,
+                "max_workers": high,
+                "workers": live_workers.get(name, 0),
+                **{state: per.get(state, 0) for state in STATES},
+            }
+        )
+    return {
+        "at": iso(now),
+        "database": store.location,
+        "categories": categories,
+        "nodes": nodes,
+        "decisions": [decision_report(d) for d in store.recent_decisions(decisions)],
+    }
+
+
+def node_report(node: NodeInfo, now: float, heartbeat_interval: float) -> dict[str, Any]:
+    age = max(0.0, now - node.heartbeat_at)
+    alive = not node.stopped and age <= ALIVE_INTERVALS * heartbeat_interval + 1.0
+    return {
+        "node_id": node.node_id,
+        "host": node.host,
+        "pid": node.pid,
+        "started_at": iso(node.started_at),
+        "heartbeat_at": iso(node.heartbeat_at),
+        "heartbeat_age": round(age, 3),
+        "alive": alive,
+        "stopped": node.stopped,
+        "budget": node.budget,
+        "workers": _per_category(w for w in node.workers if not w.get("retiring")),
+        "busy": _per_category(w for w in node.workers if w.get("state") == "busy"),
+    }
+
+
+def _per_category(workers: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for worker in workers:
+        name = str(worker.get("category", "?"))
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+def decision_report(decision: Mapping[str, Any]) -> dict[str, Any]:
+    """A balancer decision with its time in ISO form; ``changes`` are the reasons."""
+    at = decision.get("at")
+    return {
+        "at": iso(float(at)) if isinstance(at, (int, float)) else at,
+        "trigger": decision.get("trigger"),
+        "budget": decision.get("budget"),
+        "before": decision.get("before", {}),
+        "targets": decision.get("targets", {}),
+        "changes": list(decision.get("changes", [])),
+        "inputs": decision.get("inputs", {}),
+    }

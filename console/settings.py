@@ -1,0 +1,279 @@
+"""Where a process's configuration comes from: TOML, then ``JOBSCHED_*``, then flags.
+
+The CLI, the console and tests call :func:`load_settings`; the result carries a validated
+:class:`core.SchedulerConfig` and the database URL. Every problem is a
+:class:`core.ConfigError` naming the key and where it came from (exit 2 in the CLI).
+
+The TOML file is, in order: ``--config`` / ``JOBSCHED_CONFIG`` (must exist), else
+``./jobsched.toml`` if present, else the demo configuration packaged with ``demo``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from core import CategoryConfig, ConfigError, SchedulerConfig
+
+DEFAULT_DB = "jobsched.db"
+LOCAL_CONFIG = "jobsched.toml"
+DEMO_CONFIG = "demo/jobsched.toml (packaged)"
+
+_NUMBER = "a number"
+_INT = "a whole number"
+_STR = "a string"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+#: A TOML key's expected type: (label for messages, checker).
+_Check = tuple[str, Callable[[object], bool]]
+
+SCHEDULER_KEYS: dict[str, _Check] = {
+    "workers": (_INT, _is_int),
+    "balance_interval": (_NUMBER, _is_number),
+    "cooldown": (_NUMBER, _is_number),
+    "handlers": ("a list of module names", _is_str_list),
+    "poll_interval": (_NUMBER, _is_number),
+    "grace_period": (_NUMBER, _is_number),
+    "prefetch": (_INT, _is_int),
+    "retry_base": (_NUMBER, _is_number),
+    "retry_max": (_NUMBER, _is_number),
+    "heartbeat_interval": (_NUMBER, _is_number),
+}
+CATEGORY_KEYS: dict[str, _Check] = {
+    "kind": (_STR, _is_str),
+    "priority": (_NUMBER, _is_number),
+    "min_workers": (_INT, _is_int),
+    "max_workers": (_INT, _is_int),
+    "max_attempts": (_INT, _is_int),
+    "timeout": (_NUMBER, _is_number),
+}
+STORAGE_KEYS: dict[str, _Check] = {"db": (_STR, _is_str)}
+TABLES = ("scheduler", "categories", "storage")
+
+#: Environment variables and the [scheduler] key each one sets (JOBSCHED_DB and
+#: JOBSCHED_CONFIG are read separately).
+ENV_KEYS = {
+    "JOBSCHED_WORKERS": "workers",
+    "JOBSCHED_BALANCE_INTERVAL": "balance_interval",
+    "JOBSCHED_GRACE_PERIOD": "grace_period",
+    "JOBSCHED_POLL_INTERVAL": "poll_interval",
+    "JOBSCHED_HANDLERS": "handlers",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to build a client or a node."""
+
+    config: SchedulerConfig
+    db: str = DEFAULT_DB
+    #: Where the TOML came from (a path, or the packaged demo), for messages.
+    source: str = DEMO_CONFIG
+    #: Explicit flag values, kept so that a caller can re-derive or display them.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_config(self, **changes: Any) -> Settings:
+        """A copy with scheduler fields changed (validated), e.g. ``workers=2``."""
+        return replace(self, config=_validated(replace(self.config, **changes), self.source))
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None,
+    db: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    **flags: Any,
+) -> Settings:
+    """Build settings from TOML, environment and flags (later ones win).
+
+    ``config``/``db`` are the ``--config``/``--db`` flags (None: not given). ``flags``
+    are scheduler fields set on the command line, e.g. ``workers=4`` (None is ignored).
+    """
+    env = os.environ if env is None else env
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    text, source, folder = _read_toml_text(config or env.get("JOBSCHED_CONFIG") or None, base)
+    data = _parse_toml(text, source)
+    scheduler, categories, storage = _split_tables(data, source)
+
+    values: dict[str, Any] = {}
+    for key, value in scheduler.items():
+        values[key] = _checked(f"scheduler.{key}", value, SCHEDULER_KEYS[key], source)
+    for var, key in ENV_KEYS.items():
+        raw = env.get(var)
+        if raw is not None and raw != "":
+            values[key] = _from_env(var, raw, key)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key not in SCHEDULER_KEYS:
+            raise ConfigError(
+                "setting", key, "is not a scheduler setting", f"Known: {', '.join(SCHEDULER_KEYS)}"
+            )
+        values[key] = value
+    if "handlers" in values:
+        values["handlers"] = tuple(values["handlers"])
+    values["categories"] = {
+        name: _category(name, table, source) for name, table in categories.items()
+    }
+    try:
+        scheduler_config = SchedulerConfig(**values)
+    except TypeError as exc:  # pragma: no cover - keys are checked above
+        raise ConfigError(
+            "configuration", source, str(exc), "Check the [scheduler] table"
+        ) from None
+
+    db_url = db or env.get("JOBSCHED_DB") or None
+    if db_url is None and "db" in storage:
+        db_url = _checked("storage.db", storage["db"], STORAGE_KEYS["db"], source)
+        if folder is not None and "://" not in db_url and not os.path.isabs(db_url):
+            db_url = str(folder / db_url)
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    return Settings(_validated(scheduler_config, source), db_url or DEFAULT_DB, source, overrides)
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def _read_toml_text(
+    named: str | os.PathLike[str] | None, base: Path
+) -> tuple[str, str, Path | None]:
+    """(text, source description, folder for relative paths)."""
+    if named is not None:
+        path = Path(named)
+        if not path.is_absolute():
+            path = base / path
+        if not path.is_file():
+            why = "is a directory" if path.is_dir() else "does not exist"
+            raise ConfigError(
+                "config file",
+                os.fspath(named),
+                why,
+                "Check --config or JOBSCHED_CONFIG, or leave both unset for the demo",
+            )
+        return _read(path, os.fspath(named)), os.fspath(named), path.parent
+    local = base / LOCAL_CONFIG
+    if local.is_file():
+        return _read(local, LOCAL_CONFIG), LOCAL_CONFIG, local.parent
+    text = resources.files("demo").joinpath("jobsched.toml").read_text(encoding="utf-8")
+    return text, DEMO_CONFIG, None
+
+
+def _read(path: Path, shown: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            "config file", shown, f"cannot be read ({exc})", "Check its permissions and encoding"
+        ) from None
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            "config file", source, f"is not valid TOML ({exc})", "Fix the line named"
+        ) from None
+
+
+def _split_tables(
+    data: Mapping[str, Any], source: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    for key, value in data.items():
+        if key not in TABLES:
+            raise _unknown(key, list(TABLES), source)
+        if not isinstance(value, dict):
+            raise _wrong_type(key, value, "a table", source)
+    scheduler = dict(data.get("scheduler", {}))
+    for key in scheduler:
+        if key not in SCHEDULER_KEYS:
+            raise _unknown(f"scheduler.{key}", [f"scheduler.{k}" for k in SCHEDULER_KEYS], source)
+    storage = dict(data.get("storage", {}))
+    for key in storage:
+        if key not in STORAGE_KEYS:
+            raise _unknown(f"storage.{key}", [f"storage.{k}" for k in STORAGE_KEYS], source)
+    categories = dict(data.get("categories", {}))
+    for name, table in categories.items():
+        if not isinstance(table, dict):
+            raise _wrong_type(f"categories.{name}", table, "a table", source)
+        for key in table:
+            if key not in CATEGORY_KEYS:
+                raise _unknown(
+                    f"categories.{name}.{key}",
+                    [f"categories.{name}.{k}" for k in CATEGORY_KEYS],
+                    source,
+                )
+    return scheduler, categories, storage
+
+
+def _category(name: str, table: Mapping[str, Any], source: str) -> CategoryConfig:
+    values = {
+        key: _checked(f"categories.{name}.{key}", value, CATEGORY_KEYS[key], source)
+        for key, value in table.items()
+    }
+    return CategoryConfig(**values)
+
+
+def _checked(key: str, value: object, check: _Check, source: str) -> Any:
+    label, ok = check
+    if not ok(value):
+        raise _wrong_type(key, value, label, source)
+    return value
+
+
+def _from_env(var: str, raw: str, key: str) -> Any:
+    label, ok = SCHEDULER_KEYS[key]
+    if key == "handlers":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    try:
+        value: int | float = int(raw) if label == _INT else float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"environment variable {var}", raw, f"must be {label}", "Fix or unset it"
+        ) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"environment variable {var}", raw, "must be finite", "Fix or unset it")
+    return value
+
+
+def _validated(config: SchedulerConfig, source: str) -> SchedulerConfig:
+    try:
+        return config.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.what}", exc.value, exc.why, exc.hint) from None
+
+
+def _unknown(key: str, known: Sequence[str], source: str) -> ConfigError:
+    hint = f"Known keys: {', '.join(known)}"
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        hint = f"Did you mean {close[0]!r}? {hint}"
+    return ConfigError(f"{source}: unknown key", key, "is not a jobsched setting", hint)
+
+
+def _wrong_type(key: str, value: object, label: str, source: str) -> ConfigError:
+    return ConfigError(f"{source}: key {key}", value, f"must be {label}", "Fix the value")

@@ -1,0 +1,114 @@
+"""Readable Rich output of the reading commands (what they print without ``--json``).
+
+Untrusted text (handler names, errors, payloads) is wrapped in ``rich.text.Text`` so that
+square brackets in it are never taken for markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from core import TaskRecord
+
+from .reports import iso, task_detail
+
+
+def _console() -> Console:
+    # Created per call, so that the stream swapped in by a test runner is the one used.
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+KINDS = {"fire-and-forget": "fire", "request-response": "req"}
+
+
+def print_status(report: dict[str, Any]) -> None:
+    out = _console()
+    out.print(Text(f"database {report['database']} at {report['at']}"))
+    cats = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    for column in ("category", "kind", "prio", "workers", "min..max", "queued", "sched",
+                   "run", "done", "failed", "cancel", "state"):  # fmt: skip
+        cats.add_column(
+            column, justify="left" if column in ("category", "kind", "state") else "right"
+        )
+    for c in report["categories"]:
+        workers = str(c["workers"]) + (f" pin={c['pinned']}" if c["pinned"] is not None else "")
+        high = "*" if c["max_workers"] is None else str(c["max_workers"])
+        cats.add_row(
+            Text(c["name"]), KINDS.get(c["kind"], c["kind"]), _num(c["priority"]), workers,
+            f"{c['min_workers']}..{high}", str(c["queued"]), str(c["scheduled"]), str(c["running"]),
+            str(c["succeeded"]), str(c["failed"]), str(c["cancelled"]), "PAUSED" if c["paused"] else "",
+        )  # fmt: skip
+    out.print(cats)
+    if report["nodes"]:
+        nodes = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+        for column in ("node", "host", "pid", "state", "heartbeat", "workers"):
+            nodes.add_column(column)
+        for n in report["nodes"]:
+            state = "stopped" if n["stopped"] else "alive" if n["alive"] else "silent"
+            per = " ".join(f"{k}={v}" for k, v in sorted(n["workers"].items()))
+            nodes.add_row(Text(n["node_id"]), Text(n["host"]), str(n["pid"]), state,
+                          f"{n['heartbeat_age']:.1f} s ago", per)  # fmt: skip
+        out.print(nodes)
+    else:
+        out.print("no node has run on this database yet (start one with `jobsched run`)")
+    if report["decisions"]:
+        out.print("latest balancer decisions (newest first):")
+        for d in report["decisions"][:5]:
+            out.print(Text(f"  {d['at']} ({d['trigger']})"))
+            for change in d["changes"] or ["no change"]:
+                out.print(Text(f"    {change}"))
+
+
+def print_tasks(rows: Sequence[TaskRecord]) -> None:
+    out = _console()
+    if not rows:
+        out.print("no tasks")
+        return
+    table = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    for column in (
+        "id",
+        "handler",
+        "category",
+        "state",
+        "tries",
+        "created (UTC)",
+        "took",
+        "reason",
+    ):
+        table.add_column(column, justify="right" if column in ("id", "tries", "took") else "left")
+    for t in rows:
+        took = (
+            ""
+            if t.finished_at is None or t.started_at is None
+            else f"{t.finished_at - t.started_at:.2f}s"
+        )
+        created = (iso(t.created_at) or "")[:19].replace("T", " ")
+        table.add_row(str(t.id), Text(t.handler), Text(t.category), t.state, f"{t.attempts}/{t.max_attempts}",
+                      created, took, t.reason or "")  # fmt: skip
+    out.print(table)
+
+
+def print_task(task: TaskRecord) -> None:
+    out = _console()
+    data = task_detail(task)
+    for key in ("id", "handler", "category", "state", "reason", "attempts", "max_attempts", "timeout",
+                "dedup_key", "created_at", "run_at", "started_at", "finished_at"):  # fmt: skip
+        if data.get(key) is not None:
+            out.print(Text(f"{key:>12}: {data[key]}"))
+    out.print(Text(f"{'payload':>12}: {json.dumps(data['payload'], ensure_ascii=False)}"))
+    if task.result is not None:
+        out.print(Text(f"{'result':>12}: {json.dumps(data['result'], ensure_ascii=False)}"))
+    if task.error:
+        out.print(Text(f"{'error':>12}:"))
+        out.print(Text(task.error.rstrip()))
