@@ -289,10 +289,11 @@ class Scheduler(Client):
         if self.state == "running":
             now = self.clock.now()
             due: set[str] = set()
+            later = [row.run_at for row in rows if row.run_at > now]
+            if later:
+                self._schedule_due(min(later))
             for row in rows:
-                if row.run_at > now:
-                    self.timer.schedule_at(row.run_at)
-                else:
+                if row.run_at <= now:
                     due.add(row.category)
             if due:
                 self._want(due)
@@ -412,9 +413,21 @@ class Scheduler(Client):
 
     def _seed_timer(self) -> None:
         nxt = self.store.next_run_at()
-        if nxt is not None and nxt != self._next_due:
-            self._next_due = nxt
-            self.timer.schedule_at(nxt)
+        if nxt is not None:
+            self._schedule_due(nxt)
+
+    def _schedule_due(self, run_at: float) -> None:
+        """Wake the dispatcher at ``run_at`` unless an earlier wake-up is already set.
+
+        Only the earliest stored ``run_at`` needs a timer entry: when it fires the
+        dispatcher promotes what is due and asks the store for the next one, so the heap
+        stays small however many delayed tasks wait.
+        """
+        with self._lock:
+            if self._next_due is not None and self._next_due <= run_at:
+                return
+            self._next_due = run_at
+        self.timer.schedule_at(run_at)
 
     def _dispatcher_loop(self) -> None:
         while not self._stopping.is_set():
@@ -654,7 +667,7 @@ class Scheduler(Client):
                 if category:
                     self.metrics.add(category, "retried")
                 if outcome.run_at > outcome.finished_at:
-                    self.timer.schedule_at(outcome.run_at)
+                    self._schedule_due(outcome.run_at)
                 elif category:
                     retry_now.add(category)
         self._notify(terminal)
@@ -785,6 +798,7 @@ class Scheduler(Client):
         while self._complete_once(0):
             pass
         self._reconcile()
+        self._counts = self.store.counts()  # stepped observers see every step's effect
         return sum(v["started"] for v in self.metrics.totals().values()) - before
 
     def run_until_idle(self, max_steps: int = 1000) -> int:
