@@ -87,7 +87,7 @@ def _parse(url: str) -> tuple[str, dict[str, str]]:
             "database URL",
             _redact(url),
             f"the scheme {scheme!r} is not supported",
-            "Use a file path, sqlite:///path.db or postgresql://...",
+            "Use a file path or a sqlite:///path.db URL",
         )
     else:
         if not url:

@@ -2,17 +2,165 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from storage import SqliteStore
-from tests.store_contract import StoreContract
+import storage.sqlite
+from core.task import CategorySettings, NodeInfo
+from storage import APPLICATION_ID, SqliteStore, schema_version, sql
+from tests.store_contract import T0, StoreContract, new
+
+MakeStore = Callable[..., SqliteStore]
 
 
 class TestSqliteStoreContract(StoreContract):
     @pytest.fixture
-    def store(self, make_store: Callable[..., SqliteStore]) -> Iterator[SqliteStore]:
+    def store(self, make_store: MakeStore) -> Iterator[SqliteStore]:
         store = make_store()
         store.open("node-a")
         yield store
+
+
+# --- what only a durable store promises ----------------------------------------------
+
+
+def test_construction_touches_nothing(make_store: MakeStore, db_path: Path) -> None:
+    store = make_store()
+    assert store.location == str(db_path) and store.shared is True
+    assert list(db_path.parent.iterdir()) == []
+
+
+def test_open_creates_a_marked_wal_database_and_a_node_lock(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    store = make_store()
+    store.open("node-a")
+    facts = store.diagnostics()
+    assert (facts["journal_mode"], facts["synchronous"]) == ("wal", "normal")
+    assert facts["busy_timeout_ms"] == 5000
+    assert Path(f"{db_path}.lock").read_text().strip() == str(os.getpid())
+    assert sorted(p.name for p in db_path.parent.iterdir() if ".new-" in p.name) == []
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version() == 1
+    conn.close()
+
+
+def test_full_durability_syncs_every_commit(make_store: MakeStore) -> None:
+    store = make_store(durability="full")
+    store.open("node-a")
+    assert store.diagnostics()["synchronous"] == "full"
+
+
+def test_everything_survives_a_restart(make_store: MakeStore) -> None:
+    # Given a node that wrote tasks, settings, a decision and a heartbeat
+    store = make_store()
+    store.open("node-a")
+    ids = store.insert([new(), new(run_at=T0 + 60, key="k")], T0)
+    store.save_settings("email", CategorySettings(priority=3.0, paused=True))
+    store.add_decision(T0, {"changes": ["email 1->2"]})
+    store.heartbeat(NodeInfo("node-a", "box", 1, T0, T0, 4))
+    version = store.settings_version()
+    store.close()
+    # When another store opens the file
+    again = make_store()
+    again.open("node-a")
+    # Then it is all there, and ids go on from where they were
+    assert [t.id for t in again.list_tasks()] == ids[::-1]
+    assert again.load_settings() == {"email": CategorySettings(priority=3.0, paused=True)}
+    assert again.settings_version() == version
+    assert again.recent_decisions() == [{"changes": ["email 1->2"], "at": T0}]
+    assert [n.node_id for n in again.nodes()] == ["node-a"]
+    assert again.insert([new(key="k")], T0) == [ids[1]]
+    assert again.insert([new()], T0) == [ids[1] + 1]
+
+
+def test_other_processes_writes_are_seen_by_the_node(make_store: MakeStore) -> None:
+    # Given a running node and a second store without a node id (as the CLI opens it)
+    node = make_store()
+    node.open("node-a")
+    cli = make_store()
+    cli.open(None)
+    version = node.settings_version()
+    # When the CLI submits, changes a setting and cancels a running task
+    [running] = node.insert([new(category="web")], T0)
+    node.claim("web", 1, "node-a", T0)
+    [submitted] = cli.insert([new()], T0)
+    cli.save_settings("email", CategorySettings(priority=5.0))
+    assert cli.cancel([running], T0) == {running: "requested"}
+    # Then the node's next poll sees all of it
+    assert [t.id for t in node.claim("email", 10, "node-a", T0)] == [submitted]
+    assert node.settings_version() > version
+    assert node.load_settings()["email"].priority == 5.0
+    assert node.cancel_requests("node-a") == {running}
+
+
+def test_claimed_timestamps_are_floats(make_store: MakeStore) -> None:
+    store = make_store()
+    store.open("node-a")
+    store.insert([new(run_at=T0, timeout=2.0)], T0)
+    [task] = store.claim("email", 1, "node-a", T0 + 1)
+    assert all(isinstance(v, float) for v in (task.run_at, task.created_at, task.started_at))
+    assert isinstance(task.timeout, float)
+
+
+def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: Path) -> None:
+    make_store().open(None)
+    conn = sqlite3.connect(db_path)
+
+    def plan(query: str, params: tuple[object, ...]) -> str:
+        return " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", params))
+
+    assert "tasks_claim" in plan(sql.CLAIM, ("n", T0, "email", 10))
+    assert "tasks_dedup_live" in plan(sql.LIVE_ID_FOR_KEY, ("k",))
+    assert "tasks_state_run_at" in plan(sql.PROMOTE_DUE, (T0,))
+    assert "tasks_state_run_at" in plan(sql.NEXT_RUN_AT, ())
+    assert "tasks_state_run_at" in plan(sql.CANCEL_REQUESTS, ("n",))
+    conn.close()
+
+
+def test_only_the_newest_decisions_are_kept(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.sqlite, "DECISIONS_KEPT", 5)
+    store = make_store()
+    store.open("node-a")
+    for i in range(12):
+        store.add_decision(T0 + i, {"i": i})
+    assert [d["i"] for d in store.recent_decisions(100)] == [11, 10, 9, 8, 7]
+
+
+def test_recover_logs_the_ids(make_store: MakeStore, caplog: pytest.LogCaptureFixture) -> None:
+    store = make_store()
+    store.open("node-a")
+    store.insert([new(), new(max_attempts=1)], T0)
+    store.claim("email", 2, "dead-node", T0)
+    with caplog.at_level(logging.INFO, logger="jobsched.storage"):
+        report = store.recover("node-a", T0 + 1)
+    assert (report.requeued, report.orphaned) == ([1], [2])
+    assert "[1]" in caplog.text and "[2]" in caplog.text
+
+
+def test_close_closes_every_threads_connection(make_store: MakeStore) -> None:
+    store = make_store()
+    store.open("node-a")
+    connections: list[sqlite3.Connection] = []
+
+    def read() -> None:
+        store.counts()
+        connections.append(store._conn())  # the reader thread's own connection
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join(timeout=10)
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        connections[0].execute("SELECT 1")
+    store.open("node-a")  # the lock and the file are free again
+    assert store.counts() == {}
