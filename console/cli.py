@@ -189,10 +189,31 @@ def _seconds(option: str, value: float | None) -> float | None:
     return value
 
 
+def _whole(text: str) -> int:
+    """Parse a whole-number argument, naming the value when it is not one."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a whole number") from None
+
+
+def _number(text: str) -> float:
+    """Parse a number argument (``nan`` and ``inf`` parse; commands reject them)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout.")]
 WaitTimeout = Annotated[
     float | None,
-    typer.Option("--timeout", metavar="SECONDS", help="Give up waiting after this long (exit 5)."),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        parser=_number,
+        help="Give up waiting after this long (exit 5).",
+    ),
 ]
 
 
@@ -207,11 +228,16 @@ def run(
         typer.Option("--until-idle", help="Exit once nothing is queued, scheduled or running."),
     ] = False,
     duration: Annotated[
-        float | None, typer.Option("--for", metavar="SECONDS", help="Exit after this many seconds.")
+        float | None,
+        typer.Option(
+            "--for", metavar="SECONDS", parser=_number, help="Exit after this many seconds."
+        ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", envvar="JOBSCHED_WORKERS", help="The worker thread budget."),
+        typer.Option(
+            "--workers", envvar="JOBSCHED_WORKERS", parser=_whole, help="The worker thread budget."
+        ),
     ] = None,
     grace: Annotated[
         float | None,
@@ -327,7 +353,10 @@ def submit(
         str | None, typer.Option("--category", help="Run in this category.")
     ] = None,
     delay: Annotated[
-        float, typer.Option("--delay", metavar="SECONDS", help="Run no earlier than this.")
+        float,
+        typer.Option(
+            "--delay", metavar="SECONDS", parser=_number, help="Run no earlier than this."
+        ),
     ] = 0.0,
     key: Annotated[
         str | None, typer.Option("--key", help="Dedup key: a live task with it is reused.")
@@ -343,7 +372,6 @@ def submit(
         if not wait:
             typer.echo(task_id)
             return
-        typer.echo(f"submitted task {task_id}; waiting", err=True)
         _print_outcome(reports.wait_terminal(client, task_id, timeout))
 
 
@@ -351,12 +379,12 @@ def submit(
 def inject(
     ctx: typer.Context,
     category: Annotated[str, typer.Argument(help="Category to load.")],
-    count: Annotated[int, typer.Option("--count", help="How many jobs.")] = 1,
+    count: Annotated[int, typer.Option("--count", parser=_whole, help="How many jobs.")] = 1,
     duration_ms: Annotated[
-        float, typer.Option("--duration-ms", help="How long each job sleeps.")
+        float, typer.Option("--duration-ms", parser=_number, help="How long each job sleeps.")
     ] = 50.0,
     fail_rate: Annotated[
-        float, typer.Option("--fail-rate", help="Share of jobs that fail (0..1).")
+        float, typer.Option("--fail-rate", parser=_number, help="Share of jobs that fail (0..1).")
     ] = 0.0,
 ) -> None:
     """Submit synthetic jobs into a category (to watch the balancer work)."""
@@ -395,7 +423,7 @@ def tasks(
     ] = None,
     category: Annotated[str | None, typer.Option("--category", help="Only this category.")] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, help="At most this many, newest first.")
+        int, typer.Option("--limit", min=1, parser=_whole, help="At most this many, newest first.")
     ] = 50,
     as_json: JsonFlag = False,
 ) -> None:
@@ -421,7 +449,7 @@ def tasks(
 @app.command()
 def show(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=_whole, help="Task id.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Everything about one task."""
@@ -448,7 +476,7 @@ class TaskNotFinishedError(WaitTimeoutError):
 @app.command()
 def result(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=_whole, help="Task id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
     timeout: WaitTimeout = None,
     as_json: JsonFlag = False,
@@ -469,7 +497,8 @@ def result(
 def retry(
     ctx: typer.Context,
     ids: Annotated[
-        list[int] | None, typer.Argument(metavar="ID...", help="Failed or cancelled task ids.")
+        list[int] | None,
+        typer.Argument(metavar="ID...", parser=_whole, help="Failed or cancelled task ids."),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed task.")] = False,
 ) -> None:
@@ -502,7 +531,7 @@ def retry(
 @app.command()
 def cancel(
     ctx: typer.Context,
-    ids: Annotated[list[int], typer.Argument(metavar="ID...", help="Task ids.")],
+    ids: Annotated[list[int], typer.Argument(metavar="ID...", parser=_whole, help="Task ids.")],
 ) -> None:
     """Cancel scheduled or queued tasks; ask running ones to stop."""
     with _client(ctx) as client:
@@ -558,7 +587,9 @@ def resume(ctx: typer.Context, category: Annotated[str, typer.Argument(help="Cat
 def pin(
     ctx: typer.Context,
     category: Annotated[str, typer.Argument(help="Category.")],
-    workers: Annotated[int, typer.Argument(metavar="N", help="Worker count to hold.")],
+    workers: Annotated[
+        int, typer.Argument(metavar="N", parser=_whole, help="Worker count to hold.")
+    ],
 ) -> None:
     """Fix a category's worker count; the balancer respects it."""
     with _client(ctx) as client:
