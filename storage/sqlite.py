@@ -42,7 +42,7 @@ from core.task import (
 )
 
 from . import sql
-from .connection import DURABILITY, Database, connect, write_lock
+from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
 from .errors import translate_errors
 from .nodelock import NodeLock
 from .schema import FileState, create_file, inspect_file, schema_version, upgrade_file
@@ -115,49 +115,61 @@ class SqliteStore:
             raise SchedulerStateError(
                 "store", self.location, "is already open", "Close it before opening it again"
             )
+        check_sqlite_version()
         with self._errors:
-            directory = os.path.dirname(self.path)
-            if not os.path.isdir(directory):
-                raise StoreMissingError(
-                    "database directory",
-                    directory,
-                    "does not exist",
-                    "Create it, or choose a --db path in an existing directory",
-                )
-            state = inspect_file(self.path, self.location, self.busy_timeout)
-            if self.read_only:
-                self._check_read_only(state, node_id)
+            state = self._inspect(node_id)
             lock = None
             if node_id is not None:
                 lock = NodeLock(self.path + ".lock", self.location).acquire()
-            db = None
             try:
-                if not state.exists and not self.read_only:
-                    if create_file(self.path, self.location, self.busy_timeout):
-                        state = FileState(exists=True, version=schema_version())
-                    else:  # another process created it first
-                        state = inspect_file(self.path, self.location, self.busy_timeout)
-                db = connect(
-                    self.path,
-                    read_only=self.read_only,
-                    durability=self.durability,
-                    busy_timeout=self.busy_timeout,
-                    pragmas=self._pragmas,
-                )
-                with self._locked():
-                    db.connect()
-                    if state.version < schema_version():
-                        upgrade_file(db, self.path, self.location, state)
-                    if node_id is not None:
-                        self._probe_writable(db.connection())
+                db = self._connect(state, probe=node_id is not None)
             except BaseException:
-                if db is not None:
-                    db.close_all()
                 if lock is not None:
                     lock.release()
                 raise
         self._db = db
         self._node_lock = lock
+
+    def _inspect(self, node_id: str | None) -> FileState:
+        """Everything that can be refused without writing anything, checked first."""
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise StoreMissingError(
+                "database directory",
+                directory,
+                "does not exist",
+                "Create it, or choose a --db path in an existing directory",
+            )
+        state = inspect_file(self.path, self.location, self.busy_timeout)
+        if self.read_only:
+            self._check_read_only(state, node_id)
+        return state
+
+    def _connect(self, state: FileState, probe: bool) -> Database:
+        """Create or upgrade the file as needed; with ``probe``, check it is writable."""
+        if not state.exists:
+            if create_file(self.path, self.location, self.busy_timeout):
+                state = FileState(exists=True, version=schema_version())
+            else:  # another process created it first
+                state = inspect_file(self.path, self.location, self.busy_timeout)
+        db = connect(
+            self.path,
+            read_only=self.read_only,
+            durability=self.durability,
+            busy_timeout=self.busy_timeout,
+            pragmas=self._pragmas,
+        )
+        try:
+            with self._locked():
+                db.connect()
+                if state.version < schema_version():
+                    upgrade_file(db, self.path, self.location, state)
+                if probe:
+                    self._probe_writable(db.connection())
+        except BaseException:
+            db.close_all()
+            raise
+        return db
 
     def _check_read_only(self, state: FileState, node_id: str | None) -> None:
         if node_id is not None:
@@ -271,7 +283,7 @@ class SqliteStore:
         """Insert a batch in one transaction; a live dedup key returns the existing id.
 
         Ids are assigned here, under the write transaction (no other writer can run), so
-        the batch goes in with one ``executemany``.
+        the batch goes in as multi-row INSERTs without reading ids back.
         """
         if not tasks:
             return []
@@ -299,7 +311,9 @@ class SqliteStore:
                 )  # fmt: skip
                 ids.append(next_id)
                 next_id += 1
-            conn.executemany(sql.INSERT_TASK, rows)
+            for start in range(0, len(rows), sql.INSERT_CHUNK):
+                chunk = rows[start : start + sql.INSERT_CHUNK]
+                conn.execute(sql.insert_tasks(len(chunk)), [v for row in chunk for v in row])
         return ids
 
     def promote_due(self, now: float) -> int:

@@ -401,6 +401,15 @@ def test_a_closed_store_says_so(make_store: MakeStore) -> None:
         store.insert([new()], T0)
 
 
+def test_an_old_sqlite_library_is_refused_before_anything_is_touched(
+    make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    with pytest.raises(StoreUnavailableError, match="older than 3.35"):
+        make_store().open("node-a")
+    assert not db_path.exists()
+
+
 def test_opening_twice_is_refused(make_store: MakeStore) -> None:
     store = make_store()
     store.open("node-a")
