@@ -48,6 +48,8 @@ class Client:
         self, config: SchedulerConfig, store: TaskStore, clock: Clock | None = None
     ) -> None:
         self.config = config.validate()
+        #: The node's worker budget; starts as ``config.workers``, see ``set_workers``.
+        self.budget = config.workers
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.handlers: dict[str, HandlerSpec] = {}
@@ -201,7 +203,7 @@ class Client:
             }
             pins[category] = workers
             cats = {n: self.category_config(n) for n in self.config.categories}
-            check_capacity(self.config.workers, cats, pins)
+            check_capacity(self.budget, cats, pins)
         self.store.save_settings(category, replace(current, pinned=workers))
 
     def rebalance(self) -> None:

@@ -57,7 +57,7 @@ def check_priority(value: object, category: str = "") -> float:
     return number
 
 
-def _check_int(what: str, value: object, low: int, high: int | None = None) -> int:
+def check_int(what: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(what, value, "must be a whole number", f"Use a whole number >= {low}")
     if value < low or (high is not None and value > high):
@@ -98,12 +98,10 @@ class CategoryConfig:
                 "Pick one of them",
             )
         check_priority(self.priority, name)
-        _check_int(f"{where}min_workers", self.min_workers, 0, budget)
+        check_int(f"{where}min_workers", self.min_workers, 0, budget)
         if self.max_workers is not None:
-            _check_int(
-                f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET
-            )
-        _check_int(f"{where}max_attempts", self.max_attempts, 1, 1000)
+            check_int(f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET)
+        check_int(f"{where}max_attempts", self.max_attempts, 1, 1000)
         _check_seconds(f"{where}timeout", self.timeout, allow_none=True)
         return self
 
@@ -133,7 +131,7 @@ class SchedulerConfig:
         object.__setattr__(self, "handlers", tuple(self.handlers))
 
     def validate(self) -> SchedulerConfig:
-        _check_int("workers (the thread budget)", self.workers, 1, MAX_BUDGET)
+        check_int("workers (the thread budget)", self.workers, 1, MAX_BUDGET)
         if not self.categories:
             raise ConfigError(
                 "categories",
@@ -159,7 +157,7 @@ class SchedulerConfig:
         _check_seconds("retry_base", self.retry_base)
         _check_seconds("retry_max", self.retry_max)
         _check_seconds("heartbeat_interval", self.heartbeat_interval)
-        _check_int("prefetch", self.prefetch, 0, 100)
+        check_int("prefetch", self.prefetch, 0, 100)
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(

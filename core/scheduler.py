@@ -29,7 +29,7 @@ from typing import Any
 from .balancer import Balancer, Decision, Demand
 from .client import Client, SubmitItem
 from .clock import Clock
-from .config import SchedulerConfig
+from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
 from .errors import (
     SchedulerStateError,
     TaskCancelledError,
@@ -362,6 +362,22 @@ class Scheduler(Client):
     def rebalance(self) -> None:
         self.request_rebalance("rebalance")
 
+    def set_workers(self, workers: int) -> None:
+        """Change this node's thread budget at run time (1..512).
+
+        Rejected, keeping the old budget, if minimums and pins do not fit the new one.
+        Shrinking retires workers after their current task, like any rebalance.
+        """
+        check_int("workers (the thread budget)", workers, 1, MAX_BUDGET)
+        settings = self.store.load_settings()
+        pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
+        cats = {n: self.category_config(n, settings) for n in self.config.categories}
+        check_capacity(workers, cats, pins)
+        with self._lock:
+            self.budget = workers
+            self.balancer.budget = workers
+        self.request_rebalance("budget")
+
     def request_rebalance(self, trigger: str = "rebalance") -> None:
         """Run the balancer at once, past the cooldown (operator changes, starvation)."""
         self._rebalance_trigger = trigger
@@ -446,6 +462,8 @@ class Scheduler(Client):
         if self.timer.pop_due() or poll:
             if self.store.promote_due(now):
                 self._want(set(self.pools))
+                if any(p.target == 0 and not self._paused(c) for c, p in self.pools.items()):
+                    self.request_rebalance("starved")  # due work may be in a pool of 0
             self._next_due = None
             self._seed_timer()
         if poll:
@@ -614,7 +632,7 @@ class Scheduler(Client):
             if self.state != "running":
                 return
             live = sum(len(p.workers) for p in self.pools.values())
-            free = self.config.workers - live
+            free = self.budget - live
             for pool in self.pools.values():
                 pool.reap_retired()
                 need = pool.target - len(pool.active())
@@ -759,7 +777,7 @@ class Scheduler(Client):
             pid=os.getpid(),
             started_at=self.started_at,
             heartbeat_at=self.clock.now(),
-            budget=self.config.workers,
+            budget=self.budget,
             workers=[w.to_dict() for w in self._worker_snapshots()],
             counters={
                 "by_category": totals,
@@ -777,7 +795,7 @@ class Scheduler(Client):
     def step(self) -> int:
         """Run every component once on this thread (``threaded=False`` only).
 
-        Order: balancer (if due), dispatcher, one task per worker, completer.
+        Order: dispatcher, one task per worker, completer, balancer (if due or asked).
         Returns the number of tasks run.
         """
         if self.threaded:
@@ -789,7 +807,6 @@ class Scheduler(Client):
                 "step()", self.state, "needs a started scheduler", "Call start() first"
             )
         before = sum(v["started"] for v in self.metrics.totals().values())
-        self._housekeep_once()
         self._dispatch_once()
         for pool in self.pools.values():
             for worker in pool.active():
@@ -797,6 +814,7 @@ class Scheduler(Client):
             pool.reap_retired()
         while self._complete_once(0):
             pass
+        self._housekeep_once()
         self._reconcile()
         self._counts = self.store.counts()  # stepped observers see every step's effect
         return sum(v["started"] for v in self.metrics.totals().values()) - before
@@ -871,7 +889,7 @@ class Scheduler(Client):
             at=self.clock.now(),
             node_id=self.node_id,
             state=self.state,
-            budget=self.config.workers,
+            budget=self.budget,
             categories=tuple(cats),
             workers=workers,
             decisions=tuple(self._decisions),
