@@ -167,11 +167,13 @@ class Node:
             self._err.close()
 
     def stderr(self) -> str:
-        self._err.flush()
+        if not self._err.closed:
+            self._err.flush()
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-        self._err.close()
+        if not self._err.closed:
+            self._err.close()
