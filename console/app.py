@@ -1,0 +1,539 @@
+"""The Textual console: shows what a node does, live, and steers it.
+
+``JobschedApp`` takes its data source from outside: a started :class:`~core.Scheduler`
+(the node runs inside the console) or an :class:`~console.view.AttachedView` (the node
+runs elsewhere and shares the store). The UI polls ``source.snapshot()`` on an interval
+and updates only the cells that changed; no engine thread ever calls into the UI.
+Operator changes go through the source, which writes them to the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+from textual.widgets import DataTable, Input
+
+from core import Clock, Snapshot, SystemClock
+from core.config import check_priority
+from core.errors import ConfigError, JobschedError
+from core.task import TaskRecord
+
+from .keys import (
+    ALL_KEYS,
+    APP_KEYS,
+    CATEGORY_KEYS,
+    NODE_ACTIONS,
+    PRIORITY_STEP,
+    TASK_KEYS,
+    help_groups,
+    shown_key,
+)
+from .operations import Operation, OperationQueue
+from .screens.detail import TaskDetailScreen
+from .screens.forms import ValueForm
+from .screens.help import HelpScreen
+from .screens.main import MainScreen
+from .screens.quit import WAIT, QuitScreen
+from .view import Source, settings_paused
+from .widgets import format as fmt
+from .widgets.tasks import TaskFilter
+
+log = logging.getLogger("jobsched.console")
+
+REFRESH_INTERVAL = 0.25  # seconds: about 4 snapshots a second
+TASKS_EVERY = 4  # the task list is a store query: read it on every 4th tick only
+TASK_LIMIT = 200
+
+
+def round_weight(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def parse_pin(text: str) -> int | None:
+    value = text.strip().lower()
+    if value in ("", "none", "unpin", "auto"):
+        return None
+    if not value.isdigit():
+        raise ConfigError(
+            "pin", text, "must be a whole number >= 0, or empty to unpin", "Use e.g. 2"
+        )
+    return int(value)
+
+
+class JobschedApp(App[list[int]]):
+    """The console. Its result is the list of task ids released when it stopped the node
+    itself (the quit choice); empty otherwise.
+
+    ``refresh_interval=None`` turns the timer off: tests then call :meth:`refresh_now`.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "jobsched"
+    BINDINGS = ALL_KEYS
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        clock: Clock | None = None,
+        demo: str | None = None,
+        refresh_interval: float | None = REFRESH_INTERVAL,
+        inject_duration_ms: float = 50.0,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.clock: Clock = clock or getattr(source, "clock", None) or SystemClock()
+        self.demo = demo
+        self.refresh_interval = refresh_interval
+        self.inject_duration_ms = inject_duration_ms
+        self.main: MainScreen  # built with the default screen, once the app runs
+        self.ops = OperationQueue(self)
+        self.task_filter = TaskFilter()
+        self.last_snapshot: Snapshot | None = None
+        self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
+        self._refresh_times: deque[float] = deque(maxlen=9)
+        self._ticks = 0
+        self._fetching = False
+        self._tasks_stale = True
+        self._read_error: str | None = None
+        self._stopping = False
+
+    def get_default_screen(self) -> Screen[Any]:
+        self.main = MainScreen()
+        return self.main
+
+    @on(MainScreen.Ready)
+    def _start_refreshing(self) -> None:
+        self.refresh_now()
+        if self.refresh_interval:
+            self.set_interval(self.refresh_interval, self._tick)
+
+    # ------------------------------------------------------------------ reading the node
+    def _tick(self) -> None:
+        """Timer callback: read the source in a thread worker unless a read is in flight."""
+        if self._fetching:
+            return
+        self._fetching = True
+        self._ticks += 1
+        with_tasks = self._tasks_stale or self._ticks % TASKS_EVERY == 0
+        self.run_worker(
+            partial(self._fetch, with_tasks), thread=True, exit_on_error=False, group="refresh"
+        )
+
+    def _fetch(self, with_tasks: bool) -> None:
+        snap = tasks = error = None
+        try:
+            snap = self.source.snapshot()
+            tasks = self._load_tasks() if with_tasks else None
+        except Exception as exc:
+            error = exc
+        with contextlib.suppress(Exception):  # the app is closing
+            self.call_from_thread(self._fetched, snap, tasks, error)
+
+    def _fetched(
+        self, snap: Snapshot | None, tasks: list[TaskRecord] | None, error: Exception | None
+    ) -> None:
+        self._fetching = False
+        if snap is None:
+            self._read_failed(error or RuntimeError("no snapshot"))
+        else:
+            self._apply(snap, tasks)
+
+    def refresh_now(self) -> None:
+        """Read the source and update every panel now, on the UI thread: at start, after
+        each operator change, and in tests that drive a stepped scheduler."""
+        try:
+            snap = self.source.snapshot()
+            tasks = self._load_tasks()
+        except Exception as exc:
+            self._read_failed(exc)
+            return
+        self._apply(snap, tasks)
+
+    def _load_tasks(self) -> list[TaskRecord]:
+        f = self.task_filter
+        rows = self.source.store.list_tasks(
+            f.state, f.category, TASK_LIMIT * 5 if f.words else TASK_LIMIT
+        )
+        return [t for t in rows if f.matches(t)][:TASK_LIMIT]
+
+    def _apply(self, snap: Snapshot, tasks: list[TaskRecord] | None) -> None:
+        self.last_snapshot = snap
+        self.refreshes += 1
+        self._refresh_times.append(self.clock.monotonic())
+        self._read_error = None
+        if tasks is not None:
+            self._tasks_stale = False
+        self.sub_title = self.demo or f"node {snap.node_id}"
+        self.main.show(snap, tasks, self._status())
+
+    def _status(self) -> tuple[str, float | None, str | None]:
+        rate = self.refresh_rate if self.refresh_interval else None
+        return getattr(self.source.store, "location", "?"), rate, self._read_error
+
+    @property
+    def refresh_rate(self) -> float | None:
+        """Panel refreshes per second over the last few, by the app's clock."""
+        times = self._refresh_times
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def _read_failed(self, exc: BaseException) -> None:
+        message = str(exc)
+        if message != self._read_error:  # once per distinct error, not on every tick
+            self._read_error = message
+            self.report_error("Cannot read the node", exc)
+            if self.last_snapshot is not None:
+                self.main.status_line.update_status(self.last_snapshot, *self._status())
+
+    # ------------------------------------------------------------------ errors: one place
+    def report_error(self, what: str, exc: BaseException) -> None:
+        """Every failed source call ends here: a notification, never a traceback."""
+        if isinstance(exc, JobschedError):
+            message = exc.message
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("%s", what, exc_info=exc)
+        self.notify(message, title=what, severity="error", timeout=8, markup=False)
+
+    def operation_finished(self, op: Operation, result: Any, error: BaseException | None) -> None:
+        """Runs on the UI thread when a queued operator call returned or raised."""
+        if error is not None:
+            self.report_error(f"{op.label}: not applied", error)
+        elif op.done is not None:
+            try:
+                op.done(result)
+            except Exception as exc:
+                self.report_error(op.label, exc)
+        self.refresh_now()
+
+    def say(self, message: str, severity: str = "information") -> None:
+        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ selection
+    def selected_category(self) -> str | None:
+        name = self.main.cat_table.selected_key
+        if name is None:
+            self.say("No category selected", "warning")
+        return name
+
+    def selected_task(self) -> int | None:
+        key = self.main.task_table.selected_key
+        if key is None:
+            self.say("No task selected", "warning")
+            return None
+        return int(key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in NODE_ACTIONS and self.screen is not self.main)
+
+    # ------------------------------------------------------------------ category actions
+    def action_inject(self, count: int) -> None:
+        if (cat := self.selected_category()) is not None:
+            inject = partial(self.source.inject, cat, count, self.inject_duration_ms)
+            self.ops.submit(
+                f"Inject into {cat}",
+                inject,
+                lambda ids: self.say(f"Injected {len(ids)} task(s) into {cat}"),
+            )
+
+    def action_priority_up(self) -> None:
+        self._scale_priority(PRIORITY_STEP)
+
+    def action_priority_down(self) -> None:
+        self._scale_priority(1 / PRIORITY_STEP)
+
+    def _scale_priority(self, factor: float) -> None:
+        if (cat := self.selected_category()) is None:
+            return
+
+        def change() -> float:  # reads the stored weight, so quick presses compound
+            return self.source.set_priority(
+                cat, round_weight(self.source.category_config(cat).priority * factor)
+            )
+
+        self.ops.submit(
+            f"Priority of {cat}",
+            change,
+            lambda w: self.say(f"Priority of {cat} is now {fmt.weight(w)}"),
+        )
+
+    def _category_value(self, cat: str, field: str) -> Any:
+        snap = self.last_snapshot
+        return next(
+            (getattr(c, field) for c in (snap.categories if snap else ()) if c.name == cat), None
+        )
+
+    def action_edit_priority(self) -> None:
+        if (cat := self.selected_category()) is None:
+            return
+        current = self._category_value(cat, "priority")
+        form = ValueForm(
+            f"Priority of {cat}",
+            "Weight, a number above 0:",
+            "" if current is None else fmt.weight(current),
+            lambda text: check_priority(text.strip(), cat),
+            "Demand is weighted by it when the balancer shares the workers.",
+        )
+        self.push_screen(
+            form,
+            partial(self._form_done, f"Priority of {cat}", partial(self.source.set_priority, cat)),
+        )
+
+    def action_pin(self) -> None:
+        if (cat := self.selected_category()) is None:
+            return
+        pinned = self._category_value(cat, "pinned")
+        form = ValueForm(
+            f"Pin the workers of {cat}",
+            "Worker threads (empty to unpin):",
+            "" if pinned is None else str(pinned),
+            parse_pin,
+            "The balancer then gives this category exactly this many workers.",
+        )
+        self.push_screen(
+            form, partial(self._form_done, f"Pin {cat}", partial(self.source.pin, cat))
+        )
+
+    def _form_done(
+        self, label: str, apply: Callable[[Any], Any], answer: tuple[Any] | None
+    ) -> None:
+        if answer is not None:
+            self.ops.submit(
+                label, partial(apply, answer[0]), lambda _: self.say(f"{label}: applied")
+            )
+
+    def action_toggle_pause(self) -> None:
+        if (cat := self.selected_category()) is None:
+            return
+
+        def toggle() -> bool:  # reads the stored state, so quick presses alternate
+            paused = not settings_paused(self.source, cat)
+            self.source.set_paused(cat, paused)
+            return paused
+
+        self.ops.submit(
+            f"Pause {cat}", toggle, lambda p: self.say(f"{cat} {'paused' if p else 'resumed'}")
+        )
+
+    def action_rebalance(self) -> None:
+        self.ops.submit(
+            "Rebalance", self.source.rebalance, lambda _: self.say("Rebalance requested")
+        )
+
+    # ------------------------------------------------------------------ task actions
+    def action_retry(self) -> None:
+        if (task_id := self.selected_task()) is None:
+            return
+
+        def done(ids: list[int]) -> None:
+            if ids:
+                self.say(f"Task {task_id} queued again")
+            else:
+                self.say(
+                    f"Task {task_id} was not retried: only failed or cancelled tasks are", "warning"
+                )
+
+        self.ops.submit(f"Retry task {task_id}", partial(self.source.retry, [task_id]), done)
+
+    def action_cancel_task(self) -> None:
+        if (task_id := self.selected_task()) is not None:
+            self.ops.submit(
+                f"Cancel task {task_id}",
+                partial(self.source.cancel, [task_id]),
+                lambda answers: self.say(f"Task {task_id}: {answers.get(task_id, '?')}"),
+            )
+
+    def action_task_detail(self, task_id: int | None = None) -> None:
+        if task_id is None and (task_id := self.selected_task()) is None:
+            return
+        self.ops.submit(
+            f"Task {task_id}",
+            partial(self.source.get, task_id),
+            lambda record: self.push_screen(TaskDetailScreen(record)),
+        )
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a worker shows the task it runs; on any other table, the selected task."""
+        event.stop()
+        if event.data_table is self.main.worker_table:
+            running = self.main.worker_table.cell_text(str(event.row_key.value), "task")
+            if not running:
+                self.say("This worker is idle", "warning")
+                return
+            self.action_task_detail(int(running))
+        else:
+            self.action_task_detail()
+
+    def action_filter(self) -> None:
+        self.main.filter_input.display = True
+        self.main.filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.main.filter_input
+        if field.display or self.task_filter != TaskFilter():
+            field.value = ""
+            field.display = False
+            self._set_filter("")
+            self.main.task_table.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            event.input.display = False
+        self.main.task_table.focus()
+
+    def _set_filter(self, text: str) -> None:
+        new = TaskFilter.parse(text)
+        if new == self.task_filter:
+            return
+        self.task_filter = new
+        self.main.set_filter_label(new.describe())
+        self._tasks_stale = True
+        if not self.refresh_interval:
+            self.refresh_now()
+
+    # ------------------------------------------------------------------ help, palette, quit
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(help_groups()))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        cat = self.main.cat_table.selected_key or "the selected category"
+        for binding in CATEGORY_KEYS + TASK_KEYS + APP_KEYS[:1]:
+            title = (binding.tooltip or binding.description).replace("the selected category", cat)
+            yield SystemCommand(
+                title, f"key: {shown_key(binding)}", partial(self.run_action, binding.action)
+            )
+
+    async def action_quit(self) -> None:
+        """Quit; while this node holds tasks, ask whether to wait for them or release them."""
+        if self._stopping or isinstance(self.screen, QuitScreen):
+            return
+        held = self._held_tasks()
+        if not held:
+            self.exit([])
+            return
+        grace = float(getattr(getattr(self.source, "config", None), "grace_period", 10.0))
+        self.push_screen(QuitScreen(held, grace), self._quit_chosen)
+
+    def _held_tasks(self) -> int:
+        """Tasks this process runs or holds in its FIFOs (none when attached)."""
+        if (
+            not callable(getattr(self.source, "stop", None))
+            or getattr(self.source, "state", "") != "running"
+        ):
+            return 0
+        try:
+            snap = self.source.snapshot()
+        except Exception:
+            return 0
+        return sum(c.busy + c.fifo for c in snap.categories)
+
+    def _quit_chosen(self, choice: str | None) -> None:
+        if choice is None:
+            return
+        self._stopping = True
+        grace = None if choice == WAIT else 0.0
+        self.say(
+            "Waiting for running tasks, then quitting"
+            if grace is None
+            else "Releasing tasks and quitting"
+        )
+        self.run_worker(
+            partial(self._stop_node, grace), thread=True, exit_on_error=False, name="stop"
+        )
+
+    def _stop_node(self, grace: float | None) -> None:
+        released: list[int] = []
+        try:
+            released = self.source.stop(grace)  # type: ignore[attr-defined]
+        except Exception as exc:
+            log.error("stopping the node failed", exc_info=exc)
+        with contextlib.suppress(Exception):
+            self.call_from_thread(self.exit, released)
+
+
+def run_console(settings: Any, *, demo: bool, attach: bool) -> int:
+    """Open the console (the CLI's ``console`` command); returns the exit code.
+
+    Builds the node (or, with ``attach``, a client of the shared store) through the
+    composition root, starts the demo servers and workload around the app if asked, and
+    stops everything when the app ends, in order: workload, node (tasks still running
+    are released back to the queue), servers.
+    """
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        print(
+            "Error: the console needs a terminal: stdin or stdout is not a TTY. "
+            "Use `jobsched run` for a headless node.",
+            file=sys.stderr,
+        )
+        return 2
+    from . import root
+
+    stops: list[Callable[[], Any]] = []  # run in reverse order on the way out
+    released: list[int] = []
+    try:
+        servers = _start_servers(stops) if demo else None
+        if attach:
+            from .view import AttachedView
+
+            client = root.build_client(settings)
+            client.store.open(None)
+            stops.append(client.store.close)
+            source: Any = AttachedView(client)
+        else:
+            source = root.build_scheduler(settings)
+            source.start()
+            stops.append(source.stop)
+        if demo:
+            _start_workload(getattr(source, "client", source), stops)
+        description = f"demo: {servers.describe()}" if servers is not None else None
+        released = JobschedApp(source, demo=description).run() or []
+    except JobschedError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        for stop in reversed(stops):
+            try:
+                stop()
+            except Exception as exc:
+                print(f"Error: stopping failed: {exc}", file=sys.stderr)
+    if released:
+        print(
+            f"released {len(released)} unfinished task(s) back to the queue: {released[:50]}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _start_servers(stops: list[Callable[[], Any]]) -> Any:
+    from demo.servers import DemoServers
+
+    servers = DemoServers().start()
+    stops.append(servers.stop)
+    return servers
+
+
+def _start_workload(submitter: Any, stops: list[Callable[[], Any]]) -> None:
+    from demo.workload import DemoWorkload
+
+    workload = DemoWorkload(submitter).start()
+    stops.append(workload.stop)

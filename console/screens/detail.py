@@ -1,0 +1,77 @@
+"""The task detail screen: payload, result or error with traceback, attempts, times."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from core.task import TaskRecord
+
+from ..widgets import format as fmt
+from ..widgets.tasks import STATE_STYLES
+
+
+def pretty_json(text: str | None) -> str:
+    if text is None:
+        return "-"
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def detail_renderable(task: TaskRecord) -> RenderableType:
+    """Everything about one task; untrusted text (payload, result, error) is never markup."""
+    fields = Table.grid(padding=(0, 2))
+    fields.add_column(style="bold", justify="right")
+    fields.add_column()
+    rows: list[tuple[str, Text]] = [
+        ("id", Text(str(task.id))),
+        ("handler", Text(task.handler)),
+        ("category", Text(task.category)),
+        ("state", Text(task.state, style=STATE_STYLES.get(task.state, ""))),
+        ("reason", Text(task.reason or "-")),
+        ("attempts", Text(f"{task.attempts} of {task.max_attempts}")),
+        ("timeout", Text("-" if task.timeout is None else f"{task.timeout:g} s")),
+        ("dedup key", Text(task.dedup_key or "-")),
+        ("created", Text(fmt.timestamp(task.created_at))),
+        ("run at", Text(fmt.timestamp(task.run_at))),
+        ("started", Text(fmt.timestamp(task.started_at))),
+        ("finished", Text(fmt.timestamp(task.finished_at))),
+    ]
+    if task.cancel_requested:
+        rows.append(("cancel", Text("requested", style="yellow")))
+    for name, value in rows:
+        fields.add_row(name, value)
+    parts: list[RenderableType] = [
+        fields,
+        Text("\npayload", style="bold underline"),
+        Text(pretty_json(task.payload)),
+    ]
+    if task.result is not None:
+        parts += [Text("\nresult", style="bold underline"), Text(pretty_json(task.result))]
+    if task.error:
+        parts += [Text("\nerror", style="bold underline red"), Text(task.error)]
+    return Group(*parts)
+
+
+class TaskDetailScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "dismiss(None)", "Close", show=True)]
+
+    def __init__(self, task: TaskRecord) -> None:
+        super().__init__()
+        self.task_record = task
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-box", classes="dialog") as box:
+            box.border_title = f"Task {self.task_record.id}"
+            box.border_subtitle = "esc to close"
+            yield Static(detail_renderable(self.task_record), id="detail-body")

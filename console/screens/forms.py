@@ -1,0 +1,59 @@
+"""A one-value form: validated on submit, with the error shown inline; nothing is
+applied until the value is valid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from core.errors import JobschedError
+
+
+class ValueForm(ModalScreen[Any]):
+    """Dismisses with ``(parse(text),)``; escape dismisses with None (nothing changes).
+
+    ``parse`` raises :class:`JobschedError` or ``ValueError`` for bad input.
+    """
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", show=True)]
+
+    def __init__(
+        self, title: str, prompt: str, value: str, parse: Callable[[str], Any], hint: str = ""
+    ) -> None:
+        super().__init__()
+        self.form_title = title
+        self.prompt = prompt
+        self.initial = value
+        self.parse = parse
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-box", classes="dialog") as box:
+            box.border_title = self.form_title
+            box.border_subtitle = "enter to apply · esc to cancel"
+            yield Label(Text(self.prompt))
+            field = Input(self.initial, id="form-input")
+            field.cursor_blink = False
+            yield field
+            yield Static("", id="form-error")
+            yield Static(Text(self.hint, style="dim"), id="form-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            value = self.parse(event.value)
+        except (JobschedError, ValueError) as exc:
+            self.show_error(str(exc))
+            return
+        self.dismiss((value,))
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#form-error", Static).update(Text(message, style="bold red"))
+        self.notify(message, title="Not applied", severity="error", markup=False)

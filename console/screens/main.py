@@ -1,0 +1,104 @@
+"""The dashboard: categories, workers, balancer decisions, history and the task list.
+
+Dumb like its widgets: the app hands it a snapshot and a task list through
+:meth:`MainScreen.show`. Below the minimum size it shows a message instead.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from core import Snapshot
+from core.task import TaskRecord
+
+from ..widgets.categories import CategoryTable
+from ..widgets.decisions import DecisionLog
+from ..widgets.history import HistoryPanel
+from ..widgets.status import StatusLine
+from ..widgets.tasks import TaskTable
+from ..widgets.workers import WorkerTable
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+FILTER_HINT = "filter: state:failed cat:email words  (enter: apply, esc: clear)"
+
+
+class MainScreen(Screen[None]):
+    class Ready(Message):
+        """The panels are mounted: the app may start feeding them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cat_table = CategoryTable(id="categories")
+        self.worker_table = WorkerTable(id="workers")
+        self.decision_log = DecisionLog(id="decisions")
+        self.history_panel = HistoryPanel(id="history")
+        self.task_table = TaskTable(id="tasks")
+        self.filter_input = Input(placeholder=FILTER_HINT, id="filter")
+        self.status_line = StatusLine(id="status")
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="≡")
+        yield self.status_line
+        with Vertical(id="dashboard"):
+            yield self.cat_table
+            with Horizontal(id="middle"):
+                yield self.worker_table
+                yield self.decision_log
+            yield self.history_panel
+            with Vertical(id="task-panel"):
+                yield self.filter_input
+                yield self.task_table
+        yield Static(id="too-small")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for panel, title in (
+            (self.cat_table, "Categories"),
+            (self.worker_table, "Workers"),
+            (self.decision_log, "Balancer decisions"),
+            (self.query_one("#task-panel"), "Tasks"),
+        ):
+            panel.border_title = title
+        self.filter_input.display = False
+        self.filter_input.cursor_blink = False
+        self.cat_table.focus()
+        self.post_message(self.Ready())
+
+    def on_resize(self, event: events.Resize) -> None:
+        width, height = event.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                Text(
+                    f"Terminal too small: need at least {MIN_WIDTH}x{MIN_HEIGHT}, have {width}x{height}",
+                    justify="center",
+                )
+            )
+
+    def show(
+        self,
+        snap: Snapshot,
+        tasks: list[TaskRecord] | None,
+        status: tuple[str, float | None, str | None],
+    ) -> None:
+        """Update every panel from one snapshot (and the task list when it was read)."""
+        with self.app.batch_update():
+            self.cat_table.update_categories(snap.categories)
+            self.worker_table.update_workers(snap.workers)
+            self.decision_log.update_decisions(snap.decisions)
+            self.history_panel.add_sample(
+                snap.rate, sum(c.queued + c.fifo for c in snap.categories)
+            )
+            if tasks is not None:
+                self.task_table.update_tasks(tasks)
+            self.status_line.update_status(snap, *status)
+
+    def set_filter_label(self, text: str) -> None:
+        self.query_one("#task-panel").border_subtitle = Text(f"filter: {text}") if text else ""

@@ -1,0 +1,196 @@
+"""What the console watches and steers: a running :class:`~core.Scheduler`, or an
+:class:`AttachedView` of a node that runs in another process and shares the store.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from core import CategorySnapshot, Client, Snapshot, WorkerSnapshot
+from core.config import CategoryConfig
+from core.store import TaskStore
+from core.task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED, NodeInfo, TaskRecord
+
+RATE_WINDOW = 5.0
+
+
+class Source(Protocol):
+    """The methods the console calls; a Scheduler has them all (``stop`` only if it runs
+    the workers itself)."""
+
+    store: TaskStore
+
+    def snapshot(self) -> Snapshot: ...
+    def category_config(self, name: str) -> CategoryConfig: ...
+    def set_priority(self, category: str, priority: object) -> float: ...
+    def set_paused(self, category: str, paused: bool) -> None: ...
+    def pin(self, category: str, workers: int | None) -> None: ...
+    def rebalance(self) -> None: ...
+    def inject(
+        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+    ) -> list[int]: ...
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]: ...
+    def retry(self, ids: Iterable[int] | None) -> list[int]: ...
+    def get(self, task_id: int) -> TaskRecord: ...
+
+
+class AttachedView:
+    """A node seen through the shared store: counts, settings, decisions and the workers
+    of every live node's latest heartbeat. Runs no worker; operator changes go through the
+    :class:`~core.Client` and every node picks them up within a balancer interval.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.store = client.store
+        self.config = client.config
+        self.clock = client.clock
+        # A node is live while its heartbeat is younger than a few intervals.
+        self.stale_after = max(3 * client.config.heartbeat_interval, 5.0)
+        self._done: deque[tuple[float, dict[str, int]]] = deque()
+
+    # --- reading ----------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        counts = self.store.counts()
+        settings = self.store.load_settings()
+        decisions = tuple(self.store.recent_decisions(20))
+        now = self.clock.now()
+        live = self.live_nodes(now)
+        workers = self._workers(live, now)
+        rates = self._rates(counts)
+        targets: Mapping[str, int] = decisions[0].get("targets", {}) if decisions else {}
+        cats = []
+        for name in self.config.categories:
+            cat = self.client.category_config(name, settings)
+            stored = settings.get(name)
+            per = counts.get(name, {})
+            mine = [w for w in workers if w.category == name]
+            cats.append(
+                CategorySnapshot(
+                    name=name,
+                    kind=cat.kind,
+                    priority=cat.priority,
+                    paused=bool(stored and stored.paused),
+                    pinned=stored.pinned if stored else None,
+                    min_workers=cat.min_workers,
+                    max_workers=cat.max_workers,
+                    workers=int(targets.get(name, sum(1 for w in mine if not w.retiring))),
+                    threads=len(mine),
+                    busy=sum(1 for w in mine if w.state == "busy"),
+                    fifo=0,
+                    queued=per.get(QUEUED, 0),
+                    scheduled=per.get(SCHEDULED, 0),
+                    running=per.get(RUNNING, 0),
+                    succeeded=per.get(SUCCEEDED, 0),
+                    failed=per.get(FAILED, 0),
+                    cancelled=per.get(CANCELLED, 0),
+                    rate=rates.get(name, 0.0),
+                )
+            )
+        return Snapshot(
+            at=now,
+            node_id=", ".join(n.node_id for n in live) or "no live node",
+            state="attached" if live else "no node",
+            budget=sum(n.budget for n in live) or self.config.workers,
+            categories=tuple(cats),
+            workers=tuple(workers),
+            decisions=decisions,
+            abandoned_threads=sum(int(n.counters.get("abandoned_threads", 0)) for n in live),
+            counters=_counters(live),
+            rate=sum(rates.values()),
+        )
+
+    def live_nodes(self, now: float) -> list[NodeInfo]:
+        """Nodes with a fresh heartbeat, freshest first."""
+        nodes = [
+            n
+            for n in self.store.nodes()
+            if not n.stopped and now - n.heartbeat_at <= self.stale_after
+        ]
+        return sorted(nodes, key=lambda n: -n.heartbeat_at)
+
+    def _workers(self, live: list[NodeInfo], now: float) -> list[WorkerSnapshot]:
+        several = len(live) > 1
+        out = []
+        for node in live:
+            prefix = f"{node.node_id.split(':')[0]}:{node.pid}/" if several else ""
+            for data in node.workers:
+                started = data.get("started_at")
+                busy = data.get("state") == "busy"
+                out.append(
+                    WorkerSnapshot(
+                        name=prefix + str(data.get("name", "?")),
+                        category=str(data.get("category", "?")),
+                        state="busy" if busy else "idle",
+                        task_id=data.get("task_id"),
+                        handler=data.get("handler"),
+                        started_at=started,
+                        elapsed=max(0.0, now - started) if busy and started else 0.0,
+                        retiring=bool(data.get("retiring")),
+                    )
+                )
+        return out
+
+    def _rates(self, counts: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
+        """Tasks finished per second, from how the counts moved over the last seconds."""
+        mono = self.clock.monotonic()
+        done = {
+            c: counts.get(c, {}).get(SUCCEEDED, 0)
+            + counts.get(c, {}).get(FAILED, 0)
+            + counts.get(c, {}).get(CANCELLED, 0)
+            for c in self.config.categories
+        }
+        self._done.append((mono, done))
+        while len(self._done) > 2 and mono - self._done[1][0] >= RATE_WINDOW:
+            self._done.popleft()
+        (t0, first), (t1, last) = self._done[0], self._done[-1]
+        if t1 <= t0:
+            return dict.fromkeys(done, 0.0)
+        return {c: max(0.0, (last[c] - first[c]) / (t1 - t0)) for c in done}
+
+    # --- steering: every change is written to the store --------------------------------
+    def category_config(self, name: str) -> CategoryConfig:
+        return self.client.category_config(name)
+
+    def set_priority(self, category: str, priority: object) -> float:
+        return self.client.set_priority(category, priority)
+
+    def set_paused(self, category: str, paused: bool) -> None:
+        self.client.set_paused(category, paused)
+
+    def pin(self, category: str, workers: int | None) -> None:
+        self.client.pin(category, workers)
+
+    def rebalance(self) -> None:
+        self.client.rebalance()
+
+    def inject(
+        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+    ) -> list[int]:
+        return self.client.inject(category, count, duration_ms, fail_rate)
+
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
+        return self.client.cancel(ids)
+
+    def retry(self, ids: Iterable[int] | None) -> list[int]:
+        return self.client.retry(ids)
+
+    def get(self, task_id: int) -> TaskRecord:
+        return self.client.get(task_id)
+
+
+def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for node in nodes:
+        for per in (node.counters.get("by_category") or {}).values():
+            for key, value in per.items():
+                totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+def settings_paused(source: Any, category: str) -> bool:
+    """Whether ``category`` is paused, read from the store (not from a snapshot)."""
+    stored = source.store.load_settings().get(category)
+    return bool(stored and stored.paused)

@@ -1,0 +1,51 @@
+"""The balancer panel: its latest decisions, newest first, each with its reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from . import format as fmt
+
+SHOWN = 30
+
+
+def decision_text(decisions: Sequence[Mapping[str, Any]]) -> Text:
+    text = Text(no_wrap=False)
+    if not decisions:
+        text.append("no decision yet", style="dim")
+    for n, d in enumerate(decisions[:SHOWN]):
+        if n:
+            text.append("\n")
+        targets = " ".join(f"{k}={v}" for k, v in sorted(d.get("targets", {}).items()))
+        text.append(fmt.clock_time(d.get("at")), style="bold")
+        text.append(f" {d.get('trigger', '')}", style="cyan")
+        text.append(f"  {targets}", style="dim")
+        for line in d.get("changes") or ["no change"]:
+            text.append(f"\n  {line}")
+    return text
+
+
+class DecisionLog(VerticalScroll):
+    """Re-renders only when a new decision arrived."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._seen: tuple[Any, ...] | None = None
+        self._body = Static(decision_text(()), id="decision-text")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    def update_decisions(self, decisions: Sequence[Mapping[str, Any]]) -> None:
+        seen = tuple(
+            (d.get("at"), d.get("trigger"), len(d.get("changes") or ())) for d in decisions[:SHOWN]
+        )
+        if seen == self._seen:
+            return
+        self._seen = seen
+        self._body.update(decision_text(decisions))

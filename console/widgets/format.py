@@ -1,0 +1,51 @@
+"""How numbers, durations and times read in the console. Times are shown in UTC."""
+
+from __future__ import annotations
+
+import time
+
+
+def count(n: int) -> str:
+    """1234 -> '1,234'; large numbers in k/M so columns stay narrow."""
+    if n >= 10_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    return f"{n:,}"
+
+
+def rate(per_second: float) -> str:
+    if per_second <= 0:
+        return "0"
+    if per_second >= 100:
+        return f"{per_second:,.0f}"
+    return f"{per_second:.1f}"
+
+
+def weight(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def duration(seconds: float) -> str:
+    """0.25 -> '0.2s', 75 -> '1m15s', 7300 -> '2h01m'."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def clock_time(epoch: float | None) -> str:
+    """Wall-clock seconds as HH:MM:SS (UTC)."""
+    if epoch is None:
+        return "-"
+    return time.strftime("%H:%M:%S", time.gmtime(epoch))
+
+
+def timestamp(epoch: float | None) -> str:
+    """Wall-clock seconds as an ISO 8601 UTC timestamp with milliseconds."""
+    if epoch is None:
+        return "-"
+    millis = int(round((epoch % 1) * 1000)) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"

@@ -1,0 +1,49 @@
+"""The workers panel: one row per worker thread."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.text import Text
+
+from core import WorkerSnapshot
+
+from . import format as fmt
+from .table import KeyedTable, Row
+
+
+def natural(name: str) -> tuple[Any, ...]:
+    """'web-10' after 'web-9'."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+class WorkerTable(KeyedTable):
+    COLUMNS = (
+        ("name", "worker", 10),
+        ("category", "category", 9),
+        ("state", "state", 8),
+        ("task", "task", 7),
+        ("handler", "handler", 16),
+        ("elapsed", "elapsed", 7),
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order = natural
+
+    def update_workers(self, workers: tuple[WorkerSnapshot, ...]) -> None:
+        self.sync({w.name: worker_row(w) for w in workers})
+
+
+def worker_row(w: WorkerSnapshot) -> Row:
+    busy = w.state == "busy"
+    state = "retiring" if w.retiring else w.state
+    return (
+        w.name,
+        w.category,
+        Text(state, style="bold green" if busy else "dim"),
+        "" if w.task_id is None else str(w.task_id),
+        w.handler or "",
+        fmt.duration(w.elapsed) if busy else "",
+    )
