@@ -46,8 +46,18 @@ EXIT_INTERRUPTED = 130
 # --- the one place where errors become exit codes ------------------------------------------
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past Typer's own handling (a silent exit 130)."""
+
+
 class JobschedGroup(TyperGroup):
     """Runs a command and turns every way it can end into an exit code and one line."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(  # type: ignore[override]
         self,
@@ -82,9 +92,7 @@ class JobschedGroup(TyperGroup):
             if ctx is not None:
                 hint = f" Try '{ctx.command_path} --help'."
             return _fail(_one_line(exc.format_message()).rstrip(".") + "." + hint, exc.exit_code)
-        except typer.Abort:
-            return _fail("interrupted.", EXIT_INTERRUPTED)
-        except KeyboardInterrupt:
+        except (_Interrupted, KeyboardInterrupt, typer.Abort):
             return _fail("interrupted.", EXIT_INTERRUPTED)
         except Exception as exc:
             if os.environ.get("JOBSCHED_DEBUG"):

@@ -402,3 +402,46 @@ def test_the_cli_module_does_not_import_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+def test_console_needs_a_terminal(cli: Cli) -> None:
+    one_line_error(cli("console"), 2, "needs a terminal")
+
+
+# --- the node in-process, interrupts and bugs ------------------------------------------------
+
+
+def test_run_for_a_while_then_stop(cli: Cli) -> None:
+    task_id = submit(cli, "b.echo", "--payload", '{"x": 1}')
+    result = cli("run", "--for", "0.5")
+    assert result.exit_code == 0, result.stderr
+    assert "stopping (--for 0.5 s elapsed)" in result.stderr
+    progress = [line for line in result.stderr.splitlines() if line.startswith("jobsched: rate=")]
+    assert progress and " | a q=" in progress[0] and " | b q=" in progress[0]
+    assert cli.task(task_id).state == SUCCEEDED
+
+
+def test_run_rejects_bad_durations(cli: Cli) -> None:
+    one_line_error(cli("run", "--for", "-1"), 2, "--for -1.0")
+    one_line_error(cli("run", "--grace", "nan"), 2, "--grace nan")
+    one_line_error(cli("run", "--workers", "0"), 2, "workers", "0")
+
+
+def test_ctrl_c_while_waiting_exits_130(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    task_id = submit(cli, "b.echo")
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("console.reports.wait_terminal", interrupted)
+    one_line_error(cli("result", str(task_id), "--wait"), 130, "interrupted")
+
+
+def test_an_unexpected_exception_is_one_line_without_traceback(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr("console.reports.status_report", broken)
+    one_line_error(cli("status"), 1, "unexpected RuntimeError: something odd", "JOBSCHED_DEBUG")

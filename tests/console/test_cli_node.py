@@ -83,7 +83,11 @@ def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, nod
     latencies = []
     for i in range(5):
         task_id = submit(cli, "b.echo", "--payload", json.dumps({"i": i}))
-        task = poll(lambda tid=task_id: (t := cli.task(tid)).started_at is not None and t, 5, what="task start")
+        task = poll(
+            lambda tid=task_id: (t := cli.task(tid)).started_at is not None and t,
+            5,
+            what="task start",
+        )
         latencies.append(task.started_at - task.created_at)
     print(f"\nsubmit -> start (s): {', '.join(f'{x:.3f}' for x in latencies)}")
     assert max(latencies) <= SUBMIT_NOTICED
@@ -109,7 +113,10 @@ def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, nod
 
     def operator_decision() -> dict[str, Any] | None:
         for decision in status(cli)["decisions"]:
-            if decision["inputs"].get("b", {}).get("weight") == 3 and epoch(decision["at"]) >= before:
+            if (
+                decision["inputs"].get("b", {}).get("weight") == 3
+                and epoch(decision["at"]) >= before
+            ):
                 return decision
         return None
 
@@ -128,10 +135,19 @@ def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, nod
 
     poll(a_idle, 5, interval=0.05, what="category a idle")
     done_b = category(status(cli), "b")["succeeded"]
-    poll(lambda: category(status(cli), "b")["succeeded"] >= done_b + 10, 10, interval=0.05, what="b progress")
+    poll(
+        lambda: category(status(cli), "b")["succeeded"] >= done_b + 10,
+        10,
+        interval=0.05,
+        what="b progress",
+    )
     report = status(cli)
     assert category(report, "a")["running"] == 0 and category(report, "a")["queued"] > 0
-    started = [epoch(t["started_at"]) for t in cli.json("tasks", "--category", "a", "--limit", "1000") if t["started_at"]]
+    started = [
+        epoch(t["started_at"])
+        for t in cli.json("tasks", "--category", "a", "--limit", "1000")
+        if t["started_at"]
+    ]
     last_start = max(started)
     print(f"pause -> last start of a (s): {last_start - paused_at:.3f}")
     assert last_start - paused_at <= BALANCE_INTERVAL
@@ -155,10 +171,19 @@ def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, nod
     assert "stopping (signal)" in node.stderr()
 
 
-def test_sigterm_stops_gracefully_and_nothing_is_run_twice(cli: Cli, node: Node, tmp_path: Path) -> None:
+def test_sigterm_stops_gracefully_and_nothing_is_run_twice(
+    cli: Cli, node: Node, tmp_path: Path
+) -> None:
     log = tmp_path / "runs.log"
-    ids = [submit(cli, "a.append", "--payload", json.dumps({"path": str(log), "sleep": 0.6})) for _ in range(12)]
-    poll(lambda: sum(line.startswith("start") for line in log_lines(log)) >= 4, 10, what="four tasks running")
+    ids = [
+        submit(cli, "a.append", "--payload", json.dumps({"path": str(log), "sleep": 0.6}))
+        for _ in range(12)
+    ]
+    poll(
+        lambda: sum(line.startswith("start") for line in log_lines(log)) >= 4,
+        10,
+        what="four tasks running",
+    )
 
     # When SIGTERM arrives while tasks run
     node.signal(signal.SIGTERM)
@@ -174,7 +199,9 @@ def test_sigterm_stops_gracefully_and_nothing_is_run_twice(cli: Cli, node: Node,
     assert started == finished
     states = {i: cli.task(i) for i in ids}
     assert {i for i, t in states.items() if t.state == SUCCEEDED} == finished
-    assert all(t.state == QUEUED and t.attempts == 0 for i, t in states.items() if i not in finished)
+    assert all(
+        t.state == QUEUED and t.attempts == 0 for i, t in states.items() if i not in finished
+    )
 
     # And a new node runs the rest, each task exactly once
     result = cli("run", "--until-idle")
@@ -184,9 +211,14 @@ def test_sigterm_stops_gracefully_and_nothing_is_run_twice(cli: Cli, node: Node,
     assert all(runs[f"start {i}"] == 1 and runs[f"done {i}"] == 1 for i in ids), runs
 
 
-def test_a_second_signal_stops_at_once_and_releases_running_tasks(cli: Cli, node: Node, tmp_path: Path) -> None:
+def test_a_second_signal_stops_at_once_and_releases_running_tasks(
+    cli: Cli, node: Node, tmp_path: Path
+) -> None:
     log = tmp_path / "runs.log"
-    ids = [submit(cli, "a.append", "--payload", json.dumps({"path": str(log), "sleep": 30})) for _ in range(2)]
+    ids = [
+        submit(cli, "a.append", "--payload", json.dumps({"path": str(log), "sleep": 30}))
+        for _ in range(2)
+    ]
     poll(lambda: len(log_lines(log)) >= 2, 10, what="two tasks running")
 
     # When Ctrl-C starts a graceful stop and SIGTERM follows
