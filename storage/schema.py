@@ -145,9 +145,7 @@ def create_file(path: str, location: str, busy_timeout: float) -> bool:
             _run_steps(db, conn, 0)
             conn.execute("COMMIT")
             db.close()
-            try:
-                os.link(temp, path)  # fails if path exists: never replaces anyone's file
-            except FileExistsError:
+            if not _place(temp, path):
                 return False
             _fsync_directory(os.path.dirname(path))
         log.info("created database %s (schema v%d)", location, schema_version())
@@ -237,6 +235,20 @@ def _run_steps(db: pw.Database, conn: sqlite3.Connection, version: int) -> None:
     # Both pragmas are part of the transaction: a crash leaves the old marks.
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {schema_version()}")
+
+
+def _place(temp: str, path: str) -> bool:
+    """Give ``temp`` the name ``path`` unless that name exists; False if it does."""
+    try:
+        os.link(temp, path)  # atomic and never replaces anyone's file
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            return False
+        os.rename(temp, path)
+        return True
 
 
 def _fsync_directory(directory: str) -> None:

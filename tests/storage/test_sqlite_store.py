@@ -14,6 +14,7 @@ import pytest
 import storage.sqlite
 from core.task import CategorySettings, NodeInfo
 from storage import APPLICATION_ID, SqliteStore, schema_version, sql
+from storage.schema import create_file
 from tests.store_contract import T0, StoreContract, new
 
 MakeStore = Callable[..., SqliteStore]
@@ -164,3 +165,20 @@ def test_close_closes_every_threads_connection(make_store: MakeStore) -> None:
         connections[0].execute("SELECT 1")
     store.open("node-a")  # the lock and the file are free again
     assert store.counts() == {}
+
+
+def test_creating_never_replaces_a_file_that_appeared_meanwhile(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a database another process created after this one looked
+    other = make_store()
+    other.open(None)
+    other.insert([new()], T0)
+    other.close()
+    before = db_path.read_bytes()
+    # When this process finishes building its own new file
+    placed = create_file(str(db_path), str(db_path), 5.0)
+    # Then the existing one is kept and the temporary file is gone
+    assert placed is False
+    assert db_path.read_bytes() == before
+    assert [p.name for p in db_path.parent.iterdir() if ".new-" in p.name] == []
