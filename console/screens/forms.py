@@ -56,4 +56,4 @@ class ValueForm(ModalScreen[Any]):
 
     def show_error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(Text(message, style="bold red"))
-        self.notify(message, title="Not applied", severity="error", markup=False)
+        self.notify(message, title="Not applied", severity="error", timeout=10, markup=False)

@@ -73,7 +73,7 @@ class TaskTable(KeyedTable):
         ("state", "state", 9),
         ("attempts", "tries", 5),
         ("updated", "updated", 8),
-        ("info", "reason / error", None),
+        ("info", "reason / error", 36),
     )
 
     def __init__(self, **kwargs: Any) -> None:

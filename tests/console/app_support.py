@@ -89,6 +89,15 @@ def make_app(sched: Scheduler, **kwargs: Any) -> JobschedApp:
     return app
 
 
+async def ready(pilot: Pilot[Any]) -> None:
+    """Wait for the app's first read of the node (the panels have data)."""
+    for _ in range(500):
+        if pilot.app.refreshes:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the console never read the node")
+
+
 async def settle(pilot: Pilot[Any]) -> None:
     """Wait until the app's operator calls (thread workers) are done and shown."""
     app = pilot.app

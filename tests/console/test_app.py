@@ -18,7 +18,16 @@ from console.screens.quit import QuitScreen
 from core import Scheduler
 from core.errors import StoreUnavailableError
 
-from .app_support import MARKUP, build_scheduler, make_app, populate, screen_text, settle, step
+from .app_support import (
+    MARKUP,
+    build_scheduler,
+    make_app,
+    populate,
+    ready,
+    screen_text,
+    settle,
+    step,
+)
 
 Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
 
@@ -26,6 +35,7 @@ Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
 def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
     async def main() -> None:
         async with app.run_test(size=size) as pilot:
+            await ready(pilot)
             await scenario(app, pilot)
 
     asyncio.run(main())
