@@ -7,6 +7,7 @@ workers. Stops gracefully on SIGTERM (exit 0). Prints ``ready`` on stdout once s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -29,11 +30,13 @@ def main() -> int:
     parser.add_argument("db")
     parser.add_argument("--until-idle", action="store_true")
     parser.add_argument("--grace", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=CONFIG.workers)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sched = Scheduler(CONFIG, open_store(args.db))
+    config = dataclasses.replace(CONFIG, workers=args.workers)
+    sched = Scheduler(config, open_store(args.db))
     sched.start()
     print("ready", flush=True)
     while not stop.wait(0.05):
