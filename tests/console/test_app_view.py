@@ -1,0 +1,139 @@
+"""The attached view: a node seen through the shared store, steered without workers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from console.app import JobschedApp
+from console.view import AttachedView
+from core import Client, FakeClock, Scheduler
+from core.task import NodeInfo
+from storage import open_store
+
+from .app_support import build_scheduler, populate, ready, settle, step
+
+
+def attach(sched: Scheduler, clock: FakeClock) -> AttachedView:
+    return AttachedView(Client(sched.config, sched.store, clock=clock))
+
+
+def heartbeat(view: AttachedView, node_id: str, at: float, workers: list[dict[str, Any]]) -> None:
+    view.store.heartbeat(NodeInfo(node_id=node_id, host="h", pid=1, started_at=at, heartbeat_at=at,
+                                  budget=4, workers=workers))  # fmt: skip
+
+
+def test_snapshot_reads_counts_settings_decisions_and_workers_from_the_store() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    sched.set_priority("email", 2.5)
+    sched.set_paused("web", True)
+    step(sched, clock, 3)  # heartbeats on the way
+    view = attach(sched, clock)
+
+    snap = view.snapshot()
+    node = sched.snapshot()
+
+    assert snap.state == "attached" and snap.node_id == "test-node"
+    for mine, theirs in zip(snap.categories, node.categories, strict=True):
+        assert (mine.name, mine.queued, mine.running, mine.succeeded, mine.failed) == (
+            theirs.name, theirs.queued, theirs.running, theirs.succeeded, theirs.failed)  # fmt: skip
+        assert mine.workers == theirs.workers  # the balancer's latest target
+    assert snap.category("email").priority == 2.5
+    assert snap.category("web").paused
+    assert [w.name for w in snap.workers] == [w.name for w in node.workers]
+    assert snap.decisions[0] == sched.store.recent_decisions(1)[0]
+
+
+def test_busy_workers_show_their_elapsed_time_by_the_view_clock() -> None:
+    sched, clock = build_scheduler()
+    view = attach(sched, clock)
+    now = clock.now()
+    busy = {"name": "web-1", "category": "web", "state": "busy", "task_id": 7, "handler": "web.fetch",
+            "started_at": now - 2.0, "elapsed": 0.1, "retiring": False}  # fmt: skip
+    heartbeat(view, "other", now, [busy])
+    clock.advance(1.5)
+
+    worker = next(w for w in view.snapshot().workers if w.name.endswith("web-1") and w.task_id == 7)
+
+    assert worker.state == "busy" and worker.elapsed == 3.5
+    assert view.snapshot().category("web").busy == 1
+
+
+def test_every_live_node_shows_and_stale_nodes_do_not() -> None:
+    sched, clock = build_scheduler()
+    view = attach(sched, clock)
+    idle = {"name": "email-1", "category": "email", "state": "idle"}
+    heartbeat(view, "b:2:x", clock.now(), [idle])
+
+    names = {w.name for w in view.snapshot().workers}
+    assert "b:1/email-1" in names
+    assert any(n.startswith("test-node:") and n.endswith("/email-1") for n in names)
+
+    clock.advance(view.stale_after + 1)
+    snap = view.snapshot()
+    assert snap.state == "no node" and snap.workers == ()
+
+
+def test_rates_come_from_how_the_counts_move() -> None:
+    sched, clock = build_scheduler()
+    view = attach(sched, clock)
+    view.snapshot()
+    sched.inject("email", 10, duration_ms=0)
+    step(sched, clock, 2, seconds=1.0)
+
+    assert view.snapshot().category("email").rate > 0
+
+
+def test_operator_changes_are_written_to_the_store() -> None:
+    sched, clock = build_scheduler()
+    view = attach(sched, clock)
+
+    view.set_priority("email", 4)
+    view.set_paused("email", True)
+    view.pin("web", 2)
+    ids = view.inject("web", 3, duration_ms=0)
+    view.cancel(ids[:1])
+
+    settings = sched.store.load_settings()
+    assert (
+        settings["email"].priority == 4 and settings["email"].paused and settings["web"].pinned == 2
+    )
+    assert [view.get(i).state for i in ids] == ["cancelled", "queued", "queued"]
+    assert view.retry(ids[:1]) == ids[:1]
+
+
+def test_the_console_steers_an_attached_node_and_quits_without_stopping_it(tmp_path: Path) -> None:
+    # Given a node and a console in the same test, sharing one SQLite file
+    db = tmp_path / "jobs.db"
+    sched, clock = build_scheduler()
+    node = Scheduler(sched.config, open_store(db), clock=clock, threaded=False, node_id="node-1")
+    node.handlers.update(sched.handlers)
+    node.start()
+    store = open_store(db)
+    store.open(None)
+    view = AttachedView(Client(sched.config, store, clock=clock))
+    app = JobschedApp(view, refresh_interval=None)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            await pilot.press("I", "+")
+            await settle(pilot)
+            assert node.store.counts()["email"]["queued"] == 100
+            assert node.store.load_settings()["email"].priority == 1.5
+            clock.advance(1)
+            node.step()
+            node.step()
+            app.refresh_now()
+            assert int(app.main.cat_table.cell_text("email", "succeeded")) > 0
+            assert app.main.worker_table.row_count == len(node.snapshot().workers)
+            await pilot.press("ctrl+q")
+
+    try:
+        asyncio.run(scenario())
+        assert app.return_value == [] and node.state == "running"
+    finally:
+        node.stop(grace=0)
+        store.close()
