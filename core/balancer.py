@@ -2,13 +2,19 @@
 
 ``allocate`` is the pure arithmetic, tested with tables and properties. ``Balancer`` adds
 cooldown and the decision record; only the scheduler applies its result.
+
+The arithmetic is exact (``fractions.Fraction``): weights from 5e-324 to 1e308 multiply and
+divide without overflow or underflow, so equal demands tie exactly and a tiny weight is
+never rounded to "no demand".
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 
@@ -27,75 +33,131 @@ class Demand:
     current: int = 0
 
 
-def demands_of(items: Sequence[Demand]) -> dict[str, float]:
-    """Weighted demand, with weights scaled by the largest so that 1e308 cannot overflow."""
-    top = max((d.weight for d in items), default=1.0) or 1.0
-    return {
-        d.name: 0.0 if d.paused or d.pinned is not None else (d.queued + d.running) * (d.weight / top)
-        for d in items
-    }
+def has_demand(d: Demand) -> bool:
+    """Work queued or running in a category the balancer may size (not paused, not pinned)."""
+    return not d.paused and d.pinned is None and d.queued + d.running > 0
+
+
+def demand_of(d: Demand) -> Fraction:
+    """(queued + running) x weight, exactly; 0 for a paused or pinned category."""
+    return Fraction(d.queued + d.running) * Fraction(d.weight) if has_demand(d) else Fraction(0)
+
+
+def demand_shares(items: Sequence[Demand]) -> dict[str, float]:
+    """Each category's fraction of the total demand (0 to 1), for the decision record."""
+    demand = {d.name: demand_of(d) for d in items}
+    total = sum(demand.values(), Fraction(0))
+    return {n: float(v / total) if total else 0.0 for n, v in demand.items()}
 
 
 def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
-    """Split ``budget`` workers among categories.
+    """Split ``budget`` workers among categories (called by ``Balancer.decide``).
 
-    Pinned categories get their pin; every other gets its minimum; a category with demand
-    and no worker gets one while the budget allows; the rest is shared in proportion to
-    demand by largest remainder, capped by maximums with the surplus re-shared. Workers
-    nobody demands go to idle categories by weight. With no demand anywhere, pools keep
-    their size.
+    Pinned categories get their pin; every other gets its minimum; the rest is shared in
+    proportion to demand, capped by maximums with the surplus re-shared, and rounded by
+    largest remainder. A category with demand whose share would round to no worker gets one
+    while the budget allows (when free workers are fewer than such categories, the largest
+    demands get one each). Workers nobody demands go to idle categories by weight, paused
+    ones last. With no demand anywhere, pools keep their size when those sizes are valid.
     """
+    for d in items:
+        if not (math.isfinite(d.weight) and d.weight > 0):
+            raise ValueError(
+                f"weight of category {d.name!r} is {d.weight!r}: it must be a finite number "
+                "above zero; fix the category's priority"
+            )
     caps = {d.name: budget if d.max_workers is None else min(d.max_workers, budget) for d in items}
     targets = {d.name: (d.pinned if d.pinned is not None else d.min_workers) for d in items}
     rest = budget - sum(targets.values())
     if rest < 0:
-        raise ValueError(f"minimums and pins ({sum(targets.values())}) exceed the budget ({budget})")
-    demand = demands_of(items)
+        raise ValueError(
+            f"minimums and pins ({sum(targets.values())}) exceed the budget ({budget})"
+        )
     free = [d for d in items if d.pinned is None]
+    hungry = [d for d in free if has_demand(d)]
 
-    if not any(demand.values()):
+    if not hungry:
         kept = {d.name: min(max(d.current, d.min_workers), caps[d.name]) for d in free}
         if sum(kept.values()) + sum(t for n, t in targets.items() if n not in kept) == budget:
             targets.update(kept)
             return targets
 
-    # A category with work never starves while the budget allows.
-    hungry = sorted((d for d in free if demand[d.name] > 0), key=lambda d: (-demand[d.name], d.name))
-    for d in hungry:
-        if rest > 0 and targets[d.name] == 0 and caps[d.name] > 0:
-            targets[d.name] = 1
-            rest -= 1
+    demand = {d.name: demand_of(d) for d in hungry}
+    # A category with work never starves while the budget allows: each one still at 0 is
+    # owed a worker. When there are too few, the largest demands are served first.
+    owed = sorted(
+        (d.name for d in hungry if targets[d.name] == 0 and caps[d.name] > 0),
+        key=lambda n: (-demand[n], n),
+    )
+    if len(owed) > rest:
+        for n in owed[:rest]:
+            targets[n] = 1
+        return targets
+    rest = _share(rest, targets, caps, demand, floor=dict.fromkeys(owed, 1))
 
-    rest = _share(rest, targets, caps, {d.name: demand[d.name] for d in hungry})
-    top = max((d.weight for d in items), default=1.0) or 1.0
-    idle = [d for d in free if demand[d.name] == 0]
+    idle = [d for d in free if not has_demand(d)]
     for group in ([d for d in idle if not d.paused], [d for d in idle if d.paused]):
-        rest = _share(rest, targets, caps, {d.name: d.weight / top for d in group})
+        rest = _share(rest, targets, caps, {d.name: Fraction(d.weight) for d in group})
     return targets
 
 
-def _share(rest: int, targets: dict[str, int], caps: Mapping[str, int], score: Mapping[str, float]) -> int:
-    """Largest-remainder sharing of ``rest`` by ``score`` with caps; returns what is left."""
-    pool = [n for n, s in score.items() if s > 0 and targets[n] < caps[n]]
-    while rest > 0 and pool:
-        total = math.fsum(score[n] for n in pool)
-        quotas = {n: rest * score[n] / total for n in pool}
-        capped = [n for n in pool if quotas[n] >= caps[n] - targets[n]]
-        if capped:
-            for n in capped:
-                rest -= caps[n] - targets[n]
-                targets[n] = caps[n]
-            pool = [n for n in pool if n not in capped]
-            continue
-        floors = {n: int(quotas[n]) for n in pool}
-        for n in pool:
-            targets[n] += floors[n]
-        left = rest - sum(floors.values())
-        order = sorted(pool, key=lambda n: (-(quotas[n] - floors[n]), -score[n], n))
-        for n in order[:left]:
-            targets[n] += 1
-        rest = 0
-    return rest
+def _share(
+    rest: int,
+    targets: dict[str, int],
+    caps: Mapping[str, int],
+    score: Mapping[str, Fraction],
+    floor: Mapping[str, int] | None = None,
+) -> int:
+    """Share ``rest`` by ``score`` between ``floor`` and the caps; returns what is left.
+
+    Each category's exact quota is its proportional share, raised to its floor or lowered
+    to its cap with the difference re-shared among the others; quotas are then rounded by
+    largest remainder (ties: larger score, then name), so they sum to exactly ``rest``.
+    The caller guarantees that the floors fit in ``rest``.
+    """
+    floor = floor or {}
+    names = [n for n in score if targets[n] < caps[n]]
+    low = {n: floor.get(n, 0) for n in names}
+    high = {n: caps[n] - targets[n] for n in names}
+    room = sum(high.values())
+    if rest >= room:
+        for n in names:
+            targets[n] = caps[n]
+        return rest - room
+    quota = _quotas(rest, {n: score[n] for n in names}, low, high)
+    share = {n: math.floor(quota[n]) for n in names}
+    left = rest - sum(share.values())
+    order = sorted(names, key=lambda n: (-(quota[n] - share[n]), -score[n], n))
+    for n in order[:left]:
+        share[n] += 1
+    for n in names:
+        targets[n] += share[n]
+    return 0
+
+
+def _quotas(
+    rest: int, score: Mapping[str, Fraction], low: Mapping[str, int], high: Mapping[str, int]
+) -> dict[str, Fraction]:
+    """Exact quotas clamp(x * score, low, high) whose sum is ``rest``.
+
+    The sum is a non-decreasing, piecewise-linear function of the factor x, with corners
+    where a category meets its floor or its cap; find the piece that reaches ``rest`` and
+    solve it. Needs sum(low) <= rest <= sum(high) and scores above zero.
+    """
+
+    def quotas_at(x: Fraction) -> dict[str, Fraction]:
+        return {n: min(max(x * s, Fraction(low[n])), Fraction(high[n])) for n, s in score.items()}
+
+    def total_at(x: Fraction) -> Fraction:
+        return sum(quotas_at(x).values(), Fraction(0))
+
+    corners = sorted({Fraction(0)} | {b / s for n, s in score.items() for b in (low[n], high[n])})
+    k = bisect.bisect_left(corners, Fraction(rest), key=total_at)  # first corner reaching rest
+    if k == 0:
+        return quotas_at(corners[0])
+    x0, x1 = corners[k - 1], corners[k]
+    sum0, sum1 = total_at(x0), total_at(x1)
+    return quotas_at(x0 + (x1 - x0) * (rest - sum0) / (sum1 - sum0))
 
 
 @dataclass(frozen=True)
@@ -134,10 +196,11 @@ class Decision:
         )
 
 
-def explain(items: Sequence[Demand], before: Mapping[str, int], targets: Mapping[str, int]) -> tuple[str, ...]:
-    """One line per changed category, e.g. ``web 2->5: demand 60% of total``."""
-    demand = demands_of(items)
-    total = math.fsum(demand.values())
+def explain(
+    items: Sequence[Demand], before: Mapping[str, int], targets: Mapping[str, int]
+) -> tuple[str, ...]:
+    """One line per changed category, e.g. ``web 2->5: demand 60% of total (...)``."""
+    share = demand_shares(items)
     lines = []
     for d in items:
         old, new = before.get(d.name, 0), targets[d.name]
@@ -147,13 +210,16 @@ def explain(items: Sequence[Demand], before: Mapping[str, int], targets: Mapping
             why = f"pinned at {d.pinned}"
         elif d.paused:
             why = "paused, no demand"
-        elif demand[d.name] > 0:
-            why = f"demand {100 * demand[d.name] / total:.0f}% of total ({d.queued} queued + {d.running} running, x{d.weight:g})"
+        elif has_demand(d):
+            why = (
+                f"demand {100 * share[d.name]:.0f}% of total "
+                f"({d.queued} queued + {d.running} running, x{d.weight:g})"
+            )
         elif new == d.min_workers:
             why = f"no demand, kept at its minimum {d.min_workers}"
         else:
             why = "no demand, holds spare workers"
-        if d.max_workers is not None and new == d.max_workers and not d.pinned:
+        if d.max_workers is not None and new == d.max_workers and d.pinned is None:
             why += f", capped at max {d.max_workers}"
         lines.append(f"{d.name} {old}->{new}: {why}")
     return tuple(lines)
@@ -168,7 +234,12 @@ class Balancer:
         self._last_change: float | None = None  # monotonic time of the last applied change
 
     def decide(
-        self, items: Sequence[Demand], now: float, mono: float, trigger: str = "interval", force: bool = False
+        self,
+        items: Sequence[Demand],
+        now: float,
+        mono: float,
+        trigger: str = "interval",
+        force: bool = False,
     ) -> Decision | None:
         """Return a decision to apply, or None when nothing changes or cooldown holds it."""
         before = {d.name: d.current for d in items}
@@ -195,4 +266,6 @@ class Balancer:
             }
             for d in items
         }
-        return Decision(now, trigger, self.budget, inputs, before, targets, explain(items, before, targets))
+        return Decision(
+            now, trigger, self.budget, inputs, before, targets, explain(items, before, targets)
+        )
