@@ -247,9 +247,12 @@ class Balancer:
         if targets == before:
             return None
         small = all(abs(targets[n] - before[n]) <= 1 for n in targets)
+        # A starving category (work, no worker) is fed at once, cooldown or not.
+        feeds_starving = any(before[d.name] == 0 < targets[d.name] and has_demand(d) for d in items)
         if (
             not force
             and small
+            and not feeds_starving
             and sum(before.values()) == self.budget
             and self._last_change is not None
             and mono - self._last_change < self.cooldown

@@ -585,3 +585,15 @@ def test_decision_round_trips_through_a_dict() -> None:
     decision = Balancer(budget=8, cooldown=6.0).decide(web_batch(2, 6, 6, 4), 5.0, 0.0)
     assert decision is not None
     assert Decision.from_dict(decision.to_dict()) == decision
+
+
+def test_cooldown_never_holds_back_a_worker_for_a_starving_category() -> None:
+    # Given a change was just applied
+    balancer = Balancer(budget=4, cooldown=6.0)
+    first = [Demand("a", 1.0, queued=10, current=0), Demand("b", 1.0, current=0)]
+    assert balancer.decide(first, now=0.0, mono=0.0) is not None
+    # When, within the cooldown, work arrives in the category that has no worker
+    later = [Demand("a", 1.0, queued=10, current=4), Demand("b", 1.0, queued=1, current=0)]
+    decision = balancer.decide(later, now=1.0, mono=1.0)
+    # Then the one-worker change is applied anyway
+    assert decision is not None and decision.targets["b"] == 1
