@@ -4,9 +4,9 @@ append-only execution log says actually ran.
 - lost: acknowledged, never finished (missing from the database or not terminal with
   no execution at all after the drain)
 - stuck: not terminal after the drain
-- duplicated: ran more than once outside a crash (only meaningful with no kills)
+- duplicated: started again after a run that did not fail (only meaningful with no kills)
 - unexpected: ran but was never acknowledged
-- reexecutions: executions beyond the first, per task, summed
+- reexecutions: runs beyond what failures explain: per task, starts - failures - 1
 """
 
 from __future__ import annotations
@@ -39,17 +39,21 @@ class Report:
         )
 
 
-def read_log(path: Path) -> Counter[int]:
-    runs: Counter[int] = Counter()
+def read_log(path: Path) -> tuple[Counter[int], Counter[int]]:
+    """(starts, failures) per task id from the execution log."""
+    starts: Counter[int] = Counter()
+    failures: Counter[int] = Counter()
     if path.exists():
         for line in path.read_text().splitlines():
-            if line.strip():
-                runs[int(line.split()[0])] += 1
-    return runs
+            parts = line.split()
+            if not parts:
+                continue
+            (failures if parts[-1] == "F" else starts)[int(parts[0])] += 1
+    return starts, failures
 
 
 def check(acknowledged: list[int], db: Path, log: Path) -> Report:
-    runs = read_log(log)
+    runs, failures = read_log(log)
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = dict(con.execute("SELECT id, state FROM tasks").fetchall())
@@ -68,8 +72,9 @@ def check(acknowledged: list[int], db: Path, log: Path) -> Report:
         elif state == "succeeded" and runs[task_id] == 0:
             report.lost.append(task_id)  # marked done but never ran
     report.unexpected = sorted(set(runs) - acked)
-    report.duplicated = sorted(i for i, n in runs.items() if n > 1)
-    report.reexecutions = sum(n - 1 for n in runs.values() if n > 1)
+    extra = {i: n - failures[i] - 1 for i, n in runs.items()}
+    report.duplicated = sorted(i for i, n in extra.items() if n > 0)
+    report.reexecutions = sum(n for n in extra.values() if n > 0)
     return report
 
 

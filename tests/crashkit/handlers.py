@@ -25,9 +25,14 @@ def _log_fd() -> int:
         return _fd
 
 
-def record() -> None:
+def record(failed: bool = False) -> None:
+    """Append ``<id> <attempt>`` when a run starts, ``<id> <attempt> F`` when it fails."""
     task = current_task()
-    os.write(_log_fd(), f"{task.id} {task.attempt}\n".encode())
+    os.write(_log_fd(), f"{task.id} {task.attempt}{' F' if failed else ''}\n".encode())
+
+
+class InjectedFailure(Exception):
+    """A failure the soak workload asks for (``fail_rate`` in the payload)."""
 
 
 @handler("a.work", category="a")
@@ -36,6 +41,13 @@ def work_a(payload: Any) -> int:
     ms = float(payload.get("ms", 0))
     if ms:
         _pause.wait(ms / 1000)
+    rate = float(payload.get("fail_rate", 0))
+    if rate:
+        task = current_task()
+        # Deterministic per (task, attempt), so a rerun of the soak fails the same way.
+        if (task.id * 7919 + task.attempt * 104729) % 1000 < rate * 1000:
+            record(failed=True)
+            raise InjectedFailure(f"injected failure, attempt {task.attempt}")
     return int(payload.get("n", 0))
 
 
