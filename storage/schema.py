@@ -106,9 +106,7 @@ def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
             isolation_level=None,
         )
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0] & 0xFFFFFFFF
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            app_id, version, objects = _marks(conn)
         finally:
             conn.close()
     if app_id == APPLICATION_ID:
@@ -120,7 +118,7 @@ def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
                 f"Upgrade jobsched; {_UNTOUCHED}",
             )
         return FileState(exists=True, version=version)
-    if app_id == 0 and version == 0 and objects == 0:
+    if _blank(app_id, version, objects):
         return FileState(exists=True, version=0, blank=True)
     if app_id:
         why = f"belongs to another application (application_id {app_id:#010x})"
@@ -168,8 +166,9 @@ def upgrade_file(db: pw.Database, path: str, location: str, state: FileState) ->
     conn = db.connection()
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if not _is_ours_or_blank(conn) or version > schema_version():
+        app_id, version, objects = _marks(conn)
+        ours = app_id == APPLICATION_ID or _blank(app_id, version, objects)
+        if not ours or version > schema_version():
             raise StorageError(
                 "database", location, "changed while it was being opened", "Open it again"
             )
@@ -219,12 +218,16 @@ def backup_file(path: str, version: int) -> str:
     return target
 
 
-def _is_ours_or_blank(conn: sqlite3.Connection) -> bool:
+def _marks(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(application_id, user_version, number of schema objects) of a database."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0] & 0xFFFFFFFF
-    if app_id == APPLICATION_ID:
-        return True
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return app_id, version, objects
+
+
+def _blank(app_id: int, version: int, objects: int) -> bool:
+    """A SQLite file with nothing in it and no marks: safe to adopt."""
     return app_id == 0 and version == 0 and objects == 0
 
 
