@@ -544,6 +544,10 @@ class Scheduler(Client):
             worker.deadline = worker.started_mono + task.timeout
             self.timer.schedule_mono(worker.deadline)
         self.metrics.add(task.category, "started")
+        try:
+            self.store.record_start(task.id, task.attempts)
+        except Exception:  # the run matters more than the poison bookkeeping
+            log.exception("could not journal the start of task %d", task.id)
         outcome = self._execute(task, spec, claim.cancel)
         pool = worker.pool
         with pool.lock:

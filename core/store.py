@@ -11,8 +11,13 @@ Rules every store keeps:
   with ``owner`` set and ``attempts`` incremented, and returns them.
 - ``finish`` applies an outcome only while ``id``, ``owner``, ``attempts`` and
   ``state = 'running'`` still match (the fence) and returns which ones applied.
-- ``recover`` re-queues the running rows of dead owners (the attempt stays counted) and
-  fails with reason ``orphaned`` those that have used all their attempts.
+- ``record_start`` notes, before a handler runs, that an attempt really began; it must
+  survive the process being killed (not necessarily a power loss).
+- ``recover`` re-queues the running rows of dead owners. An attempt that really began
+  stays counted, and a task that has used all its attempts that way fails with reason
+  ``orphaned`` (the poison rule); a task that was only claimed into a FIFO gets its
+  attempt back, so a poison task cannot take its innocent neighbours down with it.
+  A store that cannot know which attempts began counts every claim.
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ class TaskStore(Protocol):
 
     def recover(self, node_id: str, now: float) -> RecoveryReport:
         """Re-queue running rows of dead owners; fail the exhausted ones as ``orphaned``."""
+
+    def record_start(self, task_id: int, attempt: int) -> None:
+        """Note durably (against a process crash) that this attempt's handler starts now."""
 
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
         """Insert in one transaction; return ids (an existing id for a live dedup key)."""
@@ -142,6 +150,7 @@ class MemoryStore:
         self._version = 0
         self._decisions: list[dict[str, Any]] = []
         self._nodes: dict[str, NodeInfo] = {}
+        self._started: set[tuple[int, int]] = set()
         self.opened = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -157,6 +166,10 @@ class MemoryStore:
             for row in self._rows.values():
                 if row.state == RUNNING and row.owner != node_id:
                     row.owner = None
+                    if (row.id, row.attempts) in self._started:
+                        self._started.discard((row.id, row.attempts))
+                    else:
+                        row.attempts -= 1  # claimed, never started: not an interrupted run
                     if row.attempts >= row.max_attempts:
                         self._terminate(
                             row,
@@ -171,6 +184,10 @@ class MemoryStore:
                         heapq.heappush(self._queued[row.category], row.id)
                         report.requeued.append(row.id)
         return report
+
+    def record_start(self, task_id: int, attempt: int) -> None:
+        with self._lock:
+            self._started.add((task_id, attempt))
 
     # --- write path --------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
@@ -256,6 +273,7 @@ class MemoryStore:
                 ):
                     applied.append(False)
                     continue
+                self._started.discard((row.id, row.attempts))
                 row.owner = None
                 row.error = out.error
                 row.reason = out.reason
@@ -303,6 +321,7 @@ class MemoryStore:
                 row = self._rows.get(task_id)
                 if row is None or row.state != RUNNING or row.owner != owner:
                     continue
+                self._started.discard((row.id, row.attempts))
                 row.state = QUEUED
                 row.owner = None
                 row.attempts = max(0, row.attempts - 1)

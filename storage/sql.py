@@ -96,6 +96,10 @@ FAIL_ORPHANS = (
     " error = 'interrupted ' || attempts || ' times by a crash', owner = NULL"
     f" WHERE {_ORPHAN} AND attempts >= max_attempts RETURNING id"
 )
+ORPHANS = f"SELECT id, attempts FROM tasks WHERE {_ORPHAN}"
+UNDO_UNSTARTED = (
+    "UPDATE tasks SET attempts = attempts - 1 WHERE id = ? AND attempts = ? AND attempts > 0"
+)
 REQUEUE_ORPHANS = f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id"
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"

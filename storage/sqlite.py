@@ -46,6 +46,7 @@ from .connection import DURABILITY, Database, check_sqlite_version, connect, wri
 from .errors import translate_errors
 from .nodelock import NodeLock
 from .schema import FileState, create_file, inspect_file, schema_version, upgrade_file
+from .startlog import StartJournal
 
 log = logging.getLogger("jobsched.storage")
 
@@ -99,6 +100,7 @@ class SqliteStore:
         self._write_lock = write_lock(self.path)
         self._db: Database | None = None
         self._node_lock: NodeLock | None = None
+        self._journal: StartJournal | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._db is not None else "closed"
@@ -129,6 +131,8 @@ class SqliteStore:
                 raise
         self._db = db
         self._node_lock = lock
+        if lock is not None:
+            self._journal = StartJournal(self.path + ".starts")
 
     def _inspect(self, node_id: str | None) -> FileState:
         """Everything that can be refused without writing anything, checked first."""
@@ -204,6 +208,9 @@ class SqliteStore:
         """Close every thread's connection and release the node lock. Idempotent."""
         db, self._db = self._db, None
         lock, self._node_lock = self._node_lock, None
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.close()
         try:
             if db is not None:
                 with self._errors:
@@ -264,9 +271,21 @@ class SqliteStore:
     def recover(self, node_id: str, now: float) -> RecoveryReport:
         """Every ``running`` row not owned by ``node_id`` is an orphan: one node runs on
         a SQLite file, so its owner has died. Called once at start, before claiming."""
+        started = self._journal.read() if self._journal is not None else None
         with self._write() as conn:
+            if started is not None:
+                # A task claimed into the dead node's FIFO that never started gets its
+                # attempt back; only runs that really began count toward `orphaned`.
+                unstarted = [
+                    (task_id, attempts)
+                    for task_id, attempts in conn.execute(sql.ORPHANS, (node_id,)).fetchall()
+                    if (task_id, attempts) not in started
+                ]
+                conn.executemany(sql.UNDO_UNSTARTED, unstarted)
             orphaned = [r[0] for r in conn.execute(sql.FAIL_ORPHANS, (now, node_id)).fetchall()]
             requeued = [r[0] for r in conn.execute(sql.REQUEUE_ORPHANS, (node_id,)).fetchall()]
+        if self._journal is not None:
+            self._journal.reset()
         report = RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
         if report.requeued:
             log.info("recovered %d interrupted tasks: %s", len(requeued), report.requeued)
@@ -277,6 +296,11 @@ class SqliteStore:
                 report.orphaned,
             )
         return report
+
+    def record_start(self, task_id: int, attempt: int) -> None:
+        """Journal that this attempt begins (see ``storage.startlog``)."""
+        if self._journal is not None:
+            self._journal.record(task_id, attempt)
 
     # --- write path --------------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
@@ -356,12 +380,18 @@ class SqliteStore:
                         (out.state, out.finished_at, out.result, out.error, out.reason, *fence),
                     )
                 applied.append(cursor.rowcount == 1)
+        if self._journal is not None:
+            self._journal.forget([out.id for out in outcomes])
         return applied
 
     def release(self, ids: Iterable[int], owner: str) -> int:
         """Give running tasks back (graceful stop): ``queued``, attempt undone."""
+        ids = list(ids)
         with self._write() as conn:
-            return sum(conn.execute(sql.RELEASE, (i, owner)).rowcount for i in ids)
+            released = sum(conn.execute(sql.RELEASE, (i, owner)).rowcount for i in ids)
+        if self._journal is not None:
+            self._journal.forget(ids)
+        return released
 
     def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
         """Cancel waiting tasks; flag running ones (their node sees the flag on its next

@@ -67,10 +67,13 @@ class StoreContract:
 
     # --- helpers ---------------------------------------------------------------------
     def running(self, store: TaskStore, count: int = 1, **options: object) -> list[TaskRecord]:
-        """Given ``count`` tasks inserted and claimed by NODE."""
+        """Given ``count`` tasks inserted, claimed by NODE, and their handlers started."""
         category = str(options.get("category", "email"))
         store.insert([new(**options) for _ in range(count)], T0)  # type: ignore[arg-type]
-        return store.claim(category, count, NODE, T0 + 1)
+        tasks = store.claim(category, count, NODE, T0 + 1)
+        for task in tasks:
+            store.record_start(task.id, task.attempts)
+        return tasks
 
     # --- protocol ----------------------------------------------------------------------
     def test_implements_the_protocol(self, store: TaskStore) -> None:
@@ -419,9 +422,24 @@ class StoreContract:
         for crash in range(3):
             [task] = store.claim("email", 1, f"node-{crash}", T0 + crash)
             assert task.attempts == crash + 1
+            store.record_start(task.id, task.attempts)
             store.recover(f"node-{crash + 1}", T0 + crash + 0.5)
         row = store.get(task.id)
         assert row is not None and (row.state, row.reason) == (FAILED, REASON_ORPHANED)
+
+    def test_recover_gives_back_the_attempt_of_a_task_that_never_started(
+        self, store: TaskStore
+    ) -> None:
+        # Given a task claimed into a FIFO whose handler never began, and one that began
+        [waiting, begun] = store.insert([new(max_attempts=1), new(max_attempts=1)], T0)
+        store.claim("email", 2, OTHER, T0 + 1)
+        store.record_start(begun, 1)
+        # When the node that claimed them is recovered
+        report = store.recover(NODE, T0 + 2)
+        # Then only the run that began counts: the waiting task is queued with attempt 0
+        assert (report.requeued, report.orphaned) == ([waiting], [begun])
+        row = store.get(waiting)
+        assert row is not None and (row.state, row.attempts) == (QUEUED, 0)
 
     def test_recover_leaves_the_callers_own_tasks(self, store: TaskStore) -> None:
         [task] = self.running(store)

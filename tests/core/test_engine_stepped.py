@@ -257,24 +257,33 @@ def test_stop_releases_claimed_tasks_back_to_queued_without_an_attempt(env: Env)
 
 
 def test_restart_recovers_interrupted_tasks_and_orphans_the_exhausted() -> None:
-    # Given a node that claimed tasks and "died" (never stopped)
+    # Given a node that claimed three tasks, began running two of them, and "died"
     store = MemoryStore()
     first = Env(store)
     first.sched.start()
-    once = first.sched.submit("email.send", {"a": 1}, max_attempts=2).id
+    begun = first.sched.submit("email.send", {"a": 1}, max_attempts=2).id
     poison = first.sched.submit("email.send", {"b": 1}, max_attempts=1).id
+    waiting = first.sched.submit("email.send", {"c": 1}, max_attempts=1).id
     first.sched._dispatch_once()
-    assert {store.get(i).state for i in (once, poison)} == {"running"}  # type: ignore[union-attr]
+    assert {store.get(i).state for i in (begun, poison, waiting)} == {"running"}  # type: ignore[union-attr]
+    store.record_start(begun, 1)
+    store.record_start(poison, 1)
     # When a new node starts on the same store
     second = Env(store)
     second.sched.start()
-    # Then the task with attempts left is queued again, the exhausted one is orphaned
-    assert store.get(once).state == "queued"  # type: ignore[union-attr]
+    # Then the begun task with attempts left is queued again with its attempt counted,
+    row = store.get(begun)
+    assert row is not None and (row.state, row.attempts) == ("queued", 1)
+    # the begun task with no attempt left is orphaned (the poison rule),
     row = store.get(poison)
     assert row is not None and row.state == "failed" and row.reason == "orphaned"
+    # and the task that only waited in the FIFO gets its attempt back
+    row = store.get(waiting)
+    assert row is not None and (row.state, row.attempts) == ("queued", 0)
     second.sched.run_until_idle()
-    assert store.get(once).state == "succeeded"  # type: ignore[union-attr]
-    assert second.ran == [("email.send", {"a": 1})]
+    assert store.get(begun).state == store.get(waiting).state == "succeeded"  # type: ignore[union-attr]
+    assert sorted(p["a" if "a" in p else "c"] for _, p in second.ran) == [1, 1]
+    assert len(second.ran) == 2
     second.sched.stop()
 
 
