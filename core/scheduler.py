@@ -187,6 +187,7 @@ class Scheduler(Client):
                     len(report.orphaned),
                     report.orphaned[:50],
                 )
+            self.store.subscribe(self._hint)
             self._reload_settings()
             self._decisions.extend(
                 reversed(self.store.recent_decisions(self._decisions.maxlen or 50))
@@ -725,6 +726,27 @@ class Scheduler(Client):
             self._balance("interval", force=False)
         if mono >= self._next_heartbeat:
             self._heartbeat()
+            if self.store.multi_node and self.state == "running":
+                self._recover_others()
+
+    def _recover_others(self) -> None:
+        """Shared store: put back the tasks of nodes whose heartbeat went stale."""
+        report = self.store.recover(self.node_id, self.clock.now())
+        if report.requeued or report.orphaned:
+            log.warning(
+                "recovered %d tasks of dead nodes %s; %d orphaned %s",
+                len(report.requeued),
+                report.requeued[:50],
+                len(report.orphaned),
+                report.orphaned[:50],
+            )
+            self._notify(report.orphaned)
+            self._want(set(self.pools))
+
+    def _hint(self) -> None:
+        """Another process may have written work (a store notification): look now."""
+        self._next_poll = 0.0
+        self.timer.wake()
 
     def _demands(self) -> list[Demand]:
         counts = self._counts

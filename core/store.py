@@ -27,7 +27,7 @@ import heapq
 import itertools
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,6 +65,10 @@ class TaskStore(Protocol):
     shared: bool
     #: A short human description (path or URL without password) for messages.
     location: str
+    #: True when several nodes share this store (PostgreSQL): then every node calls
+    #: ``recover`` after each heartbeat, and the store decides whose rows are orphans
+    #: (nodes with a stale heartbeat), electing one recoverer at a time.
+    multi_node: bool
 
     def open(self, node_id: str | None = None) -> None:
         """Connect and check the schema. With ``node_id``, also take the node lock."""
@@ -76,6 +80,10 @@ class TaskStore(Protocol):
 
     def record_start(self, task_id: int, attempt: int) -> None:
         """Note durably (against a process crash) that this attempt's handler starts now."""
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread, quickly) when another process may have
+        written work, e.g. on a PostgreSQL NOTIFY. A hint only: the node still polls."""
 
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
         """Insert in one transaction; return ids (an existing id for a live dedup key)."""
@@ -137,6 +145,7 @@ class MemoryStore:
     """
 
     shared = False
+    multi_node = False
     location = "memory"
 
     def __init__(self) -> None:
@@ -188,6 +197,9 @@ class MemoryStore:
     def record_start(self, task_id: int, attempt: int) -> None:
         with self._lock:
             self._started.add((task_id, attempt))
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Nothing to do: only this process writes to a memory store."""
 
     # --- write path --------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:

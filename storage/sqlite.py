@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,6 +72,7 @@ class SqliteStore:
     """
 
     shared = True
+    multi_node = False
 
     def __init__(
         self,
@@ -296,6 +297,9 @@ class SqliteStore:
                 report.orphaned,
             )
         return report
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """SQLite has no notifications: the node's poll (every ~200 ms) sees new rows."""
 
     def record_start(self, task_id: int, attempt: int) -> None:
         """Journal that this attempt begins (see ``storage.startlog``)."""
