@@ -37,5 +37,6 @@ class HistoryPanel(Vertical):
         self.depth.append(float(depth))
         self._throughput_line.data = list(self.throughput)
         self._depth_line.data = list(self.depth)
-        self._throughput_label.update(f"throughput {fmt.rate(throughput)}/s")
-        self._depth_label.update(f"queue depth {fmt.count(depth)}")
+        # Fixed-width labels: no layout pass needed.
+        self._throughput_label.update(f"throughput {fmt.rate(throughput)}/s", layout=False)
+        self._depth_label.update(f"queue depth {fmt.count(depth)}", layout=False)

@@ -37,7 +37,9 @@ def status_text(
 
 
 class StatusLine(Static):
+    """One line, so updating it never needs a layout pass."""
+
     def update_status(
         self, snap: Snapshot, location: str, refresh_rate: float | None, error: str | None
     ) -> None:
-        self.update(status_text(snap, location, refresh_rate, error))
+        self.update(status_text(snap, location, refresh_rate, error), layout=False)
