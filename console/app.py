@@ -20,11 +20,10 @@ from typing import Any
 from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
-from core import Clock, Snapshot, SystemClock
-from core.config import check_priority
-from core.errors import ConfigError, JobschedError
+from core import CategorySnapshot, Clock, Snapshot, SystemClock
+from core.errors import JobschedError
 from core.task import TaskRecord
 
 from .keys import (
@@ -39,7 +38,7 @@ from .keys import (
 )
 from .operations import Operation, OperationQueue
 from .screens.detail import TaskDetailScreen
-from .screens.forms import ValueForm
+from .screens.forms import pin_form, priority_form
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.quit import WAIT, QuitScreen
@@ -56,17 +55,6 @@ TASK_LIMIT = 200
 
 def round_weight(value: float) -> float:
     return float(f"{value:.4g}")
-
-
-def parse_pin(text: str) -> int | None:
-    value = text.strip().lower()
-    if value in ("", "none", "unpin", "auto"):
-        return None
-    if not value.isdigit():
-        raise ConfigError(
-            "pin", text, "must be a whole number >= 0, or empty to unpin", "Use e.g. 2"
-        )
-    return int(value)
 
 
 class JobschedApp(App[list[int]]):
@@ -268,42 +256,31 @@ class JobschedApp(App[list[int]]):
             lambda w: self.say(f"Priority of {cat} is now {fmt.weight(w)}"),
         )
 
-    def _category_value(self, cat: str, field: str) -> Any:
-        snap = self.last_snapshot
-        return next(
-            (getattr(c, field) for c in (snap.categories if snap else ()) if c.name == cat), None
+    def _category(self, name: str) -> CategorySnapshot | None:
+        return (
+            next((c for c in self.last_snapshot.categories if c.name == name), None)
+            if self.last_snapshot
+            else None
         )
 
     def action_edit_priority(self) -> None:
-        if (cat := self.selected_category()) is None:
-            return
-        current = self._category_value(cat, "priority")
-        form = ValueForm(
-            f"Priority of {cat}",
-            "Weight, a number above 0:",
-            "" if current is None else fmt.weight(current),
-            lambda text: check_priority(text.strip(), cat),
-            "Demand is weighted by it when the balancer shares the workers.",
-        )
-        self.push_screen(
-            form,
-            partial(self._form_done, f"Priority of {cat}", partial(self.source.set_priority, cat)),
-        )
+        if (cat := self.selected_category()) is not None:
+            shown = self._category(cat)
+            form = priority_form(cat, shown.priority if shown else None)
+            self.push_screen(
+                form,
+                partial(
+                    self._form_done, f"Priority of {cat}", partial(self.source.set_priority, cat)
+                ),
+            )
 
     def action_pin(self) -> None:
-        if (cat := self.selected_category()) is None:
-            return
-        pinned = self._category_value(cat, "pinned")
-        form = ValueForm(
-            f"Pin the workers of {cat}",
-            "Worker threads (empty to unpin):",
-            "" if pinned is None else str(pinned),
-            parse_pin,
-            "The balancer then gives this category exactly this many workers.",
-        )
-        self.push_screen(
-            form, partial(self._form_done, f"Pin {cat}", partial(self.source.pin, cat))
-        )
+        if (cat := self.selected_category()) is not None:
+            shown = self._category(cat)
+            form = pin_form(cat, shown.pinned if shown else None)
+            self.push_screen(
+                form, partial(self._form_done, f"Pin {cat}", partial(self.source.pin, cat))
+            )
 
     def _form_done(
         self, label: str, apply: Callable[[Any], Any], answer: tuple[Any] | None
@@ -377,37 +354,20 @@ class JobschedApp(App[list[int]]):
             self.action_task_detail()
 
     def action_filter(self) -> None:
-        self.main.filter_input.display = True
-        self.main.filter_input.focus()
+        self.main.open_filter()
 
     def action_clear_filter(self) -> None:
-        field = self.main.filter_input
-        if field.display or self.task_filter != TaskFilter():
-            field.value = ""
-            field.display = False
-            self._set_filter("")
-            self.main.task_table.focus()
+        if self.main.filter_input.display or self.task_filter != TaskFilter():
+            self.main.clear_filter()
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if not event.value.strip():
-            event.input.display = False
-        self.main.task_table.focus()
-
-    def _set_filter(self, text: str) -> None:
-        new = TaskFilter.parse(text)
-        if new == self.task_filter:
-            return
-        self.task_filter = new
-        self.main.set_filter_label(new.describe())
-        self._tasks_stale = True
-        if not self.refresh_interval:
-            self.refresh_now()
+    @on(MainScreen.FilterChanged)
+    def _filter_changed(self, event: MainScreen.FilterChanged) -> None:
+        new = TaskFilter.parse(event.text)
+        if new != self.task_filter:
+            self.task_filter = new
+            self._tasks_stale = True
+            if not self.refresh_interval:
+                self.refresh_now()
 
     # ------------------------------------------------------------------ help, palette, quit
     def action_help(self) -> None:

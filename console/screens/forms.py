@@ -13,7 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from core.errors import JobschedError
+from core.config import check_priority
+from core.errors import ConfigError, JobschedError
 
 
 class ValueForm(ModalScreen[Any]):
@@ -57,3 +58,35 @@ class ValueForm(ModalScreen[Any]):
     def show_error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(Text(message, style="bold red"))
         self.notify(message, title="Not applied", severity="error", timeout=10, markup=False)
+
+
+def parse_pin(text: str) -> int | None:
+    """A worker count, or None (unpin) for an empty answer."""
+    value = text.strip().lower()
+    if value in ("", "none", "unpin", "auto"):
+        return None
+    if not value.isdigit():
+        raise ConfigError(
+            "pin", text, "must be a whole number >= 0, or empty to unpin", "Use e.g. 2"
+        )
+    return int(value)
+
+
+def priority_form(category: str, current: float | None) -> ValueForm:
+    return ValueForm(
+        f"Priority of {category}",
+        "Weight, a number above 0:",
+        "" if current is None else f"{current:.4g}",
+        lambda text: check_priority(text.strip(), category),
+        "Demand is weighted by it when the balancer shares the workers.",
+    )
+
+
+def pin_form(category: str, pinned: int | None) -> ValueForm:
+    return ValueForm(
+        f"Pin the workers of {category}",
+        "Worker threads (empty to unpin):",
+        "" if pinned is None else str(pinned),
+        parse_pin,
+        "The balancer then gives this category exactly this many workers.",
+    )

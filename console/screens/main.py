@@ -7,7 +7,7 @@ Dumb like its widgets: the app hands it a snapshot and a task list through
 from __future__ import annotations
 
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -31,6 +31,13 @@ FILTER_HINT = "filter: state:failed cat:email words  (enter: apply, esc: clear)"
 class MainScreen(Screen[None]):
     class Ready(Message):
         """The panels are mounted: the app may start feeding them."""
+
+    class FilterChanged(Message):
+        """The operator typed in the task filter."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,5 +107,26 @@ class MainScreen(Screen[None]):
                 self.task_table.update_tasks(tasks)
             self.status_line.update_status(snap, *status)
 
-    def set_filter_label(self, text: str) -> None:
-        self.query_one("#task-panel").border_subtitle = Text(f"filter: {text}") if text else ""
+    def open_filter(self) -> None:
+        self.filter_input.display = True
+        self.filter_input.focus()
+
+    def clear_filter(self) -> None:
+        """Empty and hide the filter (escape); the task list shows everything again."""
+        self.filter_input.value = ""
+        self.filter_input.display = False
+        self.task_table.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        label = Text(f"filter: {event.value.strip()}") if event.value.strip() else ""
+        self.query_one("#task-panel").border_subtitle = label
+        self.post_message(self.FilterChanged(event.value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            event.input.display = False
+        self.task_table.focus()
