@@ -148,6 +148,7 @@ class Scheduler(Client):
         self._waiters: dict[int, list[threading.Event]] = {}
         self._outcomes: queue.Queue[Outcome] = queue.Queue()
         self._wanted: set[str] = set()
+        self._claim_doubt: set[str] = set()
         self._next_due: float | None = None
         self._next_poll = 0.0
         self._next_counts = 0.0
@@ -242,7 +243,7 @@ class Scheduler(Client):
             pool.accepting = False
             released.extend(t.id for t in pool.drain())
         if released:
-            self.store.release(released, self.node_id)
+            self._release(released)
         for pool in self.pools.values():
             for worker in list(pool.workers):
                 if worker.thread is not None:
@@ -255,7 +256,7 @@ class Scheduler(Client):
                         late.append(worker.task.id)
                         pool.abandon(worker)
         if late:
-            self.store.release(late, self.node_id)
+            self._release(late)
             log.warning(
                 "stop: released %d tasks still running at the deadline: %s", len(late), late
             )
@@ -274,6 +275,16 @@ class Scheduler(Client):
         self.state = "stopped"
         self.store.close()
         return released + late
+
+    def _release(self, ids: list[int]) -> None:
+        """Give tasks back at stop. If the store fails now, they stay `running` under this
+        node's name, and the next start recovers them (never lost)."""
+        try:
+            self.store.release(ids, self.node_id)
+        except Exception:
+            log.exception(
+                "stop: could not release %d tasks; the next start recovers them", len(ids)
+            )
 
     # ================================================================ submitting
     def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
@@ -495,11 +506,37 @@ class Scheduler(Client):
         room = window - pool.in_flight()
         if room <= 0:
             return True
-        tasks = self.store.claim(category, room, self.node_id, now)
+        if category in self._claim_doubt:
+            self._adopt_lost_claims(category)
+        try:
+            tasks = self.store.claim(category, room, self.node_id, now)
+        except Exception:
+            # The claim may have committed even though it reported an error (a connection
+            # lost after COMMIT): look for such rows before claiming again.
+            self._claim_doubt.add(category)
+            raise
         for task in tasks:
             self._claimed[task.id] = _Claim(task, threading.Event())
         pool.fifo.put_many(tasks)
         return len(tasks) < room
+
+    def _adopt_lost_claims(self, category: str) -> None:
+        """Put into the FIFO the rows this node claimed without hearing back."""
+        rows = self.store.list_tasks(state=RUNNING, category=category, limit=100_000)
+        lost = sorted(
+            (r for r in rows if r.owner == self.node_id and r.id not in self._claimed),
+            key=lambda r: r.id,
+        )
+        for task in lost:
+            self._claimed[task.id] = _Claim(task, threading.Event())
+        self.pools[category].fifo.put_many(lost)
+        self._claim_doubt.discard(category)
+        if lost:
+            log.warning(
+                "adopted %d tasks claimed by a write that reported an error: %s",
+                len(lost),
+                [t.id for t in lost],
+            )
 
     def _check_timeouts(self, mono: float) -> None:
         for pool in self.pools.values():
@@ -679,6 +716,9 @@ class Scheduler(Client):
             claim = self._claimed.pop(outcome.id, None)
             category = claim.task.category if claim else None
             if not ok:
+                # Fenced out, or written by an earlier try whose commit was reported as
+                # failed: waiters re-read the store and see whatever is true.
+                terminal.append(outcome.id)
                 if category:
                     self.metrics.add(category, "fenced")
                 continue
