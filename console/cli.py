@@ -213,6 +213,26 @@ def _number(text: str) -> float:
         raise typer.BadParameter(f"{text!r} is not a number") from None
 
 
+def _complete_categories(incomplete: str) -> list[str]:
+    """Shell completion: configured category names (from JOBSCHED_CONFIG or the default)."""
+    try:
+        names = list(load_settings().config.categories)
+    except JobschedError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _complete_handlers(incomplete: str) -> list[str]:
+    """Shell completion: handlers registered by the configured modules."""
+    try:
+        from .root import build_client
+
+        names = sorted(build_client(load_settings()).handlers)
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout.")]
 WaitTimeout = Annotated[
     float | None,
@@ -350,7 +370,14 @@ def _print_outcome(task: TaskRecord) -> None:
 @app.command()
 def submit(
     ctx: typer.Context,
-    handler: Annotated[str, typer.Argument(help="Handler name, e.g. email.send.")],
+    handler: Annotated[
+        str,
+        typer.Argument(
+            metavar="HANDLER",
+            autocompletion=_complete_handlers,
+            help="Handler name, e.g. email.send.",
+        ),
+    ],
     payload: Annotated[
         str,
         typer.Option(
@@ -358,7 +385,13 @@ def submit(
         ),
     ] = "{}",
     category: Annotated[
-        str | None, typer.Option("--category", help="Run in this category.")
+        str | None,
+        typer.Option(
+            "--category",
+            metavar="CATEGORY",
+            autocompletion=_complete_categories,
+            help="Run in this category.",
+        ),
     ] = None,
     delay: Annotated[
         float,
@@ -367,7 +400,8 @@ def submit(
         ),
     ] = 0.0,
     key: Annotated[
-        str | None, typer.Option("--key", help="Dedup key: a live task with it is reused.")
+        str | None,
+        typer.Option("--key", metavar="KEY", help="Dedup key: a live task with it is reused."),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
     timeout: WaitTimeout = None,
@@ -386,7 +420,12 @@ def submit(
 @app.command()
 def inject(
     ctx: typer.Context,
-    category: Annotated[str, typer.Argument(help="Category to load.")],
+    category: Annotated[
+        str,
+        typer.Argument(
+            metavar="CATEGORY", autocompletion=_complete_categories, help="Category to load."
+        ),
+    ],
     count: Annotated[int, typer.Option("--count", parser=_whole, help="How many jobs.")] = 1,
     duration_ms: Annotated[
         float, typer.Option("--duration-ms", parser=_number, help="How long each job sleeps.")
@@ -427,9 +466,23 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def tasks(
     ctx: typer.Context,
     state: Annotated[
-        str | None, typer.Option("--state", help=f"One of: {', '.join(STATES)}.")
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            autocompletion=lambda: list(STATES),
+            help=f"One of: {', '.join(STATES)}.",
+        ),
     ] = None,
-    category: Annotated[str | None, typer.Option("--category", help="Only this category.")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            metavar="CATEGORY",
+            autocompletion=_complete_categories,
+            help="Only this category.",
+        ),
+    ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, parser=_whole, help="At most this many, newest first.")
     ] = 50,
@@ -566,8 +619,13 @@ ACCEPT_NEGATIVE = {"ignore_unknown_options": True}  # so "-1" reaches the valida
 @app.command(context_settings=ACCEPT_NEGATIVE)
 def priority(
     ctx: typer.Context,
-    category: Annotated[str, typer.Argument(help="Category.")],
-    weight: Annotated[str, typer.Argument(help="Priority weight, a number above 0.")],
+    category: Annotated[
+        str,
+        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+    ],
+    weight: Annotated[
+        str, typer.Argument(metavar="WEIGHT", help="Priority weight, a number above 0.")
+    ],
 ) -> None:
     """Set a category's priority weight (applied within one balancer interval)."""
     with _client(ctx) as client:
@@ -576,7 +634,13 @@ def priority(
 
 
 @app.command()
-def pause(ctx: typer.Context, category: Annotated[str, typer.Argument(help="Category.")]) -> None:
+def pause(
+    ctx: typer.Context,
+    category: Annotated[
+        str,
+        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+    ],
+) -> None:
     """Stop feeding a category's workers (nothing is lost)."""
     with _client(ctx) as client:
         client.set_paused(category, True)
@@ -584,7 +648,13 @@ def pause(ctx: typer.Context, category: Annotated[str, typer.Argument(help="Cate
 
 
 @app.command()
-def resume(ctx: typer.Context, category: Annotated[str, typer.Argument(help="Category.")]) -> None:
+def resume(
+    ctx: typer.Context,
+    category: Annotated[
+        str,
+        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+    ],
+) -> None:
     """Feed a paused category again."""
     with _client(ctx) as client:
         client.set_paused(category, False)
@@ -594,7 +664,10 @@ def resume(ctx: typer.Context, category: Annotated[str, typer.Argument(help="Cat
 @app.command(context_settings=ACCEPT_NEGATIVE)
 def pin(
     ctx: typer.Context,
-    category: Annotated[str, typer.Argument(help="Category.")],
+    category: Annotated[
+        str,
+        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+    ],
     workers: Annotated[
         int, typer.Argument(metavar="N", parser=_whole, help="Worker count to hold.")
     ],
@@ -606,7 +679,13 @@ def pin(
 
 
 @app.command()
-def unpin(ctx: typer.Context, category: Annotated[str, typer.Argument(help="Category.")]) -> None:
+def unpin(
+    ctx: typer.Context,
+    category: Annotated[
+        str,
+        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+    ],
+) -> None:
     """Let the balancer size a category again."""
     with _client(ctx) as client:
         client.pin(category, None)
