@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -50,6 +51,7 @@ class AttachedView:
         # A node is live while its heartbeat is younger than a few intervals.
         self.stale_after = max(3 * client.config.heartbeat_interval, 5.0)
         self._done: deque[tuple[float, dict[str, int]]] = deque()
+        self._done_lock = threading.Lock()  # the console reads from its timer and after changes
 
     # --- reading ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -142,10 +144,11 @@ class AttachedView:
             + counts.get(c, {}).get(CANCELLED, 0)
             for c in self.config.categories
         }
-        self._done.append((mono, done))
-        while len(self._done) > 2 and mono - self._done[1][0] >= RATE_WINDOW:
-            self._done.popleft()
-        (t0, first), (t1, last) = self._done[0], self._done[-1]
+        with self._done_lock:
+            self._done.append((mono, done))
+            while len(self._done) > 2 and mono - self._done[1][0] >= RATE_WINDOW:
+                self._done.popleft()
+            (t0, first), (t1, last) = self._done[0], self._done[-1]
         if t1 <= t0:
             return dict.fromkeys(done, 0.0)
         return {c: max(0.0, (last[c] - first[c]) / (t1 - t0)) for c in done}
