@@ -264,7 +264,7 @@ def test_detail_shows_payload_and_error_text_literally() -> None:
     drive(app, scenario)
 
 
-def test_enter_on_a_busy_worker_row_is_harmless_when_idle() -> None:
+def test_enter_on_an_idle_worker_opens_nothing() -> None:
     sched, clock = build_scheduler()
     app = make_app(sched)
 
@@ -366,7 +366,7 @@ def test_help_screen_lists_every_key() -> None:
             "Pause or resume",
             "Pin",
             "balancer now",
-            "Retry" if False else "again",
+            "task again",
             "Cancel the selected task",
             "Filter the task list",
             "Quit",
