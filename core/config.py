@@ -120,7 +120,7 @@ class SchedulerConfig:
     handlers: tuple[str, ...] = ()
     poll_interval: float = 0.2
     grace_period: float = 10.0
-    prefetch: int = 2
+    prefetch: int = 16
     retry_base: float = 1.0
     retry_max: float = 300.0
     heartbeat_interval: float = 2.0

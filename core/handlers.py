@@ -99,6 +99,22 @@ def registered_in(modules: tuple[str, ...]) -> list[HandlerSpec]:
         return [spec for spec in _REGISTRY.values() if spec.module in modules]
 
 
+class CancelFlag:
+    """Set once someone asks to cancel a claimed task. A plain flag (one per claimed
+    task, so it must be cheap: an Event costs a Condition and a lock each)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 class TaskContext:
     """What a running handler may know about its task."""
 
@@ -111,7 +127,7 @@ class TaskContext:
         category: str,
         attempt: int,
         max_attempts: int,
-        cancel: threading.Event,
+        cancel: CancelFlag,
     ) -> None:
         self.id = task_id
         self.handler = handler

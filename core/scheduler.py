@@ -21,7 +21,7 @@ import sys
 import threading
 import traceback
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +37,7 @@ from .errors import (
     TaskNotFoundError,
     WaitTimeoutError,
 )
-from .handlers import HandlerSpec, TaskContext, _set_current
+from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
 from .pool import BUSY, IDLE, Worker, WorkerPool
 from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
 from .store import CANCEL_DONE, CANCEL_REQUESTED, MemoryStore, TaskStore
@@ -71,7 +71,7 @@ STORE_RETRY_WAIT = 0.5
 @dataclass
 class _Claim:
     task: TaskRecord
-    cancel: threading.Event
+    cancel: CancelFlag
 
 
 class TaskHandle:
@@ -502,7 +502,7 @@ class Scheduler(Client):
         pool = self.pools[category]
         if self._paused(category) or self.state != "running" or pool.target == 0:
             return True
-        window = pool.target * (1 + self.config.prefetch)
+        window = self._window(pool)
         room = window - pool.in_flight()
         if room <= 0:
             return True
@@ -516,9 +516,16 @@ class Scheduler(Client):
             self._claim_doubt.add(category)
             raise
         for task in tasks:
-            self._claimed[task.id] = _Claim(task, threading.Event())
+            self._claimed[task.id] = _Claim(task, CancelFlag())
         pool.fifo.put_many(tasks)
         return len(tasks) < room
+
+    def _window(self, pool: WorkerPool) -> int:
+        """How many claimed tasks a category may hold: each worker's current task plus
+        ``prefetch`` waiting per worker. A larger window claims in bigger batches (fewer
+        transactions); the start journal keeps a crash from charging the waiting ones an
+        attempt, and a graceful stop gives them back."""
+        return pool.target * (1 + self.config.prefetch)
 
     def _adopt_lost_claims(self, category: str) -> None:
         """Put into the FIFO the rows this node claimed without hearing back."""
@@ -528,7 +535,7 @@ class Scheduler(Client):
             key=lambda r: r.id,
         )
         for task in lost:
-            self._claimed[task.id] = _Claim(task, threading.Event())
+            self._claimed[task.id] = _Claim(task, CancelFlag())
         self.pools[category].fifo.put_many(lost)
         self._claim_doubt.discard(category)
         if lost:
@@ -572,7 +579,7 @@ class Scheduler(Client):
 
     # ================================================================ workers
     def _run_task(self, worker: Worker, task: TaskRecord) -> None:
-        claim = self._claimed.get(task.id) or _Claim(task, threading.Event())
+        claim = self._claimed.get(task.id) or _Claim(task, CancelFlag())
         spec = self.handlers.get(task.handler)
         worker.started_mono = self.clock.monotonic()
         worker.started_wall = self.clock.now()
@@ -596,12 +603,10 @@ class Scheduler(Client):
         if abandoned:
             return  # timed out or released at stop: the outcome was decided elsewhere
         self._outcomes.put(outcome)
-        if pool.fifo.qsize() < max(1, pool.target):
+        if pool.fifo.qsize() <= self._window(pool) // 2:  # refill at half, before it runs dry
             self._want({pool.category})
 
-    def _execute(
-        self, task: TaskRecord, spec: HandlerSpec | None, cancel: threading.Event
-    ) -> Outcome:
+    def _execute(self, task: TaskRecord, spec: HandlerSpec | None, cancel: CancelFlag) -> Outcome:
         """Run the handler and turn whatever happens into an outcome. Never raises."""
         fence = (task.id, self.node_id, task.attempts)
         if spec is None:
@@ -712,27 +717,26 @@ class Scheduler(Client):
             raise
         terminal: list[int] = []
         retry_now: set[str] = set()
+        counts: Counter[tuple[str, str]] = Counter()
         for outcome, ok in zip(batch, applied, strict=True):
             claim = self._claimed.pop(outcome.id, None)
-            category = claim.task.category if claim else None
+            category = claim.task.category if claim else ""
             if not ok:
                 # Fenced out, or written by an earlier try whose commit was reported as
                 # failed: waiters re-read the store and see whatever is true.
                 terminal.append(outcome.id)
-                if category:
-                    self.metrics.add(category, "fenced")
-                continue
-            if outcome.state in TERMINAL:
+                counts[category, "fenced"] += 1
+            elif outcome.state in TERMINAL:
                 terminal.append(outcome.id)
-                if category:
-                    self.metrics.add(category, outcome.state)
+                counts[category, outcome.state] += 1
             elif outcome.state == SCHEDULED and outcome.run_at is not None:
-                if category:
-                    self.metrics.add(category, "retried")
+                counts[category, "retried"] += 1
                 if outcome.run_at > outcome.finished_at:
                     self._schedule_due(outcome.run_at)
                 elif category:
                     retry_now.add(category)
+        counts.pop(("", "fenced"), None)
+        self.metrics.add_many(counts)
         self._notify(terminal)
         if retry_now:
             self._want(retry_now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,15 @@ class Metrics:
     def add(self, category: str, key: str, n: int = 1) -> None:
         with self._lock:
             self._counts[category][key] += n
+
+    def add_many(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Add a batch of ``(category, key) -> n`` under one lock (unknown categories,
+        e.g. of a task claimed before a restart, are ignored)."""
+        with self._lock:
+            for (category, key), n in counts.items():
+                per = self._counts.get(category)
+                if per is not None:
+                    per[key] += n
 
     def totals(self) -> dict[str, dict[str, int]]:
         with self._lock:
