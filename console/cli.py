@@ -33,7 +33,7 @@ from core import (
     UnknownCategoryError,
     WaitTimeoutError,
 )
-from core.task import CANCELLED, STATES, SUCCEEDED, TaskRecord
+from core.task import CANCELLED, FAILED, STATES, SUCCEEDED, TaskRecord
 
 from . import reports
 from .root import build_scheduler, open_client
@@ -484,11 +484,13 @@ def tasks(
         ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, parser=_whole, help="At most this many, newest first.")
+        int, typer.Option("--limit", parser=_whole, help="At most this many, newest first.")
     ] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List tasks, newest first."""
+    if limit < 1:
+        raise InvalidInputError("--limit", limit, "must be 1 or more", "Use e.g. --limit 50")
     if state is not None and state not in STATES:
         raise InvalidInputError(
             "task state", state, "is not a state", f"Use one of: {', '.join(STATES)}"
@@ -546,7 +548,7 @@ def result(
     _seconds("--timeout", timeout)
     with _client(ctx) as client:
         task = reports.wait_terminal(client, task_id, timeout) if wait else client.get(task_id)
-    if task.state not in (SUCCEEDED, CANCELLED, "failed"):
+    if task.state not in (SUCCEEDED, CANCELLED, FAILED):
         raise TaskNotFinishedError(task.id, task.state)
     _print_outcome(task)
 

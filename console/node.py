@@ -136,7 +136,9 @@ class NodeRunner:
     # --- stopping ----------------------------------------------------------------------
     def _stop(self, reason: str) -> int:
         self._progress(self.monotonic(), force=True)
-        seen = self.signals
+        # Only the signal that began this stop counts: two signals that arrived before the
+        # loop looked are already a request to stop at once.
+        seen = 1 if reason == "signal" else 0
         self.write(
             f"jobsched: stopping ({reason}); running tasks have {self.grace:g} s to finish; "
             "signal again to stop at once"

@@ -206,6 +206,7 @@ def test_tasks_lists_newest_first_with_filters(cli: Cli) -> None:
 def test_tasks_rejects_an_unknown_state_or_category(cli: Cli) -> None:
     one_line_error(cli("tasks", "--state", "done"), 2, "task state 'done'", "succeeded")
     one_line_error(cli("tasks", "--category", "c"), 2, "unknown category 'c'")
+    one_line_error(cli("tasks", "--limit", "0"), 2, "--limit 0")
 
 
 def test_show_and_result_of_an_unknown_task(cli: Cli) -> None:
