@@ -163,6 +163,7 @@ class Scheduler(Client):
         self._threads: list[threading.Thread] = []
         self.abandoned_threads = 0
         self.started_at = 0.0
+        self._deadline = 0.0
 
     # ================================================================ lifecycle
     def start(self) -> Scheduler:
@@ -226,28 +227,35 @@ class Scheduler(Client):
 
         Order: stop claiming; release what waits in the FIFOs; let running tasks finish
         until the deadline; release (and abandon) the ones still running; write every
-        outcome; close the store.
+        outcome; close the store. Called again while stopping (a second signal), it
+        moves the deadline to ``now + grace`` (default: now) so the first call finishes
+        fast, and returns at once.
         """
+        if self.state == "stopping":
+            self._deadline = min(self._deadline, self.clock.monotonic() + (grace or 0.0))
+            return []
         if self.state != "running":
             return []
         grace = self.config.grace_period if grace is None else grace
-        deadline = self.clock.monotonic() + grace
+        self._deadline = self.clock.monotonic() + grace
         self.state = "stopping"
         self._stopping.set()
         self.timer.wake()
         self._rebalance.set()
         for thread in self._threads[:1] + self._threads[2:]:  # dispatcher, housekeeper
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.5, self._left()))
         released: list[int] = []
         for pool in self.pools.values():
             pool.accepting = False
             released.extend(t.id for t in pool.drain())
         if released:
             self._release(released)
-        for pool in self.pools.values():
-            for worker in list(pool.workers):
-                if worker.thread is not None:
-                    worker.thread.join(timeout=max(0.0, deadline - self.clock.monotonic()))
+            log.info(
+                "stop: released %d claimed tasks that had not started: %s",
+                len(released),
+                released[:100],
+            )
+        self._wait_for_workers()
         late: list[int] = []
         for pool in self.pools.values():
             for worker in list(pool.workers):
@@ -260,21 +268,32 @@ class Scheduler(Client):
             log.warning(
                 "stop: released %d tasks still running at the deadline: %s", len(late), late
             )
-        if released:
-            log.info(
-                "stop: released %d claimed tasks that had not started: %s",
-                len(released),
-                released[:100],
-            )
         self._completer_done.set()
         if len(self._threads) > 1:
-            self._threads[1].join(timeout=10)
-        while self._complete_once(0):
-            pass
+            self._threads[1].join(timeout=max(1.0, self._left()))
+        try:
+            while self._complete_once(0):
+                pass
+        except Exception:
+            log.exception(
+                "stop: could not write %d outcomes; the next start recovers their tasks",
+                self._outcomes.qsize(),
+            )
         self._heartbeat(stopped=True)
         self.state = "stopped"
         self.store.close()
         return released + late
+
+    def _left(self) -> float:
+        return max(0.0, self._deadline - self.clock.monotonic())
+
+    def _wait_for_workers(self) -> None:
+        """Wait for busy workers until the deadline, in short slices so that a second
+        ``stop()`` that moves the deadline takes effect at once."""
+        for pool in self.pools.values():
+            for worker in list(pool.workers):
+                while worker.thread is not None and worker.thread.is_alive() and self._left() > 0:
+                    worker.thread.join(timeout=min(0.05, self._left()))
 
     def _release(self, ids: list[int]) -> None:
         """Give tasks back at stop. If the store fails now, they stay `running` under this

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -219,3 +220,33 @@ def test_a_worker_thread_that_dies_is_replaced() -> None:
         sched.submit("a.ok", 1)  # lost by the crashing worker: released at stop, not run
         assert sched.submit("a.ok", 2).result(timeout=WAIT) == 2
         assert sched.snapshot().category("a").threads == sched.snapshot().category("a").workers
+
+
+def test_a_second_stop_hurries_the_first_and_releases_running_tasks() -> None:
+    sched = make(2)
+    started = threading.Event()
+    release = threading.Event()
+
+    @sched.handler("a.stuck")
+    def stuck(payload: Any) -> None:
+        started.set()
+        release.wait(WAIT)
+
+    sched.start()
+    handle = sched.submit("a.stuck", {})
+    assert started.wait(WAIT)
+    result: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: result.update(released=sched.stop(grace=60)))
+    first.start()
+    # Given a graceful stop waiting for the stuck task, when stop() is called again
+    while sched.state != "stopping":
+        first.join(0.01)
+    t0 = time.monotonic()
+    assert sched.stop() == []
+    first.join(WAIT)
+    # Then the first stop finishes within a second, releasing the running task
+    assert not first.is_alive() and time.monotonic() - t0 < 1.0
+    assert result["released"] == [handle.id]
+    row = sched.store.get(handle.id)
+    assert row is not None and row.state == "queued"
+    release.set()
