@@ -150,11 +150,20 @@ class NodeRunner:
             daemon=True,
         )
         stopper.start()
+        hurried = False
         while stopper.is_alive():
-            if self.signals > seen:
-                return self._stop_now()
+            if self.signals > seen and not hurried:
+                # A second signal: move the graceful stop's deadline to now. It releases
+                # the running tasks, writes the outcomes it has and closes the store.
+                self.sched.stop(0)
+                hurried = True
             self._woken.clear()
             self._woken.wait(TICK)
+        if hurried:
+            self.write(
+                f"jobsched: stopped at once; released {len(released)} tasks to the queue: {_ids(released)}"
+            )
+            return EXIT_INTERRUPTED
         if released:
             self.write(
                 f"jobsched: stopped; released {len(released)} unfinished tasks to the queue: {_ids(released)}"
@@ -162,30 +171,6 @@ class NodeRunner:
         else:
             self.write("jobsched: stopped; nothing left unfinished")
         return 0
-
-    def _stop_now(self) -> int:
-        """Release every task still running and return at once.
-
-        The graceful stop keeps waiting on its thread (a daemon, like the workers), so
-        the process ends with this function's caller. A handler that finishes later is
-        fenced out: its row is no longer ``running`` under this node.
-        """
-        running = [
-            w.task_id
-            for w in self.sched.snapshot().workers
-            if w.state == "busy" and w.task_id is not None
-        ]
-        try:
-            count = self.sched.store.release(running, self.sched.node_id) if running else 0
-        except Exception as exc:  # the graceful stop may have closed the store meanwhile
-            self.write(
-                f"jobsched: fast stop could not release running tasks ({exc}); they are recovered at the next start"
-            )
-            return EXIT_INTERRUPTED
-        self.write(
-            f"jobsched: stopped at once; released {count} running tasks to the queue: {_ids(running)}"
-        )
-        return EXIT_INTERRUPTED
 
 
 def _ids(ids: list[int], limit: int = 50) -> str:

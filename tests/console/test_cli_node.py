@@ -234,7 +234,7 @@ def test_a_second_signal_stops_at_once_and_releases_running_tasks(
     # their attempt given back
     assert code == 130, node.stderr()
     assert took < 1.0
-    assert "released 2 running tasks" in node.stderr()
+    assert "stopped at once; released 2 tasks" in node.stderr()
     for task_id in ids:
         task = cli.task(task_id)
         assert (task.state, task.attempts) == (QUEUED, 0)
