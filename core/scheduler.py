@@ -347,8 +347,10 @@ class Scheduler(Client):
                 if record.state in TERMINAL:
                     return record
                 # In-process the completer sets the event; another process's node cannot,
-                # so then the store is read again every poll interval.
-                slice_ = None if self.state == "running" else self.config.poll_interval
+                # so then the store is read again every poll interval. On a store shared
+                # by several nodes, any of them may run the task: always read again.
+                alone = self.state == "running" and not self.store.multi_node
+                slice_ = None if alone else self.config.poll_interval
                 left = None if deadline is None else deadline - self.clock.monotonic()
                 if left is not None and left <= 0:
                     raise WaitTimeoutError(task_id, timeout or 0.0)
