@@ -1,0 +1,1 @@
+"""Benchmarks of jobsched, and the references it is measured against (``bench/run.py``)."""

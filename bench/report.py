@@ -1,0 +1,181 @@
+"""Medians, spreads, ratios and targets of a benchmark run, as Markdown tables.
+
+The tables print the same in a terminal and in ``docs/benchmarks.md``. A cell is
+``median (min–max)`` over the interleaved runs; the ratio of a comparison is jobsched's
+median divided by the row's (above 1: jobsched has more of it), and of a baseline case
+the row's median divided by the first row's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from bench.cases import Case, Metric
+
+#: results[case id][entry key] = one raw dict per run, or an error text for a failed run
+Results = dict[str, dict[str, list[Any]]]
+
+
+@dataclass(frozen=True)
+class Summary:
+    median: float
+    low: float
+    high: float
+    values: tuple[float, ...]
+
+    def cell(self, fmt: str) -> str:
+        if len(self.values) == 1:
+            return format(self.median, fmt)
+        return f"{self.median:{fmt}} ({self.low:{fmt}}–{self.high:{fmt}})"
+
+
+def summarise(metric: Metric, runs: list[Any]) -> Summary | None:
+    values = [metric.derive(r) for r in runs if isinstance(r, dict)]
+    if not values:
+        return None
+    return Summary(statistics.median(values), min(values), max(values), tuple(values))
+
+
+def summaries(cases: list[Case], results: Results) -> dict[str, dict[str, dict[str, Summary]]]:
+    out: dict[str, dict[str, dict[str, Summary]]] = {}
+    for case in cases:
+        per_entry = out.setdefault(case.id, {})
+        for entry in case.entries:
+            runs = results.get(case.id, {}).get(entry.key, [])
+            cells = {m.key: s for m in case.metrics if (s := summarise(m, runs)) is not None}
+            per_entry[entry.key] = cells
+    return out
+
+
+def ratio(case: Case, first: Summary | None, row: Summary | None) -> str:
+    if first is None or row is None or not first.median or not row.median:
+        return "–"
+    value = first.median / row.median if case.ratio == "subject" else row.median / first.median
+    return f"{value:.2f}"
+
+
+def table(
+    case: Case, results: Results, summary: dict[str, dict[str, Summary]], skipped: dict[str, str]
+) -> str:
+    """One Markdown table for ``case``, with a title line and a legend."""
+    first_key = case.entries[0].key
+    which = "jobsched ÷ row" if case.ratio == "subject" else f"row ÷ {case.entries[0].label}"
+    header = ["system"]
+    for metric in case.metrics:
+        if metric.higher_is_better is None:
+            header.append(metric.header)
+        else:
+            arrow = "↑" if metric.higher_is_better else "↓"
+            header += [f"{metric.header} {arrow}", "ratio"]
+    lines = [
+        f"**{case.title}**. {case.note}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    for entry in case.entries:
+        if entry.system in skipped:
+            lines.append(f"| {entry.label} | skipped: {skipped[entry.system]} |")
+            continue
+        cells = summary.get(entry.key, {})
+        row = [entry.label]
+        for metric in case.metrics:
+            cell = cells.get(metric.key)
+            row.append(cell.cell(metric.fmt) if cell else "failed")
+            if metric.higher_is_better is not None:
+                row.append(ratio(case, summary.get(first_key, {}).get(metric.key), cell))
+        lines.append("| " + " | ".join(row) + " |")
+        errors = [r for r in results.get(case.id, {}).get(entry.key, []) if isinstance(r, str)]
+        if errors:
+            lines.append(f"| ↳ {len(errors)} run(s) failed: {errors[-1][:120]} |")
+    lines += ["", f"ratio: {which}; ↑ higher is better, ↓ lower is better."]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    verdict: str  # PASS, MISS or n/a
+
+
+def _median(
+    summary: dict[str, dict[str, dict[str, Summary]]], case: str, entry: str, metric: str
+) -> float | None:
+    cell = summary.get(case, {}).get(entry, {}).get(metric)
+    return cell.median if cell else None
+
+
+def targets(
+    cases: list[Case], summary: dict[str, dict[str, dict[str, Summary]]], backlog_size: int
+) -> list[Target]:
+    """The product's performance targets, judged on the medians of this run."""
+    out: list[Target] = []
+
+    def at_least(name: str, value: float | None, limit: float, unit: str, why: str = "") -> None:
+        if value is None:
+            out.append(Target(name, why or "not measured", "n/a"))
+        else:
+            verdict = "PASS" if value >= limit else "MISS"
+            out.append(Target(name, f"{value:,.2f}{unit}", verdict))
+
+    def at_most(name: str, value: float | None, limit: float, unit: str) -> None:
+        if value is None:
+            out.append(Target(name, "not measured", "n/a"))
+        else:
+            out.append(Target(name, f"{value:,.2f}{unit}", "PASS" if value <= limit else "MISS"))
+
+    def quotient(case: str, metric: str, peer: str) -> float | None:
+        mine, theirs = (_median(summary, case, k, metric) for k in ("jobsched", peer))
+        return mine / theirs if mine and theirs else None
+
+    ids = {c.id for c in cases}
+    for case in cases:
+        if case.scenario != "bulk":
+            continue
+        size = case.id.split("-")[1]
+        at_least(
+            f"bulk {int(size):,}: end-to-end >= 1.0 x ThreadPoolExecutor(4)",
+            quotient(case.id, "e2e", "threadpool"),
+            1.0,
+            " x",
+        )
+        at_least(
+            f"bulk {int(size):,}: end-to-end >= 20 x Huey-SQLite",
+            quotient(case.id, "e2e", "huey"),
+            20.0,
+            " x",
+        )
+    if "one" in ids:
+        at_least(
+            "one at a time: acknowledged submits >= 2 x Huey's enqueue rate",
+            quotient("one", "acked", "huey"),
+            2.0,
+            " x",
+        )
+    if "latency" in ids:
+        at_most("latency p50 <= 1 ms", _median(summary, "latency", "jobsched", "p50"), 1.0, " ms")
+        at_most("latency p99 <= 5 ms", _median(summary, "latency", "jobsched", "p99"), 5.0, " ms")
+    if "backlog" in ids:
+        scale = "" if backlog_size == 1_000_000 else f" (measured at {backlog_size:,})"
+        at_most(
+            f"backlog 1,000,000: peak memory <= 120 MB{scale}",
+            _median(summary, "backlog", "big", "rss"),
+            120.0,
+            " MB",
+        )
+        at_most(
+            f"backlog 1,000,000: first task within 3 s{scale}",
+            _median(summary, "backlog", "big", "first"),
+            3.0,
+            " s",
+        )
+    return out
+
+
+def targets_table(items: list[Target]) -> str:
+    lines = ["| target | measured (median) | verdict |", "|---|---:|---|"]
+    lines += [f"| {t.name} | {t.measured} | {t.verdict} |" for t in items]
+    return "\n".join(lines)
