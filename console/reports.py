@@ -91,12 +91,17 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
     now = client.clock.now() if now is None else now
     counts = store.counts()
     settings = store.load_settings()
-    nodes = [node_report(node, now, client.config.heartbeat_interval) for node in store.nodes()]
+    infos = store.nodes()
+    nodes = [node_report(node, now, client.config.heartbeat_interval) for node in infos]
     live_workers: dict[str, int] = {}
-    for node in nodes:
+    waiting: dict[str, int] = {}  # claimed into a live node's FIFO: queued for a worker
+    for node, info in zip(nodes, infos, strict=True):
         if node["alive"]:
-            for name, number in node["workers"].items():
-                live_workers[name] = live_workers.get(name, 0) + number
+            pools = info.counters.get("targets") or node["workers"]
+            for name, number in pools.items():
+                live_workers[name] = live_workers.get(name, 0) + int(number)
+            for name, number in (info.counters.get("fifo") or {}).items():
+                waiting[name] = waiting.get(name, 0) + int(number)
     names = list(client.config.categories) + sorted(set(counts) - set(client.config.categories))
     categories = []
     for name in names:
@@ -118,6 +123,8 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
                 "max_workers": high,
                 "workers": live_workers.get(name, 0),
                 **{state: per.get(state, 0) for state in STATES},
+                "queued": per.get("queued", 0) + min(waiting.get(name, 0), per.get("running", 0)),
+                "running": max(0, per.get("running", 0) - waiting.get(name, 0)),
             }
         )
     return {

@@ -62,7 +62,15 @@ class AttachedView:
         live = self.live_nodes(now)
         workers = self._workers(live, now)
         rates = self._rates(counts)
-        targets: Mapping[str, int] = decisions[0].get("targets", {}) if decisions else {}
+        targets: dict[str, int] = {}
+        waiting: dict[str, int] = {}  # claimed into a live node's FIFO: queued for a worker
+        for node in live:
+            for name, number in (node.counters.get("targets") or {}).items():
+                targets[name] = targets.get(name, 0) + int(number)
+            for name, number in (node.counters.get("fifo") or {}).items():
+                waiting[name] = waiting.get(name, 0) + int(number)
+        if not targets and decisions:
+            targets = dict(decisions[0].get("targets", {}))
         cats = []
         for name in self.config.categories:
             cat = self.client.category_config(name, settings)
@@ -81,10 +89,10 @@ class AttachedView:
                     workers=int(targets.get(name, sum(1 for w in mine if not w.retiring))),
                     threads=len(mine),
                     busy=sum(1 for w in mine if w.state == "busy"),
-                    fifo=0,
-                    queued=per.get(QUEUED, 0),
+                    fifo=waiting.get(name, 0),
+                    queued=per.get(QUEUED, 0) + min(waiting.get(name, 0), per.get(RUNNING, 0)),
                     scheduled=per.get(SCHEDULED, 0),
-                    running=per.get(RUNNING, 0),
+                    running=max(0, per.get(RUNNING, 0) - waiting.get(name, 0)),
                     succeeded=per.get(SUCCEEDED, 0),
                     failed=per.get(FAILED, 0),
                     cancelled=per.get(CANCELLED, 0),

@@ -820,12 +820,14 @@ class Scheduler(Client):
             cat = self.category_config(name, self._settings)
             settings = self._settings.get(name) or CategorySettings()
             per = counts.get(name, {})
+            fifo = self.pools[name].fifo.qsize()
             items.append(
                 Demand(
                     name=name,
                     weight=cat.priority,
-                    queued=per.get(QUEUED, 0),
-                    running=per.get(RUNNING, 0),
+                    # Same total demand; the FIFO's claimed tasks count as queued.
+                    queued=per.get(QUEUED, 0) + min(fifo, per.get(RUNNING, 0)),
+                    running=max(0, per.get(RUNNING, 0) - fifo),
                     min_workers=cat.min_workers,
                     max_workers=cat.max_workers,
                     paused=settings.paused,
@@ -872,6 +874,10 @@ class Scheduler(Client):
             workers=[w.to_dict() for w in self._worker_snapshots()],
             counters={
                 "by_category": totals,
+                # Claimed tasks waiting in this node's FIFOs: `running` in the store, but
+                # queued for a worker (readers such as `status` move them back).
+                "fifo": {name: pool.fifo.qsize() for name, pool in self.pools.items()},
+                "targets": {name: pool.target for name, pool in self.pools.items()},
                 "abandoned_threads": self.abandoned_threads,
                 "python": sys.version.split()[0],
             },
@@ -952,6 +958,7 @@ class Scheduler(Client):
             cat = self.category_config(name, self._settings)
             settings = self._settings.get(name) or CategorySettings()
             per = counts.get(name, {})
+            fifo = pool.fifo.qsize()
             cats.append(
                 CategorySnapshot(
                     name=name,
@@ -964,10 +971,12 @@ class Scheduler(Client):
                     workers=pool.target,
                     threads=len(pool.workers),
                     busy=sum(1 for w in workers if w.category == name and w.state == BUSY),
-                    fifo=pool.fifo.qsize(),
-                    queued=per.get(QUEUED, 0),
+                    fifo=fifo,
+                    # A claimed task waiting in the FIFO is `running` in the store but,
+                    # to an operator, still queued for a worker.
+                    queued=per.get(QUEUED, 0) + min(fifo, per.get(RUNNING, 0)),
                     scheduled=per.get(SCHEDULED, 0),
-                    running=per.get(RUNNING, 0),
+                    running=max(0, per.get(RUNNING, 0) - fifo),
                     succeeded=per.get(SUCCEEDED, 0),
                     failed=per.get(FAILED, 0),
                     cancelled=per.get(CANCELLED, 0),

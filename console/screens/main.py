@@ -101,7 +101,7 @@ class MainScreen(Screen[None]):
             self.worker_table.update_workers(snap.workers)
             self.decision_log.update_decisions(snap.decisions)
             self.history_panel.add_sample(
-                snap.rate, sum(c.queued + c.fifo for c in snap.categories)
+                snap.rate, sum(c.queued for c in snap.categories)
             )
             if tasks is not None:
                 self.task_table.update_tasks(tasks)

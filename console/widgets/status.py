@@ -15,7 +15,7 @@ def status_text(
 ) -> Text:
     busy = sum(c.busy for c in snap.categories)
     threads = sum(c.threads for c in snap.categories)
-    queued = sum(c.queued + c.fifo for c in snap.categories)
+    queued = sum(c.queued for c in snap.categories)  # FIFO tasks are counted as queued
     failed = sum(c.failed for c in snap.categories)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(
