@@ -12,7 +12,7 @@ from .handlers import HandlerSpec, TaskContext, current_task, handler
 from .scheduler import Scheduler, TaskHandle
 from .snapshot import CategorySnapshot, Snapshot, WorkerSnapshot
 from .store import MemoryStore, TaskStore
-from .task import TaskRecord
+from .task import CategorySettings, NodeInfo, TaskRecord
 
 __version__ = "0.1.0"
 
@@ -20,6 +20,7 @@ __all__ = [
     *_errors.__all__,
     "Balancer",
     "CategoryConfig",
+    "CategorySettings",
     "CategorySnapshot",
     "Client",
     "Clock",
@@ -28,6 +29,7 @@ __all__ = [
     "FakeClock",
     "HandlerSpec",
     "MemoryStore",
+    "NodeInfo",
     "Scheduler",
     "SchedulerConfig",
     "Snapshot",
