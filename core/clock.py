@@ -27,6 +27,36 @@ class SystemClock:
         return time.monotonic()
 
 
+class SteadyClock:
+    """Wall time that ignores jumps: a node uses it so that setting the system clock while
+    it runs makes no delayed task early and none run twice (faults.md row 28).
+
+    It follows the wall clock while the wall clock agrees with the monotonic clock (to
+    within ``JUMP`` seconds since the last reading, so NTP's slow slewing is followed);
+    after a jump it keeps counting on the monotonic clock from the last agreed reading.
+    Times written by other processes use their own wall clocks; a jump is absorbed when
+    the node restarts.
+    """
+
+    JUMP = 1.0
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._base = (clock.now(), clock.monotonic())
+
+    def now(self) -> float:
+        wall, mono = self._clock.now(), self._clock.monotonic()
+        base_wall, base_mono = self._base
+        steady = base_wall + (mono - base_mono)
+        if abs(wall - steady) <= self.JUMP:
+            self._base = (wall, mono)  # one tuple: replaced atomically
+            return wall
+        return steady
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+
 class FakeClock:
     """A clock that moves only when a test calls :meth:`advance`."""
 
@@ -49,3 +79,8 @@ class FakeClock:
         with self._lock:
             self._wall += seconds
             self._mono += seconds
+
+    def jump_wall(self, seconds: float) -> None:
+        """Move only the wall clock (an operator or NTP setting the time), either way."""
+        with self._lock:
+            self._wall += seconds

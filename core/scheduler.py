@@ -28,7 +28,7 @@ from typing import Any
 
 from .balancer import Balancer, Decision, Demand
 from .client import Client, SubmitItem
-from .clock import Clock
+from .clock import Clock, SteadyClock, SystemClock
 from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
 from .errors import (
     SchedulerStateError,
@@ -127,7 +127,12 @@ class Scheduler(Client):
         rng: random.Random | None = None,
         threaded: bool = True,
     ) -> None:
-        super().__init__(config, store if store is not None else MemoryStore(), clock)
+        # Timers and run_at comparisons must not follow wall-clock jumps (see SteadyClock).
+        super().__init__(
+            config,
+            store if store is not None else MemoryStore(),
+            SteadyClock(clock or SystemClock()),
+        )
         self.node_id = node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.threaded = threaded
         self.state = "new"

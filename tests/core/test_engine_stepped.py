@@ -357,3 +357,25 @@ def test_snapshot_is_immutable_and_complete(env: Env) -> None:
     with pytest.raises(AttributeError):
         snap.budget = 3  # type: ignore[misc]
     assert snap.category("email").succeeded == 1
+
+
+def test_wall_clock_jumps_make_no_task_early_and_none_run_twice(env: Env) -> None:
+    # Given a task delayed by 10 s
+    handle = env.sched.submit("email.send", {"n": 1}, delay=10)
+    # When the wall clock jumps an hour ahead
+    env.clock.jump_wall(3600)
+    env.sched.step()
+    # Then the task is not early: it waits for 10 s of real (monotonic) time
+    assert env.ran == []
+    env.clock.advance(9.9)
+    env.sched.step()
+    assert env.ran == []
+    env.clock.advance(0.1)
+    env.sched.step()
+    assert env.ran == [("email.send", {"n": 1})]
+    # And when the clock jumps back two hours, nothing runs again
+    env.clock.jump_wall(-7200)
+    for _ in range(3):
+        env.clock.advance(5)
+        env.sched.step()
+    assert len(env.ran) == 1 and env.state(handle.id) == "succeeded"
