@@ -4,6 +4,8 @@
     store = open_store("sqlite:///jobs.db")        # the same (sqlite:////abs/path.db)
     store = open_store("sqlite:///jobs.db?mode=ro&durability=full")
     store = open_store(None)                       # ./jobsched.db
+    store = open_store("postgresql://user:pw@host:5432/jobs")   # several nodes
+    store = open_store("postgresql://host/jobs?stale_after=10&schema=jobsched")
 
 Nothing is touched until the scheduler calls ``store.open(node_id)``.
 """
@@ -12,16 +14,25 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from core.errors import InvalidInputError, StorageError
+from core.errors import ConfigError, InvalidInputError, StoreUnavailableError
 from core.store import TaskStore
 
 from .connection import DURABILITY
+from .postgres_url import is_postgres_url, redact
 from .schema import APPLICATION_ID, schema_version
 from .sqlite import SqliteStore
 
-__all__ = ["APPLICATION_ID", "DEFAULT_PATH", "SqliteStore", "open_store", "schema_version"]
+__all__ = [
+    "APPLICATION_ID",
+    "DEFAULT_PATH",
+    "PostgresStore",
+    "SqliteStore",
+    "open_store",
+    "schema_version",
+]
 
 DEFAULT_PATH = "jobsched.db"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -39,11 +50,20 @@ def open_store(
 
     ``url``: a file path, ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
     ``file:path``, optionally with ``?mode=ro`` and ``?durability=full``; None means
-    ``./jobsched.db``. ``postgresql://`` is recognised but not supported yet.
-    ``durability="full"`` makes every commit survive power loss (``synchronous=FULL``);
-    ``busy_timeout`` is how long (seconds) a write waits for another process's lock.
+    ``./jobsched.db``. ``postgresql://`` (or ``postgres://``) selects PostgreSQL, for
+    several nodes on one database (options: see :class:`PostgresStore`).
+    ``durability="full"`` makes every commit survive power loss (``synchronous=FULL``; on
+    PostgreSQL the server's own settings decide); ``busy_timeout`` is how long (seconds) a
+    write waits for another process's lock (PostgreSQL: a row lock, ``lock_timeout``).
     """
     text = DEFAULT_PATH if url is None else os.fspath(url)
+    if is_postgres_url(text):
+        if durability not in DURABILITY:
+            raise ConfigError(
+                "durability", durability, "is not a durability level", "Use 'normal' or 'full'"
+            )
+        store: TaskStore = _postgres_store()(text, read_only=read_only, busy_timeout=busy_timeout)
+        return store
     path, options = _parse(text)
     if options.get("mode") == "ro":
         read_only = True
@@ -55,6 +75,26 @@ def open_store(
     )
 
 
+def _postgres_store() -> Any:
+    """The PostgresStore class, imported on first use: psycopg is an optional dependency."""
+    try:
+        from .postgres import PostgresStore
+    except ImportError as exc:
+        raise StoreUnavailableError(
+            "PostgreSQL driver",
+            "psycopg",
+            f"cannot be imported ({exc})",
+            "Install it with: pip install 'jobsched[postgres]'",
+        ) from exc
+    return PostgresStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresStore":
+        return _postgres_store()
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")
+
+
 def _parse(url: str) -> tuple[str, dict[str, str]]:
     """(path, options) of a SQLite URL or plain path; raise for anything else."""
     match = _SCHEME.match(url)
@@ -62,11 +102,11 @@ def _parse(url: str) -> tuple[str, dict[str, str]]:
     if len(scheme) == 1:  # a Windows drive letter, not a scheme
         scheme = ""
     if scheme in ("postgresql", "postgres"):
-        raise StorageError(
+        raise InvalidInputError(
             "database URL",
             _redact(url),
-            "PostgreSQL is not supported yet",
-            "Use a SQLite file for now, e.g. --db jobsched.db",
+            "a PostgreSQL URL needs two slashes",
+            "Write postgresql://user@host:5432/database",
         )
     if scheme == "sqlite":
         if not url[len("sqlite:") :].startswith("///"):
@@ -124,4 +164,4 @@ def _options(url: str, query: str) -> dict[str, str]:
 
 def _redact(url: str) -> str:
     """The URL without its password, for messages."""
-    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+    return redact(url)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigError, InvalidInputError, StorageError
-from storage import SqliteStore, open_store
+from core.errors import ConfigError, InvalidInputError
+from storage import PostgresStore, SqliteStore, open_store
 
 
 def sqlite_store(url: str | Path | None, **options: object) -> SqliteStore:
@@ -58,10 +58,13 @@ def test_url_options() -> None:
     )
 
 
-def test_postgresql_is_not_supported_yet_and_the_password_is_hidden() -> None:
-    with pytest.raises(StorageError, match="not supported yet") as caught:
-        open_store("postgresql://jobs:s3cret@db.example/jobs")
-    assert "s3cret" not in str(caught.value) and caught.value.exit_code == 3
+def test_postgresql_urls_select_postgres_and_the_password_is_hidden() -> None:
+    for url in ("postgresql://jobs:s3cret@db.example/jobs", "postgres://jobs:s3cret@db/jobs"):
+        store = open_store(url)
+        assert isinstance(store, PostgresStore) and "s3cret" not in store.location
+    with pytest.raises(InvalidInputError) as caught:
+        open_store("postgresql:jobs:s3cret@db.example/jobs")
+    assert "s3cret" not in str(caught.value) and caught.value.exit_code == 2
 
 
 @pytest.mark.parametrize(

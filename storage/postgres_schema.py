@@ -1,0 +1,278 @@
+"""Recognising, creating and migrating the jobsched tables in a PostgreSQL schema.
+
+A jobsched schema carries the table ``jobsched_meta`` with one row: the marker
+``application = 'jobsched'`` and ``schema_version``. Opening goes:
+
+1. :func:`inspect_schema` reads the catalog (nothing written) and refuses, untouched, a
+   schema that holds another program's tables, a foreign marker, or a newer version.
+2. A blank schema is created, and an older one upgraded, by :func:`prepare_schema` in one
+   transaction under an advisory lock: ``STEPS[n]`` takes the schema from version ``n`` to
+   ``n + 1`` (creating is upgrading from 0). Two processes opening a blank or old schema at
+   once serialise on the lock; the second finds the work done.
+
+The DDL is spelled out in SQL rather than derived from the Peewee models, because the
+indexes that suit PostgreSQL are partial ones (only ``queued`` rows in the claim index,
+only ``scheduled`` rows in the due index), and the node table needs the server's clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from core.errors import (
+    ForeignDatabaseError,
+    JobschedError,
+    SchemaTooNewError,
+    StorageError,
+    StoreReadOnlyError,
+)
+from core.task import STATES
+
+from .models import LIVE_STATES, quoted
+
+log = logging.getLogger("jobsched.storage")
+
+APPLICATION = "jobsched"
+META_TABLE = "jobsched_meta"
+_UNTOUCHED = "jobsched left the database untouched"
+
+#: Second halves of the advisory lock keys (the first half is 'JSC' and the schema's CRC).
+LOCK_SETUP = 1
+LOCK_RECOVERY = 2
+
+_V1 = (
+    f"""CREATE TABLE {META_TABLE} (
+        id integer PRIMARY KEY CHECK (id = 1),
+        application text NOT NULL,
+        schema_version integer NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now())""",
+    f"""CREATE TABLE tasks (
+        id bigserial PRIMARY KEY,
+        handler text NOT NULL,
+        category text NOT NULL,
+        state text NOT NULL CHECK (state IN ({quoted(STATES)})),
+        payload text NOT NULL,
+        result text,
+        error text,
+        reason text,
+        attempts integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL,
+        timeout double precision,
+        dedup_key text,
+        created_at double precision NOT NULL,
+        run_at double precision NOT NULL,
+        started_at double precision,
+        finished_at double precision,
+        owner text,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        run_began boolean NOT NULL DEFAULT false
+    ) WITH (fillfactor = 90)""",
+    # claim: WHERE category = ? AND state = 'queued' ORDER BY id; only queued rows.
+    "CREATE INDEX tasks_claim ON tasks (category, id) WHERE state = 'queued'",
+    # promote_due / next_run_at: WHERE state = 'scheduled' AND run_at <= ?
+    "CREATE INDEX tasks_due ON tasks (run_at) WHERE state = 'scheduled'",
+    # recover, cancel_requests: the few running rows, by owner.
+    "CREATE INDEX tasks_running ON tasks (owner) WHERE state = 'running'",
+    # One live task per dedup key; a finished task frees its key.
+    f"CREATE UNIQUE INDEX tasks_dedup_live ON tasks (dedup_key)"
+    f" WHERE state IN ({quoted(LIVE_STATES)})",
+    """CREATE TABLE category_settings (
+        category text PRIMARY KEY,
+        priority double precision,
+        paused boolean NOT NULL DEFAULT false,
+        pinned integer,
+        min_workers integer,
+        max_workers integer)""",
+    """CREATE TABLE control (
+        id integer PRIMARY KEY CHECK (id = 1),
+        settings_version bigint NOT NULL DEFAULT 0)""",
+    "INSERT INTO control (id, settings_version) VALUES (1, 0)",
+    """CREATE TABLE decisions (
+        id bigserial PRIMARY KEY,
+        at double precision NOT NULL,
+        body text NOT NULL)""",
+    # heartbeat_at is the node's own clock (shown to people); seen_at is the database
+    # server's clock at the last heartbeat, the only one staleness is judged by.
+    """CREATE TABLE nodes (
+        node_id text PRIMARY KEY,
+        host text NOT NULL,
+        pid integer NOT NULL,
+        started_at double precision NOT NULL,
+        heartbeat_at double precision NOT NULL,
+        budget integer NOT NULL,
+        workers text NOT NULL,
+        counters text NOT NULL,
+        stopped boolean NOT NULL DEFAULT false,
+        seen_at timestamptz NOT NULL DEFAULT now(),
+        recovered_at timestamptz,
+        recovered_by text)""",
+)
+
+
+def _create_v1(conn: psycopg.Connection[Any]) -> None:
+    for statement in _V1:
+        conn.execute(statement)
+
+
+#: ``STEPS[n]`` upgrades a schema from version ``n`` to ``n + 1``. Append new steps;
+#: never edit a released one.
+STEPS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_v1]
+
+
+def schema_version() -> int:
+    """The schema version this program writes (and the newest it can read)."""
+    return len(STEPS)
+
+
+def lock_key(schema: str, purpose: int) -> int:
+    """A bigint advisory lock key, distinct per schema (several jobsched schemas may share
+    one database) and per purpose."""
+    return (0x4A5343 << 40) | (purpose << 32) | zlib.crc32(schema.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """What :func:`inspect_schema` found; ``version`` 0 with ``blank`` for an empty schema."""
+
+    version: int
+    blank: bool = False
+
+
+def current_schema(conn: psycopg.Connection[Any], wanted: str | None, location: str) -> str:
+    """The schema the tables live in: ``wanted``, or the first of the ``search_path``."""
+    if wanted is not None:
+        return wanted
+    row = conn.execute("SELECT current_schema()").fetchone()
+    if row is None or row[0] is None:
+        raise StorageError(
+            "database",
+            location,
+            "has no schema on the search_path to keep the jobsched tables in",
+            "Add ?schema=jobsched to the URL, or create the user's schema",
+        )
+    name: str = row[0]
+    return name
+
+
+def inspect_schema(conn: psycopg.Connection[Any], schema: str, location: str) -> SchemaState:
+    """Look at ``schema`` without writing; raise if it must not be opened."""
+    names = [
+        row[0]
+        for row in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+            " ORDER BY c.relname",
+            (schema,),
+        ).fetchall()
+    ]
+    where = f"{location} (schema {schema})"
+    if META_TABLE not in names:
+        if not names:
+            return SchemaState(version=0, blank=True)
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise ForeignDatabaseError(
+            "database",
+            where,
+            f"holds another program's tables ({shown}) and no jobsched mark",
+            f"{_UNTOUCHED}; use an empty database, or another schema with ?schema=NAME",
+        )
+    try:
+        with conn.transaction():  # a savepoint if the caller is in a transaction
+            row = conn.execute(
+                pgsql.SQL("SELECT application, schema_version FROM {}.{} WHERE id = 1").format(
+                    pgsql.Identifier(schema), pgsql.Identifier(META_TABLE)
+                )
+            ).fetchone()
+    except psycopg.ProgrammingError:
+        row = None
+    if row is None or row[0] != APPLICATION:
+        owner = f" (marked {row[0]!r})" if row is not None else ""
+        raise ForeignDatabaseError(
+            "database",
+            where,
+            f"has a {META_TABLE} table that is not jobsched's{owner}",
+            f"{_UNTOUCHED}; use an empty database, or another schema with ?schema=NAME",
+        )
+    version = int(row[1])
+    if version > schema_version():
+        raise SchemaTooNewError(
+            "database",
+            where,
+            f"has schema version {version}, newer than this jobsched's {schema_version()}",
+            f"Upgrade jobsched; {_UNTOUCHED}",
+        )
+    return SchemaState(version=version)
+
+
+def prepare_schema(
+    conn: psycopg.Connection[Any], schema: str, location: str, *, read_only: bool
+) -> SchemaState:
+    """Refuse what is not ours; create a blank schema, upgrade an older one.
+
+    Everything that can be refused is checked before anything is written. Creating and
+    upgrading run in one transaction that holds the setup advisory lock and inspects
+    again under it, so concurrent openers do the work once.
+    """
+    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    state = inspect_schema(conn, schema, location) if exists else SchemaState(0, blank=True)
+    if state.version == schema_version():
+        return state
+    if read_only:
+        need = "has no jobsched tables yet" if state.blank else f"has schema v{state.version}"
+        raise StoreReadOnlyError(
+            "database",
+            location,
+            f"{need} and needs to be set up, but is opened read-only",
+            "Open it once without mode=ro (a node does this at start)",
+        )
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema, LOCK_SETUP),))
+            conn.execute(
+                pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema))
+            )
+            again = inspect_schema(conn, schema, location)
+            if again.version < schema_version():
+                _run_steps(conn, schema, again.version)
+    except (JobschedError, psycopg.OperationalError):
+        raise  # refusals, and lost connections or locks: translated by the caller
+    except Exception as exc:
+        if state.blank:
+            raise
+        raise StorageError(
+            "database",
+            location,
+            f"could not be upgraded from schema v{state.version} ({exc})",
+            f"The upgrade was rolled back; it is still at v{state.version}. "
+            "Report this with the message above",
+        ) from exc
+    if again.version < schema_version():
+        if again.blank:
+            log.info("created the jobsched tables in %s (schema v%d)", location, schema_version())
+        else:
+            log.warning(
+                "upgraded database %s from schema v%d to v%d",
+                location,
+                again.version,
+                schema_version(),
+            )
+    return SchemaState(version=schema_version())
+
+
+def _run_steps(conn: psycopg.Connection[Any], schema: str, version: int) -> None:
+    """Apply ``STEPS[version:]`` inside the caller's transaction and stamp the schema."""
+    conn.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(pgsql.Identifier(schema)))
+    for step in STEPS[version:]:
+        step(conn)
+    conn.execute(
+        f"INSERT INTO {META_TABLE} (id, application, schema_version) VALUES (1, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET schema_version = excluded.schema_version",
+        (APPLICATION, schema_version()),
+    )
