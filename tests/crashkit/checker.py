@@ -7,6 +7,9 @@ append-only execution log says actually ran.
 - duplicated: started again after a run that did not fail (only meaningful with no kills)
 - unexpected: ran but was never acknowledged
 - reexecutions: runs beyond what failures explain: per task, starts - failures - 1
+- overlaps (``overlaps``): tasks that ever ran twice at the same time, on one node or two
+
+``db`` is a SQLite file or a ``postgresql://`` URL (read through the store).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from storage import open_store
+from storage.postgres_url import is_postgres_url
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -39,27 +45,76 @@ class Report:
         )
 
 
+def records(path: Path) -> list[list[str]]:
+    """The log's records in order, split into fields (see ``handlers``)."""
+    if not path.exists():
+        return []
+    return [parts for parts in (line.split() for line in path.read_text().splitlines()) if parts]
+
+
 def read_log(path: Path) -> tuple[Counter[int], Counter[int]]:
     """(starts, failures) per task id from the execution log."""
     starts: Counter[int] = Counter()
     failures: Counter[int] = Counter()
-    if path.exists():
-        for line in path.read_text().splitlines():
-            parts = line.split()
-            if not parts:
-                continue
-            (failures if parts[-1] == "F" else starts)[int(parts[0])] += 1
+    for parts in records(path):
+        if not parts[0].isdigit():
+            continue  # a kill record
+        kind = parts[2] if len(parts) > 2 else "S"
+        if kind == "F":
+            failures[int(parts[0])] += 1
+        elif kind == "S":
+            starts[int(parts[0])] += 1
     return starts, failures
 
 
-def check(acknowledged: list[int], db: Path, log: Path) -> Report:
-    runs, failures = read_log(log)
+def overlaps(path: Path) -> list[int]:
+    """Tasks with a run that started while another run of the same task was still going.
+
+    A run goes from its start record to its end record, or to the kill record of its
+    process (a killed run never ends on its own).
+    """
+    open_runs: dict[int, Counter[str]] = {}  # task id -> pid -> runs in progress
+    found: set[int] = set()
+    for parts in records(path):
+        if parts[0] == "K":
+            for runs in open_runs.values():
+                runs.pop(parts[1], None)
+            continue
+        if len(parts) < 4:
+            continue  # a record without a pid: an old log
+        task_id, kind, pid = int(parts[0]), parts[2], parts[3]
+        runs = open_runs.setdefault(task_id, Counter())
+        if kind == "S":
+            if any(n > 0 for n in runs.values()):
+                found.add(task_id)
+            runs[pid] += 1
+        elif kind == "E" and runs[pid]:
+            runs[pid] -= 1
+    return sorted(found)
+
+
+def task_states(db: Path | str) -> tuple[dict[int, str], str]:
+    """(id -> state, integrity check result) of every task in the database."""
+    if is_postgres_url(str(db)):
+        store = open_store(str(db))
+        store.open(None)
+        try:
+            rows = {t.id: t.state for t in store.list_tasks(limit=1 << 40)}
+        finally:
+            store.close()
+        return rows, "ok"  # the server checks its own pages; nothing to ask it here
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = dict(con.execute("SELECT id, state FROM tasks").fetchall())
         integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         con.close()
+    return rows, integrity
+
+
+def check(acknowledged: list[int], db: Path | str, log: Path) -> Report:
+    runs, failures = read_log(log)
+    rows, integrity = task_states(db)
     acked = set(acknowledged)
     report = Report(acknowledged=len(acked), executions=sum(runs.values()), integrity=integrity)
     report.states = dict(Counter(rows.get(i, "missing") for i in acked))
@@ -78,7 +133,14 @@ def check(acknowledged: list[int], db: Path, log: Path) -> Report:
     return report
 
 
-def running_rows(db: Path) -> int:
+def running_rows(db: Path | str) -> int:
+    if is_postgres_url(str(db)):
+        store = open_store(str(db))
+        store.open(None)
+        try:
+            return sum(per["running"] for per in store.counts().values())
+        finally:
+            store.close()
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         return int(con.execute("SELECT COUNT(*) FROM tasks WHERE state = 'running'").fetchone()[0])

@@ -1,7 +1,16 @@
 """Handlers for crash tests: every execution appends one line to an append-only log.
 
-The log is the ground truth the checker trusts instead of the database: a line
-``<task id> <attempt>`` is written (O_APPEND, one write) when a handler starts running.
+The log is the ground truth the checker trusts instead of the database. Each record is
+one ``write`` with O_APPEND, so the file's line order is the order in which things
+happened, across every node process writing to it:
+
+- ``<task id> <attempt> S <pid>`` when a handler starts running,
+- ``<task id> <attempt> F <pid>`` when the run fails on purpose (an injected failure),
+- ``<task id> <attempt> E <pid>`` when the handler returns or raises,
+- ``K <pid>`` written by the test harness after it killed (and reaped) that process.
+
+Two runs of one task overlap when a start comes between another run's start and its end
+(or its process's kill record): the checker reports those (``overlaps``).
 """
 
 from __future__ import annotations
@@ -25,10 +34,11 @@ def _log_fd() -> int:
         return _fd
 
 
-def record(failed: bool = False) -> None:
-    """Append ``<id> <attempt>`` when a run starts, ``<id> <attempt> F`` when it fails."""
+def record(failed: bool = False, kind: str = "S") -> None:
+    """Append a start record (``kind`` S), an end (E), or with ``failed`` a failure (F)."""
     task = current_task()
-    os.write(_log_fd(), f"{task.id} {task.attempt}{' F' if failed else ''}\n".encode())
+    kind = "F" if failed else kind
+    os.write(_log_fd(), f"{task.id} {task.attempt} {kind} {os.getpid()}\n".encode())
 
 
 class InjectedFailure(Exception):
@@ -38,17 +48,20 @@ class InjectedFailure(Exception):
 @handler("a.work", category="a")
 def work_a(payload: Any) -> int:
     record()
-    ms = float(payload.get("ms", 0))
-    if ms:
-        _pause.wait(ms / 1000)
-    rate = float(payload.get("fail_rate", 0))
-    if rate:
-        task = current_task()
-        # Deterministic per (task, attempt), so a rerun of the soak fails the same way.
-        if (task.id * 7919 + task.attempt * 104729) % 1000 < rate * 1000:
-            record(failed=True)
-            raise InjectedFailure(f"injected failure, attempt {task.attempt}")
-    return int(payload.get("n", 0))
+    try:
+        ms = float(payload.get("ms", 0))
+        if ms:
+            _pause.wait(ms / 1000)
+        rate = float(payload.get("fail_rate", 0))
+        if rate:
+            task = current_task()
+            # Deterministic per (task, attempt), so a rerun of the soak fails the same way.
+            if (task.id * 7919 + task.attempt * 104729) % 1000 < rate * 1000:
+                record(failed=True)
+                raise InjectedFailure(f"injected failure, attempt {task.attempt}")
+        return int(payload.get("n", 0))
+    finally:
+        record(kind="E")
 
 
 @handler("b.work", category="b")

@@ -17,7 +17,7 @@ from .node import CONFIG
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def submit(db: Path, count: int, seed_ms: list[float]) -> list[int]:
+def submit(db: Path | str, count: int, seed_ms: list[float]) -> list[int]:
     """Acknowledge ``count`` tasks alternating between categories a and b."""
     store = open_store(db)
     store.open(None)
@@ -32,7 +32,7 @@ def submit(db: Path, count: int, seed_ms: list[float]) -> list[int]:
         store.close()
 
 
-def spawn(db: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def spawn(db: Path | str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CRASHKIT_LOG=str(log), PYTHONPATH=str(ROOT))
     return subprocess.Popen(
         [sys.executable, "-m", "tests.crashkit.node", str(db), *extra],
@@ -83,3 +83,12 @@ def wait_for_executions(
             return False
         time.sleep(0.005)  # polling a file the child appends to, bounded by the deadline
     raise AssertionError(f"no progress: {log_lines(log)} executions, wanted {target}")
+
+
+def mark_killed(log: Path, pid: int) -> None:
+    """Append the kill record of ``pid`` (after it was reaped: it writes nothing more)."""
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"K {pid}\n".encode())
+    finally:
+        os.close(fd)

@@ -1,7 +1,10 @@
 """A node in a child process: ``python -m tests.crashkit.node DB [--until-idle]``.
 
-Runs a scheduler on the SQLite file with the crash-test handlers, 2 categories and 4
-workers. Stops gracefully on SIGTERM (exit 0). Prints ``ready`` on stdout once started.
+Runs a scheduler on ``DB`` with the crash-test handlers, 2 categories and 4 workers.
+``DB`` is a SQLite file or a ``postgresql://`` URL (several nodes may share one; a short
+``stale_after=SECONDS`` URL option makes the others recover a killed node quickly, and
+``--heartbeat SECONDS`` sets how often the node heartbeats and looks for dead nodes).
+Stops gracefully on SIGTERM (exit 0). Prints ``ready`` on stdout once started.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ from storage import open_store
 
 CONFIG = SchedulerConfig(
     workers=4,
-    categories={"a": CategoryConfig(min_workers=1), "b": CategoryConfig(min_workers=1)},
+    # More attempts than any crash test has kills: a task running at several kills must
+    # not trip the poison rule here (tests/reliability/test_poison.py covers that rule).
+    categories={
+        "a": CategoryConfig(min_workers=1, max_attempts=30),
+        "b": CategoryConfig(min_workers=1, max_attempts=30),
+    },
     handlers=("tests.crashkit.handlers",),
     balance_interval=0.5,
     grace_period=5.0,
@@ -31,11 +39,12 @@ def main() -> int:
     parser.add_argument("--until-idle", action="store_true")
     parser.add_argument("--grace", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=CONFIG.workers)
+    parser.add_argument("--heartbeat", type=float, default=CONFIG.heartbeat_interval)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    config = dataclasses.replace(CONFIG, workers=args.workers)
+    config = dataclasses.replace(CONFIG, workers=args.workers, heartbeat_interval=args.heartbeat)
     sched = Scheduler(config, open_store(args.db))
     sched.start()
     print("ready", flush=True)
