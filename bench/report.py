@@ -1,9 +1,9 @@
 """Medians, spreads, ratios and targets of a benchmark run, as Markdown tables.
 
 The tables print the same in a terminal and in ``docs/benchmarks.md``. A cell is
-``median (min–max)`` over the interleaved runs; the ratio of a comparison is jobsched's
-median divided by the row's (above 1: jobsched has more of it), and of a baseline case
-the row's median divided by the first row's.
+``median (min–max)`` over the interleaved runs. A ratio is taken per round, between two
+runs that ran back to back: jobsched's figure divided by the row's in a comparison (above
+1: jobsched has more of it), the row's divided by the first row's in a baseline case.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Summary:
     low: float
     high: float
     values: tuple[float, ...]
+    per_round: tuple[float | None, ...]  # None where that round's run failed
 
     def cell(self, fmt: str) -> str:
         if len(self.values) == 1:
@@ -32,10 +33,11 @@ class Summary:
 
 
 def summarise(metric: Metric, runs: list[Any]) -> Summary | None:
-    values = [metric.derive(r) for r in runs if isinstance(r, dict)]
+    per_round = tuple(metric.derive(r) if isinstance(r, dict) else None for r in runs)
+    values = [v for v in per_round if v is not None]
     if not values:
         return None
-    return Summary(statistics.median(values), min(values), max(values), tuple(values))
+    return Summary(statistics.median(values), min(values), max(values), tuple(values), per_round)
 
 
 def summaries(cases: list[Case], results: Results) -> dict[str, dict[str, dict[str, Summary]]]:
@@ -49,11 +51,23 @@ def summaries(cases: list[Case], results: Results) -> dict[str, dict[str, dict[s
     return out
 
 
+def paired_ratio(case: Case, first: Summary | None, row: Summary | None) -> Summary | None:
+    """The ratio of each round's two runs, which ran back to back under the same machine
+    load, summarised over the rounds (the point of interleaving)."""
+    if first is None or row is None:
+        return None
+    pairs = []
+    for mine, theirs in zip(first.per_round, row.per_round, strict=False):
+        if mine and theirs:
+            pairs.append(mine / theirs if case.ratio == "subject" else theirs / mine)
+    if not pairs:
+        return None
+    return Summary(statistics.median(pairs), min(pairs), max(pairs), tuple(pairs), tuple(pairs))
+
+
 def ratio(case: Case, first: Summary | None, row: Summary | None) -> str:
-    if first is None or row is None or not first.median or not row.median:
-        return "–"
-    value = first.median / row.median if case.ratio == "subject" else row.median / first.median
-    return f"{value:.2f}"
+    paired = paired_ratio(case, first, row)
+    return paired.cell(".2f") if paired else "–"
 
 
 def table(
@@ -90,7 +104,12 @@ def table(
         errors = [r for r in results.get(case.id, {}).get(entry.key, []) if isinstance(r, str)]
         if errors:
             lines.append(f"| ↳ {len(errors)} run(s) failed: {errors[-1][:120]} |")
-    lines += ["", f"ratio: {which}; ↑ higher is better, ↓ lower is better."]
+    lines += [
+        "",
+        f"Cells: median (min–max) of the runs. ratio: {which}, taken per round (the runs of "
+        "a round ran back to back) and summarised the same way. ↑ higher is better, ↓ lower "
+        "is better.",
+    ]
     return "\n".join(lines)
 
 
@@ -128,10 +147,13 @@ def targets(
             out.append(Target(name, f"{value:,.2f}{unit}", "PASS" if value <= limit else "MISS"))
 
     def quotient(case: str, metric: str, peer: str) -> float | None:
-        mine, theirs = (_median(summary, case, k, metric) for k in ("jobsched", peer))
-        return mine / theirs if mine and theirs else None
+        per_entry = summary.get(case, {})
+        mine, theirs = (per_entry.get(k, {}).get(metric) for k in ("jobsched", peer))
+        paired = paired_ratio(by_id[case], mine, theirs)
+        return paired.median if paired else None
 
-    ids = {c.id for c in cases}
+    by_id = {c.id: c for c in cases}
+    ids = set(by_id)
     for case in cases:
         if case.scenario != "bulk":
             continue
@@ -141,12 +163,14 @@ def targets(
             quotient(case.id, "e2e", "threadpool"),
             1.0,
             " x",
+            "no ThreadPoolExecutor run",
         )
         at_least(
             f"bulk {int(size):,}: end-to-end >= 20 x Huey-SQLite",
             quotient(case.id, "e2e", "huey"),
             20.0,
             " x",
+            "no Huey run (skipped or failed)",
         )
     if "one" in ids:
         at_least(
@@ -154,6 +178,7 @@ def targets(
             quotient("one", "acked", "huey"),
             2.0,
             " x",
+            "no Huey run (skipped or failed)",
         )
     if "latency" in ids:
         at_most("latency p50 <= 1 ms", _median(summary, "latency", "jobsched", "p50"), 1.0, " ms")

@@ -164,12 +164,16 @@ def machine() -> dict[str, Any]:
 
 def header(info: dict[str, Any], mode: str, repeat: int) -> str:
     dirty = " (core/ or storage/ differ from it)" if info["engine_changed"] else ""
-    load = " ".join(f"{x:.2f}" for x in info["load_before"])
+    load = "load average (1, 5, 15 min) at start " + " ".join(
+        f"{x:.2f}" for x in info["load_before"]
+    )
+    if "load_after" in info:
+        load += ", at end " + " ".join(f"{x:.2f}" for x in info["load_after"])
     return (
         f"jobsched benchmark, {mode} mode, {repeat} interleaved run(s) per system\n"
         f"machine: {info['nproc']} CPUs, {info['cpu']}; Python {info['python']}; "
         f"SQLite {info['sqlite']}; {info['platform']}\n"
-        f"commit {info['commit'][:12]}{dirty}; load average at start {load}"
+        f"commit {info['commit'][:12]}{dirty}; {load}"
     )
 
 
@@ -258,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         for note in notes.get(case.id, []):
             print(note)
         print()
-    print("**Targets** (jobsched's medians):\n")
+    print("**Targets** (medians; a comparison with a peer uses the per-round ratios):\n")
     print(report.targets_table(verdicts))
 
     if args.json:
