@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
-import json, resource, sys, threading, time
+import json, sys, threading, time
 t0 = time.perf_counter()
 from core import CategoryConfig, Scheduler, SchedulerConfig
 from storage import open_store
@@ -38,7 +38,8 @@ done = threading.Event()
 done.wait(float(sys.argv[2]))  # keep running to see whether memory grows while draining
 snap = sched.snapshot()
 sched.stop(grace=0)
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's at fork.
+rss = int([l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]) / 1024
 print(json.dumps({"first_task_s": t_first, "peak_rss_mb": rss, "rate": snap.rate}))
 """
 
