@@ -47,7 +47,7 @@ def states(db: Path) -> dict[str, int]:
         con.close()
 
 
-def fill(db: Path, n: int, fail_share: float) -> list[int]:
+def fill(db: Path, n: int, fail_share: float, ms: float) -> list[int]:
     store = open_store(db)
     store.open(None)
     client = Client(CONFIG, store)
@@ -56,7 +56,7 @@ def fill(db: Path, n: int, fail_share: float) -> list[int]:
     for start in range(0, n, batch):
         items = []
         for k in range(start, min(n, start + batch)):
-            payload = {"n": k, "ms": 1 if k % 10 == 0 else 0}
+            payload = {"n": k, "ms": ms}
             if k % 100 < fail_share * 100:
                 payload["fail_rate"] = 0.5
             items.append(("a.work" if k % 2 else "b.work", payload))
@@ -72,6 +72,12 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=300)
     parser.add_argument("--report-every", type=float, default=30)
     parser.add_argument("--fail-share", type=float, default=0.1)
+    parser.add_argument(
+        "--ms",
+        type=float,
+        default=14.0,
+        help="task duration; 14 ms x 1,000,000 / 4 workers is about an hour",
+    )
     parser.add_argument("--dir", default="soak-run")
     args = parser.parse_args()
     work = Path(args.dir)
@@ -81,7 +87,7 @@ def main() -> None:
         if path.exists():
             path.unlink()
     t0 = time.monotonic()
-    ids = fill(db, args.tasks, args.fail_share)
+    ids = fill(db, args.tasks, args.fail_share, args.ms)
     print(f"filled {len(ids):,} tasks in {time.monotonic() - t0:.0f} s", flush=True)
     end = time.monotonic() + args.minutes * 60
     kills = bound = 0
