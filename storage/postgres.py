@@ -138,7 +138,7 @@ class PostgresStore:
         self._recovery_key = 0
         self._listener: Listener | None = None
         self._starts: StartRecorder | None = None
-        self._warned_recovered: set[str] = set()
+        self._warned_recovered: dict[str, Any] = {}  # node id -> recovered_at warned of
 
     def __repr__(self) -> str:
         state = "open" if self._db is not None else "closed"
@@ -571,8 +571,8 @@ class PostgresStore:
             bool(node.stopped),
         )
         recovered, by = self._read(pgsql.HEARTBEAT, values)[0]
-        if recovered and node.node_id not in self._warned_recovered:
-            self._warned_recovered.add(node.node_id)
+        if recovered is not None and self._warned_recovered.get(node.node_id) != recovered:
+            self._warned_recovered[node.node_id] = recovered
             log.error(
                 "node %s was declared dead by %s (no heartbeat for %g s) and its running "
                 "tasks were given to other nodes; their outcomes from this node are "

@@ -43,15 +43,18 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 @dataclass(frozen=True, slots=True)
 class PgSettings:
-    """A parsed PostgreSQL URL: what to give libpq, and jobsched's own options."""
+    """A parsed PostgreSQL URL: what to give libpq, and jobsched's own options.
 
-    conninfo: str
+    ``conninfo`` and ``params`` may hold the password: they stay out of the repr.
+    """
+
+    conninfo: str = field(repr=False)
     location: str
-    target: PgTarget
+    target: PgTarget = field(repr=False)
     stale_after: float = DEFAULT_STALE_AFTER
     schema: str | None = None
     read_only: bool = False
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def parse_url(

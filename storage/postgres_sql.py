@@ -109,9 +109,12 @@ _ORPHAN = (
     "t.state = 'running' AND t.owner IS DISTINCT FROM %s AND NOT EXISTS (SELECT 1 FROM nodes n"
     " WHERE n.node_id = t.owner AND NOT n.stopped AND NOT " + _STALE + ")"
 )
+#: Stopped nodes are listed for a day, then forgotten.
+_FORGOTTEN = "n.stopped AND n.seen_at < now() - interval '1 day'"
 ANY_DEAD = (
     f"SELECT EXISTS (SELECT 1 FROM tasks t WHERE {_ORPHAN})"
     f" OR EXISTS (SELECT 1 FROM nodes n WHERE NOT n.stopped AND n.node_id <> %s AND {_STALE})"
+    f" OR EXISTS (SELECT 1 FROM nodes n WHERE {_FORGOTTEN})"
 )
 TRY_RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 LOCK_ORPHANS = f"SELECT t.id, t.owner FROM tasks t WHERE {_ORPHAN} ORDER BY t.id FOR UPDATE OF t"
@@ -132,8 +135,7 @@ MARK_DEAD = (
     " WHERE n.node_id <> %s AND (n.node_id = ANY(%s) OR (NOT n.stopped AND " + _STALE + "))"
     " RETURNING n.node_id, extract(epoch FROM now() - n.seen_at)::float8"
 )
-#: Stopped nodes are listed for a day, then forgotten.
-PRUNE_NODES = "DELETE FROM nodes WHERE stopped AND seen_at < now() - interval '1 day'"
+PRUNE_NODES = f"DELETE FROM nodes AS n WHERE {_FORGOTTEN}"
 
 # --- reading ------------------------------------------------------------------------------
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
@@ -165,7 +167,7 @@ HEARTBEAT = (
     " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
     " budget = excluded.budget, workers = excluded.workers, counters = excluded.counters,"
     " stopped = excluded.stopped, seen_at = now()"
-    " RETURNING recovered_at IS NOT NULL, recovered_by"
+    " RETURNING recovered_at, recovered_by"
 )
 # A node that opens the store is alive from that moment (its first full heartbeat follows
 # at start): a row that says so, unless the node already has one.

@@ -483,3 +483,15 @@ def test_a_lost_connection_is_replaced_on_the_next_call(
     with pytest.raises(StoreUnavailableError):
         store.counts()
     assert store.counts()["email"][QUEUED] == 1
+
+
+def test_stopped_nodes_are_forgotten_after_a_day(
+    make_store: MakeStore, admin: psycopg.Connection[Any]
+) -> None:
+    store = make_store()
+    store.open(None)
+    store.heartbeat(node_info("old", stopped=True))
+    store.heartbeat(node_info("recent", stopped=True))
+    age(admin, "old", 25 * 3600)
+    store.recover("node-b", T0)
+    assert [n.node_id for n in store.nodes()] == ["recent"]
