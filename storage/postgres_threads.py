@@ -1,4 +1,4 @@
-"""The two helpers of the PostgreSQL store that own a connection of their own.
+"""The two parts of the PostgreSQL store that own a connection of their own.
 
 - :class:`Listener`: a thread that ``LISTEN``s on the work channel and calls the node's
   callbacks when another process wrote work or settings. A hint only: the node still
