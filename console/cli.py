@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 import core
 from core import (
@@ -36,83 +34,18 @@ from core import (
 from core.task import CANCELLED, FAILED, STATES, SUCCEEDED, TaskRecord
 
 from . import reports
+from .cli_base import (
+    JobschedGroup,
+    JsonFlag,
+    WaitTimeout,
+    complete_categories,
+    complete_handlers,
+    number,
+    seconds_option,
+    whole_number,
+)
 from .root import build_scheduler, open_client
 from .settings import DEFAULT_DB, Settings, load_settings
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-# --- the one place where errors become exit codes ------------------------------------------
-
-
-class _Interrupted(Exception):
-    """Ctrl-C inside a command, carried past Typer's own handling (a silent exit 130)."""
-
-
-class JobschedGroup(TyperGroup):
-    """Runs a command and turns every way it can end into an exit code and one line."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            raise _Interrupted() from None
-
-    def main(  # type: ignore[override]
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        code = self._run(args, prog_name, complete_var, **extra)
-        if standalone_mode:
-            sys.exit(code)
-        return code
-
-    def _run(
-        self,
-        args: Sequence[str] | None,
-        prog_name: str | None,
-        complete_var: str | None,
-        **extra: Any,
-    ) -> int:
-        try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except JobschedError as exc:
-            return _fail(exc.message, exc.exit_code)
-        except typer.TyperException as exc:  # usage errors: unknown command, bad option value
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                typer.echo(exc.format_message(), err=True)
-                return EXIT_USAGE
-            hint = ""
-            ctx = getattr(exc, "ctx", None)
-            if ctx is not None:
-                hint = f" Try '{ctx.command_path} --help'."
-            return _fail(_one_line(exc.format_message()).rstrip(".") + "." + hint, exc.exit_code)
-        except (_Interrupted, KeyboardInterrupt, typer.Abort):
-            return _fail("interrupted.", EXIT_INTERRUPTED)
-        except Exception as exc:
-            if os.environ.get("JOBSCHED_DEBUG"):
-                raise
-            return _fail(
-                f"unexpected {type(exc).__name__}: {_one_line(str(exc))}. "
-                "This is a bug; set JOBSCHED_DEBUG=1 to see the traceback and report it",
-                1,
-            )
-        return result if isinstance(result, int) else 0
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _fail(message: str, code: int) -> int:
-    typer.echo(f"Error: {_one_line(message)}", err=True)
-    return code
-
 
 app = typer.Typer(
     cls=JobschedGroup,
@@ -189,62 +122,6 @@ def _out(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _seconds(option: str, value: float | None) -> float | None:
-    if value is not None and (not math.isfinite(value) or value < 0):
-        raise InvalidInputError(
-            option, value, "must be a finite number of seconds, 0 or more", "Use e.g. 30"
-        )
-    return value
-
-
-def _whole(text: str) -> int:
-    """Parse a whole-number argument, naming the value when it is not one."""
-    try:
-        return int(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a whole number") from None
-
-
-def _number(text: str) -> float:
-    """Parse a number argument (``nan`` and ``inf`` parse; commands reject them)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a number") from None
-
-
-def _complete_categories(incomplete: str) -> list[str]:
-    """Shell completion: configured category names (from JOBSCHED_CONFIG or the default)."""
-    try:
-        names = list(load_settings().config.categories)
-    except JobschedError:
-        return []
-    return [n for n in names if n.startswith(incomplete)]
-
-
-def _complete_handlers(incomplete: str) -> list[str]:
-    """Shell completion: handlers registered by the configured modules."""
-    try:
-        from .root import build_client
-
-        names = sorted(build_client(load_settings()).handlers)
-    except Exception:  # completion must never print a traceback into the shell
-        return []
-    return [n for n in names if n.startswith(incomplete)]
-
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout.")]
-WaitTimeout = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        metavar="SECONDS",
-        parser=_number,
-        help="Give up waiting after this long (exit 5).",
-    ),
-]
-
-
 # --- the node -----------------------------------------------------------------------------
 
 
@@ -258,13 +135,16 @@ def run(
     duration: Annotated[
         float | None,
         typer.Option(
-            "--for", metavar="SECONDS", parser=_number, help="Exit after this many seconds."
+            "--for", metavar="SECONDS", parser=number, help="Exit after this many seconds."
         ),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", envvar="JOBSCHED_WORKERS", parser=_whole, help="The worker thread budget."
+            "--workers",
+            envvar="JOBSCHED_WORKERS",
+            parser=whole_number,
+            help="The worker thread budget.",
         ),
     ] = None,
     grace: Annotated[
@@ -280,8 +160,8 @@ def run(
     """
     from .node import NodeRunner
 
-    settings = _settings(ctx, workers=workers, grace_period=_seconds("--grace", grace))
-    _seconds("--for", duration)
+    settings = _settings(ctx, workers=workers, grace_period=seconds_option("--grace", grace))
+    seconds_option("--for", duration)
     sched = build_scheduler(settings)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("jobsched: %(levelname)s %(message)s"))
@@ -374,7 +254,7 @@ def submit(
         str,
         typer.Argument(
             metavar="HANDLER",
-            autocompletion=_complete_handlers,
+            autocompletion=complete_handlers,
             help="Handler name, e.g. email.send.",
         ),
     ],
@@ -389,15 +269,13 @@ def submit(
         typer.Option(
             "--category",
             metavar="CATEGORY",
-            autocompletion=_complete_categories,
+            autocompletion=complete_categories,
             help="Run in this category.",
         ),
     ] = None,
     delay: Annotated[
         float,
-        typer.Option(
-            "--delay", metavar="SECONDS", parser=_number, help="Run no earlier than this."
-        ),
+        typer.Option("--delay", metavar="SECONDS", parser=number, help="Run no earlier than this."),
     ] = 0.0,
     key: Annotated[
         str | None,
@@ -408,7 +286,7 @@ def submit(
 ) -> None:
     """Submit one task; print its id (or, with --wait, its result)."""
     value = _payload(payload)
-    _seconds("--timeout", timeout)
+    seconds_option("--timeout", timeout)
     with _client(ctx) as client:
         task_id = client.submit_id(handler, value, category=category, delay=delay, key=key)
         if not wait:
@@ -423,15 +301,15 @@ def inject(
     category: Annotated[
         str,
         typer.Argument(
-            metavar="CATEGORY", autocompletion=_complete_categories, help="Category to load."
+            metavar="CATEGORY", autocompletion=complete_categories, help="Category to load."
         ),
     ],
-    count: Annotated[int, typer.Option("--count", parser=_whole, help="How many jobs.")] = 1,
+    count: Annotated[int, typer.Option("--count", parser=whole_number, help="How many jobs.")] = 1,
     duration_ms: Annotated[
-        float, typer.Option("--duration-ms", parser=_number, help="How long each job sleeps.")
+        float, typer.Option("--duration-ms", parser=number, help="How long each job sleeps.")
     ] = 50.0,
     fail_rate: Annotated[
-        float, typer.Option("--fail-rate", parser=_number, help="Share of jobs that fail (0..1).")
+        float, typer.Option("--fail-rate", parser=number, help="Share of jobs that fail (0..1).")
     ] = 0.0,
 ) -> None:
     """Submit synthetic jobs into a category (to watch the balancer work)."""
@@ -479,12 +357,12 @@ def tasks(
         typer.Option(
             "--category",
             metavar="CATEGORY",
-            autocompletion=_complete_categories,
+            autocompletion=complete_categories,
             help="Only this category.",
         ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", parser=_whole, help="At most this many, newest first.")
+        int, typer.Option("--limit", parser=whole_number, help="At most this many, newest first.")
     ] = 50,
     as_json: JsonFlag = False,
 ) -> None:
@@ -512,7 +390,7 @@ def tasks(
 @app.command()
 def show(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", parser=_whole, help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Everything about one task."""
@@ -539,13 +417,13 @@ class TaskNotFinishedError(WaitTimeoutError):
 @app.command()
 def result(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", parser=_whole, help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
     timeout: WaitTimeout = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Print a task's result as JSON; exit 1 if it failed or was cancelled, 5 on timeout."""
-    _seconds("--timeout", timeout)
+    seconds_option("--timeout", timeout)
     with _client(ctx) as client:
         task = reports.wait_terminal(client, task_id, timeout) if wait else client.get(task_id)
     if task.state not in (SUCCEEDED, CANCELLED, FAILED):
@@ -561,7 +439,7 @@ def retry(
     ctx: typer.Context,
     ids: Annotated[
         list[int] | None,
-        typer.Argument(metavar="ID...", parser=_whole, help="Failed or cancelled task ids."),
+        typer.Argument(metavar="ID...", parser=whole_number, help="Failed or cancelled task ids."),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed task.")] = False,
 ) -> None:
@@ -594,7 +472,9 @@ def retry(
 @app.command()
 def cancel(
     ctx: typer.Context,
-    ids: Annotated[list[int], typer.Argument(metavar="ID...", parser=_whole, help="Task ids.")],
+    ids: Annotated[
+        list[int], typer.Argument(metavar="ID...", parser=whole_number, help="Task ids.")
+    ],
 ) -> None:
     """Cancel scheduled or queued tasks; ask running ones to stop."""
     with _client(ctx) as client:
@@ -623,7 +503,7 @@ def priority(
     ctx: typer.Context,
     category: Annotated[
         str,
-        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
     ],
     weight: Annotated[
         str, typer.Argument(metavar="WEIGHT", help="Priority weight, a number above 0.")
@@ -640,7 +520,7 @@ def pause(
     ctx: typer.Context,
     category: Annotated[
         str,
-        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
     ],
 ) -> None:
     """Stop feeding a category's workers (nothing is lost)."""
@@ -654,7 +534,7 @@ def resume(
     ctx: typer.Context,
     category: Annotated[
         str,
-        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
     ],
 ) -> None:
     """Feed a paused category again."""
@@ -668,10 +548,10 @@ def pin(
     ctx: typer.Context,
     category: Annotated[
         str,
-        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
     ],
     workers: Annotated[
-        int, typer.Argument(metavar="N", parser=_whole, help="Worker count to hold.")
+        int, typer.Argument(metavar="N", parser=whole_number, help="Worker count to hold.")
     ],
 ) -> None:
     """Fix a category's worker count; the balancer respects it."""
@@ -685,7 +565,7 @@ def unpin(
     ctx: typer.Context,
     category: Annotated[
         str,
-        typer.Argument(metavar="CATEGORY", autocompletion=_complete_categories, help="Category."),
+        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
     ],
 ) -> None:
     """Let the balancer size a category again."""

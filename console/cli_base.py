@@ -1,0 +1,147 @@
+"""What every ``jobsched`` command shares: the one place where errors become exit codes
+and one line on stderr, and the parsers and shell completions of arguments."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from core import InvalidInputError, JobschedError
+
+from .settings import load_settings
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+# --- the one place where errors become exit codes ------------------------------------------
+
+
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past Typer's own handling (a silent exit 130)."""
+
+
+class JobschedGroup(TyperGroup):
+    """Runs a command and turns every way it can end into an exit code and one line."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = self._run(args, prog_name, complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except JobschedError as exc:
+            return _fail(exc.message, exc.exit_code)
+        except typer.TyperException as exc:  # usage errors: unknown command, bad option value
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.format_message(), err=True)
+                return EXIT_USAGE
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                hint = f" Try '{ctx.command_path} --help'."
+            return _fail(_one_line(exc.format_message()).rstrip(".") + "." + hint, exc.exit_code)
+        except (_Interrupted, KeyboardInterrupt, typer.Abort):
+            return _fail("interrupted.", EXIT_INTERRUPTED)
+        except Exception as exc:
+            if os.environ.get("JOBSCHED_DEBUG"):
+                raise
+            return _fail(
+                f"unexpected {type(exc).__name__}: {_one_line(str(exc))}. "
+                "This is a bug; set JOBSCHED_DEBUG=1 to see the traceback and report it",
+                1,
+            )
+        return result if isinstance(result, int) else 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str, code: int) -> int:
+    typer.echo(f"Error: {_one_line(message)}", err=True)
+    return code
+
+
+def seconds_option(option: str, value: float | None) -> float | None:
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise InvalidInputError(
+            option, value, "must be a finite number of seconds, 0 or more", "Use e.g. 30"
+        )
+    return value
+
+
+def whole_number(text: str) -> int:
+    """Parse a whole-number argument, naming the value when it is not one."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a whole number") from None
+
+
+def number(text: str) -> float:
+    """Parse a number argument (``nan`` and ``inf`` parse; commands reject them)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+
+
+def complete_categories(incomplete: str) -> list[str]:
+    """Shell completion: configured category names (from JOBSCHED_CONFIG or the default)."""
+    try:
+        names = list(load_settings().config.categories)
+    except JobschedError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_handlers(incomplete: str) -> list[str]:
+    """Shell completion: handlers registered by the configured modules."""
+    try:
+        from .root import build_client
+
+        names = sorted(build_client(load_settings()).handlers)
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout.")]
+WaitTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        parser=number,
+        help="Give up waiting after this long (exit 5).",
+    ),
+]
