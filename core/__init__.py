@@ -8,8 +8,9 @@ from .client import Client
 from .clock import Clock, FakeClock, SystemClock
 from .config import CategoryConfig, SchedulerConfig
 from .errors import *  # noqa: F403
+from .handle import TaskHandle
 from .handlers import HandlerSpec, TaskContext, current_task, handler
-from .scheduler import Scheduler, TaskHandle
+from .scheduler import Scheduler
 from .snapshot import CategorySnapshot, Snapshot, WorkerSnapshot
 from .store import MemoryStore, TaskStore
 from .task import CategorySettings, NodeInfo, TaskRecord

@@ -11,7 +11,6 @@ No engine thread ever calls into a UI; observers read :meth:`Scheduler.snapshot`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -19,7 +18,6 @@ import random
 import socket
 import sys
 import threading
-import traceback
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -32,12 +30,12 @@ from .clock import Clock, SteadyClock, SystemClock
 from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
 from .errors import (
     SchedulerStateError,
-    TaskCancelledError,
-    TaskFailedError,
     TaskNotFoundError,
     WaitTimeoutError,
 )
-from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
+from .execute import Executor
+from .handle import TaskHandle
+from .handlers import CancelFlag
 from .pool import BUSY, IDLE, Worker, WorkerPool
 from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
 from .store import CANCEL_DONE, CANCEL_REQUESTED, MemoryStore, TaskStore
@@ -45,9 +43,6 @@ from .task import (
     CANCELLED,
     FAILED,
     QUEUED,
-    REASON_CANCELLED,
-    REASON_ERROR,
-    REASON_HANDLER_MISSING,
     REASON_TIMED_OUT,
     RUNNING,
     SCHEDULED,
@@ -63,7 +58,6 @@ from .timer import Timer
 
 log = logging.getLogger("jobsched")
 
-MAX_ERROR_TEXT = 8000
 OUTCOME_BATCH = 500
 STORE_RETRY_WAIT = 0.5
 
@@ -72,42 +66,6 @@ STORE_RETRY_WAIT = 0.5
 class _Claim:
     task: TaskRecord
     cancel: CancelFlag
-
-
-class TaskHandle:
-    """What ``submit()`` returns: the task id, and a way to wait for its result."""
-
-    __slots__ = ("id", "_sched")
-
-    def __init__(self, sched: Scheduler, task_id: int) -> None:
-        self.id = task_id
-        self._sched = sched
-
-    def wait(self, timeout: float | None = None) -> TaskRecord:
-        """Block until the task is terminal; return its record (any terminal state)."""
-        return self._sched.wait(self.id, timeout)
-
-    def result(self, timeout: float | None = None) -> Any:
-        """The handler's return value; raises TaskFailedError / TaskCancelledError /
-        WaitTimeoutError."""
-        record = self.wait(timeout)
-        if record.state == SUCCEEDED:
-            return record.result_value()
-        if record.state == CANCELLED:
-            raise TaskCancelledError(record.id)
-        raise TaskFailedError(record.id, record.error, record.reason)
-
-    def state(self) -> str:
-        return self._sched.get(self.id).state
-
-    def cancel(self) -> str:
-        return self._sched.cancel([self.id])[self.id]
-
-    def __int__(self) -> int:
-        return self.id
-
-    def __repr__(self) -> str:
-        return f"TaskHandle({self.id})"
 
 
 class Scheduler(Client):
@@ -136,7 +94,7 @@ class Scheduler(Client):
         self.node_id = node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.threaded = threaded
         self.state = "new"
-        self._rng = rng or random.Random()
+        self.executor = Executor(self.clock, self.node_id, config.retry_base, config.retry_max, rng)
         self._lock = threading.RLock()
         self.timer = Timer(self.clock)
         self.balancer = Balancer(config.workers, config.cooldown)
@@ -619,7 +577,7 @@ class Scheduler(Client):
             self.store.record_start(task.id, task.attempts)
         except Exception:  # the run matters more than the poison bookkeeping
             log.exception("could not journal the start of task %d", task.id)
-        outcome = self._execute(task, spec, claim.cancel)
+        outcome = self.executor.run(task, spec, claim.cancel)
         pool = worker.pool
         with pool.lock:
             abandoned = worker.abandoned
@@ -631,65 +589,6 @@ class Scheduler(Client):
         self._outcomes.put(outcome)
         if pool.fifo.qsize() <= self._window(pool) // 2:  # refill at half, before it runs dry
             self._want({pool.category})
-
-    def _execute(self, task: TaskRecord, spec: HandlerSpec | None, cancel: CancelFlag) -> Outcome:
-        """Run the handler and turn whatever happens into an outcome. Never raises."""
-        fence = (task.id, self.node_id, task.attempts)
-        if spec is None:
-            return Outcome(
-                *fence,
-                FAILED,
-                self.clock.now(),
-                reason=REASON_HANDLER_MISSING,
-                error=f"no handler named {task.handler!r} is registered in this process",
-            )
-        if cancel.is_set():
-            return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
-        _set_current(
-            TaskContext(
-                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel
-            )
-        )
-        try:
-            value = spec.fn(task.payload_value())
-        except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
-            error = _error_text()
-            now = self.clock.now()
-            if cancel.is_set():
-                return Outcome(*fence, CANCELLED, now, error=error, reason=REASON_CANCELLED)
-            if task.attempts < task.max_attempts:
-                return Outcome(
-                    *fence,
-                    SCHEDULED,
-                    now,
-                    error=error,
-                    reason=REASON_ERROR,
-                    run_at=now + self.backoff(task.attempts),
-                )
-            return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
-        finally:
-            _set_current(None)
-        now = self.clock.now()
-        try:
-            result = json.dumps(value, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            log.warning(
-                "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
-                task.id,
-                task.handler,
-                exc,
-            )
-            result = json.dumps({"unserialisable_result": repr(value)[:500]})
-        state = CANCELLED if cancel.is_set() else SUCCEEDED
-        return Outcome(
-            *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
-        )
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds before retry number ``attempt``: exponential, capped, with jitter in
-        [50%, 100%] so that failures of one burst do not retry in lockstep."""
-        base = min(self.config.retry_max, self.config.retry_base * 2.0 ** (attempt - 1))
-        return base * (0.5 + 0.5 * self._rng.random())
 
     def _worker_exited(self, pool: WorkerPool, worker: Worker) -> None:
         if self.state == "running":
@@ -1002,10 +901,3 @@ class Scheduler(Client):
             counters=counters,
             rate=sum(rates.values()),
         )
-
-
-def _error_text() -> str:
-    text = traceback.format_exc()
-    if len(text) > MAX_ERROR_TEXT:
-        text = "... (truncated)\n" + text[-MAX_ERROR_TEXT:]
-    return text

@@ -1,0 +1,115 @@
+"""Running one handler and turning whatever happens into an :class:`Outcome`.
+
+Failures (any exception, SystemExit and KeyboardInterrupt included) become a retry with
+exponential backoff and jitter, or ``failed`` once attempts are spent; a result that is
+not JSON is stored as a placeholder (the task ran: it is never run again for that).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import traceback
+
+from .clock import Clock
+from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
+from .task import (
+    CANCELLED,
+    FAILED,
+    REASON_CANCELLED,
+    REASON_ERROR,
+    REASON_HANDLER_MISSING,
+    SCHEDULED,
+    SUCCEEDED,
+    Outcome,
+    TaskRecord,
+)
+
+log = logging.getLogger("jobsched")
+
+MAX_ERROR_TEXT = 8000
+
+
+class Executor:
+    """Runs handlers for one node; the outcome's fence carries this node's id."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        node_id: str,
+        retry_base: float,
+        retry_max: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.node_id = node_id
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.rng = rng or random.Random()
+
+    def run(self, task: TaskRecord, spec: HandlerSpec | None, cancel: CancelFlag) -> Outcome:
+        """Run the handler and turn whatever happens into an outcome. Never raises."""
+        fence = (task.id, self.node_id, task.attempts)
+        if spec is None:
+            return Outcome(
+                *fence,
+                FAILED,
+                self.clock.now(),
+                reason=REASON_HANDLER_MISSING,
+                error=f"no handler named {task.handler!r} is registered in this process",
+            )
+        if cancel.is_set():
+            return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
+        _set_current(
+            TaskContext(
+                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel
+            )
+        )
+        try:
+            value = spec.fn(task.payload_value())
+        except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
+            error = _error_text()
+            now = self.clock.now()
+            if cancel.is_set():
+                return Outcome(*fence, CANCELLED, now, error=error, reason=REASON_CANCELLED)
+            if task.attempts < task.max_attempts:
+                return Outcome(
+                    *fence,
+                    SCHEDULED,
+                    now,
+                    error=error,
+                    reason=REASON_ERROR,
+                    run_at=now + self.backoff(task.attempts),
+                )
+            return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
+        finally:
+            _set_current(None)
+        now = self.clock.now()
+        try:
+            result = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            log.warning(
+                "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
+                task.id,
+                task.handler,
+                exc,
+            )
+            result = json.dumps({"unserialisable_result": repr(value)[:500]})
+        state = CANCELLED if cancel.is_set() else SUCCEEDED
+        return Outcome(
+            *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before retry number ``attempt``: exponential, capped, with jitter in
+        [50%, 100%] so that failures of one burst do not retry in lockstep."""
+        base = min(self.retry_max, self.retry_base * 2.0 ** (attempt - 1))
+        return base * (0.5 + 0.5 * self.rng.random())
+
+
+def _error_text() -> str:
+    text = traceback.format_exc()
+    if len(text) > MAX_ERROR_TEXT:
+        text = "... (truncated)\n" + text[-MAX_ERROR_TEXT:]
+    return text
