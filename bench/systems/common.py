@@ -32,6 +32,10 @@ class Countdown:
             if self.count >= self.n:
                 self._done.set()
 
+    def add_one(self, _payload: object = None) -> None:
+        """``add(1)`` with the signature of a handler, to be registered as one."""
+        self.add()
+
     def wait(self, timeout: float) -> bool:
         return self._done.wait(timeout)
 

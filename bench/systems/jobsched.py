@@ -12,26 +12,30 @@ from typing import Any
 from core import CategoryConfig, Client, Scheduler, SchedulerConfig
 from storage import open_store
 
-from .common import WARM_UP_TASKS, StartTimes, latency_result, paced
+from .common import WARM_UP_TASKS, Countdown, StartTimes, latency_result, paced
 
 WORKERS = 4
 #: Tasks per ``submit_many`` call (one transaction each).
 SUBMIT_BATCH = 10_000
-POLL = 0.005
+POLL = 0.002
 
 # stop(grace=0) logs the tasks it releases; that is expected here.
 logging.getLogger("jobsched").setLevel(logging.ERROR)
 
 
 def make(
-    tmp: Path, categories: dict[str, CategoryConfig] | None = None, **options: Any
+    tmp: Path,
+    categories: dict[str, CategoryConfig] | None = None,
+    ran: Countdown | None = None,
+    **options: Any,
 ) -> Scheduler:
+    """A node with a ``<category>.noop`` handler per category; ``ran`` counts its calls."""
     config = SchedulerConfig(
         workers=WORKERS, categories=categories or {"bench": CategoryConfig()}, **options
     )
     sched = Scheduler(config, open_store(tmp / "jobsched.db"))
     for name in config.categories:
-        sched.handler(f"{name}.noop")(lambda payload: None)
+        sched.handler(f"{name}.noop")(ran.add_one if ran is not None else (lambda payload: None))
     return sched
 
 
@@ -40,11 +44,14 @@ def succeeded(sched: Scheduler) -> int:
     return sched.snapshot().counters.get("succeeded", 0)
 
 
-def wait_succeeded(sched: Scheduler, n: int, timeout: float) -> None:
+def wait_succeeded(sched: Scheduler, ran: Countdown, timeout: float) -> None:
+    """Wait until every handler ran (an event: polling snapshot() every few ms would cost
+    the node measurable GIL time), then poll briefly for the last outcomes' commit."""
     deadline = time.perf_counter() + timeout
-    while succeeded(sched) < n:
+    ran.wait(timeout)
+    while succeeded(sched) < ran.n:
         if time.perf_counter() > deadline:
-            raise TimeoutError(f"{succeeded(sched)} of {n} tasks finished in {timeout:g} s")
+            raise TimeoutError(f"{succeeded(sched)} of {ran.n} tasks finished in {timeout:g} s")
         time.sleep(POLL)
 
 
@@ -55,7 +62,9 @@ def submit_all(sched: Scheduler, counts: dict[str, int]) -> None:
             sched.submit_many(items[: min(SUBMIT_BATCH, n - offset)])
 
 
-def drain_phases(sched: Scheduler, counts: dict[str, int], timeout: float) -> dict[str, float]:
+def drain_phases(
+    sched: Scheduler, ran: Countdown, counts: dict[str, int], timeout: float
+) -> dict[str, float]:
     """Submit with every category paused (so no worker runs), then resume and drain.
 
     The two phases back to back are the end-to-end figure; pausing keeps the drain from
@@ -68,15 +77,16 @@ def drain_phases(sched: Scheduler, counts: dict[str, int], timeout: float) -> di
     t1 = time.perf_counter()
     for category in counts:
         sched.set_paused(category, False)
-    wait_succeeded(sched, sum(counts.values()), timeout)
+    wait_succeeded(sched, ran, timeout)
     t2 = time.perf_counter()
     return {"n": sum(counts.values()), "submit_s": t1 - t0, "drain_s": t2 - t1}
 
 
 def bulk(tmp: Path, n: int, timeout: float = 900) -> dict[str, float]:
-    sched = make(tmp).start()
+    ran = Countdown(n)
+    sched = make(tmp, ran=ran).start()
     try:
-        return drain_phases(sched, {"bench": n}, timeout)
+        return drain_phases(sched, ran, {"bench": n}, timeout)
     finally:
         sched.stop(grace=0)
 
@@ -89,12 +99,13 @@ def balancer(tmp: Path, n: int, timeout: float = 900) -> dict[str, float]:
         "mid": CategoryConfig(priority=2),
         "high": CategoryConfig(priority=4),
     }
-    sched = make(tmp, categories, balance_interval=0.5, cooldown=1.0).start()
+    ran = Countdown(n)
+    sched = make(tmp, categories, ran, balance_interval=0.5, cooldown=1.0).start()
     try:
         share = n // 3
         counts = {"low": n - 2 * share, "mid": share, "high": share}
         since = time.time()
-        result = drain_phases(sched, counts, timeout)
+        result = drain_phases(sched, ran, counts, timeout)
         decisions = [d for d in sched.snapshot().decisions if d["at"] >= since]
         moved = sum(
             abs(d["targets"][c] - d["before"].get(c, 0)) for d in decisions for c in d["targets"]
