@@ -783,6 +783,8 @@ class Scheduler(Client):
                 "fifo": {name: pool.fifo.qsize() for name, pool in self.pools.items()},
                 "targets": {name: pool.target for name, pool in self.pools.items()},
                 "abandoned_threads": self.abandoned_threads,
+                # Tasks finished per second over the last few seconds, per category.
+                "rates": {name: round(rate, 3) for name, rate in self.metrics.rates().items()},
                 "python": sys.version.split()[0],
             },
             stopped=stopped,
