@@ -207,6 +207,13 @@ class Scheduler(Client):
         self._rebalance.set()
         for thread in self._threads[:1] + self._threads[2:]:  # dispatcher, housekeeper
             thread.join(timeout=max(0.5, self._left()))
+        for category in list(self._claim_doubt):  # claims that reported an error: find them
+            try:
+                self._adopt_lost_claims(category)
+            except Exception:
+                log.exception(
+                    "stop: could not look for claims of %s; the next start recovers them", category
+                )
         released: list[int] = []
         for pool in self.pools.values():
             pool.accepting = False
