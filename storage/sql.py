@@ -41,6 +41,13 @@ _TASK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 INSERT_CHUNK = 100
 
 
+#: One task, id chosen by SQLite: the acknowledged single submit is one statement.
+INSERT_ONE = (
+    "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
+    " attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id"
+)
+
+
 @functools.lru_cache(maxsize=8)
 def insert_tasks(rows: int) -> str:
     """An INSERT of ``rows`` tasks; each row takes 10 parameters (see ``_TASK_VALUES``)."""

@@ -315,6 +315,13 @@ class SqliteStore:
         """
         if not tasks:
             return []
+        if len(tasks) == 1 and tasks[0].dedup_key is None:
+            new = tasks[0]
+            state = SCHEDULED if new.run_at > now else QUEUED
+            row = (new.handler, new.category, state, new.payload, new.run_at, now,
+                   new.max_attempts, new.timeout, None)  # fmt: skip
+            with self._write() as conn:
+                return [conn.execute(sql.INSERT_ONE, row).fetchone()[0]]
         with self._write() as conn:
             seq, highest = conn.execute(sql.NEXT_TASK_ID).fetchone()
             next_id = max(seq, highest) + 1
