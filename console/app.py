@@ -28,11 +28,9 @@ from core.task import TaskRecord
 
 from .keys import (
     ALL_KEYS,
-    APP_KEYS,
-    CATEGORY_KEYS,
-    NODE_ACTIONS,
+    DASHBOARD_ACTIONS,
+    PALETTE_KEYS,
     PRIORITY_STEP,
-    TASK_KEYS,
     help_groups,
     shown_key,
 )
@@ -41,8 +39,9 @@ from .screens.detail import TaskDetailScreen
 from .screens.forms import pin_form, priority_form
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
+from .screens.nodes import NodesScreen
 from .screens.quit import WAIT, QuitScreen
-from .view import Source, settings_paused
+from .view import Source, nodes_of, settings_paused
 from .widgets import format as fmt
 from .widgets.tasks import TaskFilter
 
@@ -223,7 +222,7 @@ class JobschedApp(App[list[int]]):
         return int(key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in NODE_ACTIONS and self.screen is not self.main)
+        return not (action in DASHBOARD_ACTIONS and self.screen is not self.main)
 
     # ------------------------------------------------------------------ category actions
     def action_inject(self, count: int) -> None:
@@ -369,7 +368,19 @@ class JobschedApp(App[list[int]]):
             if not self.refresh_interval:
                 self.refresh_now()
 
-    # ------------------------------------------------------------------ help, palette, quit
+    # ------------------------------------------------------------ nodes, help, palette, quit
+    def action_nodes(self) -> None:
+        if self.screen is self.main:
+            self.push_screen(NodesScreen(self._read_nodes, self.refresh_interval))
+
+    def _read_nodes(self) -> list[dict[str, Any]]:
+        """Every node, aged by the app's clock; runs in the nodes screen's thread worker."""
+        return nodes_of(self.source, self.clock.now())
+
+    @on(NodesScreen.ReadFailed)
+    def _nodes_failed(self, event: NodesScreen.ReadFailed) -> None:
+        self.report_error("Cannot read the nodes", event.error)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_groups()))
@@ -377,7 +388,7 @@ class JobschedApp(App[list[int]]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         cat = self.main.cat_table.selected_key or "the selected category"
-        for binding in CATEGORY_KEYS + TASK_KEYS + APP_KEYS[:1]:
+        for binding in PALETTE_KEYS:
             title = (binding.tooltip or binding.description).replace("the selected category", cat)
             yield SystemCommand(
                 title, f"key: {shown_key(binding)}", partial(self.run_action, binding.action)

@@ -53,12 +53,16 @@ TASK_KEYS = [
     Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the task filter"),
 ]
 APP_KEYS = [
+    Binding("n", "nodes", "Node", tooltip="Show every node: host, pid, heartbeat, workers, rate"),
     Binding("question_mark", "help", "Help", tooltip="Show every key", key_display="?"),
     Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while tasks run)"),
 ]
 ALL_KEYS = [*CATEGORY_KEYS, *TASK_KEYS, *APP_KEYS]
-# Actions that act on the node or its tasks; not offered while a dialog is open.
-NODE_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS + TASK_KEYS}
+# Actions that act on the node or its tasks, and the nodes screen: offered on the
+# dashboard only, not while a dialog is open.
+DASHBOARD_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS + TASK_KEYS} | {"nodes"}
+# What the command palette offers (quit is among Textual's own commands already).
+PALETTE_KEYS = [b for b in ALL_KEYS if b.action != "quit"]
 
 
 def shown_key(binding: Binding) -> str:

@@ -16,7 +16,8 @@ from typing import Any
 from core import Client, TaskRecord, WaitTimeoutError
 from core.task import STATES, TERMINAL, NodeInfo
 
-#: A node whose heartbeat is older than this many heartbeat intervals counts as dead.
+#: A node whose heartbeat is older than this many heartbeat intervals (plus a second)
+#: counts as gone; see :func:`stale_after`.
 ALIVE_INTERVALS = 3.0
 #: How often a waiter in another process reads the task again.
 WAIT_POLL = 0.1
@@ -97,8 +98,7 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
     waiting: dict[str, int] = {}  # claimed into a live node's FIFO: queued for a worker
     for node, info in zip(nodes, infos, strict=True):
         if node["alive"]:
-            pools = info.counters.get("targets") or node["workers"]
-            for name, number in pools.items():
+            for name, number in node["targets"].items():
                 live_workers[name] = live_workers.get(name, 0) + int(number)
             for name, number in (info.counters.get("fifo") or {}).items():
                 waiting[name] = waiting.get(name, 0) + int(number)
@@ -136,9 +136,30 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
     }
 
 
+def stale_after(heartbeat_interval: float) -> float:
+    """Seconds without a heartbeat after which a node counts as gone: the one liveness
+    rule of ``status``, the console's nodes screen and the attached view."""
+    return ALIVE_INTERVALS * heartbeat_interval + 1.0
+
+
+def node_state(node: NodeInfo, now: float, heartbeat_interval: float) -> str:
+    """``stopped`` (it said so), ``alive`` (a fresh heartbeat) or ``stale`` (silent)."""
+    if node.stopped:
+        return "stopped"
+    return "alive" if now - node.heartbeat_at <= stale_after(heartbeat_interval) else "stale"
+
+
 def node_report(node: NodeInfo, now: float, heartbeat_interval: float) -> dict[str, Any]:
+    """One node of ``status --json`` (and a row of the console's nodes screen), from its
+    latest heartbeat: liveness, workers, targets, busy workers, finished tasks and rates
+    per category. ``rate`` is tasks finished per second, recently, over all categories."""
     age = max(0.0, now - node.heartbeat_at)
-    alive = not node.stopped and age <= ALIVE_INTERVALS * heartbeat_interval + 1.0
+    state = node_state(node, now, heartbeat_interval)
+    counters = node.counters
+    workers = _per_category(w for w in node.workers if not w.get("retiring"))
+    rates = {str(k): float(v) for k, v in (counters.get("rates") or {}).items()}
+    targets = {str(k): int(v) for k, v in (counters.get("targets") or {}).items()}
+    by_category = counters.get("by_category") or {}
     return {
         "node_id": node.node_id,
         "host": node.host,
@@ -146,11 +167,20 @@ def node_report(node: NodeInfo, now: float, heartbeat_interval: float) -> dict[s
         "started_at": iso(node.started_at),
         "heartbeat_at": iso(node.heartbeat_at),
         "heartbeat_age": round(age, 3),
-        "alive": alive,
+        "state": state,
+        "alive": state == "alive",
         "stopped": node.stopped,
         "budget": node.budget,
-        "workers": _per_category(w for w in node.workers if not w.get("retiring")),
+        "workers": workers,
+        "targets": targets or dict(workers),
         "busy": _per_category(w for w in node.workers if w.get("state") == "busy"),
+        "done": sum(
+            int(per.get(key, 0))
+            for per in by_category.values()
+            for key in ("succeeded", "failed", "cancelled")
+        ),
+        "rates": rates,
+        "rate": round(sum(rates.values()), 3),
     }
 
 

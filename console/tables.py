@@ -18,6 +18,7 @@ from rich.text import Text
 from core import TaskRecord
 
 from .reports import iso, task_detail
+from .widgets import format as fmt
 
 
 def _console() -> Console:
@@ -30,6 +31,8 @@ def _num(value: float | None) -> str:
 
 
 KINDS = {"fire-and-forget": "fire", "request-response": "req"}
+NODE_COLUMNS = ("node", "host", "pid", "state", "heartbeat", "workers", "busy", "done", "rate")
+NODE_NUMBERS = ("pid", "heartbeat", "busy", "done", "rate")
 
 
 def print_status(report: dict[str, Any]) -> None:
@@ -52,13 +55,20 @@ def print_status(report: dict[str, Any]) -> None:
     out.print(cats)
     if report["nodes"]:
         nodes = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
-        for column in ("node", "host", "pid", "state", "heartbeat", "workers"):
-            nodes.add_column(column)
+        for column in NODE_COLUMNS:
+            nodes.add_column(column, justify="right" if column in NODE_NUMBERS else "left")
         for n in report["nodes"]:
-            state = "stopped" if n["stopped"] else "alive" if n["alive"] else "silent"
-            per = " ".join(f"{k}={v}" for k, v in sorted(n["workers"].items()))
-            nodes.add_row(Text(n["node_id"]), Text(n["host"]), str(n["pid"]), state,
-                          f"{n['heartbeat_age']:.1f} s ago", per)  # fmt: skip
+            nodes.add_row(
+                Text(n["node_id"]),
+                Text(n["host"]),
+                str(n["pid"]),
+                n["state"],
+                f"{n['heartbeat_age']:.1f} s ago",
+                Text(fmt.per_category(n["targets"])),
+                str(sum(n["busy"].values())),
+                str(n["done"]),
+                f"{fmt.rate(n['rate'])}/s",
+            )
         out.print(nodes)
     else:
         out.print("no node has run on this database yet (start one with `jobsched run`)")

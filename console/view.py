@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from core import CategorySnapshot, Client, Snapshot, WorkerSnapshot
-from core.config import CategoryConfig
+from core.config import CategoryConfig, SchedulerConfig
 from core.store import TaskStore
 from core.task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED, NodeInfo, TaskRecord
+
+from . import reports
 
 RATE_WINDOW = 5.0
 
@@ -22,6 +24,7 @@ class Source(Protocol):
     the workers itself)."""
 
     store: TaskStore
+    config: SchedulerConfig
 
     def snapshot(self) -> Snapshot: ...
     def category_config(self, name: str) -> CategoryConfig: ...
@@ -48,8 +51,8 @@ class AttachedView:
         self.store = client.store
         self.config = client.config
         self.clock = client.clock
-        # A node is live while its heartbeat is younger than a few intervals.
-        self.stale_after = max(3 * client.config.heartbeat_interval, 5.0)
+        # A node is live while its heartbeat is younger than a few intervals (as in `status`).
+        self.stale_after = reports.stale_after(client.config.heartbeat_interval)
         self._done: deque[tuple[float, dict[str, int]]] = deque()
         self._done_lock = threading.Lock()  # the console reads from its timer and after changes
 
@@ -199,6 +202,21 @@ def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
             for key, value in per.items():
                 totals[key] = totals.get(key, 0) + int(value)
     return totals
+
+
+NODE_STATE_ORDER = {"alive": 0, "stale": 1, "stopped": 2}
+
+
+def nodes_of(source: Source, now: float) -> list[dict[str, Any]]:
+    """Every node that heartbeats into the source's store, as ``status`` reports it
+    (:func:`~console.reports.node_report`, same liveness rule): live nodes first, then by
+    host and pid. Works for both sources, as both share the store the heartbeats go to.
+    The nodes screen calls it from a thread worker: it reads the store."""
+    interval = source.config.heartbeat_interval
+    rows = [reports.node_report(node, now, interval) for node in source.store.nodes()]
+    return sorted(
+        rows, key=lambda r: (NODE_STATE_ORDER[r["state"]], r["host"], r["pid"], r["node_id"])
+    )
 
 
 def settings_paused(source: Any, category: str) -> bool:

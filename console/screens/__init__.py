@@ -1,1 +1,1 @@
-"""Screens of the console: help, task detail, value forms and the quit choice."""
+"""Screens of the console: help, task detail, nodes, value forms and the quit choice."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 
 def count(n: int) -> str:
@@ -20,6 +21,11 @@ def rate(per_second: float) -> str:
     if per_second >= 100:
         return f"{per_second:,.0f}"
     return f"{per_second:.1f}"
+
+
+def per_category(counts: Mapping[str, int]) -> str:
+    """{'email': 2, 'web': 5} -> 'email 2 · web 5' (in the mapping's order); '-' if empty."""
+    return " · ".join(f"{name} {n}" for name, n in counts.items()) or "-"
 
 
 def weight(value: float) -> str:

@@ -7,6 +7,11 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from console.app import JobschedApp
+from console.view import AttachedView
+from core import Client, FakeClock, MemoryStore
+from core.task import NodeInfo
+
 from .app_support import build_scheduler, make_app, populate, ready, settle, step
 
 SIZE = (120, 40)
@@ -67,3 +72,50 @@ def test_too_small_message(snap_compare: Any) -> None:
     app, run_before = dashboard()
     assert snap_compare(app, terminal_size=(60, 16), run_before=run_before)
     assert app.main.has_class("-too-small")
+
+
+def fixed_nodes(store: MemoryStore, now: float) -> None:
+    """Three nodes with fixed hosts and pids: alive, silent for a minute, and stopped."""
+
+    def worker(n: int, category: str, busy: bool) -> dict[str, Any]:
+        return {"name": f"{category}-{n}", "category": category,
+                "state": "busy" if busy else "idle", "task_id": 100 + n if busy else None,
+                "handler": f"{category}.run" if busy else None,
+                "started_at": now - n if busy else None}  # fmt: skip
+
+    counters = {
+        "targets": {"email": 2, "web": 3},
+        "rates": {"email": 4.5, "web": 12.25},
+        "by_category": {"email": {"succeeded": 1200, "failed": 3}, "web": {"succeeded": 845}},
+    }
+    workers = [worker(1, "email", True), worker(2, "email", False)] + [
+        worker(n, "web", n < 3) for n in (1, 2, 3)
+    ]
+    nodes = [
+        NodeInfo("node-a.example:101:x", host="node-a.example", pid=101, started_at=now - 3600,
+                 heartbeat_at=now - 0.5, budget=5, workers=workers, counters=counters),
+        NodeInfo("node-b.example:202:y", host="node-b.example", pid=202, started_at=now - 7200,
+                 heartbeat_at=now - 60, budget=4, workers=[worker(1, "email", False)],
+                 counters={"targets": {"email": 1}}),
+        NodeInfo("node-c.example:303:z", host="node-c.example", pid=303, started_at=now - 900,
+                 heartbeat_at=now - 300, budget=4, stopped=True),
+    ]  # fmt: skip
+    for node in nodes:
+        store.heartbeat(node)
+
+
+def test_nodes_screen(snap_compare: Any) -> None:
+    # An attached console: every node comes from heartbeats in the shared store.
+    sched, _ = build_scheduler()
+    clock = FakeClock()
+    store = MemoryStore()
+    fixed_nodes(store, clock.now())
+    app = JobschedApp(AttachedView(Client(sched.config, store, clock=clock)), refresh_interval=None)
+    app.animation_level = "none"
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

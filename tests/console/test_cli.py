@@ -11,15 +11,21 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from core.task import CANCELLED, FAILED, QUEUED, SCHEDULED, SUCCEEDED
+from console import reports
+from core.task import CANCELLED, FAILED, QUEUED, SCHEDULED, SUCCEEDED, NodeInfo
 from tests.console.cli_support import Cli, make_cli, one_line_error
 
 STATUS_CATEGORY_KEYS = {
     "name", "kind", "priority", "paused", "min_workers", "max_workers", "workers",
     "queued", "scheduled", "running", "succeeded", "failed", "cancelled",
+}  # fmt: skip
+STATUS_NODE_KEYS = {
+    "node_id", "host", "pid", "heartbeat_age", "state", "alive", "stopped", "workers",
+    "targets", "busy", "done", "rate", "rates",
 }  # fmt: skip
 SHOW_KEYS = {
     "id", "handler", "category", "state", "payload", "result", "error", "attempts",
@@ -184,12 +190,61 @@ def test_status_json_has_categories_nodes_and_decisions(cli: Cli) -> None:
     run_until_idle(cli)
     report = cli.json("status")
     (node,) = report["nodes"]
-    assert {"node_id", "host", "pid", "heartbeat_age", "alive", "workers"} <= set(node)
-    assert node["alive"] is False and node["stopped"] is True
+    assert set(node) >= STATUS_NODE_KEYS
+    assert node["alive"] is False and node["stopped"] is True and node["state"] == "stopped"
+    assert node["done"] == 1 and set(node["targets"]) == {"a", "b"}
+    assert isinstance(node["rate"], float) and set(node["rates"]) <= {"a", "b"}
     assert report["decisions"] and report["decisions"][0]["changes"]
     assert report["decisions"][0]["at"].endswith("Z")
     human = cli("status")
     assert human.exit_code == 0 and "category" in human.stdout and "decisions" in human.stdout
+    assert "stopped" in human.stdout and f"a {node['targets']['a']} · b" in human.stdout
+
+
+def heartbeat(at: float, **fields: Any) -> NodeInfo:
+    return NodeInfo(node_id="h:7:x", host="h", pid=7, started_at=at - 10, heartbeat_at=at,
+                    budget=6, **fields)  # fmt: skip
+
+
+def test_node_report_sums_rates_and_finished_tasks_from_the_heartbeat() -> None:
+    counters = {
+        "targets": {"a": 4, "b": 2},
+        "rates": {"a": 1.25, "b": 0.5},
+        "by_category": {
+            "a": {"started": 9, "succeeded": 5, "failed": 2, "cancelled": 1, "retried": 3},
+            "b": {"succeeded": 4},
+        },
+    }
+    workers = [{"name": "a-1", "category": "a", "state": "busy"},
+               {"name": "a-2", "category": "a", "state": "idle", "retiring": True},
+               {"name": "b-1", "category": "b", "state": "idle"}]  # fmt: skip
+
+    node = reports.node_report(heartbeat(100.0, workers=workers, counters=counters), 101.5, 0.5)
+
+    assert node["rate"] == 1.75 and node["rates"] == {"a": 1.25, "b": 0.5}
+    assert node["targets"] == {"a": 4, "b": 2} and node["workers"] == {"a": 1, "b": 1}
+    assert node["busy"] == {"a": 1} and node["done"] == 12
+    assert (node["state"], node["alive"], node["heartbeat_age"]) == ("alive", True, 1.5)
+
+
+def test_node_report_without_counters_falls_back_to_the_workers() -> None:
+    workers = [{"name": "a-1", "category": "a", "state": "idle"}]
+
+    node = reports.node_report(heartbeat(100.0, workers=workers), 100.0, 0.5)
+
+    assert node["targets"] == {"a": 1} and node["rate"] == 0 and node["rates"] == {}
+    assert node["done"] == 0
+
+
+@pytest.mark.parametrize(
+    ("age", "stopped", "state"),
+    [(0.0, False, "alive"), (2.5, False, "alive"), (2.6, False, "stale"), (0.0, True, "stopped")],
+)
+def test_a_node_is_alive_for_three_intervals_and_a_second(
+    age: float, stopped: bool, state: str
+) -> None:
+    node = reports.node_report(heartbeat(100.0, stopped=stopped), 100.0 + age, 0.5)
+    assert node["state"] == state and node["alive"] is (state == "alive")
 
 
 def test_tasks_lists_newest_first_with_filters(cli: Cli) -> None:
