@@ -118,7 +118,7 @@ class SchedulerConfig:
     balance_interval: float = 2.0
     cooldown: float = 6.0
     handlers: tuple[str, ...] = ()
-    poll_interval: float = 0.2
+    poll_interval: float = 0.1  # how soon other processes' writes are seen (<= 250 ms promised)
     grace_period: float = 10.0
     prefetch: int = 16
     retry_base: float = 1.0

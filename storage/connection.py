@@ -1,7 +1,7 @@
 """SQLite set-up, in one place: every connection a store makes comes from :func:`connect`.
 
 - WAL journal: readers never block the writer, and other processes' commits are visible
-  to the next read (the node polls every ~200 ms).
+  to the next read (the node polls every ~100 ms).
 - ``synchronous = NORMAL`` (``durability="full"``: FULL, for power-loss safety).
 - A busy timeout, so a short lock held by another process is waited out, not failed.
 - Per-thread connections (Peewee's SqliteDatabase keeps one per thread), opened

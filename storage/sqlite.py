@@ -299,7 +299,7 @@ class SqliteStore:
         return report
 
     def subscribe(self, callback: Callable[[], None]) -> None:
-        """SQLite has no notifications: the node's poll (every ~200 ms) sees new rows."""
+        """SQLite has no notifications: the node's poll (every ~100 ms) sees new rows."""
 
     def record_start(self, task_id: int, attempt: int) -> None:
         """Journal that this attempt begins (see ``storage.startlog``)."""
