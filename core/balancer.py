@@ -57,8 +57,11 @@ def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
     proportion to demand, capped by maximums with the surplus re-shared, and rounded by
     largest remainder. A category with demand whose share would round to no worker gets one
     while the budget allows (when free workers are fewer than such categories, the largest
-    demands get one each). Workers nobody demands go to idle categories by weight, paused
-    ones last. With no demand anywhere, pools keep their size when those sizes are valid.
+    demands get one each). No category gets more workers than it has tasks (queued +
+    running) through demand: more would sit idle. Workers beyond all the work are spare:
+    they first stay in the pools that have them (no churn for nothing), then go to
+    categories by weight, paused ones last. With no demand anywhere, pools keep their size
+    when those sizes are valid.
     """
     for d in items:
         if not (math.isfinite(d.weight) and d.weight > 0):
@@ -93,10 +96,18 @@ def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
         for n in owed[:rest]:
             targets[n] = 1
         return targets
-    rest = _share(rest, targets, caps, demand, floor=dict.fromkeys(owed, 1))
+    useful = {d.name: min(caps[d.name], max(targets[d.name], d.queued + d.running)) for d in hungry}
+    rest = _share(rest, targets, useful, demand, floor=dict.fromkeys(owed, 1))
 
-    idle = [d for d in free if not has_demand(d)]
-    for group in ([d for d in idle if not d.paused], [d for d in idle if d.paused]):
+    # Spare workers: first back to the pools that hold them now, then by weight.
+    holds = {d.name: min(d.current, caps[d.name]) for d in free if not d.paused}
+    rest = _share(
+        rest,
+        targets,
+        holds,
+        {n: Fraction(holds[n] - targets[n]) for n in holds if holds[n] > targets[n]},
+    )
+    for group in ([d for d in free if not d.paused], [d for d in free if d.paused]):
         rest = _share(rest, targets, caps, {d.name: Fraction(d.weight) for d in group})
     return targets
 

@@ -62,7 +62,7 @@ TABLE: list[Any] = [
     ),
     pytest.param(
         8,
-        [cat("web", 3.0, queued=1, running=1), cat("batch", 1.0, queued=2)],
+        [cat("web", 3.0, queued=10, running=10), cat("batch", 1.0, queued=20)],
         {"web": 6, "batch": 2},
         id="proportional: weight multiplies queued+running (6 vs 2)",
     ),
@@ -74,9 +74,31 @@ TABLE: list[Any] = [
     ),
     pytest.param(
         10,
-        [cat("web", 1.0, running=5), cat("batch", 4.0, queued=5)],
+        [cat("web", 1.0, running=50), cat("batch", 4.0, queued=50)],
         {"web": 2, "batch": 8},
         id="proportional: running counts like queued",
+    ),
+    pytest.param(
+        8,
+        [cat("web", running=1, current=1), cat("email", current=7)],
+        {"web": 1, "email": 7},
+        id="no more workers than tasks: one running task keeps one worker, the spare stay put",
+    ),
+    pytest.param(
+        8,
+        [cat("web", 3.0, queued=1, running=1), cat("batch", 1.0, queued=2)],
+        {"web": 5, "batch": 3},
+        id="spare workers beyond every task go by weight when no pool holds them",
+    ),
+    pytest.param(
+        8,
+        [
+            cat("web", queued=2, current=1),
+            cat("email", current=5),
+            cat("cron", paused=True, current=2),
+        ],
+        {"web": 2, "email": 6, "cron": 0},
+        id="spare workers stay in unpaused pools; a paused pool gives its workers up",
     ),
     # minimums first, then the rest by demand
     pytest.param(
@@ -87,7 +109,7 @@ TABLE: list[Any] = [
     ),
     pytest.param(
         10,
-        [cat("idle", min=3), cat("busy", queued=5)],
+        [cat("idle", min=3), cat("busy", queued=50)],
         {"idle": 3, "busy": 7},
         id="minimums first: an idle category keeps its minimum",
     ),
@@ -137,7 +159,7 @@ TABLE: list[Any] = [
     ),
     pytest.param(
         11,
-        [cat("a", queued=2), cat("b", queued=7), cat("c", queued=1)],
+        [cat("a", queued=20), cat("b", queued=70), cat("c", queued=10)],
         {"a": 2, "b": 8, "c": 1},
         id="largest remainder: quotas 2.2/7.7/1.1 give 2/8/1",
     ),
@@ -400,16 +422,40 @@ def check_no_starvation_while_the_budget_allows(
 def check_shares_follow_demand_within_one_worker(
     budget: int, items: list[Demand], targets: dict[str, int]
 ) -> None:
-    """Between two hungry categories with no minimum that are below their cap, the one
-    with the larger demand never ends more than one worker behind (largest remainder keeps
-    each share within one worker of its exact quota)."""
+    """Between two hungry categories with no minimum that could still use a worker (below
+    their cap and below their number of tasks), the one with the larger demand never ends
+    more than one worker behind (largest remainder keeps each share within one worker of
+    its exact quota)."""
     plain = [
-        d for d in items if _hungry(d) and d.min_workers == 0 and targets[d.name] < _cap(d, budget)
+        d
+        for d in items
+        if _hungry(d)
+        and d.min_workers == 0
+        and targets[d.name] < min(_cap(d, budget), d.queued + d.running)
     ]
     for a in plain:
         for b in plain:
             if _demand(a) > _demand(b):
                 assert targets[a.name] >= targets[b.name] - 1, (a, b, targets)
+
+
+def check_spare_workers_only_once_all_work_is_covered(
+    budget: int, items: list[Demand], targets: dict[str, int]
+) -> None:
+    """A worker beyond a category's minimum and its tasks (a spare one) exists only when
+    every hungry category already has a worker per task or sits at its cap."""
+    spare = [
+        d
+        for d in items
+        if d.pinned is None
+        and targets[d.name] > max(d.min_workers, d.queued + d.running if _hungry(d) else 0)
+    ]
+    wanting = [
+        d
+        for d in items
+        if _hungry(d) and targets[d.name] < min(_cap(d, budget), d.queued + d.running)
+    ]
+    assert not (spare and wanting), (spare, wanting, targets)
 
 
 @FAST
@@ -423,6 +469,7 @@ def test_allocate_keeps_the_invariants_of_section_5(
     check_pins_exact_and_others_within_min_and_max(budget, items, targets)
     check_no_starvation_while_the_budget_allows(budget, items, targets)
     check_shares_follow_demand_within_one_worker(budget, items, targets)
+    check_spare_workers_only_once_all_work_is_covered(budget, items, targets)
     # deterministic: the same answer again, and whatever the order of the categories
     shuffled = list(items)
     rnd.shuffle(shuffled)
@@ -464,8 +511,9 @@ def test_raising_a_weight_never_lowers_that_categorys_target(
 
 def web_batch(web: int, batch: int, web_queued: int, batch_queued: int) -> list[Demand]:
     return [
-        cat("web", queued=web_queued, current=web),
-        cat("batch", queued=batch_queued, current=batch),
+        # Tens of tasks per worker: every category has more work than workers.
+        cat("web", queued=10 * web_queued, current=web),
+        cat("batch", queued=10 * batch_queued, current=batch),
     ]
 
 
@@ -523,8 +571,8 @@ def test_the_first_change_applies_at_once() -> None:
 def test_decision_records_inputs_before_targets_and_why() -> None:
     balancer = Balancer(budget=8, cooldown=6.0)
     items = [
-        cat("web", queued=5, running=1, current=2),
-        cat("batch", 2.0, queued=2, current=6),
+        cat("web", queued=50, running=10, current=2),
+        cat("batch", 2.0, queued=20, current=6),
         cat("cron", current=0, paused=True),
     ]
     decision = balancer.decide(items, now=1234.5, mono=7.0, trigger="interval")
@@ -533,19 +581,19 @@ def test_decision_records_inputs_before_targets_and_why() -> None:
     assert decision.trigger == "interval"
     assert decision.budget == 8
     assert decision.inputs["web"] == {
-        "queued": 5,
-        "running": 1,
+        "queued": 50,
+        "running": 10,
         "weight": 1.0,
         "paused": False,
         "pinned": None,
     }
     assert decision.inputs["cron"]["paused"] is True
     assert decision.before == {"web": 2, "batch": 6, "cron": 0}
-    # demand: web 6 x 1 = 6, batch 2 x 2 = 4 -> 60% / 40% of 8 workers = 4.8 / 3.2
+    # demand: web 60 x 1 = 60, batch 20 x 2 = 40 -> 60% / 40% of 8 workers = 4.8 / 3.2
     assert decision.targets == {"web": 5, "batch": 3, "cron": 0}
     assert decision.changes == (
-        "web 2->5: demand 60% of total (5 queued + 1 running, x1)",
-        "batch 6->3: demand 40% of total (2 queued + 0 running, x2)",
+        "web 2->5: demand 60% of total (50 queued + 10 running, x1)",
+        "batch 6->3: demand 40% of total (20 queued + 0 running, x2)",
     )
     for line in decision.changes:
         assert re.fullmatch(r"[\w.-]+ \d+->\d+: .+", line)
@@ -555,7 +603,7 @@ def test_decision_explains_pins_pauses_minimums_and_caps() -> None:
     balancer = Balancer(budget=10, cooldown=6.0)
     items = [
         cat("web", queued=9, max=3, current=1),
-        cat("batch", queued=1, current=1),
+        cat("batch", queued=10, current=1),
         cat("cron", queued=4, paused=True, current=3),
         cat("mail", pinned=2, queued=1, current=0),
         cat("idle", min=1, current=6),
@@ -564,8 +612,8 @@ def test_decision_explains_pins_pauses_minimums_and_caps() -> None:
     assert decision is not None
     assert decision.targets == {"web": 3, "batch": 4, "cron": 0, "mail": 2, "idle": 1}
     assert decision.changes == (
-        "web 1->3: demand 90% of total (9 queued + 0 running, x1), capped at max 3",
-        "batch 1->4: demand 10% of total (1 queued + 0 running, x1)",
+        "web 1->3: demand 47% of total (9 queued + 0 running, x1), capped at max 3",
+        "batch 1->4: demand 53% of total (10 queued + 0 running, x1)",
         "cron 3->0: paused, no demand",
         "mail 0->2: pinned at 2",
         "idle 6->1: no demand, kept at its minimum 1",
@@ -574,11 +622,11 @@ def test_decision_explains_pins_pauses_minimums_and_caps() -> None:
 
 def test_huge_priorities_explain_as_50_percent_each() -> None:
     balancer = Balancer(budget=10, cooldown=0.0)
-    items = [cat("a", 1e308, queued=1, current=1), cat("b", 1e308, queued=1, current=9)]
+    items = [cat("a", 1e308, queued=100, current=1), cat("b", 1e308, queued=100, current=9)]
     decision = balancer.decide(items, now=0.0, mono=0.0)
     assert decision is not None
     assert decision.targets == {"a": 5, "b": 5}
-    assert decision.changes[0] == "a 1->5: demand 50% of total (1 queued + 0 running, x1e+308)"
+    assert decision.changes[0] == "a 1->5: demand 50% of total (100 queued + 0 running, x1e+308)"
 
 
 def test_decision_round_trips_through_a_dict() -> None:
