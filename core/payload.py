@@ -21,8 +21,16 @@ def encode_payload(value: Any) -> str:
     keys, lists, strings, finite numbers, booleans and None.
     """
     _check(value, "$", 0)
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    size = len(text.encode("utf-8"))
+    text = _dumps(value)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise PayloadError(
+            "payload text",
+            repr(exc.object[exc.start : exc.end]),
+            "is not valid Unicode (a lone surrogate)",
+            "Encode binary data, e.g. as base64",
+        ) from None
     if size > MAX_PAYLOAD_BYTES:
         raise PayloadError(
             "payload",
@@ -31,6 +39,10 @@ def encode_payload(value: Any) -> str:
             "Store large data elsewhere and pass a reference (a path or URL)",
         )
     return text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _check(value: Any, path: str, depth: int) -> None:

@@ -112,3 +112,8 @@ def test_past_run_at_means_now() -> None:
 def test_submit_many_validates_everything_before_inserting(sched: Scheduler) -> None:
     with pytest.raises(PayloadError):
         sched.submit_many([("email.send", {"ok": 1}), ("email.send", {"bad": {1}})])
+
+
+def test_payload_with_a_lone_surrogate_is_rejected_not_crashed(sched: Scheduler) -> None:
+    with pytest.raises(PayloadError, match="lone surrogate"):
+        sched.submit("email.send", {"text": "\ud800"})
