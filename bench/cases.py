@@ -159,7 +159,7 @@ def build(sizes: Sizes, scenarios: list[str], peers: tuple[str, ...]) -> list[Ca
                 "backlog",
                 f"backlog: a node restarting on {sizes.backlog:,} queued tasks",
                 "A fresh node process on a copy of a pre-filled file: seconds from spawning "
-                "the process to its first task, and its peak RSS (ru_maxrss) after running "
+                "the process to its first task, and its peak RSS (VmHWM) after running "
                 f"{sizes.backlog_run_for:g} s more.",
                 entries,
                 (FIRST, RSS),

@@ -184,6 +184,16 @@ def backlog_start(tmp: Path, path: str, spawned: float, run_for: float) -> dict[
         sched.stop(grace=0)
     return {
         "first_task_s": first_at[0] - spawned,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),
         "ran": ran,
     }
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: a child's starts from its parent's
+    at fork, so a large parent would show up as the node's memory."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
