@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import Client  # noqa: E402
 from storage import open_store  # noqa: E402
-from tests.crashkit.checker import check, running_rows  # noqa: E402
+from tests.crashkit.checker import begun_at_kill, check  # noqa: E402
 from tests.crashkit.harness import log_lines, spawn, wait_ready  # noqa: E402
 from tests.crashkit.node import CONFIG  # noqa: E402
 
@@ -120,7 +120,7 @@ def main() -> None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
-            bound += running_rows(db)
+            bound += begun_at_kill(db)
             proc = spawn(db, log)
             wait_ready(proc)
             next_kill = time.monotonic() + args.kill_every

@@ -146,3 +146,26 @@ def running_rows(db: Path | str) -> int:
         return int(con.execute("SELECT COUNT(*) FROM tasks WHERE state = 'running'").fetchone()[0])
     finally:
         con.close()
+
+
+def begun_at_kill(db: Path) -> int:
+    """Tasks whose run had begun when the node died: ``running`` rows whose current attempt
+    is in the start journal (``<db>.starts``). Call it after the kill, before a restart.
+
+    This is the design's "tasks that were running": a task claimed into a FIFO that never
+    started is not counted (recovery gives its attempt back; it has not run), while a task
+    whose handler returned but whose outcome was not yet committed is (it runs again).
+    """
+    journal = Path(f"{db}.starts")
+    started: set[tuple[int, int]] = set()
+    if journal.exists():
+        for line in journal.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                started.add((int(parts[0]), int(parts[1])))
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT id, attempts FROM tasks WHERE state = 'running'").fetchall()
+    finally:
+        con.close()
+    return sum(1 for task_id, attempts in rows if (task_id, attempts) in started)
