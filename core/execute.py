@@ -88,14 +88,14 @@ class Executor:
         now = self.clock.now()
         try:
             result = json.dumps(value, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             log.warning(
                 "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
                 task.id,
                 task.handler,
                 exc,
             )
-            result = json.dumps({"unserialisable_result": repr(value)[:500]})
+            result = json.dumps({"unserialisable_result": _short_repr(value)})
         state = CANCELLED if cancel.is_set() else SUCCEEDED
         return Outcome(
             *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
@@ -106,6 +106,15 @@ class Executor:
         [50%, 100%] so that failures of one burst do not retry in lockstep."""
         base = min(self.retry_max, self.retry_base * 2.0 ** (attempt - 1))
         return base * (0.5 + 0.5 * self.rng.random())
+
+
+def _short_repr(value: object) -> str:
+    """``repr(value)`` cut to 500 characters; a type name when even repr fails (an int
+    too long for str, a structure nested too deep, a ``__repr__`` that raises)."""
+    try:
+        return repr(value)[:500]
+    except Exception:  # noqa: BLE001 - the task ran: its outcome must still be written
+        return f"<{type(value).__name__} object>"
 
 
 def _error_text() -> str:
