@@ -41,3 +41,10 @@ def test_generic_top_level_names_resolve_to_this_project() -> None:
     for name in ("core", "storage", "console"):
         path = Path(modules[name] or "")
         assert path.parent.parent == ROOT, f"{name} resolved to {path}, not to this project"
+
+
+def test_storage_imports_point_one_way() -> None:
+    """storage may use core, never console (nor the console's libraries)."""
+    modules = _modules_after("import storage")
+    for banned in ("console", "textual", "typer", "demo"):
+        assert banned not in modules, f"storage pulled in {banned}"
