@@ -542,7 +542,12 @@ class Scheduler(Client):
                 if worker.deadline is None or mono < worker.deadline:
                     continue
                 with pool.lock:
+                    # Again under the lock: the task may have ended, and the worker started
+                    # its next one, since the deadline was read.
                     task = worker.task
+                    deadline = worker.deadline
+                    if deadline is None or mono < deadline:
+                        continue
                     if worker.state != BUSY or task is None or worker.abandoned:
                         continue
                     pool.abandon(worker)

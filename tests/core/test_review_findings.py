@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
 
 CATS = {"a": CategoryConfig(min_workers=1)}
+WAIT = 10.0
 
 
 def stepped(workers: int = 1, **cfg: Any) -> tuple[Scheduler, FakeClock]:
@@ -55,4 +58,76 @@ def test_a_result_that_cannot_even_be_repr_d_still_ends_the_task(value: Any) -> 
         assert record.state == "succeeded"
         assert "unserialisable_result" in (record.result or "")
     finally:
+        sched.stop(grace=0)
+
+
+class _LockWithPause:
+    """The pool's lock, but the first time ``thread`` takes it, ``before`` runs first:
+    the pause a preempted thread takes between reading a field and taking the lock."""
+
+    def __init__(self, thread: threading.Thread, before: Callable[[], None]) -> None:
+        self._lock = threading.RLock()
+        self._thread = thread
+        self._before: Callable[[], None] | None = before
+
+    def __enter__(self) -> bool:
+        if threading.current_thread() is self._thread and self._before is not None:
+            before, self._before = self._before, None
+            before()
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.__exit__(*exc)
+
+
+def test_a_timeout_check_does_not_abandon_the_next_task_of_the_same_worker() -> None:
+    # Given one worker running task A (timeout 1 s) with task B waiting behind it
+    sched, clock = stepped()
+    a_started, release_a = threading.Event(), threading.Event()
+    b_started, release_b = threading.Event(), threading.Event()
+
+    @sched.handler("a.slow", timeout=1)
+    def slow(payload: Any) -> str:
+        a_started.set()
+        release_a.wait(WAIT)
+        return "a"
+
+    @sched.handler("a.next")
+    def nxt(payload: Any) -> str:
+        b_started.set()
+        release_b.wait(WAIT)
+        return "b"
+
+    sched.start()
+    try:
+        a = sched.submit("a.slow").id
+        b = sched.submit("a.next").id
+        sched._dispatch_once()
+        pool = sched.pools["a"]
+        worker = pool.active()[0]
+        runner = threading.Thread(target=lambda: (worker.run_once(0), worker.run_once(0)))
+        runner.start()
+        assert a_started.wait(WAIT)
+        clock.advance(2)  # A is past its deadline
+
+        def a_finishes_and_b_starts() -> None:
+            release_a.set()
+            assert b_started.wait(WAIT)
+
+        # When the timeout check reads A's deadline, and A finishes and B starts before
+        # the check takes the pool's lock
+        pool.lock = _LockWithPause(threading.current_thread(), a_finishes_and_b_starts)  # type: ignore[assignment]
+        sched._check_timeouts(clock.monotonic())
+        release_b.set()
+        runner.join(WAIT)
+        assert not runner.is_alive()
+        while sched._complete_once(0):
+            pass
+        # Then B, which has no timeout, is neither abandoned nor failed as timed out
+        assert not worker.abandoned
+        assert sched.get(b).state == "succeeded", sched.get(b).reason
+        assert sched.get(a).state == "succeeded"
+    finally:
+        release_a.set()
+        release_b.set()
         sched.stop(grace=0)
