@@ -67,7 +67,6 @@ from core.task import (
     QUEUED,
     RUNNING,
     SCHEDULED,
-    STATES,
     TERMINAL,
     CategorySettings,
     NewTask,
@@ -78,6 +77,7 @@ from core.task import (
 )
 
 from . import postgres_sql as pgsql
+from . import rows as shapes
 from .postgres_conn import Database, PgSettings, connect_one, parse_url
 from .postgres_errors import translate_pg_errors
 from .postgres_schema import LOCK_RECOVERY, current_schema, lock_key, prepare_schema
@@ -491,42 +491,21 @@ class PostgresStore:
         """Newest first."""
         if limit <= 0:
             return []
-        where: list[str] = []
-        params: list[Any] = []
-        if state is not None:
-            where.append("state = %s")
-            params.append(state)
-        if category is not None:
-            where.append("category = %s")
-            params.append(category)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        clause, params = shapes.task_filter(state, category, "%s")
         query = f"SELECT {pgsql.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT %s"
         return [_task(row) for row in self._read(query, (*params, limit))]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """category -> state -> number of tasks (every state present, zeros included)."""
-        result: dict[str, dict[str, int]] = {}
-        for category, state, number in self._read(pgsql.COUNTS):
-            result.setdefault(category, dict.fromkeys(STATES, 0))[state] = number
-        return result
+        return shapes.counts_from(self._read(pgsql.COUNTS))
 
     # --- settings, decisions, nodes ----------------------------------------------------
     def load_settings(self) -> dict[str, CategorySettings]:
-        return {
-            category: CategorySettings(priority, paused, pinned, low, high)
-            for category, priority, paused, pinned, low, high in self._read(pgsql.LOAD_SETTINGS)
-        }
+        return shapes.settings_from(self._read(pgsql.LOAD_SETTINGS))
 
     def save_settings(self, category: str, settings: CategorySettings) -> None:
         """Store and announce: every node reloads at its next poll (or notification)."""
-        values = (
-            category,
-            settings.priority,
-            bool(settings.paused),
-            settings.pinned,
-            settings.min_workers,
-            settings.max_workers,
-        )
+        values = shapes.settings_values(category, settings)
         with self._write() as conn:
             conn.execute(pgsql.SAVE_SETTINGS, values)
             conn.execute(pgsql.BUMP_SETTINGS_VERSION)
@@ -552,24 +531,11 @@ class PostgresStore:
         """Newest first; each has its time under ``"at"``."""
         if limit <= 0:
             return []
-        return [
-            dict(json.loads(body), at=at)
-            for at, body in self._read(pgsql.RECENT_DECISIONS, (limit,))
-        ]
+        return shapes.decisions_from(self._read(pgsql.RECENT_DECISIONS, (limit,)))
 
     def heartbeat(self, node: NodeInfo) -> None:
         """Upsert the node's row; the server stamps ``seen_at`` with its own clock."""
-        values = (
-            node.node_id,
-            node.host,
-            node.pid,
-            node.started_at,
-            node.heartbeat_at,
-            node.budget,
-            json.dumps(node.workers, default=str),
-            json.dumps(node.counters, default=str),
-            bool(node.stopped),
-        )
+        values = shapes.node_values(node)
         recovered, by = self._read(pgsql.HEARTBEAT, values)[0]
         if recovered is not None and self._warned_recovered.get(node.node_id) != recovered:
             self._warned_recovered[node.node_id] = recovered
@@ -584,12 +550,7 @@ class PostgresStore:
             )
 
     def nodes(self) -> list[NodeInfo]:
-        return [
-            NodeInfo(node_id, host, pid, started, beat, budget, json.loads(workers),
-                     json.loads(counters), stopped)
-            for node_id, host, pid, started, beat, budget, workers, counters, stopped
-            in self._read(pgsql.NODES)
-        ]  # fmt: skip
+        return shapes.nodes_from(self._read(pgsql.NODES))
 
     # --- diagnostics -------------------------------------------------------------------
     def diagnostics(self) -> dict[str, Any]:

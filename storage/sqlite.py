@@ -31,7 +31,6 @@ from core.task import (
     QUEUED,
     RUNNING,
     SCHEDULED,
-    STATES,
     TERMINAL,
     CategorySettings,
     NewTask,
@@ -41,6 +40,7 @@ from core.task import (
     TaskRecord,
 )
 
+from . import rows as shapes
 from . import sql
 from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
 from .errors import translate_errors
@@ -457,41 +457,20 @@ class SqliteStore:
         """Newest first."""
         if limit <= 0:
             return []
-        where: list[str] = []
-        params: list[Any] = []
-        if state is not None:
-            where.append("state = ?")
-            params.append(state)
-        if category is not None:
-            where.append("category = ?")
-            params.append(category)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        clause, params = shapes.task_filter(state, category, "?")
         query = f"SELECT {sql.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT ?"
         return [_task(row) for row in self._read(query, (*params, limit))]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """category -> state -> number of tasks (every state present, zeros included)."""
-        result: dict[str, dict[str, int]] = {}
-        for category, state, number in self._read(sql.COUNTS):
-            result.setdefault(category, dict.fromkeys(STATES, 0))[state] = number
-        return result
+        return shapes.counts_from(self._read(sql.COUNTS))
 
     # --- settings, decisions, nodes ----------------------------------------------------
     def load_settings(self) -> dict[str, CategorySettings]:
-        return {
-            category: CategorySettings(priority, bool(paused), pinned, low, high)
-            for category, priority, paused, pinned, low, high in self._read(sql.LOAD_SETTINGS)
-        }
+        return shapes.settings_from(self._read(sql.LOAD_SETTINGS))
 
     def save_settings(self, category: str, settings: CategorySettings) -> None:
-        values = (
-            category,
-            settings.priority,
-            int(settings.paused),
-            settings.pinned,
-            settings.min_workers,
-            settings.max_workers,
-        )
+        values = shapes.settings_values(category, settings)
         with self._write() as conn:
             conn.execute(sql.SAVE_SETTINGS, values)
             conn.execute(sql.BUMP_SETTINGS_VERSION)
@@ -515,32 +494,15 @@ class SqliteStore:
         """Newest first; each has its time under ``"at"``."""
         if limit <= 0:
             return []
-        return [
-            dict(json.loads(body), at=at) for at, body in self._read(sql.RECENT_DECISIONS, (limit,))
-        ]
+        return shapes.decisions_from(self._read(sql.RECENT_DECISIONS, (limit,)))
 
     def heartbeat(self, node: NodeInfo) -> None:
-        values = (
-            node.node_id,
-            node.host,
-            node.pid,
-            node.started_at,
-            node.heartbeat_at,
-            node.budget,
-            json.dumps(node.workers, default=str),
-            json.dumps(node.counters, default=str),
-            int(node.stopped),
-        )
+        values = shapes.node_values(node)
         with self._write() as conn:
             conn.execute(sql.HEARTBEAT, values)
 
     def nodes(self) -> list[NodeInfo]:
-        return [
-            NodeInfo(node_id, host, pid, started, beat, budget, json.loads(workers),
-                     json.loads(counters), bool(stopped))
-            for node_id, host, pid, started, beat, budget, workers, counters, stopped
-            in self._read(sql.NODES)
-        ]  # fmt: skip
+        return shapes.nodes_from(self._read(sql.NODES))
 
     # --- diagnostics -------------------------------------------------------------------
     def diagnostics(self) -> dict[str, Any]:
