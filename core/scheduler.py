@@ -474,6 +474,11 @@ class Scheduler(Client):
             if self.store.settings_version() != self._settings_version:
                 self._reload_settings()
                 self.request_rebalance("operator")
+                # Another process may have cancelled a task someone here waits for, and
+                # only this process's completer sets waiters' events: let them read again.
+                with self._lock:
+                    waited = list(self._waiters)
+                self._notify(waited)
             for task_id in self.store.cancel_requests(self.node_id):
                 claim = self._claimed.get(task_id)
                 if claim is not None:

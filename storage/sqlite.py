@@ -405,8 +405,8 @@ class SqliteStore:
         return released
 
     def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
-        """Cancel waiting tasks; flag running ones (their node sees the flag on its next
-        poll, woken by the settings version, which a flag bumps)."""
+        """Cancel waiting tasks; flag running ones. Either bumps the settings version, so
+        the node sees the flag, and wakes its waiters, on its next poll."""
         answers: dict[int, str] = {}
         with self._write() as conn:
             for task_id in ids:
@@ -421,7 +421,7 @@ class SqliteStore:
                 else:
                     conn.execute(sql.CANCEL_WAITING, (now, task_id))
                     answers[task_id] = CANCEL_DONE
-            if CANCEL_REQUESTED in answers.values():
+            if CANCEL_REQUESTED in answers.values() or CANCEL_DONE in answers.values():
                 conn.execute(sql.BUMP_SETTINGS_VERSION)
         return answers
 
