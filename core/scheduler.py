@@ -577,6 +577,8 @@ class Scheduler(Client):
                     )
                 )
                 self._reconcile()
+                # The abandoned task no longer fills the window: claim for the replacement.
+                self._want({pool.category})
 
     # ================================================================ workers
     def _run_task(self, worker: Worker, task: TaskRecord) -> None:

@@ -131,3 +131,32 @@ def test_a_timeout_check_does_not_abandon_the_next_task_of_the_same_worker() -> 
         release_a.set()
         release_b.set()
         sched.stop(grace=0)
+
+
+def test_a_task_queued_behind_a_timed_out_one_runs_on_the_replacement_worker() -> None:
+    # Given one worker (no prefetch) on the in-memory store, busy with a task that hangs
+    sched = Scheduler(
+        SchedulerConfig(workers=1, categories={"a": CategoryConfig(min_workers=1)}, prefetch=0)
+    )
+    release, started = threading.Event(), threading.Event()
+
+    @sched.handler("a.hang", timeout=0.2)
+    def hang(payload: Any) -> None:
+        started.set()
+        release.wait(WAIT)
+
+    @sched.handler("a.quick")
+    def quick(payload: Any) -> str:
+        return "ok"
+
+    with sched:
+        try:
+            sched.submit("a.hang")
+            assert started.wait(WAIT)
+            # And a second task queued while the window is full
+            behind = sched.submit("a.quick")
+            # When the first times out and its worker is replaced
+            # Then the replacement claims and runs the one waiting behind it
+            assert behind.result(timeout=WAIT) == "ok"
+        finally:
+            release.set()
