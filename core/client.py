@@ -229,7 +229,9 @@ class Client:
         return self.insert([row] * count)
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:
-        return self.store.cancel(list(ids), self.clock.now())
+        # Once per id: a repeat would overwrite the first answer ("cancelled") with
+        # "terminal", and waiters would not be woken.
+        return self.store.cancel(list(dict.fromkeys(ids)), self.clock.now())
 
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.store.retry(None if ids is None else list(ids), self.clock.now())

@@ -160,3 +160,28 @@ def test_a_task_queued_behind_a_timed_out_one_runs_on_the_replacement_worker() -
             assert behind.result(timeout=WAIT) == "ok"
         finally:
             release.set()
+
+
+def test_cancelling_the_same_id_twice_in_one_call_reports_it_cancelled_and_wakes_waiters() -> None:
+    # Given a delayed task and a thread waiting for it
+    sched = Scheduler(SchedulerConfig(workers=1, categories=CATS))
+
+    @sched.handler("a.job")
+    def job(payload: Any) -> str:
+        return "ran"
+
+    with sched:
+        task_id = sched.submit("a.job", delay=3600).id
+        answer: list[Any] = []
+        waiting = threading.Thread(target=lambda: answer.append(sched.wait(task_id, WAIT)))
+        waiting.start()
+        # When one call cancels it twice (e.g. `jobsched cancel 7 7`)
+        answers = sched.cancel([task_id, task_id])
+        waiting.join(WAIT / 2)
+        alive = waiting.is_alive()
+        sched._notify([task_id])  # lets a hung waiter end so the test finishes
+        waiting.join(WAIT)
+        # Then this call cancelled it, says so, and the waiter has its record
+        assert answers == {task_id: "cancelled"}
+        assert not alive, "the waiter was not woken"
+        assert answer and answer[0].state == "cancelled"
