@@ -392,7 +392,7 @@ class SqliteStore:
                     )
                 applied.append(cursor.rowcount == 1)
         if self._journal is not None:
-            self._journal.forget([out.id for out in outcomes])
+            self._journal.forget([out.id for out in outcomes], [out.attempt for out in outcomes])
         return applied
 
     def release(self, ids: Iterable[int], owner: str) -> int:

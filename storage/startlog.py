@@ -4,9 +4,12 @@ poison rule) from a task that was only waiting in a FIFO (its attempt is given b
 
 One line ``<id> <attempt>`` per start, appended with a single ``write`` before the
 handler runs: the kernel keeps it when the process is killed (a power loss may lose it,
-and then recovery counts every claim, as a store without a journal does). The file sits
-beside the database (``<db>.starts``) and belongs to the node holding ``<db>.lock``.
-It is rewritten with only the unfinished starts when it grows past ``rotate_bytes``.
+and then recovery counts every claim, as a store without a journal does). A line
+``-<id> <attempt>`` marks that run's end: a retry or a release starts the count of
+attempts again, so the same pair may be claimed again and must not read as started.
+The file sits beside the database (``<db>.starts``) and belongs to the node holding
+``<db>.lock``. It is rewritten with only the unfinished starts when it grows past
+``rotate_bytes``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,12 @@ class StartJournal:
         starts: set[tuple[int, int]] = set()
         for line in data.split(b"\n"):
             parts = line.split()
-            if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            if len(parts) != 2 or not parts[1].isdigit():
+                continue
+            if parts[0].isdigit():
                 starts.add((int(parts[0]), int(parts[1])))
+            elif parts[0][:1] == b"-" and parts[0][1:].isdigit():
+                starts.discard((int(parts[0][1:]), int(parts[1])))
         return starts
 
     def reset(self) -> None:
@@ -63,11 +70,23 @@ class StartJournal:
             if self._size > self.rotate_bytes:
                 self._rotate()
 
-    def forget(self, task_ids: list[int]) -> None:
-        """These tasks' runs ended (finished or released): recovery no longer needs them."""
+    def forget(self, task_ids: list[int], attempts: list[int] | None = None) -> None:
+        """These tasks' runs ended (finished or released): recovery no longer needs them.
+        With ``attempts`` (one per id), only those attempts: a newer one may have begun."""
         with self._lock:
-            for task_id in task_ids:
-                self._open.pop(task_id, None)
+            ended: list[tuple[int, int]] = []
+            for n, task_id in enumerate(task_ids):
+                attempt = self._open.get(task_id)
+                if attempt is None or (attempts is not None and attempts[n] != attempt):
+                    continue
+                del self._open[task_id]
+                ended.append((task_id, attempt))
+            if ended and self._fd is not None:
+                lines = "".join(f"-{i} {a}\n" for i, a in ended).encode()
+                os.write(self._fd, lines)
+                self._size += len(lines)
+                if self._size > self.rotate_bytes:
+                    self._rotate()
 
     def _rotate(self) -> None:
         # Write the unfinished starts to a new file and rename it over the old one: a
