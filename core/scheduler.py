@@ -262,6 +262,8 @@ class Scheduler(Client):
         ``stop()`` that moves the deadline takes effect at once."""
         for pool in self.pools.values():
             for worker in list(pool.workers):
+                if worker.thread is threading.current_thread():
+                    continue  # stop() called from a handler: it cannot wait for itself
                 while worker.thread is not None and worker.thread.is_alive() and self._left() > 0:
                     worker.thread.join(timeout=min(0.05, self._left()))
 
@@ -663,7 +665,11 @@ class Scheduler(Client):
         retry_now: set[str] = set()
         counts: Counter[tuple[str, str]] = Counter()
         for outcome, ok in zip(batch, applied, strict=True):
-            claim = self._claimed.pop(outcome.id, None)
+            claim = self._claimed.get(outcome.id)
+            if claim is not None and claim.task.attempts == outcome.attempt:
+                del self._claimed[outcome.id]  # only this attempt's: a retry may be claimed anew
+            elif claim is not None:
+                claim = None
             category = claim.task.category if claim else ""
             if not ok:
                 # Fenced out, or written by an earlier try whose commit was reported as

@@ -250,3 +250,24 @@ def test_a_second_stop_hurries_the_first_and_releases_running_tasks() -> None:
     row = sched.store.get(handle.id)
     assert row is not None and row.state == "queued"
     release.set()
+
+
+def test_stop_called_from_inside_a_handler_does_not_wait_for_itself() -> None:
+    sched = make(2)
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    @sched.handler("a.stopper")
+    def stopper(payload: Any) -> None:
+        try:
+            outcome["released"] = sched.stop(grace=0)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+        done.set()
+
+    sched.start()
+    handle = sched.submit("a.stopper", {})
+    assert done.wait(WAIT)
+    assert "error" not in outcome, outcome
+    assert sched.state == "stopped"
+    assert outcome["released"] == [handle.id]  # it was still running: given back

@@ -52,7 +52,9 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         claimed += running_rows(db)
     _drain(db, log)
     report = check(ids, db, log)
-    print(f"seed={seed} kills={kills} running_at_kills={bound} claimed_at_kills={claimed} {report.line()}")
+    print(
+        f"seed={seed} kills={kills} running_at_kills={bound} claimed_at_kills={claimed} {report.line()}"
+    )
     # Then nothing is lost or stuck, nothing unexpected ran, re-runs are bounded
     assert kills >= 15
     assert report.lost == [] and report.stuck == [] and report.unexpected == []
