@@ -206,6 +206,22 @@ class Client:
             check_capacity(self.budget, cats, pins)
         self.store.save_settings(category, replace(current, pinned=workers))
 
+    def set_limits(
+        self, category: str, min_workers: int | None = None, max_workers: int | None = None
+    ) -> CategoryConfig:
+        """Change a category's minimum and maximum workers at run time (None: as
+        configured). Persisted; rejected, keeping the old limits, if they are not valid or
+        the budget cannot fit them. Returns the category as it now is."""
+        stored = self._stored_settings(category)
+        changed = replace(stored, min_workers=min_workers, max_workers=max_workers)
+        settings = dict(self.store.load_settings(), **{category: changed})
+        cats = {n: self.category_config(n, settings) for n in self.config.categories}
+        cats[category].validate(category, self.budget)
+        pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
+        check_capacity(self.budget, cats, pins)
+        self.store.save_settings(category, changed)
+        return cats[category]
+
     def rebalance(self) -> None:
         self.store.request_rebalance()
 

@@ -27,7 +27,7 @@ from typing import Any
 from .balancer import Balancer, Decision, Demand
 from .client import Client, SubmitItem
 from .clock import Clock, SteadyClock, SystemClock
-from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
+from .config import MAX_BUDGET, CategoryConfig, SchedulerConfig, check_capacity, check_int
 from .errors import (
     SchedulerStateError,
     TaskNotFoundError,
@@ -363,6 +363,14 @@ class Scheduler(Client):
         super().pin(category, workers)
         self._reload_settings()
         self.request_rebalance("operator")
+
+    def set_limits(
+        self, category: str, min_workers: int | None = None, max_workers: int | None = None
+    ) -> CategoryConfig:
+        cat = super().set_limits(category, min_workers, max_workers)
+        self._reload_settings()
+        self.request_rebalance("operator")
+        return cat
 
     def rebalance(self) -> None:
         self.request_rebalance("rebalance")

@@ -379,3 +379,24 @@ def test_wall_clock_jumps_make_no_task_early_and_none_run_twice(env: Env) -> Non
         env.clock.advance(5)
         env.sched.step()
     assert len(env.ran) == 1 and env.state(handle.id) == "succeeded"
+
+
+def test_min_and_max_workers_change_at_run_time_and_persist(env: Env) -> None:
+    from core import ConfigError
+
+    # When web's maximum is lowered to 1 and email's minimum raised to 1 at run time
+    cat = env.sched.set_limits("web", max_workers=1)
+    assert cat.max_workers == 1
+    env.sched.step()
+    # Then the pools follow at once, and the change is stored for every node and restart
+    assert env.sched.snapshot().category("web").workers <= 1
+    assert env.store.load_settings()["web"].max_workers == 1
+    # And limits the budget cannot fit are refused, keeping the old ones
+    with pytest.raises(ConfigError, match="min_workers"):
+        env.sched.set_limits("email", min_workers=3)
+    with pytest.raises(ConfigError, match="sum of minimum"):
+        env.sched.set_limits("web", min_workers=2, max_workers=2)
+    with pytest.raises(ConfigError, match="max_workers"):
+        env.sched.set_limits("email", max_workers=0)
+    assert env.store.load_settings().get("email") is None
+    assert env.sched.snapshot().pool_total == 2
