@@ -47,6 +47,11 @@ from .cli_base import (
 from .root import build_scheduler, open_client
 from .settings import DEFAULT_DB, Settings, load_settings
 
+CategoryArg = Annotated[
+    str,
+    typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
+]
+
 app = typer.Typer(
     cls=JobschedGroup,
     name="jobsched",
@@ -501,10 +506,7 @@ ACCEPT_NEGATIVE = {"ignore_unknown_options": True}  # so "-1" reaches the valida
 @app.command(context_settings=ACCEPT_NEGATIVE)
 def priority(
     ctx: typer.Context,
-    category: Annotated[
-        str,
-        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
-    ],
+    category: CategoryArg,
     weight: Annotated[
         str, typer.Argument(metavar="WEIGHT", help="Priority weight, a number above 0.")
     ],
@@ -518,10 +520,7 @@ def priority(
 @app.command()
 def pause(
     ctx: typer.Context,
-    category: Annotated[
-        str,
-        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
-    ],
+    category: CategoryArg,
 ) -> None:
     """Stop feeding a category's workers (nothing is lost)."""
     with _client(ctx) as client:
@@ -532,10 +531,7 @@ def pause(
 @app.command()
 def resume(
     ctx: typer.Context,
-    category: Annotated[
-        str,
-        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
-    ],
+    category: CategoryArg,
 ) -> None:
     """Feed a paused category again."""
     with _client(ctx) as client:
@@ -546,10 +542,7 @@ def resume(
 @app.command(context_settings=ACCEPT_NEGATIVE)
 def pin(
     ctx: typer.Context,
-    category: Annotated[
-        str,
-        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
-    ],
+    category: CategoryArg,
     workers: Annotated[
         int, typer.Argument(metavar="N", parser=whole_number, help="Worker count to hold.")
     ],
@@ -563,10 +556,7 @@ def pin(
 @app.command()
 def unpin(
     ctx: typer.Context,
-    category: Annotated[
-        str,
-        typer.Argument(metavar="CATEGORY", autocompletion=complete_categories, help="Category."),
-    ],
+    category: CategoryArg,
 ) -> None:
     """Let the balancer size a category again."""
     with _client(ctx) as client:

@@ -71,15 +71,7 @@ class Client:
         """Register ``fn`` under ``name`` for this scheduler only."""
 
         def decorate(fn: HandlerFn) -> HandlerFn:
-            spec = HandlerSpec(
-                name,
-                fn,
-                category or name.split(".")[0],
-                max_attempts,
-                timeout,
-                getattr(fn, "__module__", ""),
-            ).validate()
-            self._add_handler(spec)
+            self._add_handler(HandlerSpec.of(name, fn, category, max_attempts, timeout))
             return fn
 
         return decorate

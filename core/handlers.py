@@ -27,6 +27,25 @@ class HandlerSpec:
     timeout: float | None = None
     module: str = ""
 
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        fn: HandlerFn,
+        category: str | None,
+        max_attempts: int | None,
+        timeout: float | None,
+    ) -> HandlerSpec:
+        """A validated spec; ``category`` defaults to the part of ``name`` before the dot."""
+        return cls(
+            name,
+            fn,
+            category or name.split(".")[0],
+            max_attempts,
+            timeout,
+            getattr(fn, "__module__", ""),
+        ).validate()
+
     def validate(self) -> HandlerSpec:
         check_name("handler", self.name)
         if self.category is not None:
@@ -78,14 +97,7 @@ def handler(
     """
 
     def decorate(fn: HandlerFn) -> HandlerFn:
-        spec = HandlerSpec(
-            name,
-            fn,
-            category or name.split(".")[0],
-            max_attempts,
-            timeout,
-            getattr(fn, "__module__", ""),
-        ).validate()
+        spec = HandlerSpec.of(name, fn, category, max_attempts, timeout)
         with _REGISTRY_LOCK:
             _REGISTRY[name] = spec
         return fn
