@@ -1,7 +1,7 @@
 """Before/after of the hot path across two checkouts of this repository.
 
-    git worktree add /tmp/before <commit>
-    python bench/ab_checkouts.py /tmp/before . [--tasks 20000] [--rounds 3]
+    git worktree add ../before <commit>
+    python bench/ab_checkouts.py ../before . [--tasks 20000] [--rounds 3]
 
 Runs the same bulk job (``submit_many`` N no-op tasks with the category paused, then
 resume and drain with 4 workers on SQLite) in fresh processes, alternating between the two
