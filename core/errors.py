@@ -89,26 +89,29 @@ class InvalidNameError(InvalidInputError):
     """A category or handler name does not match ``[A-Za-z0-9_.-]{1,64}``."""
 
 
-class UnknownCategoryError(InvalidInputError):
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        known = sorted(known)
-        hint = f"Known categories: {', '.join(known) or '(none)'}"
-        close = difflib.get_close_matches(name, known, n=1)
+class _UnknownNameError(InvalidInputError):
+    """A name that is not among the known ones: lists them and suggests the closest."""
+
+    def __init__(self, what: str, plural: str, name: str, known: Iterable[str], why: str) -> None:
+        names = sorted(known)
+        hint = f"Known {plural}: {', '.join(names) or '(none)'}"
+        close = difflib.get_close_matches(name, names, n=1)
         if close:
             hint = f"Did you mean {close[0]!r}? " + hint
-        super().__init__("unknown category", name, "no such category is configured", hint)
+        super().__init__(f"unknown {what}", name, why, hint)
         self.name = name
 
 
-class UnknownHandlerError(InvalidInputError):
+class UnknownCategoryError(_UnknownNameError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
-        known = sorted(known)
-        hint = f"Known handlers: {', '.join(known) or '(none)'}"
-        close = difflib.get_close_matches(name, known, n=1)
-        if close:
-            hint = f"Did you mean {close[0]!r}? " + hint
-        super().__init__("unknown handler", name, "no handler is registered under this name", hint)
-        self.name = name
+        super().__init__("category", "categories", name, known, "no such category is configured")
+
+
+class UnknownHandlerError(_UnknownNameError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(
+            "handler", "handlers", name, known, "no handler is registered under this name"
+        )
 
 
 class PayloadError(InvalidInputError):

@@ -110,18 +110,18 @@ def _os_error(exc: OSError, location: str) -> StorageError:
     return StoreUnavailableError("file", path, f"cannot be used ({exc.strerror})", "Check the path")
 
 
-class translate_errors:  # noqa: N801 - used as a context manager, reads like a statement
-    """``with translate_errors(location, busy_timeout):`` re-raises as a StorageError.
+class ErrorTranslator:
+    """A context manager that re-raises a database error as a StorageError.
 
     jobsched's own errors pass through unchanged; so do exceptions that are not about
-    the database (a bug in the caller's data stays a TypeError).
+    the database (a bug in the caller's data stays a TypeError). Subclasses say which
+    exceptions are theirs and what each becomes (``translate``).
     """
 
-    __slots__ = ("location", "busy_timeout")
+    __slots__ = ()
 
-    def __init__(self, location: str, busy_timeout: float) -> None:
-        self.location = location
-        self.busy_timeout = busy_timeout
+    def translate(self, exc: BaseException) -> StorageError | None:
+        raise NotImplementedError
 
     def __enter__(self) -> None:
         return None
@@ -134,5 +134,21 @@ class translate_errors:  # noqa: N801 - used as a context manager, reads like a 
     ) -> None:
         if exc is None or isinstance(exc, JobschedError):
             return
+        error = self.translate(exc)
+        if error is not None:
+            raise error from exc
+
+
+class translate_errors(ErrorTranslator):  # noqa: N801 - reads like a statement in a with
+    """``with translate_errors(location, busy_timeout):`` for the SQLite store."""
+
+    __slots__ = ("location", "busy_timeout")
+
+    def __init__(self, location: str, busy_timeout: float) -> None:
+        self.location = location
+        self.busy_timeout = busy_timeout
+
+    def translate(self, exc: BaseException) -> StorageError | None:
         if isinstance(exc, sqlite3.Error | peewee.PeeweeException | OSError):
-            raise storage_error(exc, self.location, self.busy_timeout) from exc
+            return storage_error(exc, self.location, self.busy_timeout)
+        return None

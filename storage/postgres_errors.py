@@ -12,13 +12,11 @@ text (refused, unknown role, bad password, unknown database).
 from __future__ import annotations
 
 import re
-from types import TracebackType
 
 import peewee
 import psycopg
 
 from core.errors import (
-    JobschedError,
     StorageError,
     StoreBusyError,
     StoreFullError,
@@ -26,6 +24,8 @@ from core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
+
+from .errors import ErrorTranslator
 
 _AUTH = re.compile(
     r"password authentication failed|no password supplied|role \".*\" does not exist"
@@ -165,28 +165,15 @@ def _missing_database(target: PgTarget) -> StorageError:
     )
 
 
-class translate_pg_errors:  # noqa: N801 - used as a context manager, reads like a statement
-    """``with translate_pg_errors(target):`` re-raises database errors as StorageErrors.
-
-    jobsched's own errors pass through unchanged, and so do errors that are not about the
-    database (a bug in the caller's data stays a TypeError).
-    """
+class translate_pg_errors(ErrorTranslator):  # noqa: N801 - reads like a statement in a with
+    """``with translate_pg_errors(target):`` for the PostgreSQL store."""
 
     __slots__ = ("target",)
 
     def __init__(self, target: PgTarget) -> None:
         self.target = target
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None or isinstance(exc, JobschedError):
-            return
+    def translate(self, exc: BaseException) -> StorageError | None:
         if isinstance(exc, psycopg.Error | peewee.PeeweeException):
-            raise pg_storage_error(exc, self.target) from exc
+            return pg_storage_error(exc, self.target)
+        return None
