@@ -61,6 +61,7 @@ SCHEDULER_KEYS: dict[str, _Check] = {
     "retry_base": (_NUMBER, _is_number),
     "retry_max": (_NUMBER, _is_number),
     "heartbeat_interval": (_NUMBER, _is_number),
+    "commit_linger": (_NUMBER, _is_number),
 }
 CATEGORY_KEYS: dict[str, _Check] = {
     "kind": (_STR, _is_str),

@@ -149,7 +149,10 @@ class Client:
             if spec.timeout is not None
             else cat.timeout
         )
-        HandlerSpec(handler, spec.fn, category, attempts, limit).validate()
+        if max_attempts is not None or timeout is not None:
+            # Only the caller's own values need checking: the handler's and the
+            # category's were checked when they were registered and configured.
+            HandlerSpec(handler, spec.fn, category, attempts, limit).validate()
         return NewTask(handler, category, text, when, attempts, limit, key)
 
     def submit_id(self, handler: str, payload: Any = None, **options: Any) -> int:

@@ -124,6 +124,11 @@ class SchedulerConfig:
     retry_base: float = 1.0
     retry_max: float = 300.0
     heartbeat_interval: float = 2.0
+    #: Group commit: while outcomes stream in (the previous batch was written less than
+    #: this long ago), the completer waits up to this long for more before writing, so
+    #: one transaction carries many outcomes. Delays result() by at most this much, and
+    #: only under load; 0 writes each outcome as soon as it arrives.
+    commit_linger: float = 0.001
 
     def __post_init__(self) -> None:
         # Freeze the mapping so a config cannot change under a running scheduler.
@@ -158,6 +163,14 @@ class SchedulerConfig:
         _check_seconds("retry_max", self.retry_max)
         _check_seconds("heartbeat_interval", self.heartbeat_interval)
         check_int("prefetch", self.prefetch, 0, 100)
+        _check_seconds("commit_linger", self.commit_linger, allow_zero=True)
+        if self.commit_linger > 0.1:
+            raise ConfigError(
+                "commit_linger",
+                self.commit_linger,
+                "must be at most 0.1 s (it delays every result under load)",
+                "Use e.g. 0.001",
+            )
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(

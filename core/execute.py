@@ -87,7 +87,7 @@ class Executor:
             _set_current(None)
         now = self.clock.now()
         try:
-            result = json.dumps(value, allow_nan=False, separators=(",", ":"))
+            result = "null" if value is None else _RESULT_ENCODER.encode(value)
         except (TypeError, ValueError, RecursionError) as exc:
             log.warning(
                 "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
@@ -106,6 +106,10 @@ class Executor:
         [50%, 100%] so that failures of one burst do not retry in lockstep."""
         base = min(self.retry_max, self.retry_base * 2.0 ** (attempt - 1))
         return base * (0.5 + 0.5 * self.rng.random())
+
+
+# One encoder for every result: json.dumps with options builds a new one per call.
+_RESULT_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def _short_repr(value: object) -> str:

@@ -12,6 +12,7 @@ No engine thread ever calls into a UI; observers read :meth:`Scheduler.snapshot`
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import random
@@ -112,6 +113,12 @@ class Scheduler(Client):
         self._outcomes: queue.Queue[Outcome] = queue.Queue()
         self._wanted: set[str] = set()
         self._claim_doubt: set[str] = set()
+        self._last_commit = -math.inf  # monotonic time the completer last wrote a batch
+        # The direct hand-off (see _insert_direct): categories whose due tasks in the store
+        # are all claimed, as of this node's last claim; guarded by _direct_lock, which is
+        # also held while claiming, pausing and stopping empty or fill a FIFO.
+        self._direct_lock = threading.Lock()
+        self._nothing_waiting: set[str] = set()
         self._next_due: float | None = None
         self._next_poll = 0.0
         self._next_counts = 0.0
@@ -215,9 +222,11 @@ class Scheduler(Client):
                     "stop: could not look for claims of %s; the next start recovers them", category
                 )
         released: list[int] = []
-        for pool in self.pools.values():
-            pool.accepting = False
-            released.extend(t.id for t in pool.drain())
+        with self._direct_lock:
+            self._nothing_waiting.clear()
+            for pool in self.pools.values():
+                pool.accepting = False
+                released.extend(t.id for t in pool.drain())
         if released:
             self._release(released)
             log.info(
@@ -288,6 +297,9 @@ class Scheduler(Client):
         return self.submit_many_ids(items)
 
     def insert(self, rows: Sequence[NewTask]) -> list[int]:
+        direct = self._insert_direct(rows) if self.state == "running" else None
+        if direct is not None:
+            return direct
         ids = super().insert(rows)
         if self.state == "running":
             now = self.clock.now()
@@ -299,11 +311,63 @@ class Scheduler(Client):
                 if row.run_at <= now:
                     due.add(row.category)
             if due:
+                self._something_waiting(due)
                 self._want(due)
                 starving = [c for c in due if self.pools[c].target == 0 and not self._paused(c)]
                 if starving:
                     self.request_rebalance("starved")
         return ids
+
+    def _insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
+        """The direct hand-off: insert due tasks already claimed and put them straight
+        into their FIFO, saving the claim transaction and a wake-up of the dispatcher.
+
+        Only when that keeps FIFO order and the window: one category, due now, no dedup
+        key, not paused, workers to run them, room in the window, nothing older of the
+        category waiting in the store (``_nothing_waiting``, as of this node's last
+        claim; every path that queues a task in the store clears it) and no delayed task
+        due but not yet promoted. Tasks another process queues meanwhile are claimed on
+        the next poll, behind the ones handed over here. A store that
+        several nodes claim from always takes the claim path. Returns None to say "use
+        the claim path"; the store's errors propagate, as they would from ``insert``.
+        """
+        if self.store.multi_node or not rows:
+            return None
+        category = rows[0].category
+        now = self.clock.now()
+        for row in rows:
+            if row.category != category or row.dedup_key is not None or row.run_at > now:
+                return None
+        pool = self.pools[category]
+        with self._direct_lock:
+            if (
+                self.state != "running"
+                or not pool.accepting
+                or category not in self._nothing_waiting
+                or (self._next_due is not None and self._next_due <= now)  # not promoted yet
+                or self._paused(category)
+                or pool.target == 0
+                or self._window(pool) - pool.in_flight() < len(rows)
+            ):
+                return None
+            try:
+                tasks = self.store.insert_claimed(rows, now, self.node_id)
+            except Exception:
+                # Not acknowledged, but the rows may have committed (an error reported
+                # after COMMIT): the dispatcher adopts such rows, as after a failed claim.
+                self._claim_doubt.add(category)
+                self._want({category})
+                raise
+            for task in tasks:
+                self._claimed[task.id] = _Claim(task, CancelFlag())
+            pool.fifo.put_many(tasks)
+        return [task.id for task in tasks]
+
+    def _something_waiting(self, categories: Iterable[str]) -> None:
+        """Tasks of ``categories`` were queued in the store (committed): until the
+        dispatcher has claimed them, submits of those categories take the claim path."""
+        with self._direct_lock:
+            self._nothing_waiting.difference_update(categories)
 
     # ================================================================ waiting
     def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
@@ -410,6 +474,7 @@ class Scheduler(Client):
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         done = super().retry(ids)
         if done and self.state == "running":
+            self._something_waiting(self.pools)
             self._want(set(self.pools))
         return done
 
@@ -426,7 +491,9 @@ class Scheduler(Client):
             self._settings_version = version
         for category, pool in self.pools.items():
             if self._paused(category) and category not in was_paused:
-                drained = pool.drain()
+                with self._direct_lock:
+                    self._nothing_waiting.discard(category)
+                    drained = pool.drain()
                 if drained:
                     self.store.release([t.id for t in drained], self.node_id)
                     for task in drained:
@@ -474,6 +541,7 @@ class Scheduler(Client):
         poll = self.store.shared and mono >= self._next_poll
         if self.timer.pop_due() or poll:
             if self.store.promote_due(now):
+                self._something_waiting(self.pools)
                 self._want(set(self.pools))
                 if any(p.target == 0 and not self._paused(c) for c, p in self.pools.items()):
                     self.request_rebalance("starved")  # due work may be in a pool of 0
@@ -512,18 +580,24 @@ class Scheduler(Client):
         room = window - pool.in_flight()
         if room <= 0:
             return True
-        if category in self._claim_doubt:
-            self._adopt_lost_claims(category)
-        try:
-            tasks = self.store.claim(category, room, self.node_id, now)
-        except Exception:
-            # The claim may have committed even though it reported an error (a connection
-            # lost after COMMIT): look for such rows before claiming again.
-            self._claim_doubt.add(category)
-            raise
-        for task in tasks:
-            self._claimed[task.id] = _Claim(task, CancelFlag())
-        pool.fifo.put_many(tasks)
+        with self._direct_lock:  # a direct submit now would jump ahead of this claim
+            if category in self._claim_doubt:  # under the lock: no direct row half-registered
+                self._adopt_lost_claims(category)
+            room = window - pool.in_flight()
+            if room <= 0 or not pool.accepting or self._paused(category):
+                return True
+            try:
+                tasks = self.store.claim(category, room, self.node_id, now)
+            except Exception:
+                # The claim may have committed even though it reported an error (a
+                # connection lost after COMMIT): look for such rows before claiming again.
+                self._claim_doubt.add(category)
+                raise
+            for task in tasks:
+                self._claimed[task.id] = _Claim(task, CancelFlag())
+            pool.fifo.put_many(tasks)
+            if len(tasks) < room and not self.store.multi_node:
+                self._nothing_waiting.add(category)
         return len(tasks) < room
 
     def _window(self, pool: WorkerPool) -> int:
@@ -616,7 +690,10 @@ class Scheduler(Client):
         if abandoned:
             return  # timed out or released at stop: the outcome was decided elsewhere
         self._outcomes.put(outcome)
-        if pool.fifo.qsize() <= self._window(pool) // 2:  # refill at half, before it runs dry
+        # Refill at half, before it runs dry, unless the store has nothing waiting.
+        if pool.category not in self._nothing_waiting and (
+            pool.fifo.qsize() <= self._window(pool) // 2
+        ):
             self._want({pool.category})
 
     def _worker_exited(self, pool: WorkerPool, worker: Worker) -> None:
@@ -646,25 +723,38 @@ class Scheduler(Client):
     def _completer_loop(self) -> None:
         while not (self._completer_done.is_set() and self._outcomes.empty()):
             try:
-                self._complete_once(self.config.poll_interval)
+                self._complete_once(self.config.poll_interval, self.config.commit_linger)
             except Exception:
                 log.exception("completer step failed; retrying")
                 self._completer_done.wait(STORE_RETRY_WAIT)
 
-    def _complete_once(self, wait: float) -> bool:
-        """Write one batch of outcomes in one transaction; False if there was none."""
+    def _complete_once(self, wait: float, linger: float = 0.0) -> bool:
+        """Write one batch of outcomes in one transaction; False if there was none.
+
+        ``linger``: see ``SchedulerConfig.commit_linger`` (the completer thread passes it;
+        stopping and stepping do not wait)."""
         try:
             first = self._outcomes.get(timeout=wait) if wait > 0 else self._outcomes.get_nowait()
         except queue.Empty:
             return False
         batch = [first]
+        mono = self.clock.monotonic
+        streaming = linger > 0 and mono() - self._last_commit < linger
+        until = mono() + linger
         while len(batch) < OUTCOME_BATCH:
             try:
                 batch.append(self._outcomes.get_nowait())
             except queue.Empty:
-                break
+                left = until - mono() if streaming else 0.0
+                if left <= 0:
+                    break
+                try:  # group commit: outcomes are streaming in, wait briefly for more
+                    batch.append(self._outcomes.get(timeout=left))
+                except queue.Empty:
+                    break
         try:
             applied = self.store.finish(batch)
+            self._last_commit = self.clock.monotonic()
         except Exception:
             for outcome in batch:  # keep them: written on the next try
                 self._outcomes.put(outcome)
@@ -697,6 +787,7 @@ class Scheduler(Client):
         self.metrics.add_many(counts)
         self._notify(terminal)
         if retry_now:
+            self._something_waiting(retry_now)
             self._want(retry_now)
         return True
 

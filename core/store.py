@@ -88,6 +88,12 @@ class TaskStore(Protocol):
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
         """Insert in one transaction; return ids (an existing id for a live dedup key)."""
 
+    def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
+        """Insert due tasks without dedup keys already claimed by ``owner``, in one
+        transaction: the rows ``claim`` would have returned for them (``running``, attempt
+        1, started ``now``), in order. The node's direct hand-off: a submit that finds
+        nothing older waiting skips the separate claim transaction."""
+
     def promote_due(self, now: float) -> int:
         """Move ``scheduled`` rows with ``run_at <= now`` to ``queued``; return how many."""
 
@@ -227,6 +233,28 @@ class MemoryStore:
                     self._dedup[new.dedup_key] = row.id
                 ids.append(row.id)
         return ids
+
+    def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
+        claimed: list[TaskRecord] = []
+        with self._lock:
+            for new in tasks:
+                row = TaskRecord(
+                    id=next(self._ids),
+                    handler=new.handler,
+                    category=new.category,
+                    state=RUNNING,
+                    payload=new.payload,
+                    run_at=new.run_at,
+                    created_at=now,
+                    max_attempts=new.max_attempts,
+                    attempts=1,
+                    timeout=new.timeout,
+                    started_at=now,
+                    owner=owner,
+                )
+                self._rows[row.id] = row
+                claimed.append(replace(row))
+        return claimed
 
     def _enqueue(self, row: TaskRecord) -> None:
         if row.state == QUEUED:

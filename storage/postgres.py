@@ -341,6 +341,40 @@ class PostgresStore:
                 new_ids[i] = winners[key]
         return new_ids
 
+    def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
+        """Insert due tasks already claimed by ``owner`` (the node's direct hand-off)."""
+        if not tasks:
+            return []
+        with self._write() as conn:
+            ids = sorted(r[0] for r in conn.execute(pgsql.NEXT_IDS, (len(tasks),)))
+            columns = [
+                ids,
+                [t.handler for t in tasks],
+                [t.category for t in tasks],
+                [t.payload for t in tasks],
+                [t.run_at for t in tasks],
+                [t.max_attempts for t in tasks],
+                [t.timeout for t in tasks],
+            ]
+            conn.execute(pgsql.INSERT_CLAIMED, (now, owner, now, *columns))
+        return [
+            TaskRecord(
+                task_id,
+                t.handler,
+                t.category,
+                RUNNING,
+                t.payload,
+                t.run_at,
+                now,
+                t.max_attempts,
+                1,
+                t.timeout,
+                started_at=now,
+                owner=owner,
+            )  # fmt: skip
+            for task_id, t in zip(ids, tasks, strict=True)
+        ]
+
     def promote_due(self, now: float) -> int:
         with self._errors:
             return self._conn().execute(pgsql.PROMOTE_DUE, (now,)).rowcount

@@ -33,6 +33,15 @@ INSERT_TASKS = (
     # the caller then looks the winner up.
     f" ON CONFLICT (dedup_key) WHERE {LIVE} DO NOTHING RETURNING id"
 )
+# Due tasks inserted already claimed by a node (the direct hand-off), ids from NEXT_IDS.
+INSERT_CLAIMED = (
+    "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
+    " max_attempts, attempts, timeout, owner, started_at, run_began)"
+    " SELECT u.id, u.handler, u.category, 'running', u.payload, u.run_at, %s, u.max_attempts,"
+    " 1, u.timeout, %s, %s, false FROM unnest(%s::bigint[], %s::text[], %s::text[],"
+    " %s::text[], %s::float8[], %s::integer[], %s::float8[])"
+    " AS u(id, handler, category, payload, run_at, max_attempts, timeout)"
+)
 
 # --- the timer ----------------------------------------------------------------------------
 PROMOTE_DUE = "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= %s"

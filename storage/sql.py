@@ -47,6 +47,14 @@ INSERT_ONE = (
     " attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id"
 )
 
+#: One due task inserted already claimed by a node (the direct hand-off): what INSERT_ONE
+#: and CLAIM would have written, in one statement.
+INSERT_CLAIMED = (
+    "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
+    " attempts, timeout, owner, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?, 1, ?, ?, ?)"
+    " RETURNING id"
+)
+
 
 @functools.lru_cache(maxsize=8)
 def insert_tasks(rows: int) -> str:

@@ -264,6 +264,13 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
 
+    def _write_one(self, query: str, params: Sequence[Any]) -> list[Any]:
+        """One statement as its own transaction (SQLite commits it when it completes):
+        one call into SQLite instead of three (BEGIN, the statement, COMMIT). Every row
+        is fetched, so the statement, and with it the transaction, ends inside the lock."""
+        with self._errors, self._locked():
+            return self._conn().execute(query, params).fetchall()
+
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._errors:
             return self._conn().execute(query, params).fetchall()
@@ -320,8 +327,7 @@ class SqliteStore:
             state = SCHEDULED if new.run_at > now else QUEUED
             row = (new.handler, new.category, state, new.payload, new.run_at, now,
                    new.max_attempts, new.timeout, None)  # fmt: skip
-            with self._write() as conn:
-                return [conn.execute(sql.INSERT_ONE, row).fetchone()[0]]
+            return [self._write_one(sql.INSERT_ONE, row)[0][0]]
         with self._write() as conn:
             seq, highest = conn.execute(sql.NEXT_TASK_ID).fetchone()
             next_id = max(seq, highest) + 1
@@ -350,6 +356,24 @@ class SqliteStore:
                 chunk = rows[start : start + sql.INSERT_CHUNK]
                 conn.execute(sql.insert_tasks(len(chunk)), [v for row in chunk for v in row])
         return ids
+
+    def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
+        """Insert due tasks already claimed by ``owner`` (the node's direct hand-off)."""
+        rows = [
+            (new.handler, new.category, new.payload, new.run_at, now, new.max_attempts,
+             new.timeout, owner, now)
+            for new in tasks
+        ]  # fmt: skip
+        if len(rows) == 1:
+            ids = [self._write_one(sql.INSERT_CLAIMED, rows[0])[0][0]]
+        else:
+            with self._write() as conn:
+                ids = [conn.execute(sql.INSERT_CLAIMED, row).fetchone()[0] for row in rows]
+        return [
+            TaskRecord(task_id, new.handler, new.category, RUNNING, new.payload, new.run_at,
+                       now, new.max_attempts, 1, new.timeout, started_at=now, owner=owner)
+            for task_id, new in zip(ids, tasks, strict=True)
+        ]  # fmt: skip
 
     def promote_due(self, now: float) -> int:
         # Check first without the write lock: the node calls this on every poll.

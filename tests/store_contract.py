@@ -209,6 +209,39 @@ class StoreContract:
         ids = [t.id for t in store.claim("email", 20, NODE, T0)]
         assert ids == sorted(ids)
 
+    # --- insert_claimed (the direct hand-off) -------------------------------------------
+    def test_insert_claimed_stores_what_a_claim_would_return(self, store: TaskStore) -> None:
+        [older] = store.insert([new()], T0)
+        claimed = store.insert_claimed(
+            [new(payload="[1]", timeout=2.5), new(handler="web.fetch", category="web")],
+            T0 + 1,
+            NODE,
+        )
+        assert [t.id for t in claimed] == sorted(t.id for t in claimed)
+        assert claimed[0].id > older
+        for task in claimed:
+            assert store.get(task.id) == task
+            assert (task.state, task.owner, task.attempts, task.started_at, task.created_at) == (
+                RUNNING, NODE, 1, T0 + 1, T0 + 1,
+            )  # fmt: skip
+        assert (claimed[0].payload, claimed[0].timeout, claimed[1].category) == ("[1]", 2.5, "web")
+        # Then the rows are not claimed again, and the older queued one is still there
+        assert [t.id for t in store.claim("email", 10, NODE, T0 + 2)] == [older]
+        assert store.insert_claimed([], T0, NODE) == []
+
+    def test_an_insert_claimed_task_finishes_and_recovers_like_a_claimed_one(
+        self, store: TaskStore
+    ) -> None:
+        began, waiting, done_ = store.insert_claimed([new(), new(), new()], T0, OTHER)
+        store.record_start(began.id, 1)
+        store.record_start(done_.id, 1)
+        assert store.finish([done(done_)]) == [True]
+        # When the node that inserted them dies: only the run that began counts
+        report = store.recover(NODE, T0 + 2)
+        assert sorted(report.requeued) == [began.id, waiting.id]
+        assert (store.get(began.id).attempts, store.get(waiting.id).attempts) == (1, 0)  # type: ignore[union-attr]
+        assert store.get(done_.id).state == SUCCEEDED  # type: ignore[union-attr]
+
     # --- finish --------------------------------------------------------------------------
     def test_finish_succeeded_writes_the_result(self, store: TaskStore) -> None:
         [task] = self.running(store)

@@ -74,3 +74,16 @@ def test_error_message_format_is_what_value_why_hint() -> None:
         == "workers (the thread budget) 0: must be in 1..512. Use a value in 1..512."
     )
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("linger", [-0.001, 0.2, math.nan, math.inf, True, "1ms", None])
+def test_bad_commit_linger_is_rejected_naming_the_value(linger: object) -> None:
+    with pytest.raises(ConfigError, match="commit_linger"):
+        SchedulerConfig(
+            workers=2, categories={"a": CategoryConfig()}, commit_linger=linger
+        ).validate()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("linger", [0, 0.001, 0.1])
+def test_commit_linger_from_0_to_100_ms_is_accepted(linger: float) -> None:
+    SchedulerConfig(workers=2, categories={"a": CategoryConfig()}, commit_linger=linger).validate()

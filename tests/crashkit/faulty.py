@@ -17,6 +17,7 @@ WRITES = frozenset(
     {
         "recover",
         "insert",
+        "insert_claimed",
         "promote_due",
         "claim",
         "finish",

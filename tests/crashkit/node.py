@@ -4,6 +4,9 @@ Runs a scheduler on ``DB`` with the crash-test handlers, 2 categories and 4 work
 ``DB`` is a SQLite file or a ``postgresql://`` URL (several nodes may share one; a short
 ``stale_after=SECONDS`` URL option makes the others recover a killed node quickly, and
 ``--heartbeat SECONDS`` sets how often the node heartbeats and looks for dead nodes).
+``--submit N`` makes the node submit N tasks to itself, one ``submit()`` at a time, and
+print each id once acknowledged (the in-process path, where a submit may hand its task
+straight to a FIFO).
 Stops gracefully on SIGTERM (exit 0). Prints ``ready`` on stdout once started.
 """
 
@@ -40,6 +43,7 @@ def main() -> int:
     parser.add_argument("--grace", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=CONFIG.workers)
     parser.add_argument("--heartbeat", type=float, default=CONFIG.heartbeat_interval)
+    parser.add_argument("--submit", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stop = threading.Event()
@@ -48,6 +52,12 @@ def main() -> int:
     sched = Scheduler(config, open_store(args.db))
     sched.start()
     print("ready", flush=True)
+    for n in range(args.submit):
+        if stop.is_set():
+            break
+        handle = sched.submit("a.work" if n % 2 else "b.work", {"n": n})
+        sys.stdout.write(f"{handle.id}\n")
+        sys.stdout.flush()
     while not stop.wait(0.05):
         if args.until_idle:
             counts = sched.store.counts()
