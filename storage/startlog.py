@@ -2,18 +2,23 @@
 saw it. It lets recovery tell an interrupted run (counted against ``max_attempts``, the
 poison rule) from a task that was only waiting in a FIFO (its attempt is given back).
 
-One line ``<id> <attempt>`` per start, appended with a single ``write`` before the
-handler runs: the kernel keeps it when the process is killed (a power loss may lose it,
-and then recovery counts every claim, as a store without a journal does). A line
-``-<id> <attempt>`` marks that run's end: a retry or a release starts the count of
-attempts again, so the same pair may be claimed again and must not read as started.
-The file sits beside the database (``<db>.starts``) and belongs to the node holding
-``<db>.lock``. It is rewritten with only the unfinished starts when it grows past
-``rotate_bytes``.
+One line ``<id> <attempt>`` per start, written before the handler runs into a shared
+memory map of the file: the kernel's page cache holds it the moment it is copied, so it
+survives the process being killed (a power loss may lose it, and then recovery counts
+every claim, as a store without a journal does). A memory map, not a ``write`` per
+start: a system call per task released and re-took the GIL, and with four busy workers
+that hand-off cost more than the rest of the journal (the bulk drain ran at 12,000
+tasks/s with ``write`` and 19,000 with no journal at all). A line ``-<id> <attempt>``
+marks that run's end: a retry or a release starts the count of attempts again, so the
+same pair may be claimed again and must not read as started. The file sits beside the
+database (``<db>.starts``) and belongs to the node holding ``<db>.lock``; past the
+last line it holds zero bytes, which the reader skips like any torn line. When it is
+full it is rewritten with only the unfinished starts.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 
@@ -21,15 +26,16 @@ import threading
 class StartJournal:
     def __init__(self, path: str, rotate_bytes: int = 4 << 20) -> None:
         self.path = path
-        self.rotate_bytes = rotate_bytes
+        self.rotate_bytes = rotate_bytes  # the mapped file's size; rewritten when full
         self._lock = threading.Lock()
-        self._fd: int | None = None
+        self._map: mmap.mmap | None = None
+        self._end = 0  # bytes of lines written
         self._open: dict[int, int] = {}  # task id -> attempt: started, not yet ended
-        self._size = 0
 
     def read(self) -> set[tuple[int, int]] | None:
-        """The starts the previous owner wrote (a torn last line is ignored), or None when
-        there is no journal at all (then recovery must count every claim)."""
+        """The starts the previous owner wrote (a torn last line and the zero bytes after
+        the last line are ignored), or None when there is no journal at all (then
+        recovery must count every claim)."""
         try:
             with open(self.path, "rb") as fh:
                 data = fh.read()
@@ -49,26 +55,18 @@ class StartJournal:
     def reset(self) -> None:
         """Start an empty journal (after recovery has read the old one)."""
         with self._lock:
-            self._close()
-            self._fd = os.open(
-                self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644
-            )
             self._open.clear()
-            self._size = 0
+            self._start(b"")
 
     def record(self, task_id: int, attempt: int) -> None:
         line = f"{task_id} {attempt}\n".encode()
         with self._lock:
-            if self._fd is None:  # recovery has not reset it: keep what is there
-                self._fd = os.open(
-                    self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644
-                )
-                self._size = os.fstat(self._fd).st_size
-            os.write(self._fd, line)
-            self._open[task_id] = attempt
-            self._size += len(line)
-            if self._size > self.rotate_bytes:
+            if self._map is None:  # recovery has not reset it: keep what is there
+                self._start(self._existing())
+            if self._end + len(line) > self.rotate_bytes:
                 self._rotate()
+            self._put(line)
+            self._open[task_id] = attempt
 
     def forget(self, task_ids: list[int], attempts: list[int] | None = None) -> None:
         """These tasks' runs ended (finished or released): recovery no longer needs them.
@@ -81,32 +79,54 @@ class StartJournal:
                     continue
                 del self._open[task_id]
                 ended.append((task_id, attempt))
-            if ended and self._fd is not None:
-                lines = "".join(f"-{i} {a}\n" for i, a in ended).encode()
-                os.write(self._fd, lines)
-                self._size += len(lines)
-                if self._size > self.rotate_bytes:
-                    self._rotate()
+            if not ended or self._map is None:
+                return
+            lines = "".join(f"-{i} {a}\n" for i, a in ended).encode()
+            if self._end + len(lines) > self.rotate_bytes:
+                self._rotate()  # the new file holds only unfinished starts: nothing to add
+            else:
+                self._put(lines)
+
+    def _put(self, data: bytes) -> None:
+        assert self._map is not None
+        end = self._end + len(data)
+        self._map[self._end : end] = data
+        self._end = end
+
+    def _existing(self) -> bytes:
+        try:
+            with open(self.path, "rb") as fh:
+                used = fh.read().rstrip(b"\0")
+        except FileNotFoundError:
+            return b""
+        return used + b"\n" if used and not used.endswith(b"\n") else used
 
     def _rotate(self) -> None:
-        # Write the unfinished starts to a new file and rename it over the old one: a
-        # crash at any point leaves one complete journal that holds every unfinished start.
+        self._start("".join(f"{i} {a}\n" for i, a in self._open.items()).encode())
+
+    def _start(self, body: bytes) -> None:
+        """Write ``body`` to a new file of ``rotate_bytes`` (grown if the body needs it),
+        rename it over the old one and map it: a crash at any point leaves one complete
+        journal that holds every unfinished start."""
+        self._close()
+        self.rotate_bytes = max(self.rotate_bytes, 2 * len(body) + 64)
         tmp = self.path + ".tmp"
-        body = "".join(f"{i} {a}\n" for i, a in self._open.items()).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, body)
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.ftruncate(fd, self.rotate_bytes)
+            os.replace(tmp, self.path)
+            self._map = mmap.mmap(fd, self.rotate_bytes)
         finally:
             os.close(fd)
-        os.replace(tmp, self.path)
-        self._close()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-        self._size = len(body)
+        self._end = len(body)
 
     def _close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
     def close(self) -> None:
         with self._lock:
