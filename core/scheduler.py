@@ -110,7 +110,8 @@ class Scheduler(Client):
         self._settings_version = -1
         self._claimed: dict[int, _Claim] = {}
         self._waiters: dict[int, list[threading.Event]] = {}
-        self._outcomes: queue.Queue[Outcome] = queue.Queue()
+        # Internal, so a SimpleQueue (in C: no Python-level Condition per put and get).
+        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._wanted: set[str] = set()
         self._claim_doubt: set[str] = set()
         self._last_commit = -math.inf  # monotonic time the completer last wrote a batch

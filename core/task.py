@@ -62,7 +62,7 @@ class TaskRecord:
     cancel_requested: bool = False
 
     def payload_value(self) -> Any:
-        return json.loads(self.payload)
+        return None if self.payload == "null" else json.loads(self.payload)
 
     def result_value(self) -> Any:
         return None if self.result is None else json.loads(self.result)
