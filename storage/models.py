@@ -62,7 +62,8 @@ TaskRow.add_index(TaskRow.category, TaskRow.state, TaskRow.id, name="tasks_claim
 # promote_due / next_run_at: WHERE state = 'scheduled' [AND run_at <= ?]; also serves the
 # small lookups by state = 'running' (recover, cancel_requests).
 TaskRow.add_index(TaskRow.state, TaskRow.run_at, name="tasks_state_run_at")
-# One live task per dedup key; a finished task frees its key.
+# One live task per dedup key; a finished task frees its key. (Schema v2 narrows it to
+# tasks that have a key: see schema._upgrade_v2. The models are the v1 schema.)
 TaskRow.add_index(
     TaskRow.dedup_key, unique=True, where=TaskRow.state.in_(LIVE_STATES), name="tasks_dedup_live"
 )

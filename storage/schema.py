@@ -35,6 +35,7 @@ from core.errors import (
 from .connection import sqlite_uri
 from .errors import translate_errors
 from .models import MODELS_V1
+from .sql import LIVE
 
 log = logging.getLogger("jobsched.storage")
 
@@ -50,9 +51,22 @@ def _create_v1(db: pw.Database) -> None:
     db.execute_sql("INSERT INTO control (id, settings_version) VALUES (1, 0)")
 
 
+def _upgrade_v2(db: pw.Database) -> None:
+    """The live dedup key index leaves out tasks without a key. In v1 every keyless task
+    had an entry while it lived, so each insert, claim and finish also rewrote this index
+    for nothing: dropping those entries made a claim about 20% and a finish about 30%
+    cheaper in SQLite (50,000 tasks, 68 per claim, 500 per finish). Lookups by key read
+    ``dedup_key = ?``, which implies ``IS NOT NULL``, so they still use it."""
+    db.execute_sql("DROP INDEX tasks_dedup_live")
+    db.execute_sql(
+        "CREATE UNIQUE INDEX tasks_dedup_live ON tasks (dedup_key)"
+        f" WHERE dedup_key IS NOT NULL AND {LIVE}"
+    )
+
+
 #: ``STEPS[n]`` upgrades a database from schema version ``n`` to ``n + 1``. Append new
 #: steps; never edit a released one.
-STEPS: list[Callable[[pw.Database], None]] = [_create_v1]
+STEPS: list[Callable[[pw.Database], None]] = [_create_v1, _upgrade_v2]
 
 
 def schema_version() -> int:

@@ -30,7 +30,7 @@ from core.errors import (
     StoreUnavailableError,
 )
 from core.task import QUEUED
-from storage import APPLICATION_ID, SqliteStore, open_store
+from storage import APPLICATION_ID, SqliteStore, open_store, sql
 from tests.store_contract import T0, new
 
 REPO = Path(__file__).resolve().parents[2]
@@ -351,22 +351,23 @@ def _broken_step(db: object) -> None:
 def test_an_older_schema_is_migrated_in_one_step_after_a_backup(
     make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a v1 database with tasks, and a program that knows a v2
+    # Given a database at the current version N with tasks, and a program that knows N + 1
     before = make_database(make_store, db_path, tasks=5)
+    n = storage.schema.schema_version()
     monkeypatch.setattr(storage.schema, "STEPS", [*storage.schema.STEPS, _add_labels])
     # When a node opens it
     store = make_store()
     store.open("node-a")
-    # Then it is at v2 with every task, and the v1 file was kept as a backup
-    assert store.diagnostics()["schema_version"] == 2
+    # Then it is at N + 1 with every task, and the version N file was kept as a backup
+    assert store.diagnostics()["schema_version"] == n + 1
     assert len(store.list_tasks()) == 5
     store.close()
     conn = sqlite3.connect(db_path)
     assert "label" in [row[1] for row in conn.execute("PRAGMA table_info(tasks)")]
     conn.close()
-    backup = Path(f"{db_path}.bak-v1")
+    backup = Path(f"{db_path}.bak-v{n}")
     conn = sqlite3.connect(backup)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == n
     assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 5
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
@@ -377,16 +378,17 @@ def test_a_failed_migration_leaves_the_old_schema(
     make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_database(make_store, db_path, tasks=5)
+    n = storage.schema.schema_version()
     monkeypatch.setattr(storage.schema, "STEPS", [*storage.schema.STEPS, _broken_step])
     with pytest.raises(StorageError) as caught:
         make_store().open("node-a")
-    assert "v1" in str(caught.value) and "bak-v1" in str(caught.value)
+    assert f"v{n}" in str(caught.value) and f"bak-v{n}" in str(caught.value)
     assert not Path(f"{db_path}.lock").read_text()  # lock released
     # Then the program that knows v1 opens it as before
     monkeypatch.undo()
     store = make_store()
     store.open("node-a")
-    assert store.diagnostics()["schema_version"] == 1
+    assert store.diagnostics()["schema_version"] == n
     assert len(store.list_tasks()) == 5
 
 
@@ -415,3 +417,30 @@ def test_opening_twice_is_refused(make_store: MakeStore) -> None:
     store.open("node-a")
     with pytest.raises(SchedulerStateError):
         store.open("node-a")
+
+
+def test_a_v1_file_gets_the_narrower_dedup_index_and_keeps_its_keys(
+    make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a v1 database (written by a program that knows only v1) with keyed tasks
+    monkeypatch.setattr(storage.schema, "STEPS", storage.schema.STEPS[:1])
+    old = make_store()
+    old.open("node-a")
+    [keyed, plain] = old.insert([new(key="k"), new()], T0)
+    old.close()
+    monkeypatch.undo()
+    # When the current program opens it
+    store = make_store()
+    store.open("node-a")
+    # Then the index leaves out keyless tasks, a live key still finds its task through it
+    assert store.diagnostics()["schema_version"] == 2
+    assert Path(f"{db_path}.bak-v1").exists()
+    assert store.insert([new(key="k")], T0) == [keyed]
+    assert store.insert([new()], T0) == [plain + 1]
+    store.close()
+    conn = sqlite3.connect(db_path)
+    ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'tasks_dedup_live'").fetchone()
+    assert "dedup_key IS NOT NULL" in ddl[0]
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {sql.LIVE_ID_FOR_KEY}", ("k",)).fetchall()
+    assert "tasks_dedup_live" in str(plan)
+    conn.close()
