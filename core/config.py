@@ -128,7 +128,7 @@ class SchedulerConfig:
     #: this long ago), the completer waits up to this long for more before writing, so
     #: one transaction carries many outcomes. Delays result() by at most this much, and
     #: only under load; 0 writes each outcome as soon as it arrives.
-    commit_linger: float = 0.001
+    commit_linger: float = 0.002
 
     def __post_init__(self) -> None:
         # Freeze the mapping so a config cannot change under a running scheduler.

@@ -739,20 +739,15 @@ class Scheduler(Client):
         except queue.Empty:
             return False
         batch = [first]
-        mono = self.clock.monotonic
-        streaming = linger > 0 and mono() - self._last_commit < linger
-        until = mono() + linger
+        if linger > 0 and self.clock.monotonic() - self._last_commit < linger:
+            # Group commit: outcomes are streaming in, so let more arrive before writing.
+            # One timed wait, not a wake-up per outcome; stop() cuts it short.
+            self._completer_done.wait(linger)
         while len(batch) < OUTCOME_BATCH:
             try:
                 batch.append(self._outcomes.get_nowait())
             except queue.Empty:
-                left = until - mono() if streaming else 0.0
-                if left <= 0:
-                    break
-                try:  # group commit: outcomes are streaming in, wait briefly for more
-                    batch.append(self._outcomes.get(timeout=left))
-                except queue.Empty:
-                    break
+                break
         try:
             applied = self.store.finish(batch)
             self._last_commit = self.clock.monotonic()
