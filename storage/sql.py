@@ -84,6 +84,25 @@ FINISH_RETRY = (
     "UPDATE tasks SET state = ?, run_at = ?, error = ?, reason = ?, owner = NULL,"
     f" cancel_requested = 0 {_FENCE}"
 )
+#: Outcomes per FINISH_MANY statement (8 parameters each, well under SQLite's 32,766).
+FINISH_CHUNK = 400
+
+
+@functools.lru_cache(maxsize=8)
+def finish_many(rows: int) -> str:
+    """FINISH_TERMINAL for ``rows`` outcomes in one statement, each fenced like it:
+    ``(id, owner, attempt, state, finished_at, result, error, reason)`` per row. One
+    statement is one long call into SQLite with the GIL released, instead of one short
+    call per outcome, each of which has to win the GIL back from the workers."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "UPDATE tasks SET state = v.column4, finished_at = v.column5, result = v.column6,"
+        f" error = v.column7, reason = v.column8, owner = NULL FROM (VALUES {values}) AS v"
+        " WHERE tasks.id = v.column1 AND tasks.owner = v.column2"
+        " AND tasks.attempts = v.column3 AND tasks.state = 'running'"
+    )
+
+
 RELEASE = (
     "UPDATE tasks SET state = 'queued', owner = NULL,"
     " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"

@@ -54,6 +54,10 @@ log = logging.getLogger("jobsched.storage")
 DECISIONS_KEPT = 1000
 
 
+class _FenceFailed(Exception):
+    """A batched finish changed fewer rows than it had outcomes: roll it back."""
+
+
 def _task(row: Sequence[Any]) -> TaskRecord:
     record = TaskRecord(*row)
     record.cancel_requested = bool(record.cancel_requested)
@@ -399,6 +403,40 @@ class SqliteStore:
         each applies only if its fence (id, owner, attempt, running) still holds."""
         if not outcomes:
             return []
+        applied = self._finish_all_terminal(outcomes)
+        if applied is None:
+            applied = self._finish_each(outcomes)
+        if self._journal is not None:
+            self._journal.forget([out.id for out in outcomes], [out.attempt for out in outcomes])
+        return applied
+
+    def _finish_all_terminal(self, outcomes: Sequence[Outcome]) -> list[bool] | None:
+        """The common batch, every outcome terminal and for a different task, in one
+        statement per chunk; None (nothing written) when the batch is not that, or when
+        a fence did not hold and each outcome's answer is needed."""
+        if any(out.state == SCHEDULED for out in outcomes):
+            return None
+        if len({out.id for out in outcomes}) < len(outcomes):
+            return None
+        try:
+            with self._write() as conn:
+                before = conn.total_changes
+                for start in range(0, len(outcomes), sql.FINISH_CHUNK):
+                    chunk = outcomes[start : start + sql.FINISH_CHUNK]
+                    params = [
+                        value
+                        for out in chunk
+                        for value in (out.id, out.owner, out.attempt, out.state,
+                                      out.finished_at, out.result, out.error, out.reason)
+                    ]  # fmt: skip
+                    conn.execute(sql.finish_many(len(chunk)), params)
+                if conn.total_changes - before != len(outcomes):
+                    raise _FenceFailed
+        except _FenceFailed:
+            return None  # rolled back: the outcomes are written one by one instead
+        return [True] * len(outcomes)
+
+    def _finish_each(self, outcomes: Sequence[Outcome]) -> list[bool]:
         applied: list[bool] = []
         with self._write() as conn:
             for out in outcomes:
@@ -415,8 +453,6 @@ class SqliteStore:
                         (out.state, out.finished_at, out.result, out.error, out.reason, *fence),
                     )
                 applied.append(cursor.rowcount == 1)
-        if self._journal is not None:
-            self._journal.forget([out.id for out in outcomes], [out.attempt for out in outcomes])
         return applied
 
     def release(self, ids: Iterable[int], owner: str) -> int:

@@ -278,6 +278,22 @@ class StoreContract:
         answers = store.finish([done(a), replace(done(b), owner=OTHER), done(c, FAILED), done(a)])
         assert answers == [True, False, True, False]
 
+    def test_a_fenced_outcome_in_a_batch_of_different_tasks_changes_only_itself(
+        self, store: TaskStore
+    ) -> None:
+        a, b, c = self.running(store, 3)
+        answers = store.finish([done(a), replace(done(b), owner=OTHER), done(c, FAILED)])
+        assert answers == [True, False, True]
+        rows = [store.get(t.id) for t in (a, b, c)]
+        assert [r.state for r in rows if r] == [SUCCEEDED, RUNNING, FAILED]
+        assert store.finish([done(b)]) == [True]
+
+    def test_a_batch_larger_than_one_statement_is_written_whole(self, store: TaskStore) -> None:
+        tasks = self.running(store, 1000)
+        assert store.finish([done(t, result=f"{t.id}") for t in tasks]) == [True] * 1000
+        assert store.counts()["email"][SUCCEEDED] == 1000
+        assert store.get(tasks[-1].id).result == f"{tasks[-1].id}"  # type: ignore[union-attr]
+
     def test_a_stale_attempt_cannot_overwrite_a_newer_one(self, store: TaskStore) -> None:
         [first] = self.running(store)
         store.finish([done(first, SCHEDULED, error="boom", run_at=None)])
