@@ -120,7 +120,9 @@ class SchedulerConfig:
     handlers: tuple[str, ...] = ()
     poll_interval: float = 0.1  # how soon other processes' writes are seen (<= 250 ms promised)
     grace_period: float = 10.0
-    prefetch: int = 16
+    #: The most claimed tasks that wait per worker in a category's FIFO (fewer when the
+    #: category's tasks are long: the node keeps about 10 ms of work per worker).
+    prefetch: int = 64
     retry_base: float = 1.0
     retry_max: float = 300.0
     heartbeat_interval: float = 2.0

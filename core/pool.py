@@ -33,6 +33,15 @@ class Fifo(queue.Queue[TaskRecord]):
     spent about 40% of the dispatcher's time handing the GIL to woken workers).
     """
 
+    def get(self, block: bool = True, timeout: float | None = None) -> TaskRecord:
+        """``Queue.get``, with a fast path when a task is waiting: the FIFO is unbounded,
+        so no producer ever waits for room and a get need not notify ``not_full``."""
+        with self.mutex:
+            if self.queue:
+                task: TaskRecord = self.queue.popleft()
+                return task
+        return super().get(block, timeout)
+
     def put_many(self, items: list[TaskRecord]) -> None:
         if not items:
             return
@@ -53,7 +62,6 @@ class Worker:
         self.task: TaskRecord | None = None
         self.context: TaskContext | None = None
         self.started_mono = 0.0
-        self.started_wall = 0.0
         self.deadline: float | None = None  # monotonic; set while a task with a timeout runs
         self.retiring = False
         self.abandoned = False
@@ -102,6 +110,7 @@ class WorkerPool:
         self.threaded = threaded
         self.accepting = True
         self.target = 0
+        self.avg_run: float | None = None  # seconds a task runs, a running average
         self.workers: list[Worker] = []  # live, not abandoned; includes retiring ones
         self._numbers = 0
         self.lock = threading.RLock()

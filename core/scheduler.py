@@ -60,6 +60,9 @@ from .timer import Timer
 log = logging.getLogger("jobsched")
 
 OUTCOME_BATCH = 500
+#: A category's FIFO holds about this many seconds of its work per worker (see _prefetch).
+PREFETCH_SPAN = 0.01
+RUN_AVERAGE_WEIGHT = 0.1
 STORE_RETRY_WAIT = 0.5
 
 
@@ -602,11 +605,27 @@ class Scheduler(Client):
         return len(tasks) < room
 
     def _window(self, pool: WorkerPool) -> int:
-        """How many claimed tasks a category may hold: each worker's current task plus
-        ``prefetch`` waiting per worker. A larger window claims in bigger batches (fewer
-        transactions); the start journal keeps a crash from charging the waiting ones an
-        attempt, and a graceful stop gives them back."""
-        return pool.target * (1 + self.config.prefetch)
+        """How many claimed tasks a category may hold: each worker's current task plus up
+        to ``prefetch`` waiting per worker, fewer when its tasks are long (see
+        ``_prefetch``). A larger window claims in bigger batches (fewer transactions);
+        the start journal keeps a crash from charging the waiting ones an attempt, and a
+        graceful stop gives them back."""
+        return pool.target * (1 + self._prefetch(pool))
+
+    def _prefetch(self, pool: WorkerPool) -> int:
+        """Tasks to hold waiting per worker: about PREFETCH_SPAN seconds of this
+        category's work (by the running average of its tasks' run time), at least one,
+        at most ``prefetch``. Short tasks get a deep FIFO, so the workers do not run dry
+        while the next claim waits for the database; long ones a shallow one, so a node
+        does not sit on work that another node, or a worker freed by the balancer, could
+        start now. Until a task of the category has run, one."""
+        cap = self.config.prefetch
+        run = pool.avg_run
+        if run is None or cap <= 1:
+            return min(cap, 1)
+        if run <= PREFETCH_SPAN / cap:
+            return cap
+        return max(1, int(PREFETCH_SPAN / run))
 
     def _adopt_lost_claims(self, category: str) -> None:
         """Put into the FIFO the rows this node claimed without hearing back."""
@@ -669,8 +688,7 @@ class Scheduler(Client):
     def _run_task(self, worker: Worker, task: TaskRecord) -> None:
         claim = self._claimed.get(task.id) or _Claim(task, CancelFlag())
         spec = self.handlers.get(task.handler)
-        worker.started_mono = self.clock.monotonic()
-        worker.started_wall = self.clock.now()
+        worker.started_mono = self.clock.monotonic()  # the wall time is derived in snapshots
         worker.task = task
         worker.state = BUSY
         if task.timeout:
@@ -683,6 +701,9 @@ class Scheduler(Client):
             log.exception("could not journal the start of task %d", task.id)
         outcome = self.executor.run(task, spec, claim.cancel)
         pool = worker.pool
+        ran = self.clock.monotonic() - worker.started_mono
+        avg = pool.avg_run  # a running average; two workers racing here lose one sample
+        pool.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
         with pool.lock:
             abandoned = worker.abandoned
             worker.state = IDLE
@@ -955,6 +976,7 @@ class Scheduler(Client):
     # ================================================================ snapshot
     def _worker_snapshots(self) -> list[WorkerSnapshot]:
         mono = self.clock.monotonic()
+        now = self.clock.now()
         out = []
         for pool in self.pools.values():
             for worker in list(pool.workers):
@@ -967,7 +989,7 @@ class Scheduler(Client):
                         state=BUSY if busy else IDLE,
                         task_id=task.id if busy and task else None,
                         handler=task.handler if busy and task else None,
-                        started_at=worker.started_wall if busy else None,
+                        started_at=now - (mono - worker.started_mono) if busy else None,
                         elapsed=mono - worker.started_mono if busy else 0.0,
                         retiring=worker.retiring,
                     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core import MemoryStore
+from core import CategoryConfig, MemoryStore
 from core.task import QUEUED, RUNNING
 from tests.core.test_engine_stepped import Env
 
@@ -38,7 +38,12 @@ class CountingStore(MemoryStore):
 def env() -> Iterator[Env]:
     e = Env(store=CountingStore())
     e.sched.start()
-    e.sched.run_until_idle()  # the dispatcher has looked: nothing waits in the store
+    # One task has run (so the FIFO's depth follows its run time: instant on this fake
+    # clock, so the deepest) and the dispatcher has looked: nothing waits in the store.
+    e.sched.submit("email.send", "warm-up")
+    e.sched.run_until_idle()
+    e.ran.clear()
+    store_of(e).claims = store_of(e).direct = 0
     yield e
     e.sched.stop(grace=0)
 
@@ -149,3 +154,28 @@ def test_a_batch_for_one_category_is_handed_over_in_one_write(env: Env) -> None:
     big = env.sched.submit_many([("email.send", {"i": i}) for i in range(window(env))])
     assert store_of(env).direct == 1
     assert {env.state(i) for i in mixed + big} == {QUEUED}
+
+
+def test_the_fifo_holds_about_ten_ms_of_work_per_worker() -> None:
+    # Given a category whose tasks take 1 ms and one whose tasks take a second
+    e = Env(
+        categories={"email": CategoryConfig(min_workers=1), "web": CategoryConfig(min_workers=1)}
+    )
+    e.sched.handler("email.quick")(lambda p: e.clock.advance(0.001))
+    e.sched.handler("web.slow")(lambda p: e.clock.advance(1.0))
+    e.sched.start()
+    try:
+        # Before any task ran, each worker holds one task waiting
+        assert e.sched._prefetch(e.sched.pools["email"]) == 1
+        # When some of each have run
+        e.sched.submit_many([("email.quick", i) for i in range(20)])
+        e.sched.submit_many([("web.slow", i) for i in range(3)])
+        e.sched.run_until_idle()
+        # Then quick tasks wait about 10 deep per worker, slow ones one deep
+        assert e.sched._prefetch(e.sched.pools["email"]) == 10
+        assert e.sched._prefetch(e.sched.pools["web"]) == 1
+        # And instant tasks are capped by the prefetch setting
+        e.sched.pools["email"].avg_run = 0.0
+        assert e.sched._prefetch(e.sched.pools["email"]) == e.sched.config.prefetch
+    finally:
+        e.sched.stop(grace=0)

@@ -261,6 +261,8 @@ def test_restart_recovers_interrupted_tasks_and_orphans_the_exhausted() -> None:
     store = MemoryStore()
     first = Env(store)
     first.sched.start()
+    first.sched.submit("email.send", {"warm-up": 1})  # once a task ran, the FIFO is deep
+    first.sched.run_until_idle()
     begun = first.sched.submit("email.send", {"a": 1}, max_attempts=2).id
     poison = first.sched.submit("email.send", {"b": 1}, max_attempts=1).id
     waiting = first.sched.submit("email.send", {"c": 1}, max_attempts=1).id
