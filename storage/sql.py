@@ -44,7 +44,7 @@ INSERT_CHUNK = 100
 #: One task, id chosen by SQLite: the acknowledged single submit is one statement.
 INSERT_ONE = (
     "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
-    " attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id"
+    " attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 )
 
 #: One due task inserted already claimed by a node (the direct hand-off): what INSERT_ONE
@@ -52,7 +52,6 @@ INSERT_ONE = (
 INSERT_CLAIMED = (
     "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
     " attempts, timeout, owner, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?, 1, ?, ?, ?)"
-    " RETURNING id"
 )
 
 

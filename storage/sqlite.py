@@ -268,12 +268,15 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _write_one(self, query: str, params: Sequence[Any]) -> list[Any]:
-        """One statement as its own transaction (SQLite commits it when it completes):
-        one call into SQLite instead of three (BEGIN, the statement, COMMIT). Every row
-        is fetched, so the statement, and with it the transaction, ends inside the lock."""
+    def _insert_one(self, query: str, params: Sequence[Any]) -> int:
+        """One INSERT as its own transaction (SQLite commits it when the statement
+        completes): one call into SQLite, so one release of the GIL, instead of BEGIN,
+        the statement, fetching its id and COMMIT. The new row's id is the connection's
+        last rowid, read while this thread still holds the write lock."""
         with self._errors, self._locked():
-            return self._conn().execute(query, params).fetchall()
+            task_id = self._conn().execute(query, params).lastrowid
+        assert task_id is not None
+        return task_id
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._errors:
@@ -331,7 +334,7 @@ class SqliteStore:
             state = SCHEDULED if new.run_at > now else QUEUED
             row = (new.handler, new.category, state, new.payload, new.run_at, now,
                    new.max_attempts, new.timeout, None)  # fmt: skip
-            return [self._write_one(sql.INSERT_ONE, row)[0][0]]
+            return [self._insert_one(sql.INSERT_ONE, row)]
         with self._write() as conn:
             seq, highest = conn.execute(sql.NEXT_TASK_ID).fetchone()
             next_id = max(seq, highest) + 1
@@ -369,10 +372,14 @@ class SqliteStore:
             for new in tasks
         ]  # fmt: skip
         if len(rows) == 1:
-            ids = [self._write_one(sql.INSERT_CLAIMED, rows[0])[0][0]]
+            ids = [self._insert_one(sql.INSERT_CLAIMED, rows[0])]
         else:
             with self._write() as conn:
-                ids = [conn.execute(sql.INSERT_CLAIMED, row).fetchone()[0] for row in rows]
+                ids = []
+                for row in rows:
+                    task_id = conn.execute(sql.INSERT_CLAIMED, row).lastrowid
+                    assert task_id is not None
+                    ids.append(task_id)
         return [
             TaskRecord(task_id, new.handler, new.category, RUNNING, new.payload, new.run_at,
                        now, new.max_attempts, 1, new.timeout, started_at=now, owner=owner)
