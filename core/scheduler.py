@@ -331,9 +331,9 @@ class Scheduler(Client):
         category waiting in the store (``_nothing_waiting``, as of this node's last
         claim; every path that queues a task in the store clears it) and no delayed task
         due but not yet promoted. Tasks another process queues meanwhile are claimed on
-        the next poll, behind the ones handed over here. A store that
-        several nodes claim from always takes the claim path. Returns None to say "use
-        the claim path"; the store's errors propagate, as they would from ``insert``.
+        the next poll, behind the ones handed over here. A store that several nodes
+        claim from always takes the claim path. Returns None to say "use the claim
+        path"; the store's errors propagate, as they would from ``insert``.
         """
         if self.store.multi_node or not rows:
             return None
