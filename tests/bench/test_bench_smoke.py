@@ -49,3 +49,19 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
             assert entry["runs"], (case["id"], entry["label"])
             assert all(isinstance(run, dict) for run in entry["runs"]), entry["runs"]
     assert {t["verdict"] for t in report["targets"]} <= {"PASS", "MISS", "n/a"}
+
+
+@pytest.mark.timeout(60)
+def test_thread_cpu_reports_each_engine_thread(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "bench/thread_cpu.py", "--tasks", "300", "--submits", "100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "**bulk drain of 300 queued no-op tasks**" in proc.stdout
+    assert "**100 acknowledged submits, one at a time" in proc.stdout
+    for thread in ("| dispatcher |", "| completer |", "| workers (4) |", "| MainThread |"):
+        assert thread in proc.stdout
