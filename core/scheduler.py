@@ -220,7 +220,8 @@ class Scheduler(Client):
             thread.join(timeout=max(0.5, self._left()))
         for category in list(self._claim_doubt):  # claims that reported an error: find them
             try:
-                self._adopt_lost_claims(category)
+                with self._direct_lock:  # no direct submit half-registered meanwhile
+                    self._adopt_lost_claims(category)
             except Exception:
                 log.exception(
                     "stop: could not look for claims of %s; the next start recovers them", category
@@ -358,8 +359,10 @@ class Scheduler(Client):
                 tasks = self.store.insert_claimed(rows, now, self.node_id)
             except Exception:
                 # Not acknowledged, but the rows may have committed (an error reported
-                # after COMMIT): the dispatcher adopts such rows, as after a failed claim.
+                # after COMMIT): the dispatcher adopts such rows, as after a failed claim,
+                # and until it has, later submits must not overtake them.
                 self._claim_doubt.add(category)
+                self._nothing_waiting.discard(category)
                 self._want({category})
                 raise
             for task in tasks:
@@ -602,6 +605,8 @@ class Scheduler(Client):
             pool.fifo.put_many(tasks)
             if len(tasks) < room and not self.store.multi_node:
                 self._nothing_waiting.add(category)
+            else:  # the window filled: more may wait (e.g. queued by another process)
+                self._nothing_waiting.discard(category)
         return len(tasks) < room
 
     def _window(self, pool: WorkerPool) -> int:

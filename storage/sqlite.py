@@ -300,7 +300,10 @@ class SqliteStore:
             orphaned = [r[0] for r in conn.execute(sql.FAIL_ORPHANS, (now, node_id)).fetchall()]
             requeued = [r[0] for r in conn.execute(sql.REQUEUE_ORPHANS, (node_id,)).fetchall()]
         if self._journal is not None:
-            self._journal.reset()
+            try:
+                self._journal.reset()
+            except OSError as exc:  # e.g. a full disk: starts are journaled once there is room
+                log.warning("could not start a new journal of task starts (%s)", exc)
         report = RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
         if report.requeued:
             log.info("recovered %d interrupted tasks: %s", len(requeued), report.requeued)

@@ -14,10 +14,16 @@ same pair may be claimed again and must not read as started. The file sits besid
 database (``<db>.starts``) and belongs to the node holding ``<db>.lock``; past the
 last line it holds zero bytes, which the reader skips like any torn line. When it is
 full it is rewritten with only the unfinished starts.
+
+Its disk space is allocated when the file is made (``posix_fallocate``): a page of a
+sparse map first touched on a full disk would kill the process with SIGBUS, while a
+failed allocation is an ``OSError`` that a start reports (the task runs anyway, as
+with a failed ``write``) and an end ignores (end lines only save recovery work).
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import threading
@@ -31,6 +37,7 @@ class StartJournal:
         self._map: mmap.mmap | None = None
         self._end = 0  # bytes of lines written
         self._open: dict[int, int] = {}  # task id -> attempt: started, not yet ended
+        self._closed = False
 
     def read(self) -> set[tuple[int, int]] | None:
         """The starts the previous owner wrote (a torn last line and the zero bytes after
@@ -61,7 +68,9 @@ class StartJournal:
     def record(self, task_id: int, attempt: int) -> None:
         line = f"{task_id} {attempt}\n".encode()
         with self._lock:
-            if self._map is None:  # recovery has not reset it: keep what is there
+            if self._closed:
+                return  # the store let the file go (a worker racing the node's stop)
+            if self._map is None:  # recovery has not reset it (or could not): keep it
                 self._start(self._existing())
             if self._end + len(line) > self.rotate_bytes:
                 self._rotate()
@@ -79,13 +88,16 @@ class StartJournal:
                     continue
                 del self._open[task_id]
                 ended.append((task_id, attempt))
-            if not ended or self._map is None:
+            if not ended or self._map is None or self._closed:
                 return
             lines = "".join(f"-{i} {a}\n" for i, a in ended).encode()
-            if self._end + len(lines) > self.rotate_bytes:
-                self._rotate()  # the new file holds only unfinished starts: nothing to add
-            else:
+            if self._end + len(lines) <= self.rotate_bytes:
                 self._put(lines)
+                return
+            # The new file holds only unfinished starts: nothing to add. With no room for
+            # it, the ended runs stay listed, which is safe (end lines only save work).
+            with contextlib.suppress(OSError):
+                self._rotate()
 
     def _put(self, data: bytes) -> None:
         assert self._map is not None
@@ -99,7 +111,7 @@ class StartJournal:
                 used = fh.read().rstrip(b"\0")
         except FileNotFoundError:
             return b""
-        return used + b"\n" if used and not used.endswith(b"\n") else used
+        return used[: used.rfind(b"\n") + 1]  # a torn last line is dropped, not completed
 
     def _rotate(self) -> None:
         self._start("".join(f"{i} {a}\n" for i, a in self._open.items()).encode())
@@ -109,18 +121,23 @@ class StartJournal:
         rename it over the old one and map it: a crash at any point leaves one complete
         journal that holds every unfinished start."""
         self._close()
-        self.rotate_bytes = max(self.rotate_bytes, 2 * len(body) + 64)
+        size = max(self.rotate_bytes, 2 * len(body) + 64)
         tmp = self.path + ".tmp"
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.ftruncate(fd, self.rotate_bytes)
+            try:
+                os.posix_fallocate(fd, 0, size)  # every page on disk now, or an OSError
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                os.unlink(tmp)  # the old journal stays in place, complete
+                raise
             os.replace(tmp, self.path)
-            self._map = mmap.mmap(fd, self.rotate_bytes)
+            self._map = mmap.mmap(fd, size)
         finally:
             os.close(fd)
+        self.rotate_bytes = size
         self._end = len(body)
 
     def _close(self) -> None:
@@ -130,4 +147,5 @@ class StartJournal:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._close()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core import CategoryConfig, MemoryStore
-from core.task import QUEUED, RUNNING
+from core.task import QUEUED, RUNNING, NewTask
 from tests.core.test_engine_stepped import Env
 
 
@@ -177,5 +177,40 @@ def test_the_fifo_holds_about_ten_ms_of_work_per_worker() -> None:
         # And instant tasks are capped by the prefetch setting
         e.sched.pools["email"].avg_run = 0.0
         assert e.sched._prefetch(e.sched.pools["email"]) == e.sched.config.prefetch
+    finally:
+        e.sched.stop(grace=0)
+
+
+class SharedStore(CountingStore):
+    """Polled by the node like a SQLite file that other processes write to."""
+
+    shared = True
+
+
+def test_a_backlog_queued_by_another_process_is_not_overtaken() -> None:
+    e = Env(store=SharedStore())
+    e.sched.start()
+    try:
+        e.sched.submit("email.send", "warm-up")
+        e.sched.run_until_idle()  # nothing waits: submits are handed over directly
+        e.ran.clear()
+        # Given another process queues more tasks than the FIFO's window holds
+        n = window(e) + 30
+        now = e.clock.now()
+        e.store.insert(
+            [NewTask("email.send", "email", f'{{"i": {i}}}', now, 3) for i in range(n)], now
+        )
+        # When the node's poll claims a full window, and then a task is submitted here
+        e.clock.advance(e.sched.config.poll_interval)
+        e.sched._dispatch_once()
+        pool = e.sched.pools["email"]
+        assert pool.fifo.qsize() == window(e)
+        for _ in range(5):  # a worker takes a few, so the window has room again
+            pool.workers[0].run_once(0)
+        local = e.sched.submit("email.send", {"i": "local"})
+        # Then the local task queues behind the backlog instead of jumping it
+        assert e.state(local.id) == QUEUED
+        e.sched.run_until_idle()
+        assert [p["i"] for _, p in e.ran] == [*range(n), "local"]
     finally:
         e.sched.stop(grace=0)

@@ -85,3 +85,53 @@ def test_a_start_survives_sigkill_right_after_it_is_recorded(tmp_path: Path) -> 
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     # Then both starts are in the file
     assert StartJournal(str(path)).read() == {(7, 1), (8, 2)}
+
+
+FULL_DISK_CHILD = """
+import os, sys
+from storage.startlog import StartJournal
+folder = sys.argv[1]
+with open(os.path.join(folder, "filler"), "wb") as f:  # leave two pages free
+    f.write(b"x" * (64 * 1024 - 2 * 4096))
+journal = StartJournal(os.path.join(folder, "jobs.db.starts"))
+try:
+    journal.reset()
+    print("reset ok", flush=True)
+except OSError as exc:
+    print("reset raised", exc.errno, flush=True)
+try:
+    for task_id in range(1, 20_001):  # 200 KB of lines: more than the disk has
+        journal.record(task_id, 1)
+    print("record ok", flush=True)
+except OSError as exc:
+    print("record raised", exc.errno, flush=True)
+"""
+
+
+@pytest.mark.timeout(30)
+def test_a_full_disk_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    # Given a 64 KiB file system with two pages free (a private tmpfs mount)
+    mount = tmp_path / "small"
+    mount.mkdir()
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {mount}"],
+        capture_output=True,
+        timeout=10,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {probe.stderr.decode().strip()}")
+    script = tmp_path / "child.py"
+    script.write_text(FULL_DISK_CHILD)
+    # When a journal is started and a start recorded there
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c",
+         f'mount -t tmpfs -o size=64k tmpfs {mount} && exec "{sys.executable}" {script} {mount}'],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        timeout=20,
+    )  # fmt: skip
+    # Then both fail with "no space" (ENOSPC), which the store and the worker report,
+    # and the process lives (a sparse memory map would have died of SIGBUS)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr.decode()[-1000:])
+    assert proc.stdout.decode().split("\n")[:2] == ["reset raised 28", "record raised 28"]
