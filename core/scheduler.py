@@ -305,9 +305,13 @@ class Scheduler(Client):
         direct = self._insert_direct(rows) if self.state == "running" else None
         if direct is not None:
             return direct
-        ids = super().insert(rows)
+        if self.state != "running" or not rows:
+            return super().insert(rows)
+        # One "now" for the store and the timer: a row the store made `scheduled` must
+        # get a timer entry even if the clock moved past its run_at during the write.
+        now = self.clock.now()
+        ids = self.store.insert(rows, now)
         if self.state == "running":
-            now = self.clock.now()
             due: set[str] = set()
             later = [row.run_at for row in rows if row.run_at > now]
             if later:
@@ -502,9 +506,20 @@ class Scheduler(Client):
                     self._nothing_waiting.discard(category)
                     drained = pool.drain()
                 if drained:
-                    self.store.release([t.id for t in drained], self.node_id)
                     for task in drained:
                         self._claimed.pop(task.id, None)
+                    try:
+                        self.store.release([t.id for t in drained], self.node_id)
+                    except Exception:
+                        # They stay claimed by this node: put back in the FIFO (adopted)
+                        # when the category resumes, or recovered by the next start.
+                        self._claim_doubt.add(category)
+                        log.exception(
+                            "pause: could not give back %d claimed tasks of %s; they run"
+                            " when it resumes",
+                            len(drained),
+                            category,
+                        )
             elif not self._paused(category) and category in was_paused:
                 self._want({category})
 

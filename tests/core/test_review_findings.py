@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
+from core.errors import StoreFullError
 
 CATS = {"a": CategoryConfig(min_workers=1)}
 WAIT = 10.0
@@ -185,3 +186,71 @@ def test_cancelling_the_same_id_twice_in_one_call_reports_it_cancelled_and_wakes
         assert answers == {task_id: "cancelled"}
         assert not alive, "the waiter was not woken"
         assert answer and answer[0].state == "cancelled"
+
+
+def test_a_delay_that_ends_during_the_write_still_gets_its_timer() -> None:
+    # Given a store whose write takes 10 ms of (fake) time
+    clock = FakeClock()
+
+    class SlowStore(MemoryStore):
+        def insert(self, tasks: Any, now: float) -> list[int]:
+            ids = super().insert(tasks, now)
+            clock.advance(0.01)
+            return ids
+
+    ran: list[Any] = []
+    sched = Scheduler(
+        SchedulerConfig(workers=1, categories={"a": CategoryConfig(min_workers=1)}),
+        SlowStore(),
+        clock=clock,
+        threaded=False,
+    )
+    sched.handler("a.job")(ran.append)
+    sched.start()
+    try:
+        # When a task is submitted 5 ms ahead: stored `scheduled`, due when the write ends
+        handle = sched.submit("a.job", "late", delay=0.005)
+        sched.run_until_idle()
+        # Then the timer promotes it and it runs (it waited forever on an unpolled store)
+        assert ran == ["late"] and sched.get(handle.id).state == "succeeded"
+    finally:
+        sched.stop(grace=0)
+
+
+def test_tasks_a_pause_could_not_give_back_run_when_the_category_resumes() -> None:
+    # Given a store whose next release fails, and tasks claimed into a FIFO
+    class FailingRelease(MemoryStore):
+        fail = True
+
+        def release(self, ids: Any, owner: str) -> int:
+            if self.fail:
+                self.fail = False
+                raise StoreFullError("database", "memory", "is full (injected)", "Free space")
+            return super().release(ids, owner)
+
+    ran: list[Any] = []
+    store = FailingRelease()
+    sched = Scheduler(
+        SchedulerConfig(workers=1, categories={"a": CategoryConfig(min_workers=1)}),
+        store,
+        clock=FakeClock(),
+        threaded=False,
+    )
+    sched.handler("a.job")(ran.append)
+    sched.start()
+    try:
+        sched.submit("a.job", "warm-up")  # once a task ran, the FIFO holds more
+        sched.run_until_idle()
+        ran.clear()
+        ids = [sched.submit("a.job", i).id for i in range(3)]
+        assert sched.pools["a"].fifo.qsize() == 3
+        # When the category is paused and giving the tasks back fails
+        sched.set_paused("a", True)
+        assert sched.pools["a"].fifo.qsize() == 0 and ran == []
+        # Then they run once it resumes, none lost or stuck
+        sched.set_paused("a", False)
+        sched.run_until_idle()
+        assert sorted(ran) == [0, 1, 2]
+        assert {sched.get(i).state for i in ids} == {"succeeded"}
+    finally:
+        sched.stop(grace=0)
