@@ -162,7 +162,18 @@ class Client:
     def submit_many_ids(self, items: Sequence[SubmitItem]) -> list[int]:
         """Validate every item first, then insert all in one transaction."""
         rows = []
+        # Items without options differ only in their payload: the handler, category,
+        # attempts, timeout and (due now) run_at are worked out once per handler.
+        plain: dict[str, NewTask] = {}
         for item in items:
+            if len(item) == 2 and isinstance(item[0], str):
+                row = plain.get(item[0])
+                if row is None:
+                    row = plain[item[0]] = self.build_task(item[0], None)
+                payload = encode_payload(item[1])
+                rows.append(NewTask(row.handler, row.category, payload, row.run_at,
+                                    row.max_attempts, row.timeout))  # fmt: skip
+                continue
             options: Mapping[str, Any] = item[2] if len(item) > 2 else {}
             rows.append(self.build_task(item[0], item[1], **options))
         return self.insert(rows)
