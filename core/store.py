@@ -238,20 +238,7 @@ class MemoryStore:
         claimed: list[TaskRecord] = []
         with self._lock:
             for new in tasks:
-                row = TaskRecord(
-                    id=next(self._ids),
-                    handler=new.handler,
-                    category=new.category,
-                    state=RUNNING,
-                    payload=new.payload,
-                    run_at=new.run_at,
-                    created_at=now,
-                    max_attempts=new.max_attempts,
-                    attempts=1,
-                    timeout=new.timeout,
-                    started_at=now,
-                    owner=owner,
-                )
+                row = new.claimed(next(self._ids), now, owner)
                 self._rows[row.id] = row
                 claimed.append(replace(row))
         return claimed

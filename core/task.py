@@ -37,6 +37,14 @@ class NewTask:
     timeout: float | None = None
     dedup_key: str | None = None
 
+    def claimed(self, task_id: int, now: float, owner: str) -> TaskRecord:
+        """The row of this task inserted already claimed by ``owner`` at ``now``: what a
+        claim would return for it (the direct hand-off, ``TaskStore.insert_claimed``)."""
+        return TaskRecord(
+            task_id, self.handler, self.category, RUNNING, self.payload, self.run_at, now,
+            self.max_attempts, 1, self.timeout, started_at=now, owner=owner,
+        )  # fmt: skip
+
 
 @dataclass(slots=True)
 class TaskRecord:

@@ -357,23 +357,7 @@ class PostgresStore:
                 [t.timeout for t in tasks],
             ]
             conn.execute(pgsql.INSERT_CLAIMED, (now, owner, now, *columns))
-        return [
-            TaskRecord(
-                task_id,
-                t.handler,
-                t.category,
-                RUNNING,
-                t.payload,
-                t.run_at,
-                now,
-                t.max_attempts,
-                1,
-                t.timeout,
-                started_at=now,
-                owner=owner,
-            )  # fmt: skip
-            for task_id, t in zip(ids, tasks, strict=True)
-        ]
+        return [t.claimed(task_id, now, owner) for task_id, t in zip(ids, tasks, strict=True)]
 
     def promote_due(self, now: float) -> int:
         with self._errors:

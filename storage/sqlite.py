@@ -383,11 +383,7 @@ class SqliteStore:
                     task_id = conn.execute(sql.INSERT_CLAIMED, row).lastrowid
                     assert task_id is not None
                     ids.append(task_id)
-        return [
-            TaskRecord(task_id, new.handler, new.category, RUNNING, new.payload, new.run_at,
-                       now, new.max_attempts, 1, new.timeout, started_at=now, owner=owner)
-            for task_id, new in zip(ids, tasks, strict=True)
-        ]  # fmt: skip
+        return [new.claimed(task_id, now, owner) for task_id, new in zip(ids, tasks, strict=True)]
 
     def promote_due(self, now: float) -> int:
         # Check first without the write lock: the node calls this on every poll.
