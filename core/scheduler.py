@@ -302,29 +302,27 @@ class Scheduler(Client):
         return self.submit_many_ids(items)
 
     def insert(self, rows: Sequence[NewTask]) -> list[int]:
-        direct = self._insert_direct(rows) if self.state == "running" else None
-        if direct is not None:
-            return direct
         if self.state != "running" or not rows:
             return super().insert(rows)
+        direct = self._insert_direct(rows)
+        if direct is not None:
+            return direct
         # One "now" for the store and the timer: a row the store made `scheduled` must
         # get a timer entry even if the clock moved past its run_at during the write.
         now = self.clock.now()
         ids = self.store.insert(rows, now)
-        if self.state == "running":
-            due: set[str] = set()
-            later = [row.run_at for row in rows if row.run_at > now]
-            if later:
-                self._schedule_due(min(later))
-            for row in rows:
-                if row.run_at <= now:
-                    due.add(row.category)
-            if due:
-                self._something_waiting(due)
-                self._want(due)
-                starving = [c for c in due if self.pools[c].target == 0 and not self._paused(c)]
-                if starving:
-                    self.request_rebalance("starved")
+        if self.state != "running":  # stopped meanwhile: the next start finds the rows
+            return ids
+        later = [row.run_at for row in rows if row.run_at > now]
+        if later:
+            self._schedule_due(min(later))
+        due = {row.category for row in rows if row.run_at <= now}
+        if due:
+            self._something_waiting(due)
+            self._want(due)
+            starving = [c for c in due if self.pools[c].target == 0 and not self._paused(c)]
+            if starving:
+                self.request_rebalance("starved")
         return ids
 
     def _insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
@@ -340,7 +338,7 @@ class Scheduler(Client):
         claim from always takes the claim path. Returns None to say "use the claim
         path"; the store's errors propagate, as they would from ``insert``.
         """
-        if self.store.multi_node or not rows:
+        if self.store.multi_node:
             return None
         category = rows[0].category
         now = self.clock.now()
