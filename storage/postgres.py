@@ -90,16 +90,12 @@ DECISIONS_KEPT = 1000
 _BIGINT = 1 << 63
 
 
-def _task(row: Sequence[Any]) -> TaskRecord:
-    return TaskRecord(*row)
-
-
 def _ids(values: Iterable[int]) -> list[int]:
     """Task ids that can exist (a bigint); others are simply not found."""
     return [v for v in values if -_BIGINT <= v < _BIGINT]
 
 
-class PostgresStore:
+class PostgresStore(shapes.SqlReads):
     """A :class:`core.store.TaskStore` on PostgreSQL, shared by many nodes. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
@@ -111,6 +107,8 @@ class PostgresStore:
 
     shared = True
     multi_node = True
+    _q = pgsql
+    _mark = "%s"
 
     def __init__(
         self,
@@ -373,7 +371,7 @@ class PostgresStore:
         if limit <= 0:
             return []
         rows = self._read(pgsql.CLAIM, (category, limit, owner, now))
-        return sorted(map(_task, rows), key=lambda t: t.id)
+        return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Write a batch of outcomes in one transaction (the engine's group commit); each
@@ -501,26 +499,9 @@ class PostgresStore:
         if not _ids([task_id]):
             return None
         rows = self._read(pgsql.GET_TASK, (task_id,))
-        return _task(rows[0]) if rows else None
-
-    def list_tasks(
-        self, state: str | None = None, category: str | None = None, limit: int = 50
-    ) -> list[TaskRecord]:
-        """Newest first."""
-        if limit <= 0:
-            return []
-        clause, params = shapes.task_filter(state, category, "%s")
-        query = f"SELECT {pgsql.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT %s"
-        return [_task(row) for row in self._read(query, (*params, limit))]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """category -> state -> number of tasks (every state present, zeros included)."""
-        return shapes.counts_from(self._read(pgsql.COUNTS))
+        return shapes.task_from(rows[0]) if rows else None
 
     # --- settings, decisions, nodes ----------------------------------------------------
-    def load_settings(self) -> dict[str, CategorySettings]:
-        return shapes.settings_from(self._read(pgsql.LOAD_SETTINGS))
-
     def save_settings(self, category: str, settings: CategorySettings) -> None:
         """Store and announce: every node reloads at its next poll (or notification)."""
         values = shapes.settings_values(category, settings)
@@ -528,10 +509,6 @@ class PostgresStore:
             conn.execute(pgsql.SAVE_SETTINGS, values)
             conn.execute(pgsql.BUMP_SETTINGS_VERSION)
             conn.execute(pgsql.NOTIFY)
-
-    def settings_version(self) -> int:
-        version: int = self._read(pgsql.SETTINGS_VERSION)[0][0]
-        return version
 
     def request_rebalance(self) -> None:
         with self._write() as conn:
@@ -544,12 +521,6 @@ class PostgresStore:
             newest = conn.execute(pgsql.ADD_DECISION, (at, body)).fetchone()[0]  # type: ignore[index]
             if newest > DECISIONS_KEPT:
                 conn.execute(pgsql.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
-
-    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Newest first; each has its time under ``"at"``."""
-        if limit <= 0:
-            return []
-        return shapes.decisions_from(self._read(pgsql.RECENT_DECISIONS, (limit,)))
 
     def heartbeat(self, node: NodeInfo) -> None:
         """Upsert the node's row; the server stamps ``seen_at`` with its own clock."""
@@ -566,9 +537,6 @@ class PostgresStore:
                 by,
                 self.stale_after,
             )
-
-    def nodes(self) -> list[NodeInfo]:
-        return shapes.nodes_from(self._read(pgsql.NODES))
 
     # --- diagnostics -------------------------------------------------------------------
     def diagnostics(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Row shapes both SQL stores share: Python values in, records out.
+"""What both SQL stores share: row shapes (Python values in, records out) and reads.
 
 The SQLite and PostgreSQL stores differ in placeholders and in how they talk to their
 database; what a task filter, a settings row, a decision or a node row looks like is the
@@ -9,9 +9,59 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
-from core.task import STATES, CategorySettings, NodeInfo
+from core.task import STATES, CategorySettings, NodeInfo, TaskRecord
+
+
+def task_from(row: Sequence[Any]) -> TaskRecord:
+    """A task row (``sql.TASK_COLUMNS`` order) as a record; SQLite gives the flag as 0/1."""
+    record = TaskRecord(*row)
+    record.cancel_requested = bool(record.cancel_requested)
+    return record
+
+
+class SqlReads:
+    """The reads both SQL stores make the same way: each store names its module of SQL
+    statements (``_q``) and its driver's placeholder (``_mark``), and provides ``_read``."""
+
+    _q: ClassVar[ModuleType]
+    _mark: ClassVar[str]
+
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Newest first."""
+        if limit <= 0:
+            return []
+        q, mark = self._q, self._mark
+        clause, params = task_filter(state, category, mark)
+        query = f"SELECT {q.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT {mark}"
+        return [task_from(row) for row in self._read(query, (*params, limit))]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """category -> state -> number of tasks (every state present, zeros included)."""
+        return counts_from(self._read(self._q.COUNTS))
+
+    def load_settings(self) -> dict[str, CategorySettings]:
+        return settings_from(self._read(self._q.LOAD_SETTINGS))
+
+    def settings_version(self) -> int:
+        version: int = self._read(self._q.SETTINGS_VERSION)[0][0]
+        return version
+
+    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest first; each has its time under ``"at"``."""
+        if limit <= 0:
+            return []
+        return decisions_from(self._read(self._q.RECENT_DECISIONS, (limit,)))
+
+    def nodes(self) -> list[NodeInfo]:
+        return nodes_from(self._read(self._q.NODES))
 
 
 def task_filter(state: str | None, category: str | None, mark: str) -> tuple[str, list[Any]]:

@@ -58,13 +58,7 @@ class _FenceFailed(Exception):
     """A batched finish changed fewer rows than it had outcomes: roll it back."""
 
 
-def _task(row: Sequence[Any]) -> TaskRecord:
-    record = TaskRecord(*row)
-    record.cancel_requested = bool(record.cancel_requested)
-    return record
-
-
-class SqliteStore:
+class SqliteStore(shapes.SqlReads):
     """A :class:`core.store.TaskStore` on a SQLite file. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
@@ -77,6 +71,8 @@ class SqliteStore:
 
     shared = True
     multi_node = False
+    _q = sql
+    _mark = "?"
 
     def __init__(
         self,
@@ -402,7 +398,7 @@ class SqliteStore:
             return []
         with self._write() as conn:
             rows = conn.execute(sql.CLAIM, (owner, now, category, limit)).fetchall()
-        return sorted(map(_task, rows), key=lambda t: t.id)
+        return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Write a batch of outcomes in one transaction (the engine's group commit);
@@ -515,35 +511,14 @@ class SqliteStore:
     # --- reading -----------------------------------------------------------------------
     def get(self, task_id: int) -> TaskRecord | None:
         rows = self._read(sql.GET_TASK, (task_id,))
-        return _task(rows[0]) if rows else None
-
-    def list_tasks(
-        self, state: str | None = None, category: str | None = None, limit: int = 50
-    ) -> list[TaskRecord]:
-        """Newest first."""
-        if limit <= 0:
-            return []
-        clause, params = shapes.task_filter(state, category, "?")
-        query = f"SELECT {sql.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT ?"
-        return [_task(row) for row in self._read(query, (*params, limit))]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """category -> state -> number of tasks (every state present, zeros included)."""
-        return shapes.counts_from(self._read(sql.COUNTS))
+        return shapes.task_from(rows[0]) if rows else None
 
     # --- settings, decisions, nodes ----------------------------------------------------
-    def load_settings(self) -> dict[str, CategorySettings]:
-        return shapes.settings_from(self._read(sql.LOAD_SETTINGS))
-
     def save_settings(self, category: str, settings: CategorySettings) -> None:
         values = shapes.settings_values(category, settings)
         with self._write() as conn:
             conn.execute(sql.SAVE_SETTINGS, values)
             conn.execute(sql.BUMP_SETTINGS_VERSION)
-
-    def settings_version(self) -> int:
-        version: int = self._read(sql.SETTINGS_VERSION)[0][0]
-        return version
 
     def request_rebalance(self) -> None:
         with self._write() as conn:
@@ -556,19 +531,10 @@ class SqliteStore:
             if newest is not None and newest > DECISIONS_KEPT:
                 conn.execute(sql.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
 
-    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Newest first; each has its time under ``"at"``."""
-        if limit <= 0:
-            return []
-        return shapes.decisions_from(self._read(sql.RECENT_DECISIONS, (limit,)))
-
     def heartbeat(self, node: NodeInfo) -> None:
         values = shapes.node_values(node)
         with self._write() as conn:
             conn.execute(sql.HEARTBEAT, values)
-
-    def nodes(self) -> list[NodeInfo]:
-        return shapes.nodes_from(self._read(sql.NODES))
 
     # --- diagnostics -------------------------------------------------------------------
     def diagnostics(self) -> dict[str, Any]:
