@@ -53,6 +53,7 @@ from .task import (
     NewTask,
     NodeInfo,
     Outcome,
+    RecoveryReport,
     TaskRecord,
 )
 from .timer import Timer
@@ -64,6 +65,21 @@ OUTCOME_BATCH = 500
 PREFETCH_SPAN = 0.01
 RUN_AVERAGE_WEIGHT = 0.1
 STORE_RETRY_WAIT = 0.5
+
+
+def _log_recovery(what: str, report: RecoveryReport) -> bool:
+    """Warn about what a recovery put back or failed; True if it did anything."""
+    if not (report.requeued or report.orphaned):
+        return False
+    log.warning(
+        "recovered %d %s %s; %d orphaned (failed) %s",
+        len(report.requeued),
+        what,
+        report.requeued[:50],
+        len(report.orphaned),
+        report.orphaned[:50],
+    )
+    return True
 
 
 @dataclass
@@ -155,14 +171,7 @@ class Scheduler(Client):
             now = self.clock.now()
             self.started_at = now
             report = self.store.recover(self.node_id, now)
-            if report.requeued or report.orphaned:
-                log.warning(
-                    "recovered %d interrupted tasks %s; %d orphaned (failed) %s",
-                    len(report.requeued),
-                    report.requeued[:50],
-                    len(report.orphaned),
-                    report.orphaned[:50],
-                )
+            _log_recovery("interrupted tasks", report)
             self.store.subscribe(self._hint)
             self._reload_settings()
             self._decisions.extend(
@@ -860,14 +869,7 @@ class Scheduler(Client):
     def _recover_others(self) -> None:
         """Shared store: put back the tasks of nodes whose heartbeat went stale."""
         report = self.store.recover(self.node_id, self.clock.now())
-        if report.requeued or report.orphaned:
-            log.warning(
-                "recovered %d tasks of dead nodes %s; %d orphaned %s",
-                len(report.requeued),
-                report.requeued[:50],
-                len(report.orphaned),
-                report.orphaned[:50],
-            )
+        if _log_recovery("tasks of dead nodes", report):
             self._notify(report.orphaned)
             self._want(set(self.pools))
 
