@@ -19,8 +19,8 @@ from pathlib import Path
 
 CHILD = r"""
 import os, sys, tempfile, threading, time
-from core import CategoryConfig, Scheduler, SchedulerConfig
-from storage import open_store
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
+from jobsched.storage import open_store
 
 n = int(sys.argv[1])
 folder = tempfile.mkdtemp()

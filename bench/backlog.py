@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, sys, threading, time
 t0 = time.perf_counter()
-from core import CategoryConfig, Scheduler, SchedulerConfig
-from storage import open_store
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
+from jobsched.storage import open_store
 first = threading.Event()
 cfg = SchedulerConfig(workers=4, categories={"a": CategoryConfig(), "b": CategoryConfig()})
 sched = Scheduler(cfg, open_store(sys.argv[1]))
@@ -45,8 +45,8 @@ print(json.dumps({"first_task_s": t_first, "peak_rss_mb": rss, "rate": snap.rate
 
 
 def fill(path: Path, n: int) -> float:
-    from core import CategoryConfig, Client, SchedulerConfig
-    from storage import open_store
+    from jobsched.core import CategoryConfig, Client, SchedulerConfig
+    from jobsched.storage import open_store
 
     store = open_store(path)
     store.open(None)

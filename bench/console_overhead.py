@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig  # noqa: E402
+from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig  # noqa: E402
 
 WARM_UP = 0.5
 
@@ -33,7 +33,7 @@ WARM_UP = 0.5
 def make_store(kind: str, folder: Path, n: int) -> Any:
     if kind == "memory":
         return MemoryStore()
-    from storage import open_store
+    from jobsched.storage import open_store
 
     return open_store(folder / f"bench-{n}.db")
 
@@ -84,7 +84,7 @@ def run_plain(sched: Scheduler, seconds: float) -> tuple[float, None]:
 
 
 def run_console(sched: Scheduler, seconds: float) -> tuple[float, float]:
-    from console.app import JobschedApp
+    from jobsched.console.app import JobschedApp
 
     app = JobschedApp(sched)
 

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this folder is sys.path[0]; put the project there instead.
 sys.path[0] = str(ROOT)
 
-from core import CategoryConfig, Client, Scheduler, SchedulerConfig  # noqa: E402
-from core.store import TaskStore  # noqa: E402
-from storage import open_store  # noqa: E402
-from storage.postgres_conn import parse_url, redact  # noqa: E402
+from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig  # noqa: E402
+from jobsched.core.store import TaskStore  # noqa: E402
+from jobsched.storage import open_store  # noqa: E402
+from jobsched.storage.postgres_conn import parse_url, redact  # noqa: E402
 
 DEFAULT_URL = os.environ.get("JOBSCHED_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/test"
 HANDLER = "bench.noop"

@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import Client  # noqa: E402
-from storage import open_store  # noqa: E402
+from jobsched.core import Client  # noqa: E402
+from jobsched.storage import open_store  # noqa: E402
+
 from tests.crashkit.checker import begun_at_kill, check  # noqa: E402
 from tests.crashkit.harness import log_lines, spawn, wait_ready  # noqa: E402
 from tests.crashkit.node import CONFIG  # noqa: E402

@@ -17,14 +17,13 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
+from jobsched.core import CategorySnapshot, Clock, Snapshot, SystemClock
+from jobsched.core.errors import JobschedError
+from jobsched.core.task import TaskRecord
 from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import DataTable
-
-from core import CategorySnapshot, Clock, Snapshot, SystemClock
-from core.errors import JobschedError
-from core.task import TaskRecord
 
 from .keys import (
     ALL_KEYS,
@@ -496,7 +495,7 @@ def run_console(settings: Any, *, demo: bool, attach: bool) -> int:
 
 
 def _start_servers(stops: list[Callable[[], Any]]) -> Any:
-    from demo.servers import DemoServers
+    from jobsched.demo.servers import DemoServers
 
     servers = DemoServers().start()
     stops.append(servers.stop)
@@ -504,7 +503,7 @@ def _start_servers(stops: list[Callable[[], Any]]) -> Any:
 
 
 def _start_workload(submitter: Any, stops: list[Callable[[], Any]]) -> None:
-    from demo.workload import DemoWorkload
+    from jobsched.demo.workload import DemoWorkload
 
     workload = DemoWorkload(submitter).start()
     stops.append(workload.stop)

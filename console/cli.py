@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-
-import core
-from core import (
+from jobsched.core import (
     Client,
     InvalidInputError,
     JobschedError,
@@ -31,7 +29,9 @@ from core import (
     UnknownCategoryError,
     WaitTimeoutError,
 )
-from core.task import CANCELLED, FAILED, STATES, SUCCEEDED, TaskRecord
+from jobsched.core.task import CANCELLED, FAILED, STATES, SUCCEEDED, TaskRecord
+
+from jobsched import core
 
 from . import reports
 from .cli_base import (

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from jobsched.core import InvalidInputError, JobschedError
 from typer.core import TyperGroup
-
-from core import InvalidInputError, JobschedError
 
 from .settings import load_settings
 

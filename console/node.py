@@ -14,8 +14,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from core import Scheduler, Snapshot
-from core.task import QUEUED, RUNNING, SCHEDULED
+from jobsched.core import Scheduler, Snapshot
+from jobsched.core.task import QUEUED, RUNNING, SCHEDULED
 
 #: How often the main loop looks at signals, deadlines and idleness.
 TICK = 0.1

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core import Client, TaskRecord, WaitTimeoutError
-from core.task import STATES, TERMINAL, NodeInfo
+from jobsched.core import Client, TaskRecord, WaitTimeoutError
+from jobsched.core.task import STATES, TERMINAL, NodeInfo
 
 #: A node whose heartbeat is older than this many heartbeat intervals (plus a second)
 #: counts as gone; see :func:`stale_after`.

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from core import Client, Scheduler, TaskStore
+from jobsched.core import Client, Scheduler, TaskStore
 
 from .settings import Settings
 
 
 def build_store(settings: Settings) -> TaskStore:
     """The store named by ``settings.db`` (a path or URL); not opened yet."""
-    from storage import open_store
+    from jobsched.storage import open_store
 
     return open_store(settings.db)
 

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from core import CategoryConfig, ConfigError, SchedulerConfig
+from jobsched.core import CategoryConfig, ConfigError, SchedulerConfig
 
 DEFAULT_DB = "jobsched.db"
 LOCAL_CONFIG = "jobsched.toml"
@@ -179,7 +179,7 @@ def _read_toml_text(
     local = base / LOCAL_CONFIG
     if local.is_file():
         return _read(local, LOCAL_CONFIG), LOCAL_CONFIG, local.parent
-    text = resources.files("demo").joinpath("jobsched.toml").read_text(encoding="utf-8")
+    text = resources.files("jobsched.demo").joinpath("jobsched.toml").read_text(encoding="utf-8")
     return text, DEMO_CONFIG, None
 
 

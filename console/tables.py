@@ -10,12 +10,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from jobsched.core import TaskRecord
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-
-from core import TaskRecord
 
 from .reports import iso, task_detail
 from .widgets import format as fmt

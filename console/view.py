@@ -9,10 +9,19 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from core import CategorySnapshot, Client, Snapshot, WorkerSnapshot
-from core.config import CategoryConfig, SchedulerConfig
-from core.store import TaskStore
-from core.task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED, NodeInfo, TaskRecord
+from jobsched.core import CategorySnapshot, Client, Snapshot, WorkerSnapshot
+from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.store import TaskStore
+from jobsched.core.task import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SCHEDULED,
+    SUCCEEDED,
+    NodeInfo,
+    TaskRecord,
+)
 
 from . import reports
 

@@ -176,7 +176,7 @@ class SchedulerConfig:
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(
-                    "handlers module", module, "must be a module name", "Use e.g. 'demo.handlers'"
+                    "handlers module", module, "must be a module name", "Use e.g. 'jobsched.demo.handlers'"
                 )
         return self
 

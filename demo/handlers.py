@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
-from core import current_task, handler
+from jobsched.core import current_task, handler
 
 from .servers import http_endpoint, page_path, smtp_endpoint
 

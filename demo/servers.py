@@ -30,8 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
-
-from core import ConfigError, JobschedError
+from jobsched.core import ConfigError, JobschedError
 
 log = logging.getLogger("jobsched.demo")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from core import Clock, SystemClock
+from jobsched.core import Clock, SystemClock
 
 log = logging.getLogger("jobsched.demo")
 

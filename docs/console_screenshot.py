@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from console.app import JobschedApp  # noqa: E402
-from console.root import build_scheduler  # noqa: E402
-from console.settings import load_settings  # noqa: E402
-from demo.servers import DemoServers  # noqa: E402
-from demo.workload import DemoWorkload  # noqa: E402
+from jobsched.console.app import JobschedApp  # noqa: E402
+from jobsched.console.root import build_scheduler  # noqa: E402
+from jobsched.console.settings import load_settings  # noqa: E402
+from jobsched.demo.servers import DemoServers  # noqa: E402
+from jobsched.demo.workload import DemoWorkload  # noqa: E402
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from core.errors import ConfigError, InvalidInputError, StoreUnavailableError
-from core.store import TaskStore
+from jobsched.core.errors import ConfigError, InvalidInputError, StoreUnavailableError
+from jobsched.core.store import TaskStore
 
 from .connection import DURABILITY
 from .postgres_url import is_postgres_url, redact

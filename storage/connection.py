@@ -22,8 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import peewee as pw
-
-from core.errors import StoreUnavailableError
+from jobsched.core.errors import StoreUnavailableError
 
 DURABILITY = {"normal": "NORMAL", "full": "FULL"}
 #: The claim is one ``UPDATE ... RETURNING``, which SQLite has since 3.35.

@@ -12,8 +12,7 @@ import sqlite3
 from types import TracebackType
 
 import peewee
-
-from core.errors import (
+from jobsched.core.errors import (
     JobschedError,
     StorageError,
     StoreBusyError,

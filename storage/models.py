@@ -8,9 +8,8 @@ each store passes its own, so several stores can live in one process.
 from __future__ import annotations
 
 import peewee as pw
+from jobsched.core.task import QUEUED, RUNNING, SCHEDULED, STATES
 from playhouse.sqlite_ext import AutoIncrementField
-
-from core.task import QUEUED, RUNNING, SCHEDULED, STATES
 
 #: States in which a dedup key is taken (the partial unique index covers exactly these).
 LIVE_STATES = (SCHEDULED, QUEUED, RUNNING)

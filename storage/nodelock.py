@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 
-from core.errors import NodeLockedError
+from jobsched.core.errors import NodeLockedError
 
 
 class NodeLock:

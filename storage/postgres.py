@@ -52,16 +52,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-
-from core.errors import (
+from jobsched.core.errors import (
     ConfigError,
     SchedulerStateError,
     StoreBusyError,
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
-from core.task import (
+from jobsched.core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from jobsched.core.task import (
     CANCELLED,
     FAILED,
     QUEUED,

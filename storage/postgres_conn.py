@@ -24,9 +24,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import peewee as pw
 import psycopg
+from jobsched.core.errors import ConfigError, InvalidInputError
 from psycopg.conninfo import conninfo_to_dict
-
-from core.errors import ConfigError, InvalidInputError
 
 from .postgres_errors import PgTarget
 from .postgres_url import SCHEMES, is_postgres_url, redact

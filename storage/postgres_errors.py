@@ -15,8 +15,7 @@ import re
 
 import peewee
 import psycopg
-
-from core.errors import (
+from jobsched.core.errors import (
     StorageError,
     StoreBusyError,
     StoreFullError,

@@ -24,16 +24,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql as pgsql
-
-from core.errors import (
+from jobsched.core.errors import (
     ForeignDatabaseError,
     JobschedError,
     SchemaTooNewError,
     StorageError,
     StoreReadOnlyError,
 )
-from core.task import STATES
+from jobsched.core.task import STATES
+from psycopg import sql as pgsql
 
 from .models import LIVE_STATES, quoted
 

@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
-
-from core.errors import StoreBusyError
+from jobsched.core.errors import StoreBusyError
 
 from . import postgres_sql as pgsql
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
-from core.task import STATES, CategorySettings, NodeInfo, TaskRecord
+from jobsched.core.task import STATES, CategorySettings, NodeInfo, TaskRecord
 
 
 def task_from(row: Sequence[Any]) -> TaskRecord:

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import peewee as pw
-
-from core.errors import (
+from jobsched.core.errors import (
     ForeignDatabaseError,
     JobschedError,
     SchemaTooNewError,

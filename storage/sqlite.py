@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from core.errors import (
+from jobsched.core.errors import (
     ConfigError,
     SchedulerStateError,
     StoreBusyError,
@@ -24,8 +24,8 @@ from core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
-from core.task import (
+from jobsched.core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from jobsched.core.task import (
     CANCELLED,
     FAILED,
     QUEUED,

@@ -14,15 +14,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
-from core.store import (
+from jobsched.core.store import (
     CANCEL_DONE,
     CANCEL_MISSING,
     CANCEL_REQUESTED,
     CANCEL_TERMINAL,
     TaskStore,
 )
-from core.task import (
+from jobsched.core.task import (
     CANCELLED,
     FAILED,
     QUEUED,

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core import CategoryConfig, Client, Scheduler, SchedulerConfig
-from storage import open_store
+from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig
+from jobsched.storage import open_store
 
 from .common import WARM_UP_TASKS, Countdown, StartTimes, latency_result, paced
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from jobsched.core.task import TaskRecord
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -12,8 +13,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
-
-from core.task import TaskRecord
 
 from ..widgets import format as fmt
 from ..widgets.tasks import STATE_STYLES

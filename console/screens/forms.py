@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jobsched.core.config import check_priority
+from jobsched.core.errors import ConfigError, JobschedError
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
-
-from core.config import check_priority
-from core.errors import ConfigError, JobschedError
 
 
 class ValueForm(ModalScreen[Any]):

@@ -6,6 +6,8 @@ Dumb like its widgets: the app hands it a snapshot and a task list through
 
 from __future__ import annotations
 
+from jobsched.core import Snapshot
+from jobsched.core.task import TaskRecord
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -13,9 +15,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
-
-from core import Snapshot
-from core.task import TaskRecord
 
 from ..widgets.categories import CategoryTable
 from ..widgets.decisions import DecisionLog

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from jobsched.core import CategorySnapshot
 from rich.text import Text
-
-from core import CategorySnapshot
 
 from . import format as fmt
 from .table import KeyedTable, Row

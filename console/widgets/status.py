@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from jobsched.core import Snapshot
 from rich.text import Text
 from textual.widgets import Static
-
-from core import Snapshot
 
 from . import format as fmt
 

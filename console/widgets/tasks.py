@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobsched.core.task import STATES, TaskRecord
 from rich.text import Text
-
-from core.task import STATES, TaskRecord
 
 from . import format as fmt
 from .table import KeyedTable, Row

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobsched.core import WorkerSnapshot
 from rich.text import Text
-
-from core import WorkerSnapshot
 
 from . import format as fmt
 from .table import KeyedTable, Row

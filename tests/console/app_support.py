@@ -7,11 +7,10 @@ import html
 import random
 from typing import Any
 
+from jobsched.console.app import JobschedApp
+from jobsched.core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
+from jobsched.core.task import Outcome
 from textual.pilot import Pilot
-
-from console.app import JobschedApp
-from core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
-from core.task import Outcome
 
 MARKUP = "[bold]x[/] [/nope]"
 TRACEBACK = (

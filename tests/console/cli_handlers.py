@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from core import current_task, handler
+from jobsched.core import current_task, handler
 
 _never = threading.Event()
 

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from jobsched.console.cli import app
+from jobsched.core import TaskRecord
+from jobsched.storage import open_store
 from typer.testing import CliRunner, Result
-
-from console.cli import app
-from core import TaskRecord
-from storage import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,7 +136,7 @@ class Node:
         self.log = cli.root / f"node-{time.monotonic_ns()}.err"
         self._err = open(self.log, "wb")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "run", *args],
+            [sys.executable, "-m", "jobsched.console.cli", "run", *args],
             cwd=cli.root, env=cli.child_env(), stdout=subprocess.DEVNULL, stderr=self._err,
         )  # fmt: skip
 

@@ -8,16 +8,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from jobsched.console.app import JobschedApp, run_console
+from jobsched.console.screens.detail import TaskDetailScreen
+from jobsched.console.screens.forms import ValueForm
+from jobsched.console.screens.help import HelpScreen
+from jobsched.console.screens.quit import QuitScreen
+from jobsched.core import Scheduler
+from jobsched.core.errors import StoreUnavailableError
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
-
-from console.app import JobschedApp, run_console
-from console.screens.detail import TaskDetailScreen
-from console.screens.forms import ValueForm
-from console.screens.help import HelpScreen
-from console.screens.quit import QuitScreen
-from core import Scheduler
-from core.errors import StoreUnavailableError
 
 from .app_support import (
     MARKUP,

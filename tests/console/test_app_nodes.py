@@ -7,14 +7,13 @@ import os
 import socket
 from typing import Any
 
+from jobsched.console.app import JobschedApp
+from jobsched.console.screens.nodes import NodesScreen
+from jobsched.console.view import nodes_of
+from jobsched.core import FakeClock, Scheduler
+from jobsched.core.errors import StoreUnavailableError
+from jobsched.core.task import NodeInfo
 from textual.pilot import Pilot
-
-from console.app import JobschedApp
-from console.screens.nodes import NodesScreen
-from console.view import nodes_of
-from core import FakeClock, Scheduler
-from core.errors import StoreUnavailableError
-from core.task import NodeInfo
 
 from .app_support import MARKUP, build_scheduler, make_app, ready, screen_text, settle, step
 

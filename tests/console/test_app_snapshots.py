@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobsched.console.app import JobschedApp
+from jobsched.console.view import AttachedView
+from jobsched.core import Client, FakeClock, MemoryStore
+from jobsched.core.task import NodeInfo
 from textual.pilot import Pilot
-
-from console.app import JobschedApp
-from console.view import AttachedView
-from core import Client, FakeClock, MemoryStore
-from core.task import NodeInfo
 
 from .app_support import build_scheduler, make_app, populate, ready, settle, step
 

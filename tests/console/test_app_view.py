@@ -6,11 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from console.app import JobschedApp
-from console.view import AttachedView
-from core import Client, FakeClock, Scheduler
-from core.task import NodeInfo
-from storage import open_store
+from jobsched.console.app import JobschedApp
+from jobsched.console.view import AttachedView
+from jobsched.core import Client, FakeClock, Scheduler
+from jobsched.core.task import NodeInfo
+from jobsched.storage import open_store
 
 from .app_support import build_scheduler, populate, ready, settle, step
 

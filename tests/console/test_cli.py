@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobsched.console import reports
+from jobsched.core.task import CANCELLED, FAILED, QUEUED, SCHEDULED, SUCCEEDED, NodeInfo
 
-from console import reports
-from core.task import CANCELLED, FAILED, QUEUED, SCHEDULED, SUCCEEDED, NodeInfo
 from tests.console.cli_support import Cli, make_cli, one_line_error
 
 STATUS_CATEGORY_KEYS = {
@@ -447,7 +447,7 @@ def test_a_database_url_with_an_unknown_scheme_is_exit_2(cli: Cli) -> None:
 def test_console_reports_a_missing_textual_app_in_one_line(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "console.app", None)  # makes the lazy import fail
+    monkeypatch.setitem(sys.modules, "jobsched.console.app", None)  # makes the lazy import fail
     one_line_error(cli("console"), 2, "console", "not available")
 
 
@@ -489,7 +489,7 @@ def test_ctrl_c_while_waiting_exits_130(cli: Cli, monkeypatch: pytest.MonkeyPatc
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("console.reports.wait_terminal", interrupted)
+    monkeypatch.setattr("jobsched.console.reports.wait_terminal", interrupted)
     one_line_error(cli("result", str(task_id), "--wait"), 130, "interrupted")
 
 
@@ -499,5 +499,5 @@ def test_an_unexpected_exception_is_one_line_without_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something odd")
 
-    monkeypatch.setattr("console.reports.status_report", broken)
+    monkeypatch.setattr("jobsched.console.reports.status_report", broken)
     one_line_error(cli("status"), 1, "unexpected RuntimeError: something odd", "JOBSCHED_DEBUG")

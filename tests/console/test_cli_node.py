@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobsched.core.task import QUEUED, SUCCEEDED
 
-from core.task import QUEUED, SUCCEEDED
 from tests.console.cli_support import Cli, Node, make_cli, one_line_error, poll
 
 pytestmark = pytest.mark.slow

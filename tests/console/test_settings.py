@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from console.settings import DEFAULT_DB, DEMO_CONFIG, load_settings
-from core import ConfigError
+from jobsched.console.settings import DEFAULT_DB, DEMO_CONFIG, load_settings
+from jobsched.core import ConfigError
 
 SMALL = """\
 [scheduler]

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from core.balancer import Balancer, Decision, Demand, allocate
+from jobsched.core.balancer import Balancer, Decision, Demand, allocate
 
 FAST = settings(max_examples=300, deadline=None)
 

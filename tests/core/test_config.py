@@ -5,8 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from core import CategoryConfig, ConfigError, InvalidNameError, PriorityError, SchedulerConfig
+from jobsched.core import (
+    CategoryConfig,
+    ConfigError,
+    InvalidNameError,
+    PriorityError,
+    SchedulerConfig,
+)
 
 
 def cfg(workers: int = 4, **cats: CategoryConfig) -> SchedulerConfig:

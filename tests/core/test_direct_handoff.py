@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jobsched.core import CategoryConfig, MemoryStore
+from jobsched.core.task import QUEUED, RUNNING, NewTask
 
-from core import CategoryConfig, MemoryStore
-from core.task import QUEUED, RUNNING, NewTask
 from tests.core.test_engine_stepped import Env
 
 

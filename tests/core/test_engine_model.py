@@ -21,9 +21,15 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-from core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig, current_task
-from core.task import TERMINAL
+from jobsched.core import (
+    CategoryConfig,
+    FakeClock,
+    MemoryStore,
+    Scheduler,
+    SchedulerConfig,
+    current_task,
+)
+from jobsched.core.task import TERMINAL
 
 CATEGORIES = {
     "a": CategoryConfig(priority=1, min_workers=1),

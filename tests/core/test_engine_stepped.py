@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from core import (
+from jobsched.core import (
     CategoryConfig,
     FakeClock,
     MemoryStore,
@@ -237,7 +236,7 @@ def test_result_that_is_not_json_succeeds_with_a_placeholder(env: Env) -> None:
 
 
 def test_current_task_outside_a_handler_raises() -> None:
-    from core import SchedulerStateError
+    from jobsched.core import SchedulerStateError
 
     with pytest.raises(SchedulerStateError):
         current_task()
@@ -384,7 +383,7 @@ def test_wall_clock_jumps_make_no_task_early_and_none_run_twice(env: Env) -> Non
 
 
 def test_min_and_max_workers_change_at_run_time_and_persist(env: Env) -> None:
-    from core import ConfigError
+    from jobsched.core import ConfigError
 
     # When web's maximum is lowered to 1 and email's minimum raised to 1 at run time
     cat = env.sched.set_limits("web", max_workers=1)

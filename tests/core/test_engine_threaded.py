@@ -8,8 +8,7 @@ import time
 from typing import Any
 
 import pytest
-
-from core import CategoryConfig, Scheduler, SchedulerConfig, TaskFailedError, current_task
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig, TaskFailedError, current_task
 
 WAIT = 10.0  # upper bound for any single wait; tests normally finish far sooner
 

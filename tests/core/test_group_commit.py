@@ -12,9 +12,8 @@ import threading
 from collections.abc import Sequence
 
 import pytest
-
-from core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
-from core.task import SUCCEEDED, Outcome
+from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
+from jobsched.core.task import SUCCEEDED, Outcome
 
 
 class BatchStore(MemoryStore):

@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 import pytest
-
-from core import CategoryConfig, ConfigError, MemoryStore, Scheduler, SchedulerConfig
-from core.clock import SystemClock
-from core.timer import Timer
+from jobsched.core import CategoryConfig, ConfigError, MemoryStore, Scheduler, SchedulerConfig
+from jobsched.core.clock import SystemClock
+from jobsched.core.timer import Timer
 
 
 class RecordingStore(MemoryStore):
@@ -115,7 +114,7 @@ def test_delayed_tasks_on_real_threads_start_when_due_never_early() -> None:
 
     @sched.handler("a.mark")
     def mark(payload: Any) -> None:
-        from core import current_task
+        from jobsched.core import current_task
 
         started[current_task().id] = time.time()
         if len(started) == 20:

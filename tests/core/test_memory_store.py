@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from jobsched.core.store import MemoryStore
 
-from core.store import MemoryStore
 from tests.store_contract import StoreContract
 
 

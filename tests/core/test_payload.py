@@ -6,8 +6,7 @@ import datetime as dt
 import math
 
 import pytest
-
-from core import (
+from jobsched.core import (
     CategoryConfig,
     InvalidNameError,
     MemoryStore,

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
-from core.errors import StoreFullError
+from jobsched.core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
+from jobsched.core.errors import StoreFullError
 
 CATS = {"a": CategoryConfig(min_workers=1)}
 WAIT = 10.0

@@ -4,9 +4,8 @@ its own payload, order and options, and one bad item stores nothing."""
 from __future__ import annotations
 
 import pytest
-
-from core import CategoryConfig, Client, MemoryStore, PayloadError, SchedulerConfig
-from core.errors import UnknownHandlerError
+from jobsched.core import CategoryConfig, Client, MemoryStore, PayloadError, SchedulerConfig
+from jobsched.core.errors import UnknownHandlerError
 
 
 def client() -> Client:

@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import open_store
-from storage.postgres_url import is_postgres_url
+from jobsched.storage import open_store
+from jobsched.storage.postgres_url import is_postgres_url
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

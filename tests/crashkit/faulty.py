@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from core.errors import StoreFullError
+from jobsched.core.errors import StoreFullError
 
 WRITES = frozenset(
     {

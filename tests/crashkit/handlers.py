@@ -19,7 +19,7 @@ import os
 import threading
 from typing import Any
 
-from core import current_task, handler
+from jobsched.core import current_task, handler
 
 _fd: int | None = None
 _lock = threading.Lock()

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from core import Client
-from storage import open_store
+from jobsched.core import Client
+from jobsched.storage import open_store
 
 from .node import CONFIG
 

@@ -19,8 +19,8 @@ import signal
 import sys
 import threading
 
-from core import CategoryConfig, Scheduler, SchedulerConfig
-from storage import open_store
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
+from jobsched.storage import open_store
 
 CONFIG = SchedulerConfig(
     workers=4,

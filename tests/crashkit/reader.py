@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from storage import open_store
+from jobsched.storage import open_store
 
 
 def main() -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from core import Client
-from storage import open_store
+from jobsched.core import Client
+from jobsched.storage import open_store
 
 from .node import CONFIG
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from jobsched.core import CategoryConfig, SchedulerConfig
+from jobsched.demo.servers import ENV_HTTP, ENV_SMTP, DemoServers
 
-import demo
-from core import CategoryConfig, SchedulerConfig
-from demo.servers import ENV_HTTP, ENV_SMTP, DemoServers
+from jobsched import demo
 
 
 def load_demo_config() -> SchedulerConfig:

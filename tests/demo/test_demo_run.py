@@ -8,12 +8,11 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-
-from core import MemoryStore, Scheduler, SchedulerConfig, TaskRecord
-from core.task import FAILED, SUCCEEDED
-from demo.handlers import message_id
-from demo.servers import DemoServers
-from demo.workload import DemoWorkload, WorkloadPlan
+from jobsched.core import MemoryStore, Scheduler, SchedulerConfig, TaskRecord
+from jobsched.core.task import FAILED, SUCCEEDED
+from jobsched.demo.handlers import message_id
+from jobsched.demo.servers import DemoServers
+from jobsched.demo.workload import DemoWorkload, WorkloadPlan
 
 WAIT = 10.0
 

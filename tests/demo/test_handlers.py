@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from core import FakeClock, MemoryStore, Scheduler, SchedulerConfig, TaskRecord
-from core.task import FAILED, SUCCEEDED
-from demo.handlers import message_id, page_title, pbkdf2_digest
-from demo.servers import DemoServers
+from jobsched.core import FakeClock, MemoryStore, Scheduler, SchedulerConfig, TaskRecord
+from jobsched.core.task import FAILED, SUCCEEDED
+from jobsched.demo.handlers import message_id, page_title, pbkdf2_digest
+from jobsched.demo.servers import DemoServers
 
 
 @pytest.fixture

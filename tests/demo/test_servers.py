@@ -11,10 +11,16 @@ import urllib.request
 from email.message import EmailMessage
 
 import pytest
-
-from core import ConfigError
-from demo import servers as demo_servers
-from demo.servers import ENV_HTTP, ENV_SMTP, DemoServers, DemoServersError, Endpoint, page_path
+from jobsched.core import ConfigError
+from jobsched.demo import servers as demo_servers
+from jobsched.demo.servers import (
+    ENV_HTTP,
+    ENV_SMTP,
+    DemoServers,
+    DemoServersError,
+    Endpoint,
+    page_path,
+)
 
 
 def _send(servers: DemoServers, subject: str, to: str = "someone@example.test") -> None:

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-
-from demo.workload import DemoWorkload, WorkloadPlan
+from jobsched.demo.workload import DemoWorkload, WorkloadPlan
 
 
 class RecordingSubmitter:

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from core import (
+from jobsched.core import (
     CategoryConfig,
     ConfigError,
     FakeClock,
@@ -38,9 +37,10 @@ from core import (
     TaskFailedError,
     allocate,
 )
-from core.balancer import Demand
-from storage import open_store
-from storage.sqlite import SqliteStore
+from jobsched.core.balancer import Demand
+from jobsched.storage import open_store
+from jobsched.storage.sqlite import SqliteStore
+
 from tests.console.cli_support import Cli, Node, make_cli, one_line_error, poll
 
 ROWS: dict[int, Callable[[Path], None]] = {}
@@ -526,7 +526,7 @@ def a_large_backlog(tmp_path: Path) -> None:
         store = open_store(db)
         store.open(None)
         sched_cfg = SchedulerConfig(workers=2, categories={"a": CategoryConfig()})
-        from core import Client
+        from jobsched.core import Client
 
         client = Client(sched_cfg, store)
         client.handler("a.noop")(lambda p: None)

@@ -11,9 +11,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from jobsched.core import Client
+from jobsched.storage import open_store
 
-from core import Client
-from storage import open_store
 from tests.crashkit.checker import read_log
 from tests.crashkit.harness import spawn
 from tests.crashkit.node import CONFIG

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from core import CategoryConfig, Scheduler, SchedulerConfig, current_task
-from storage import open_store
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig, current_task
+from jobsched.storage import open_store
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig, StorageError
+from jobsched.storage import open_store
 
-from core import CategoryConfig, Scheduler, SchedulerConfig, StorageError
-from storage import open_store
 from tests.crashkit.faulty import FaultyStore
 
 K = 24

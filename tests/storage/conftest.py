@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from storage import SqliteStore
+from jobsched.storage import SqliteStore
 
 
 @pytest.fixture

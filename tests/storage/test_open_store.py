@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from core.errors import ConfigError, InvalidInputError
-from storage import PostgresStore, SqliteStore, open_store
+from jobsched.core.errors import ConfigError, InvalidInputError
+from jobsched.storage import PostgresStore, SqliteStore, open_store
 
 
 def sqlite_store(url: str | Path | None, **options: object) -> SqliteStore:

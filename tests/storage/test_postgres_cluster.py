@@ -15,10 +15,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from jobsched.core.task import RUNNING
+from jobsched.storage import open_store
+from jobsched.storage.postgres_conn import parse_url
 
-from core.task import RUNNING
-from storage import open_store
-from storage.postgres_conn import parse_url
 from tests.conftest import with_query
 from tests.crashkit.checker import check, overlaps, records
 from tests.crashkit.harness import mark_killed, spawn, submit, wait_for_executions, wait_ready

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-from core import CategoryConfig, Scheduler, SchedulerConfig
-from storage import PostgresStore
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
+from jobsched.storage import PostgresStore
 
 pytestmark = pytest.mark.postgres
 
@@ -44,7 +43,7 @@ def make_node(pg_schema: tuple[str, str]) -> Iterator[MakeNode]:
         name = sched.node_id
 
         def work(payload: Any) -> str:
-            from core import current_task
+            from jobsched.core import current_task
 
             with lock:
                 runs[current_task().id] += 1

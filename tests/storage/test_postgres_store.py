@@ -13,9 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-
-import storage.postgres_schema
-from core.errors import (
+from jobsched.core.errors import (
     ConfigError,
     ForeignDatabaseError,
     InvalidInputError,
@@ -25,10 +23,11 @@ from core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from core.task import QUEUED, RUNNING, CategorySettings, NodeInfo
-from storage import PostgresStore, open_store
-from storage.postgres_conn import parse_url
-from storage.postgres_schema import LOCK_RECOVERY, lock_key, schema_version
+from jobsched.core.task import QUEUED, RUNNING, CategorySettings, NodeInfo
+from jobsched.storage import PostgresStore, open_store, postgres_schema
+from jobsched.storage.postgres_conn import parse_url
+from jobsched.storage.postgres_schema import LOCK_RECOVERY, lock_key, schema_version
+
 from tests.store_contract import T0, StoreContract, done, new
 
 pytestmark = pytest.mark.postgres
@@ -236,8 +235,8 @@ def test_an_older_schema_is_upgraded_in_one_transaction(
     def add_column(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ALTER TABLE tasks ADD COLUMN note text")
 
-    steps = [*storage.postgres_schema.STEPS, add_column]
-    monkeypatch.setattr(storage.postgres_schema, "STEPS", steps)
+    steps = [*postgres_schema.STEPS, add_column]
+    monkeypatch.setattr(postgres_schema, "STEPS", steps)
     # When it opens the database
     store = make_store()
     store.open("node-a")
@@ -256,7 +255,7 @@ def test_a_failed_upgrade_leaves_the_old_schema(
         raise RuntimeError("step failed")
 
     monkeypatch.setattr(
-        storage.postgres_schema, "STEPS", [*storage.postgres_schema.STEPS, half_done]
+        postgres_schema, "STEPS", [*postgres_schema.STEPS, half_done]
     )
     with pytest.raises(StorageError, match="could not be upgraded from schema v1"):
         make_store().open(None)

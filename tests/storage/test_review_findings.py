@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core import CategoryConfig, Client, Scheduler, SchedulerConfig
-from core.task import NewTask, Outcome
-from storage import SqliteStore
-from storage.startlog import StartJournal
+from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig
+from jobsched.core.task import NewTask, Outcome
+from jobsched.storage import SqliteStore
+from jobsched.storage.startlog import StartJournal
 
 WAIT = 10.0
 CONFIG = SchedulerConfig(workers=1, categories={"a": CategoryConfig()}, poll_interval=0.05)

@@ -14,9 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-import storage.schema
-from core.errors import (
+from jobsched.core.errors import (
     ForeignDatabaseError,
     NodeLockedError,
     SchedulerStateError,
@@ -29,8 +27,9 @@ from core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from core.task import QUEUED
-from storage import APPLICATION_ID, SqliteStore, open_store, sql
+from jobsched.core.task import QUEUED
+from jobsched.storage import APPLICATION_ID, SqliteStore, open_store, schema, sql
+
 from tests.store_contract import T0, new
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +107,7 @@ def test_a_blank_sqlite_file_is_adopted(make_store: MakeStore, db_path: Path) ->
     store = make_store()
     store.open("node-a")
     assert store.insert([new()], T0) == [1]
-    assert store.diagnostics()["schema_version"] == storage.schema.schema_version()
+    assert store.diagnostics()["schema_version"] == schema.schema_version()
 
 
 # --- damaged or newer files --------------------------------------------------------------
@@ -277,7 +276,7 @@ def test_a_second_node_in_the_same_process_is_refused(make_store: MakeStore, db_
 
 HOLDER = """
 import sys
-from storage import open_store
+from jobsched.storage import open_store
 store = open_store(sys.argv[1])
 store.open("holder")
 print("ready", flush=True)
@@ -334,7 +333,7 @@ def test_a_version_0_file_of_ours_is_upgraded_after_a_backup(
     conn.close()
     store = make_store()
     store.open("node-a")
-    assert store.diagnostics()["schema_version"] == storage.schema.schema_version()
+    assert store.diagnostics()["schema_version"] == schema.schema_version()
     assert Path(f"{db_path}.bak-v0").exists()
     assert store.insert([new()], T0) == [1]
 
@@ -353,8 +352,8 @@ def test_an_older_schema_is_migrated_in_one_step_after_a_backup(
 ) -> None:
     # Given a database at the current version N with tasks, and a program that knows N + 1
     before = make_database(make_store, db_path, tasks=5)
-    n = storage.schema.schema_version()
-    monkeypatch.setattr(storage.schema, "STEPS", [*storage.schema.STEPS, _add_labels])
+    n = schema.schema_version()
+    monkeypatch.setattr(schema, "STEPS", [*schema.STEPS, _add_labels])
     # When a node opens it
     store = make_store()
     store.open("node-a")
@@ -378,8 +377,8 @@ def test_a_failed_migration_leaves_the_old_schema(
     make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_database(make_store, db_path, tasks=5)
-    n = storage.schema.schema_version()
-    monkeypatch.setattr(storage.schema, "STEPS", [*storage.schema.STEPS, _broken_step])
+    n = schema.schema_version()
+    monkeypatch.setattr(schema, "STEPS", [*schema.STEPS, _broken_step])
     with pytest.raises(StorageError) as caught:
         make_store().open("node-a")
     assert f"v{n}" in str(caught.value) and f"bak-v{n}" in str(caught.value)
@@ -423,7 +422,7 @@ def test_a_v1_file_gets_the_narrower_dedup_index_and_keeps_its_keys(
     make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a v1 database (written by a program that knows only v1) with keyed tasks
-    monkeypatch.setattr(storage.schema, "STEPS", storage.schema.STEPS[:1])
+    monkeypatch.setattr(schema, "STEPS", schema.STEPS[:1])
     old = make_store()
     old.open("node-a")
     [keyed, plain] = old.insert([new(key="k"), new()], T0)

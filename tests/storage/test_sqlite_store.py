@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from jobsched.core.task import CategorySettings, NodeInfo
+from jobsched.storage import APPLICATION_ID, SqliteStore, schema_version, sql
+from jobsched.storage import sqlite as sqlite_module
+from jobsched.storage.schema import create_file
 
-import storage.sqlite
-from core.task import CategorySettings, NodeInfo
-from storage import APPLICATION_ID, SqliteStore, schema_version, sql
-from storage.schema import create_file
 from tests.store_contract import T0, StoreContract, new
 
 MakeStore = Callable[..., SqliteStore]
@@ -129,7 +129,7 @@ def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: P
 def test_only_the_newest_decisions_are_kept(
     make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage.sqlite, "DECISIONS_KEPT", 5)
+    monkeypatch.setattr(sqlite_module, "DECISIONS_KEPT", 5)
     store = make_store()
     store.open("node-a")
     for i in range(12):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.task import STATES, SUCCEEDED, Outcome
-from storage import SqliteStore
+from jobsched.core.task import STATES, SUCCEEDED, Outcome
+from jobsched.storage import SqliteStore
+
 from tests.store_contract import T0, new
 
 THREADS = 8

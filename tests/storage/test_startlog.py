@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from storage.startlog import StartJournal
+from jobsched.storage.startlog import StartJournal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +88,7 @@ def test_a_start_survives_sigkill_right_after_it_is_recorded(tmp_path: Path) -> 
 
 FULL_DISK_CHILD = """
 import os, sys
-from storage.startlog import StartJournal
+from jobsched.storage.startlog import StartJournal
 folder = sys.argv[1]
 with open(os.path.join(folder, "filler"), "wb") as f:  # leave two pages free
     f.write(b"x" * (64 * 1024 - 2 * 4096))
