@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCENARIOS = ("bulk", "one", "latency", "backlog", "balancer")
-PEERS = ("threadpool", "sqlite", "huey", "persist-queue")
-STDLIB_PEERS = ("threadpool", "sqlite")
+PEERS = ("minimal", "threadpool", "sqlite", "huey", "huey-full", "persist-queue")
+STDLIB_PEERS = ("minimal", "threadpool", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ def build(sizes: Sizes, scenarios: list[str], peers: tuple[str, ...]) -> list[Ca
                     f"bulk-{n}",
                     "bulk",
                     f"bulk: {n:,} no-op tasks",
-                    "Submitted in bulk (jobsched: submit_many, 10,000 per transaction; raw "
+                    "Submitted in bulk (jobsched: submit_many, 10,000 per transaction; the minimal "
+                    "design: 1,000 per acknowledged batch; raw "
                     "sqlite3: 100 per transaction; Huey: task.map; persist-queue: put), then "
                     "drained by 4 workers; every state change committed (raw sqlite3: mark "
                     "running and mark done, 100 per transaction). End-to-end = submit time + "

@@ -20,6 +20,7 @@ def main(argv: list[str]) -> None:
     from bench.systems import SYSTEMS
 
     system, scenario, params = argv[0], argv[1], json.loads(argv[2])
+    params = {**SYSTEMS[system].options, **params}
     module = importlib.import_module(f"bench.systems.{SYSTEMS[system].module}")
     run = getattr(module, scenario)
     finish = None

@@ -159,16 +159,16 @@ def targets(
             continue
         size = case.id.split("-")[1]
         at_least(
-            f"bulk {int(size):,}: end-to-end >= 1.0 x ThreadPoolExecutor(4)",
-            quotient(case.id, "e2e", "threadpool"),
-            1.0,
+            f"bulk {int(size):,}: end-to-end >= 0.5 x the minimal durable design",
+            quotient(case.id, "e2e", "minimal"),
+            0.5,
             " x",
-            "no ThreadPoolExecutor run",
+            "no run of the minimal design",
         )
         at_least(
-            f"bulk {int(size):,}: end-to-end >= 20 x Huey-SQLite",
+            f"bulk {int(size):,}: end-to-end >= 10 x Huey-SQLite at synchronous=NORMAL",
             quotient(case.id, "e2e", "huey"),
-            20.0,
+            10.0,
             " x",
             "no Huey run (skipped or failed)",
         )

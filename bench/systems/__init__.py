@@ -5,7 +5,8 @@ parent runs each call in a fresh child process (``bench/child.py``)."""
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class System:
     module: str  # under bench.systems
     requires: str | None = None  # an importable package, if not the standard library
     pip: str | None = None  # what to install when it is missing
+    #: Keyword arguments every scenario function of this system gets (a variant's settings).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def missing(self) -> str | None:
         """Why this system cannot run here (its package is not installed), or None."""
@@ -27,9 +30,18 @@ SYSTEMS = {
     s.key: s
     for s in (
         System("jobsched", "jobsched (SQLite, 4 workers)", "jobsched"),
+        System("minimal", "minimal durable design (one writer thread)", "minimal"),
         System("threadpool", "ThreadPoolExecutor(4), in memory", "threadpool"),
         System("sqlite", "raw sqlite3, WAL, synchronous=NORMAL", "rawsqlite"),
-        System("huey", "Huey SqliteHuey, 4 threads", "huey_sqlite", "huey", "huey"),
+        System("huey", "Huey SqliteHuey, 4 threads, NORMAL", "huey_sqlite", "huey", "huey"),
+        System(
+            "huey-full",
+            "Huey SqliteHuey, 4 threads, FULL (its default)",
+            "huey_sqlite",
+            "huey",
+            "huey",
+            {"full": True},
+        ),
         System(
             "persist-queue",
             "persist-queue SQLiteAckQueue, 4 threads",

@@ -1,8 +1,9 @@
 """Huey with ``SqliteHuey`` and its consumer in-process: 4 worker threads.
 
 Huey's SQLite storage leaves ``synchronous`` at SQLite's default (FULL in WAL mode, an
-fsync per commit); it is set to NORMAL here, jobsched's default, so both pay for the same
-durability. Everything else is Huey's default: results on, periodic scheduler on, workers
+fsync per commit); the ``huey`` system sets it to NORMAL, jobsched's default, so both pay for
+the same durability, and ``huey-full`` leaves Huey's default, as a user who changes nothing
+gets it. Everything else is Huey's default: results on, periodic scheduler on, workers
 that poll an empty queue every 0.1 s and back off (the consumer's ``-d`` / ``-b``).
 Huey has no bulk enqueue: ``task.map()`` enqueues one task per transaction.
 """
@@ -29,16 +30,17 @@ class NormalSyncStorage(SqliteStorage):
         return conn
 
 
-def make(tmp: Path) -> SqliteHuey:
-    return SqliteHuey("bench", filename=str(tmp / "huey.db"), storage_class=NormalSyncStorage)
+def make(tmp: Path, full: bool = False) -> SqliteHuey:
+    storage = SqliteStorage if full else NormalSyncStorage
+    return SqliteHuey("bench", filename=str(tmp / "huey.db"), storage_class=storage)
 
 
 def consumer(huey: SqliteHuey) -> Consumer:
     return Consumer(huey, workers=WORKERS, worker_type="thread")
 
 
-def bulk(tmp: Path, n: int, timeout: float = 900) -> dict[str, float]:
-    huey = make(tmp)
+def bulk(tmp: Path, n: int, timeout: float = 900, full: bool = False) -> dict[str, float]:
+    huey = make(tmp, full)
     done = Countdown(n)
 
     @huey.task()
@@ -59,8 +61,8 @@ def bulk(tmp: Path, n: int, timeout: float = 900) -> dict[str, float]:
     return {"n": n, "submit_s": t1 - t0, "drain_s": t2 - t1}
 
 
-def one(tmp: Path, n: int) -> dict[str, float]:
-    huey = make(tmp)
+def one(tmp: Path, n: int, full: bool = False) -> dict[str, float]:
+    huey = make(tmp, full)
 
     @huey.task()
     def noop() -> None:
@@ -78,9 +80,9 @@ def one(tmp: Path, n: int) -> dict[str, float]:
 
 
 def latency(
-    tmp: Path, rate: float, seconds: float, warm_up: int = WARM_UP_TASKS
+    tmp: Path, rate: float, seconds: float, warm_up: int = WARM_UP_TASKS, full: bool = False
 ) -> dict[str, float]:
-    huey = make(tmp)
+    huey = make(tmp, full)
     marks = StartTimes(int(rate * seconds))
 
     @huey.task()
