@@ -34,6 +34,7 @@ __all__ = [
     "UnknownCategoryError",
     "UnknownHandlerError",
     "WaitTimeoutError",
+    "QueryError",
 ]
 
 
@@ -116,6 +117,10 @@ class UnknownHandlerError(_UnknownNameError):
 
 class PayloadError(InvalidInputError):
     """The payload is not plain JSON, changes on a round trip, or is too large."""
+
+
+class QueryError(InvalidInputError):
+    """A task filter names a field or a value that does not exist, or does not parse."""
 
 
 class ScheduleError(InvalidInputError):

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
+from .query import Page, TaskQuery
 from .task import (
     CANCELLED,
     FAILED,
@@ -121,6 +122,14 @@ class TaskStore(Protocol):
         self, state: str | None = None, category: str | None = None, limit: int = 50
     ) -> list[TaskRecord]:
         """Newest first."""
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        """The tasks ``page.query`` matches, in ``page.order`` by id, at most ``page.limit``,
+        after the id ``page.after`` (exclusive) in that order: a window onto the whole store,
+        however many tasks it holds (the console's task list, ``jobsched tasks --filter``)."""
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        """How many tasks ``query`` matches (what a bulk action would touch)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """category -> state -> number of tasks."""
@@ -430,6 +439,28 @@ class MemoryStore:
                     if len(out) >= limit:
                         break
         return out
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        out: list[TaskRecord] = []
+        if page.limit <= 0:
+            return out
+        newest = page.order == "newest"
+        with self._lock:
+            for task_id in sorted(self._rows, reverse=newest):
+                if page.after is not None and (
+                    task_id >= page.after if newest else task_id <= page.after
+                ):
+                    continue
+                row = self._rows[task_id]
+                if page.query.matches(row):
+                    out.append(replace(row))
+                    if len(out) >= page.limit:
+                        break
+        return out
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        with self._lock:
+            return sum(1 for row in self._rows.values() if query.matches(row))
 
     def counts(self) -> dict[str, dict[str, int]]:
         result: dict[str, dict[str, int]] = {}

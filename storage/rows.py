@@ -12,7 +12,10 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
+from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import STATES, CategorySettings, NodeInfo, TaskRecord
+
+from . import query_sql
 
 
 def task_from(row: Sequence[Any]) -> TaskRecord:
@@ -42,6 +45,17 @@ class SqlReads:
         clause, params = task_filter(state, category, mark)
         query = f"SELECT {q.TASK_COLUMNS} FROM tasks{clause} ORDER BY id DESC LIMIT {mark}"
         return [task_from(row) for row in self._read(query, (*params, limit))]
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        """A page of the tasks a filter matches, keyset-paged on the id."""
+        if page.limit <= 0:
+            return []
+        query, params = query_sql.page_sql(self._q.TASK_COLUMNS, page, self._mark)
+        return [task_from(row) for row in self._read(query, params)]
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        sql, params = query_sql.count_sql(query, self._mark)
+        return int(self._read(sql, params)[0][0])
 
     def counts(self) -> dict[str, dict[str, int]]:
         """category -> state -> number of tasks (every state present, zeros included)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from jobsched.core.query import Page, TaskQuery, parse
 from jobsched.core.store import (
     CANCEL_DONE,
     CANCEL_MISSING,
@@ -514,6 +515,62 @@ class StoreContract:
         assert [t.id for t in store.list_tasks(state=QUEUED, category="email")] == [e2, e1]
         assert store.list_tasks(state=FAILED) == []
         assert store.list_tasks(limit=0) == []
+
+    # --- the filter language, evaluated by the store -------------------------------------
+    def filtered_rows(self, store: TaskStore) -> list[TaskRecord]:
+        """Given a mixed store: states, categories, handlers, keys, errors, payloads and
+        creation times; returns every task, newest first."""
+        store.insert(
+            [new(handler="email.send", payload='{"to": "Alice@example.org"}', key="order-17"),
+             new(handler="email.digest", payload='{"to": "bob"}'),
+             new(handler="web.fetch", category="web", payload='{"url": "100%_sure"}'),
+             new(handler="web.fetch", category="web", run_at=T0 + 99)],
+            T0,
+        )  # fmt: skip
+        store.insert([new(handler="email.send", payload='{"to": "carol"}')], T0 + 600)
+        [first, second] = store.claim("email", 2, NODE, T0 + 601)
+        for task in (first, second):
+            store.record_start(task.id, task.attempts)
+        store.finish(
+            [done(first, FAILED, reason=REASON_ERROR, error="SMTP 550: mailbox Unavailable"),
+             done(second)]
+        )  # fmt: skip
+        return store.find_tasks(Page(limit=100))
+
+    def test_find_tasks_evaluates_every_field_like_matches(self, store: TaskStore) -> None:
+        rows = self.filtered_rows(store)
+        texts = [
+            "", "state:failed", "state:queued,scheduled", "cat:web", "category:email",
+            "handler:email.send", "handler:email.*", "handler:web.* handler:email.digest",
+            "key:order-17", "id:2", "id:2-4", "id:>3", "id:<=2", "id:1 id:5",
+            "error:mailbox", "error:UNAVAILABLE", "error:nothing-like-it", "payload:alice",
+            'payload:"100%_"', "payload:%", "since:5m", "before:5m", "smtp", "EMAIL order",
+            "state:succeeded cat:email", "cat:web payload:url state:scheduled",
+        ]  # fmt: skip
+        now = T0 + 700
+        for text in texts:
+            query = parse(text, now)
+            expected = [t.id for t in rows if query.matches(t)]
+            assert [t.id for t in store.find_tasks(Page(query, limit=100))] == expected, text
+            assert store.count_tasks(query) == len(expected), text
+        [failed] = store.find_tasks(Page(parse("error:mailbox", now)))
+        assert failed.state == FAILED and failed.handler == "email.send"
+
+    def test_find_tasks_pages_both_ways_from_any_id(self, store: TaskStore) -> None:
+        ids = store.insert([new() for _ in range(7)], T0)
+        newest = store.find_tasks(Page(limit=3))
+        assert [t.id for t in newest] == ids[::-1][:3]
+        after = store.find_tasks(Page(limit=3).next(newest[-1].id))
+        assert [t.id for t in after] == ids[::-1][3:6]
+        oldest = store.find_tasks(Page(order="oldest", limit=4, after=ids[1]))
+        assert [t.id for t in oldest] == ids[2:6]
+        assert store.find_tasks(Page(limit=0)) == []
+        only = parse(f"id:{ids[4]}", T0)
+        assert [t.id for t in store.find_tasks(Page(only))] == [ids[4]]
+
+    def test_find_tasks_returns_full_records(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        assert store.find_tasks(Page(TaskQuery(states=(RUNNING,)))) == [task]
 
     def test_list_tasks_returns_full_records(self, store: TaskStore) -> None:
         [task] = self.running(store)

@@ -1,0 +1,76 @@
+"""A task filter (:class:`~jobsched.core.query.TaskQuery`) as a SQL WHERE clause, for both
+SQL stores: the same rules as ``TaskQuery.matches``, evaluated in the database.
+
+Placeholders differ per driver (``?`` or ``%s``); text search uses ``instr`` (SQLite) or
+``strpos`` (PostgreSQL) on lower-cased columns, so ``%`` and ``_`` in a search are plain
+characters, never patterns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsched.core.query import Page, TaskQuery
+
+
+def where(query: TaskQuery, mark: str) -> tuple[str, list[Any]]:
+    """`` WHERE ...`` (or nothing) and its parameters."""
+    find = "instr" if mark == "?" else "strpos"
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def any_of(column: str, values: tuple[Any, ...]) -> None:
+        if values:
+            clauses.append(f"{column} IN ({', '.join([mark] * len(values))})")
+            params.extend(values)
+
+    def contains(column: str, text: str) -> str:
+        params.append(text)
+        return f"{find}(lower(COALESCE({column}, '')), {mark}) > 0"
+
+    any_of("state", query.states)
+    any_of("category", query.categories)
+    any_of("dedup_key", query.keys)
+    handler = [f"handler = {mark}" for _ in query.handlers]
+    params.extend(query.handlers)
+    for prefix in query.handler_prefixes:
+        handler.append(f"substr(handler, 1, {mark}) = {mark}")
+        params.extend((len(prefix), prefix))
+    if handler:
+        clauses.append(f"({' OR '.join(handler)})")
+    if query.id_ranges:
+        spans = []
+        for lo, hi in query.id_ranges:
+            spans.append(f"id BETWEEN {mark} AND {mark}")
+            params.extend((lo, hi))
+        clauses.append(f"({' OR '.join(spans)})")
+    clauses.extend(contains("error", text) for text in query.errors)
+    clauses.extend(contains("payload", text) for text in query.payloads)
+    if query.created_since is not None:
+        clauses.append(f"created_at >= {mark}")
+        params.append(query.created_since)
+    if query.created_before is not None:
+        clauses.append(f"created_at < {mark}")
+        params.append(query.created_before)
+    for word in query.words:
+        parts = [contains(column, word) for column in ("handler", "category", "dedup_key", "error")]
+        clauses.append(f"({' OR '.join(parts)})")
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def page_sql(columns: str, page: Page, mark: str) -> tuple[str, list[Any]]:
+    """The SELECT of one page of tasks, keyset-paged on the id (an index walk, however deep
+    the page)."""
+    clause, params = where(page.query, mark)
+    newest = page.order == "newest"
+    if page.after is not None:
+        clause += (" AND " if clause else " WHERE ") + f"id {'<' if newest else '>'} {mark}"
+        params.append(page.after)
+    order = "DESC" if newest else "ASC"
+    params.append(page.limit)
+    return f"SELECT {columns} FROM tasks{clause} ORDER BY id {order} LIMIT {mark}", params
+
+
+def count_sql(query: TaskQuery, mark: str) -> tuple[str, list[Any]]:
+    clause, params = where(query, mark)
+    return f"SELECT count(*) FROM tasks{clause}", params
