@@ -1,4 +1,4 @@
-"""Every row of faults.md, one parametrised case each.
+"""The faults of docs/reliability.md that have a short case here: one parametrised case each.
 
 For each row: the typed error (library) or the exit code and one-line message (CLI), that
 a rejected input wrote no row, and that a refused file is byte-identical afterwards. Rows
@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import math
+import re
 import signal
 import sqlite3
 import threading
@@ -582,16 +583,22 @@ def cli_usage_errors(tmp_path: Path) -> None:
         assert len([x for x in result.stderr.strip().splitlines() if x.strip()]) <= 2, result.stderr
 
 
-def test_every_row_of_faults_md_has_a_case() -> None:
-    table = Path(__file__).resolve().parents[3] / "shared" / "faults.md"
-    if table.exists():
-        numbers = {
-            int(line.split("|")[1])
-            for line in table.read_text().splitlines()
-            if line.startswith("| ") and line.split("|")[1].strip().isdigit()
-        }
-        assert numbers == set(ROWS)
-    assert set(ROWS) == set(range(1, 32))
+def test_every_case_is_documented_and_every_documented_row_names_a_test() -> None:
+    """docs/reliability.md names `row N` for each case here, and a test for every fault."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:-1]]
+        for line in docs.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    ]
+    assert [int(cells[0]) for cells in rows] == list(range(1, len(rows) + 1))
+    named = {int(n) for cells in rows for n in re.findall(r"\brow (\d+)\b", cells[-1])}
+    assert named == set(ROWS) == set(range(1, 32))
+    root = docs.parents[1]
+    for cells in rows:
+        assert cells[-1], f"fault {cells[0]} names no test"
+        for path in re.findall(r"`((?:tests|bench)/[\w/]+\.py)", cells[-1]):
+            assert (root / path).exists(), f"fault {cells[0]}: {path} does not exist"
 
 
 SLOW = {16, 25, 26, 27, 29}
