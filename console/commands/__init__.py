@@ -1,0 +1,1 @@
+"""The ``jobsched`` commands, one module per group; ``console/cli.py`` gathers them."""

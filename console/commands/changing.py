@@ -1,0 +1,145 @@
+"""Commands that change tasks and categories: ``retry``, ``cancel``, ``priority``,
+``pause``, ``resume``, ``pin``, ``unpin`` and ``rebalance``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from jobsched.core import InvalidInputError, TaskNotFoundError
+
+from ..cli_base import whole_number
+from .common import CategoryArg, _client, app
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[int] | None,
+        typer.Argument(metavar="ID...", parser=whole_number, help="Failed or cancelled task ids."),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Retry every failed task.")] = False,
+) -> None:
+    """Queue failed or cancelled tasks again with fresh attempts."""
+    if bool(ids) == failed:
+        raise InvalidInputError(
+            "retry", None, "needs task ids or --failed (not both)", "E.g. jobsched retry 12 13"
+        )
+    with _client(ctx) as client:
+        if failed:
+            done = client.retry(None)
+            typer.echo(f"retried {len(done)} failed tasks")
+            return
+        wanted = list(dict.fromkeys(ids or []))
+        tasks = {i: client.get(i) for i in wanted}  # unknown ids: exit 2, nothing changed
+        done = client.retry(wanted)
+    skipped = [i for i in wanted if i not in done]
+    for task_id in skipped:
+        typer.echo(f"task {task_id} not retried: it is {tasks[task_id].state}", err=True)
+    if not done:
+        raise InvalidInputError(
+            "task",
+            skipped[0],
+            f"is {tasks[skipped[0]].state}",
+            "Only failed or cancelled tasks can be retried",
+        )
+    typer.echo(f"retried {len(done)} tasks: {', '.join(map(str, done))}")
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[int], typer.Argument(metavar="ID...", parser=whole_number, help="Task ids.")
+    ],
+) -> None:
+    """Cancel scheduled or queued tasks; ask running ones to stop."""
+    with _client(ctx) as client:
+        wanted = list(dict.fromkeys(ids))
+        for task_id in wanted:
+            if client.store.get(task_id) is None:
+                raise TaskNotFoundError(task_id)
+        answers = client.cancel(wanted)
+    words = {
+        "cancelled": "cancelled",
+        "requested": "running; asked to stop",
+        "terminal": "already finished; unchanged",
+        "missing": "not found",
+    }
+    for task_id in wanted:
+        typer.echo(
+            f"task {task_id}: {words.get(answers.get(task_id, 'missing'), answers.get(task_id))}"
+        )
+
+
+ACCEPT_NEGATIVE = {"ignore_unknown_options": True}  # so "-1" reaches the validation
+
+
+@app.command(context_settings=ACCEPT_NEGATIVE)
+def priority(
+    ctx: typer.Context,
+    category: CategoryArg,
+    weight: Annotated[
+        str, typer.Argument(metavar="WEIGHT", help="Priority weight, a number above 0.")
+    ],
+) -> None:
+    """Set a category's priority weight (applied within one balancer interval)."""
+    with _client(ctx) as client:
+        value = client.set_priority(category, weight)
+    typer.echo(f"{category}: priority {value:g}")
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    category: CategoryArg,
+) -> None:
+    """Stop feeding a category's workers (nothing is lost)."""
+    with _client(ctx) as client:
+        client.set_paused(category, True)
+    typer.echo(f"{category}: paused")
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    category: CategoryArg,
+) -> None:
+    """Feed a paused category again."""
+    with _client(ctx) as client:
+        client.set_paused(category, False)
+    typer.echo(f"{category}: resumed")
+
+
+@app.command(context_settings=ACCEPT_NEGATIVE)
+def pin(
+    ctx: typer.Context,
+    category: CategoryArg,
+    workers: Annotated[
+        int, typer.Argument(metavar="N", parser=whole_number, help="Worker count to hold.")
+    ],
+) -> None:
+    """Fix a category's worker count; the balancer respects it."""
+    with _client(ctx) as client:
+        client.pin(category, workers)
+    typer.echo(f"{category}: pinned at {workers} workers")
+
+
+@app.command()
+def unpin(
+    ctx: typer.Context,
+    category: CategoryArg,
+) -> None:
+    """Let the balancer size a category again."""
+    with _client(ctx) as client:
+        client.pin(category, None)
+    typer.echo(f"{category}: unpinned")
+
+
+@app.command()
+def rebalance(ctx: typer.Context) -> None:
+    """Ask running nodes to rebalance now."""
+    with _client(ctx) as client:
+        client.rebalance()
+    typer.echo("rebalance requested")

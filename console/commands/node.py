@@ -1,0 +1,93 @@
+"""Commands that run a node: ``run`` (headless) and ``console`` (the Textual console)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from jobsched.core import InvalidInputError
+
+from ..cli_base import number, seconds_option, whole_number
+from ..root import build_scheduler
+from .common import _settings, app
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    until_idle: Annotated[
+        bool,
+        typer.Option("--until-idle", help="Exit once nothing is queued, scheduled or running."),
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--for", metavar="SECONDS", parser=number, help="Exit after this many seconds."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            envvar="JOBSCHED_WORKERS",
+            parser=whole_number,
+            help="The worker thread budget.",
+        ),
+    ] = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            "--grace", metavar="SECONDS", help="How long running tasks may finish at a stop."
+        ),
+    ] = None,
+) -> None:
+    """Run a headless node: workers, timer and balancer; progress on stderr.
+
+    SIGTERM or Ctrl-C stops gracefully (exit 0); a second one stops at once (exit 130).
+    """
+    from ..node import NodeRunner
+
+    settings = _settings(ctx, workers=workers, grace_period=seconds_option("--grace", grace))
+    seconds_option("--for", duration)
+    sched = build_scheduler(settings)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("jobsched: %(levelname)s %(message)s"))
+    log = logging.getLogger("jobsched")
+    log.addHandler(handler)
+    if log.level == logging.NOTSET or log.level > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        runner = NodeRunner(
+            sched, lambda line: typer.echo(line, err=True), until_idle=until_idle, duration=duration
+        )
+        code = runner.run()
+    finally:
+        log.removeHandler(handler)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def console(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option("--demo", help="Start a synthetic workload.")] = False,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="Watch and steer a node running in another process.")
+    ] = False,
+) -> None:
+    """Open the live Textual console."""
+    settings = _settings(ctx)
+    try:
+        from ..app import run_console
+    except ImportError as exc:
+        raise InvalidInputError(
+            "the console",
+            None,
+            f"is not available ({exc})",
+            "Install jobsched with its textual dependency",
+        ) from None
+    code = run_console(settings, demo=demo, attach=attach)
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,123 @@
+"""Commands that read: ``status``, ``tasks``, ``show`` and ``result``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from jobsched.core import (
+    InvalidInputError,
+    JobschedError,
+    UnknownCategoryError,
+    WaitTimeoutError,
+)
+from jobsched.core.task import CANCELLED, FAILED, STATES, SUCCEEDED
+
+from .. import reports
+from ..cli_base import JsonFlag, WaitTimeout, complete_categories, seconds_option, whole_number
+from .common import _client, _out, app
+from .submitting import _print_outcome
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Categories, nodes and the latest balancer decisions."""
+    with _client(ctx) as client:
+        report = reports.status_report(client)
+    if as_json:
+        _out(report)
+        return
+    from ..tables import print_status
+
+    print_status(report)
+
+
+@app.command()
+def tasks(
+    ctx: typer.Context,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            autocompletion=lambda: list(STATES),
+            help=f"One of: {', '.join(STATES)}.",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            metavar="CATEGORY",
+            autocompletion=complete_categories,
+            help="Only this category.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", parser=whole_number, help="At most this many, newest first.")
+    ] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List tasks, newest first."""
+    if limit < 1:
+        raise InvalidInputError("--limit", limit, "must be 1 or more", "Use e.g. --limit 50")
+    if state is not None and state not in STATES:
+        raise InvalidInputError(
+            "task state", state, "is not a state", f"Use one of: {', '.join(STATES)}"
+        )
+    with _client(ctx) as client:
+        if category is not None and category not in client.config.categories:
+            known = set(client.config.categories) | set(client.store.counts())
+            if category not in known:
+                raise UnknownCategoryError(category, known)
+        rows = client.store.list_tasks(state=state, category=category, limit=limit)
+    if as_json:
+        _out([reports.task_summary(t) for t in rows])
+        return
+    from ..tables import print_tasks
+
+    print_tasks(rows)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Everything about one task."""
+    with _client(ctx) as client:
+        task = client.get(task_id)
+    if as_json:
+        _out(reports.task_detail(task))
+        return
+    from ..tables import print_task
+
+    print_task(task)
+
+
+class TaskNotFinishedError(WaitTimeoutError):
+    """``result ID`` without ``--wait`` on a task that is not finished yet (exit 5)."""
+
+    def __init__(self, task_id: int, state: str) -> None:
+        JobschedError.__init__(
+            self, "task", task_id, f"is still {state}", "Add --wait to wait for it"
+        )
+        self.task_id = task_id
+
+
+@app.command()
+def result(
+    ctx: typer.Context,
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
+    timeout: WaitTimeout = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a task's result as JSON; exit 1 if it failed or was cancelled, 5 on timeout."""
+    seconds_option("--timeout", timeout)
+    with _client(ctx) as client:
+        task = reports.wait_terminal(client, task_id, timeout) if wait else client.get(task_id)
+    if task.state not in (SUCCEEDED, CANCELLED, FAILED):
+        raise TaskNotFinishedError(task.id, task.state)
+    _print_outcome(task)

@@ -1,0 +1,140 @@
+"""Commands that add tasks: ``submit`` (one task) and ``inject`` (synthetic jobs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Annotated, Any
+
+import typer
+from jobsched.core import InvalidInputError, PayloadError, TaskCancelledError, TaskFailedError
+from jobsched.core.task import CANCELLED, SUCCEEDED, TaskRecord
+
+from .. import reports
+from ..cli_base import (
+    WaitTimeout,
+    complete_categories,
+    complete_handlers,
+    number,
+    seconds_option,
+    whole_number,
+)
+from .common import _client, _out, app
+
+
+def _payload(text: str) -> Any:
+    """``--payload``: JSON text, ``@file`` or ``-`` (stdin)."""
+    source = "--payload"
+    if text == "-":
+        text, source = sys.stdin.read(), "--payload from stdin"
+    elif text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PayloadError(
+                "payload file", path, f"cannot be read ({exc})", "Check the path"
+            ) from None
+        source = f"--payload from {path}"
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError as exc:
+        raise PayloadError(
+            source,
+            text,
+            f"is not valid JSON ({exc})",
+            'Pass a JSON document, e.g. --payload \'{"to": "a@b.c"}\'',
+        ) from None
+
+
+def _print_outcome(task: TaskRecord) -> None:
+    """Print a terminal task's result (exit 0), or raise for failed / cancelled (exit 1)."""
+    if task.state == SUCCEEDED:
+        _out(task.result_value())
+        return
+    if task.state == CANCELLED:
+        raise TaskCancelledError(task.id)
+    raise TaskFailedError(task.id, task.error, task.reason)
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    handler: Annotated[
+        str,
+        typer.Argument(
+            metavar="HANDLER",
+            autocompletion=complete_handlers,
+            help="Handler name, e.g. email.send.",
+        ),
+    ],
+    payload: Annotated[
+        str,
+        typer.Option(
+            "--payload", metavar="JSON", help="The payload: JSON text, @file, or - for stdin."
+        ),
+    ] = "{}",
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            metavar="CATEGORY",
+            autocompletion=complete_categories,
+            help="Run in this category.",
+        ),
+    ] = None,
+    delay: Annotated[
+        float,
+        typer.Option("--delay", metavar="SECONDS", parser=number, help="Run no earlier than this."),
+    ] = 0.0,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", metavar="KEY", help="Dedup key: a live task with it is reused."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
+    timeout: WaitTimeout = None,
+) -> None:
+    """Submit one task; print its id (or, with --wait, its result)."""
+    value = _payload(payload)
+    seconds_option("--timeout", timeout)
+    with _client(ctx) as client:
+        task_id = client.submit_id(handler, value, category=category, delay=delay, key=key)
+        if not wait:
+            typer.echo(task_id)
+            return
+        _print_outcome(reports.wait_terminal(client, task_id, timeout))
+
+
+@app.command()
+def inject(
+    ctx: typer.Context,
+    category: Annotated[
+        str,
+        typer.Argument(
+            metavar="CATEGORY", autocompletion=complete_categories, help="Category to load."
+        ),
+    ],
+    count: Annotated[int, typer.Option("--count", parser=whole_number, help="How many jobs.")] = 1,
+    duration_ms: Annotated[
+        float, typer.Option("--duration-ms", parser=number, help="How long each job sleeps.")
+    ] = 50.0,
+    fail_rate: Annotated[
+        float, typer.Option("--fail-rate", parser=number, help="Share of jobs that fail (0..1).")
+    ] = 0.0,
+) -> None:
+    """Submit synthetic jobs into a category (to watch the balancer work)."""
+    if not math.isfinite(duration_ms):
+        raise InvalidInputError("--duration-ms", duration_ms, "must be finite", "Use e.g. 50")
+    if not math.isfinite(fail_rate):
+        raise InvalidInputError("--fail-rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
+    with _client(ctx) as client:
+        ids = client.inject(category, count, duration_ms, fail_rate)
+    first, last = ids[0], ids[-1]
+    span = f"{first}" if first == last else f"{first}..{last}"
+    typer.echo(f"injected {len(ids)} synthetic jobs into {category}: ids {span}")
