@@ -84,9 +84,10 @@ def run_plain(sched: Scheduler, seconds: float) -> tuple[float, None]:
 
 
 def run_console(sched: Scheduler, seconds: float) -> tuple[float, float]:
-    from jobsched.console.app import JobschedApp
+    from jobsched.console.compose import build_app
+    from jobsched.console.local import LocalNode
 
-    app = JobschedApp(sched)
+    app = build_app(LocalNode(sched))
 
     async def main() -> tuple[float, float]:
         async with app.run_test(size=(120, 40)):

@@ -1,23 +1,22 @@
 """The Textual console: shows what a node does, live, and steers it.
 
-``JobschedApp`` takes its data source from outside: a started :class:`~core.Scheduler`
-(the node runs inside the console) or an :class:`~console.view.AttachedView` (the node
-runs elsewhere and shares the store). The UI polls ``source.snapshot()`` on an interval
-and updates only the cells that changed; no engine thread ever calls into the UI.
-Operator changes go through the source, which writes them to the store.
+``JobschedApp`` takes its :class:`~console.source.Source` from outside
+(:func:`console.compose.build_app`): a node that runs inside the console, or a view of
+one that runs elsewhere and shares the store. The UI polls ``source.snapshot()`` on an
+interval and updates only the cells that changed; no engine thread ever calls into the
+UI. Operator changes go through the source, which writes them to the store.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from jobsched.core import CategorySnapshot, Clock, Snapshot, SystemClock
+from jobsched.core import CategorySnapshot, Clock, Snapshot
 from jobsched.core.errors import JobschedError
 from jobsched.core.task import TaskRecord
 from textual import on
@@ -40,7 +39,7 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
 from .screens.quit import WAIT, QuitScreen
-from .view import Source, nodes_of, settings_paused
+from .source import RUNNING, Source, nodes_of
 from .widgets import format as fmt
 from .widgets.tasks import TaskFilter
 
@@ -77,7 +76,7 @@ class JobschedApp(App[list[int]]):
     ) -> None:
         super().__init__()
         self.source = source
-        self.clock: Clock = clock or getattr(source, "clock", None) or SystemClock()
+        self.clock: Clock = clock or source.clock
         self.demo = demo
         self.refresh_interval = refresh_interval
         self.inject_duration_ms = inject_duration_ms
@@ -147,7 +146,7 @@ class JobschedApp(App[list[int]]):
 
     def _load_tasks(self) -> list[TaskRecord]:
         f = self.task_filter
-        rows = self.source.store.list_tasks(
+        rows = self.source.list_tasks(
             f.state, f.category, TASK_LIMIT * 5 if f.words else TASK_LIMIT
         )
         return [t for t in rows if f.matches(t)][:TASK_LIMIT]
@@ -164,7 +163,7 @@ class JobschedApp(App[list[int]]):
 
     def _status(self) -> tuple[str, float | None, str | None]:
         rate = self.refresh_rate if self.refresh_interval else None
-        return getattr(self.source.store, "location", "?"), rate, self._read_error
+        return self.source.location, rate, self._read_error
 
     @property
     def refresh_rate(self) -> float | None:
@@ -293,7 +292,7 @@ class JobschedApp(App[list[int]]):
             return
 
         def toggle() -> bool:  # reads the stored state, so quick presses alternate
-            paused = not settings_paused(self.source, cat)
+            paused = not self.source.is_paused(cat)
             self.source.set_paused(cat, paused)
             return paused
 
@@ -401,15 +400,11 @@ class JobschedApp(App[list[int]]):
         if not held:
             self.exit([])
             return
-        grace = float(getattr(getattr(self.source, "config", None), "grace_period", 10.0))
-        self.push_screen(QuitScreen(held, grace), self._quit_chosen)
+        self.push_screen(QuitScreen(held, self.source.config.grace_period), self._quit_chosen)
 
     def _held_tasks(self) -> int:
         """Tasks this process runs or holds in its FIFOs (none when attached)."""
-        if (
-            not callable(getattr(self.source, "stop", None))
-            or getattr(self.source, "state", "") != "running"
-        ):
+        if self.source.state != RUNNING:
             return 0
         try:
             snap = self.source.snapshot()
@@ -434,76 +429,8 @@ class JobschedApp(App[list[int]]):
     def _stop_node(self, grace: float | None) -> None:
         released: list[int] = []
         try:
-            released = self.source.stop(grace)  # type: ignore[attr-defined]
+            released = self.source.stop(grace)
         except Exception as exc:
             log.error("stopping the node failed", exc_info=exc)
         with contextlib.suppress(Exception):
             self.call_from_thread(self.exit, released)
-
-
-def run_console(settings: Any, *, demo: bool, attach: bool) -> int:
-    """Open the console (the CLI's ``console`` command); returns the exit code.
-
-    Builds the node (or, with ``attach``, a client of the shared store) through the
-    composition root, starts the demo servers and workload around the app if asked, and
-    stops everything when the app ends, in order: workload, node (tasks still running
-    are released back to the queue), servers.
-    """
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
-        print(
-            "Error: the console needs a terminal: stdin or stdout is not a TTY. "
-            "Use `jobsched run` for a headless node.",
-            file=sys.stderr,
-        )
-        return 2
-    from . import root
-
-    stops: list[Callable[[], Any]] = []  # run in reverse order on the way out
-    released: list[int] = []
-    try:
-        servers = _start_servers(stops) if demo else None
-        if attach:
-            from .view import AttachedView
-
-            client = root.build_client(settings)
-            client.store.open(None)
-            stops.append(client.store.close)
-            source: Any = AttachedView(client)
-        else:
-            source = root.build_scheduler(settings)
-            source.start()
-            stops.append(source.stop)
-        if demo:
-            _start_workload(getattr(source, "client", source), stops)
-        description = f"demo: {servers.describe()}" if servers is not None else None
-        released = JobschedApp(source, demo=description).run() or []
-    except JobschedError as exc:
-        print(f"Error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
-    finally:
-        for stop in reversed(stops):
-            try:
-                stop()
-            except Exception as exc:
-                print(f"Error: stopping failed: {exc}", file=sys.stderr)
-    if released:
-        print(
-            f"released {len(released)} unfinished task(s) back to the queue: {released[:50]}",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _start_servers(stops: list[Callable[[], Any]]) -> Any:
-    from jobsched.demo.servers import DemoServers
-
-    servers = DemoServers().start()
-    stops.append(servers.stop)
-    return servers
-
-
-def _start_workload(submitter: Any, stops: list[Callable[[], Any]]) -> None:
-    from jobsched.demo.workload import DemoWorkload
-
-    workload = DemoWorkload(submitter).start()
-    stops.append(workload.stop)

@@ -95,7 +95,7 @@ class NodeRunner:
         try:
             self.sched.start()
             self.write(
-                f"jobsched: node {self.sched.node_id} running on {self.sched.store.location} "
+                f"jobsched: node {self.sched.node_id} running on {self.sched.location} "
                 f"with {self.sched.config.workers} workers"
             )
             reason = self._loop()
@@ -118,7 +118,7 @@ class NodeRunner:
             self._woken.wait(TICK)
 
     def _idle(self) -> bool:
-        counts = self.sched.store.counts()
+        counts = self.sched.counts()
         return not any(
             per.get(QUEUED, 0) or per.get(SCHEDULED, 0) or per.get(RUNNING, 0)
             for per in counts.values()

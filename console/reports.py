@@ -88,11 +88,10 @@ def wait_terminal(
 
 def status_report(client: Client, now: float | None = None, decisions: int = 10) -> dict[str, Any]:
     """``status --json``: categories, nodes (from heartbeats) and recent decisions."""
-    store = client.store
     now = client.clock.now() if now is None else now
-    counts = store.counts()
-    settings = store.load_settings()
-    infos = store.nodes()
+    counts = client.counts()
+    settings = client.load_settings()
+    infos = client.nodes()
     nodes = [node_report(node, now, client.config.heartbeat_interval) for node in infos]
     live_workers: dict[str, int] = {}
     waiting: dict[str, int] = {}  # claimed into a live node's FIFO: queued for a worker
@@ -129,10 +128,10 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
         )
     return {
         "at": iso(now),
-        "database": store.location,
+        "database": client.location,
         "categories": categories,
         "nodes": nodes,
-        "decisions": [decision_report(d) for d in store.recent_decisions(decisions)],
+        "decisions": [decision_report(d) for d in client.recent_decisions(decisions)],
     }
 
 

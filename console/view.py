@@ -1,5 +1,5 @@
-"""What the console watches and steers: a running :class:`~core.Scheduler`, or an
-:class:`AttachedView` of a node that runs in another process and shares the store.
+"""A node that runs in another process, seen through the shared store: the console's
+:class:`~console.source.Source` for ``jobsched console --attach``.
 """
 
 from __future__ import annotations
@@ -7,11 +7,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
 
-from jobsched.core import CategorySnapshot, Client, Snapshot, WorkerSnapshot
+from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
 from jobsched.core.config import CategoryConfig, SchedulerConfig
-from jobsched.core.store import TaskStore
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
@@ -28,27 +26,6 @@ from . import reports
 RATE_WINDOW = 5.0
 
 
-class Source(Protocol):
-    """The methods the console calls; a Scheduler has them all (``stop`` only if it runs
-    the workers itself)."""
-
-    store: TaskStore
-    config: SchedulerConfig
-
-    def snapshot(self) -> Snapshot: ...
-    def category_config(self, name: str) -> CategoryConfig: ...
-    def set_priority(self, category: str, priority: object) -> float: ...
-    def set_paused(self, category: str, paused: bool) -> None: ...
-    def pin(self, category: str, workers: int | None) -> None: ...
-    def rebalance(self) -> None: ...
-    def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
-    ) -> list[int]: ...
-    def cancel(self, ids: Iterable[int]) -> dict[int, str]: ...
-    def retry(self, ids: Iterable[int] | None) -> list[int]: ...
-    def get(self, task_id: int) -> TaskRecord: ...
-
-
 class AttachedView:
     """A node seen through the shared store: counts, settings, decisions and the workers
     of every live node's latest heartbeat. Runs no worker; operator changes go through the
@@ -57,19 +34,47 @@ class AttachedView:
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.store = client.store
-        self.config = client.config
-        self.clock = client.clock
+        self._state = "new"
         # A node is live while its heartbeat is younger than a few intervals (as in `status`).
         self.stale_after = reports.stale_after(client.config.heartbeat_interval)
         self._done: deque[tuple[float, dict[str, int]]] = deque()
         self._done_lock = threading.Lock()  # the console reads from its timer and after changes
 
+    # --- what it is ----------------------------------------------------------------------
+    @property
+    def config(self) -> SchedulerConfig:
+        return self.client.config
+
+    @property
+    def clock(self) -> Clock:
+        return self.client.clock
+
+    @property
+    def location(self) -> str:
+        return self.client.location
+
+    @property
+    def state(self) -> str:
+        """``new``, then ``attached`` once the store is open, ``stopped`` once closed."""
+        return self._state
+
+    def start(self) -> None:
+        """Open the store as a process that is not a node (it takes no node lock)."""
+        self.client.store.open(None)
+        self._state = "attached"
+
+    def stop(self, grace: float | None = None) -> list[int]:
+        """Close the store. Runs no task, so it releases none (``grace`` is not used)."""
+        if self._state == "attached":
+            self._state = "stopped"
+            self.client.store.close()
+        return []
+
     # --- reading ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        counts = self.store.counts()
-        settings = self.store.load_settings()
-        decisions = tuple(self.store.recent_decisions(20))
+        counts = self.client.counts()
+        settings = self.client.load_settings()
+        decisions = tuple(self.client.recent_decisions(20))
         now = self.clock.now()
         live = self.live_nodes(now)
         workers = self._workers(live, now)
@@ -128,7 +133,7 @@ class AttachedView:
         """Nodes with a fresh heartbeat, freshest first."""
         nodes = [
             n
-            for n in self.store.nodes()
+            for n in self.client.nodes()
             if not n.stopped and now - n.heartbeat_at <= self.stale_after
         ]
         return sorted(nodes, key=lambda n: -n.heartbeat_at)
@@ -173,6 +178,21 @@ class AttachedView:
             return dict.fromkeys(done, 0.0)
         return {c: max(0.0, (last[c] - first[c]) / (t1 - t0)) for c in done}
 
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        return self.client.list_tasks(state, category, limit)
+
+    def get(self, task_id: int) -> TaskRecord:
+        return self.client.get(task_id)
+
+    def nodes(self) -> list[NodeInfo]:
+        return self.client.nodes()
+
+    def is_paused(self, category: str) -> bool:
+        stored = self.client.load_settings().get(category)
+        return bool(stored and stored.paused)
+
     # --- steering: every change is written to the store --------------------------------
     def category_config(self, name: str) -> CategoryConfig:
         return self.client.category_config(name)
@@ -200,9 +220,6 @@ class AttachedView:
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.client.retry(ids)
 
-    def get(self, task_id: int) -> TaskRecord:
-        return self.client.get(task_id)
-
 
 def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
     totals: dict[str, int] = {}
@@ -211,24 +228,3 @@ def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
             for key, value in per.items():
                 totals[key] = totals.get(key, 0) + int(value)
     return totals
-
-
-NODE_STATE_ORDER = {"alive": 0, "stale": 1, "stopped": 2}
-
-
-def nodes_of(source: Source, now: float) -> list[dict[str, Any]]:
-    """Every node that heartbeats into the source's store, as ``status`` reports it
-    (:func:`~console.reports.node_report`, same liveness rule): live nodes first, then by
-    host and pid. Works for both sources, as both share the store the heartbeats go to.
-    The nodes screen calls it from a thread worker: it reads the store."""
-    interval = source.config.heartbeat_interval
-    rows = [reports.node_report(node, now, interval) for node in source.store.nodes()]
-    return sorted(
-        rows, key=lambda r: (NODE_STATE_ORDER[r["state"]], r["host"], r["pid"], r["node_id"])
-    )
-
-
-def settings_paused(source: Any, category: str) -> bool:
-    """Whether ``category`` is paused, read from the store (not from a snapshot)."""
-    stored = source.store.load_settings().get(category)
-    return bool(stored and stored.paused)

@@ -20,7 +20,7 @@ from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, Unknow
 from .handlers import HandlerFn, HandlerSpec, registered_in
 from .payload import encode_payload, resolve_run_at
 from .store import TaskStore
-from .task import CategorySettings, NewTask, TaskRecord
+from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
 
 log = logging.getLogger("jobsched")
 
@@ -263,3 +263,31 @@ class Client:
         if row is None:
             raise TaskNotFoundError(task_id)
         return row
+
+    # --- reading what the store holds (for the CLI and the console) --------------------
+    @property
+    def location(self) -> str:
+        """Where the store lives (a path or URL), for status lines and reports."""
+        return self.store.location
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Tasks, newest first, of one state and category when given."""
+        return self.store.list_tasks(state, category, limit)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """category -> state -> number of tasks, over every node of the store."""
+        return self.store.counts()
+
+    def load_settings(self) -> dict[str, CategorySettings]:
+        """The operator changes persisted per category."""
+        return self.store.load_settings()
+
+    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The balancer's decisions of every node, newest first."""
+        return self.store.recent_decisions(limit)
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node's latest heartbeat, alive, silent or stopped."""
+        return self.store.nodes()

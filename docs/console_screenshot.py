@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobsched.console.app import JobschedApp  # noqa: E402
+from jobsched.console.compose import build_app  # noqa: E402
+from jobsched.console.local import LocalNode  # noqa: E402
 from jobsched.console.root import build_scheduler  # noqa: E402
 from jobsched.console.settings import load_settings  # noqa: E402
 from jobsched.demo.servers import DemoServers  # noqa: E402
@@ -37,7 +38,7 @@ def main() -> None:
         settings = load_settings(None, "jobsched.db", env={}, cwd=tmp)
         sched = build_scheduler(settings).start()
         workload = DemoWorkload(sched, seed=1).start()
-        app = JobschedApp(sched, demo=f"demo: {servers.describe()}")
+        app = build_app(LocalNode(sched), demo=f"demo: {servers.describe()}")
 
         async def run() -> None:
             async with app.run_test(size=(130, 42)) as pilot:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from jobsched.core import InvalidInputError, TaskNotFoundError
+from jobsched.core import InvalidInputError
 
 from ..cli_base import whole_number
 from .common import CategoryArg, _client, app
@@ -58,8 +58,7 @@ def cancel(
     with _client(ctx) as client:
         wanted = list(dict.fromkeys(ids))
         for task_id in wanted:
-            if client.store.get(task_id) is None:
-                raise TaskNotFoundError(task_id)
+            client.get(task_id)  # an unknown id: TaskNotFoundError, nothing cancelled
         answers = client.cancel(wanted)
     words = {
         "cancelled": "cancelled",

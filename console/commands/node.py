@@ -80,7 +80,7 @@ def console(
     """Open the live Textual console."""
     settings = _settings(ctx)
     try:
-        from ..app import run_console
+        from ..compose import run_console
     except ImportError as exc:
         raise InvalidInputError(
             "the console",

@@ -67,10 +67,10 @@ def tasks(
         )
     with _client(ctx) as client:
         if category is not None and category not in client.config.categories:
-            known = set(client.config.categories) | set(client.store.counts())
+            known = set(client.config.categories) | set(client.counts())
             if category not in known:
                 raise UnknownCategoryError(category, known)
-        rows = client.store.list_tasks(state=state, category=category, limit=limit)
+        rows = client.list_tasks(state=state, category=category, limit=limit)
     if as_json:
         _out([reports.task_summary(t) for t in rows])
         return

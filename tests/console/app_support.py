@@ -1,15 +1,29 @@
-"""Helpers for the console tests: a stepped scheduler on a fake clock with fixed data, and
-a way to let the app's operator calls finish before asserting."""
+"""Helpers for the console tests: a stepped scheduler on a fake clock with fixed data, the
+app built over it by the console's own factory, a source that can be made to fail, and a
+way to let the app's operator calls finish before asserting."""
 
 from __future__ import annotations
 
 import html
 import random
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from jobsched.console.app import JobschedApp
-from jobsched.core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
-from jobsched.core.task import Outcome
+from jobsched.console.compose import build_app
+from jobsched.console.local import LocalNode
+from jobsched.console.source import Source
+from jobsched.core import (
+    CategoryConfig,
+    Clock,
+    FakeClock,
+    MemoryStore,
+    Scheduler,
+    SchedulerConfig,
+    Snapshot,
+)
+from jobsched.core.errors import StoreUnavailableError
+from jobsched.core.task import NodeInfo, Outcome, TaskRecord
 from textual.pilot import Pilot
 
 MARKUP = "[bold]x[/] [/nope]"
@@ -82,10 +96,101 @@ def populate(sched: Scheduler, clock: FakeClock) -> int:
     return task_id
 
 
-def make_app(sched: Scheduler, **kwargs: Any) -> JobschedApp:
-    app = JobschedApp(sched, refresh_interval=None, **kwargs)
+def make_app(sched: Scheduler | Source, **kwargs: Any) -> JobschedApp:
+    """The console over a stepped scheduler (or any source), with no refresh timer."""
+    source = LocalNode(sched) if isinstance(sched, Scheduler) else sched
+    kwargs.setdefault("refresh_interval", None)
+    app = build_app(source, **kwargs)
     app.animation_level = "none"
     return app
+
+
+T = TypeVar("T")
+
+
+class FailingSource:
+    """A source in front of another whose store can be made to fail, as a dead database
+    would: while ``down`` is set, every read and change raises StoreUnavailableError;
+    the methods named in ``down_for`` raise it always."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.down = False
+        self.down_for: set[str] = set()
+
+    def _call(self, name: str, call: Callable[[], T]) -> T:
+        if self.down or name in self.down_for:
+            raise StoreUnavailableError(
+                "database", "jobs.db", "cannot be reached", "Check the disk"
+            )
+        return call()
+
+    @property
+    def config(self) -> SchedulerConfig:
+        return self.inner.config
+
+    @property
+    def clock(self) -> Clock:
+        return self.inner.clock
+
+    @property
+    def location(self) -> str:
+        return self.inner.location
+
+    @property
+    def state(self) -> str:
+        return self.inner.state
+
+    def start(self) -> None:
+        self._call("start", self.inner.start)
+
+    def stop(self, grace: float | None = None) -> list[int]:
+        return self.inner.stop(grace)
+
+    def snapshot(self) -> Snapshot:
+        return self._call("snapshot", self.inner.snapshot)
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        return self._call("list_tasks", lambda: self.inner.list_tasks(state, category, limit))
+
+    def get(self, task_id: int) -> TaskRecord:
+        return self._call("get", lambda: self.inner.get(task_id))
+
+    def nodes(self) -> list[NodeInfo]:
+        return self._call("nodes", self.inner.nodes)
+
+    def is_paused(self, category: str) -> bool:
+        return self._call("is_paused", lambda: self.inner.is_paused(category))
+
+    def category_config(self, name: str) -> CategoryConfig:
+        return self._call("category_config", lambda: self.inner.category_config(name))
+
+    def set_priority(self, category: str, priority: object) -> float:
+        return self._call("set_priority", lambda: self.inner.set_priority(category, priority))
+
+    def set_paused(self, category: str, paused: bool) -> None:
+        self._call("set_paused", lambda: self.inner.set_paused(category, paused))
+
+    def pin(self, category: str, workers: int | None) -> None:
+        self._call("pin", lambda: self.inner.pin(category, workers))
+
+    def rebalance(self) -> None:
+        self._call("rebalance", self.inner.rebalance)
+
+    def inject(
+        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+    ) -> list[int]:
+        return self._call(
+            "inject", lambda: self.inner.inject(category, count, duration_ms, fail_rate)
+        )
+
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
+        return self._call("cancel", lambda: self.inner.cancel(ids))
+
+    def retry(self, ids: Iterable[int] | None) -> list[int]:
+        return self._call("retry", lambda: self.inner.retry(ids))
 
 
 async def ready(pilot: Pilot[Any]) -> None:

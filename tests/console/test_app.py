@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from jobsched.console.app import JobschedApp, run_console
+from jobsched.console.app import JobschedApp
+from jobsched.console.compose import run_console
+from jobsched.console.local import LocalNode
 from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.console.screens.forms import ValueForm
 from jobsched.console.screens.help import HelpScreen
 from jobsched.console.screens.quit import QuitScreen
+from jobsched.console.settings import load_settings
 from jobsched.core import Scheduler
-from jobsched.core.errors import StoreUnavailableError
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from .app_support import (
     MARKUP,
+    FailingSource,
     build_scheduler,
     make_app,
     populate,
@@ -42,11 +46,11 @@ def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40
 
 
 def counts(sched: Scheduler, category: str) -> dict[str, int]:
-    return sched.store.counts().get(category, {})
+    return sched.counts().get(category, {})
 
 
 def priority(sched: Scheduler, category: str) -> float | None:
-    stored = sched.store.load_settings().get(category)
+    stored = sched.load_settings().get(category)
     return None if stored is None else stored.priority
 
 
@@ -103,7 +107,7 @@ def test_pause_stops_feeding_the_category_and_resume_restarts_it() -> None:
         # Given a paused category with work waiting
         await pilot.press("p")
         await settle(pilot)
-        assert sched.store.load_settings()["email"].paused
+        assert sched.load_settings()["email"].paused
         sched.inject("email", 10, duration_ms=0)
         # When the node steps, then nothing new is claimed in that category
         step(sched, clock, 3)
@@ -166,12 +170,12 @@ def test_pin_form_pins_and_unpins_the_workers() -> None:
         app.screen.query_one(Input).value = "2"
         await pilot.press("enter")
         await settle(pilot)
-        assert sched.store.load_settings()["email"].pinned == 2
+        assert sched.load_settings()["email"].pinned == 2
         await pilot.press("P")
         app.screen.query_one(Input).value = ""
         await pilot.press("enter")
         await settle(pilot)
-        assert sched.store.load_settings()["email"].pinned is None
+        assert sched.load_settings()["email"].pinned is None
 
     drive(app, scenario)
 
@@ -207,11 +211,11 @@ def test_rebalance_runs_the_balancer_at_the_next_step() -> None:
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         sched.inject("email", 50, duration_ms=0)
-        before = len(sched.store.recent_decisions(100))
+        before = len(sched.recent_decisions(100))
         await pilot.press("b")
         await settle(pilot)
         sched.step()  # no clock move: only the requested rebalance can decide
-        decisions = sched.store.recent_decisions(100)
+        decisions = sched.recent_decisions(100)
         assert len(decisions) > before
         app.refresh_now()
         assert decisions[0]["trigger"] == "rebalance"
@@ -412,31 +416,10 @@ def test_command_palette_offers_every_action() -> None:
     drive(app, scenario)
 
 
-class FlakySource:
-    """A scheduler whose store can be made to fail, as a dead database would."""
-
-    def __init__(self, sched: Scheduler) -> None:
-        self.sched = sched
-        self.store = sched.store
-        self.down = False
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.sched, name)
-        if callable(attr) and self.down:
-
-            def fail(*args: Any, **kwargs: Any) -> Any:
-                raise StoreUnavailableError(
-                    "database", "jobs.db", "cannot be reached", "Check the disk"
-                )
-
-            return fail
-        return attr
-
-
 def test_storage_errors_become_notifications_not_tracebacks() -> None:
     sched, clock = build_scheduler()
-    source = FlakySource(sched)
-    app = JobschedApp(source, refresh_interval=None)  # type: ignore[arg-type]
+    source = FailingSource(LocalNode(sched))
+    app = make_app(source)
     notes: list[tuple[str, str]] = []
     notify = app.notify
 
@@ -465,7 +448,7 @@ def test_storage_errors_become_notifications_not_tracebacks() -> None:
 
 def test_the_timer_refreshes_about_four_times_a_second_off_the_ui_thread() -> None:
     sched, clock = build_scheduler()
-    app = JobschedApp(sched, refresh_interval=0.05)
+    app = make_app(sched, refresh_interval=0.05)
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         # The timer keeps refreshing on its own: wait for four refreshes, bounded by a
@@ -478,6 +461,9 @@ def test_the_timer_refreshes_about_four_times_a_second_off_the_ui_thread() -> No
     drive(app, scenario)
 
 
-def test_run_console_refuses_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_console(object(), demo=False, attach=False) == 2
+def test_run_console_refuses_without_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(None, None, env={}, cwd=str(tmp_path))
+    assert run_console(settings, demo=False, attach=False) == 2
     assert "needs a terminal" in capsys.readouterr().err

@@ -8,14 +8,23 @@ import socket
 from typing import Any
 
 from jobsched.console.app import JobschedApp
+from jobsched.console.local import LocalNode
 from jobsched.console.screens.nodes import NodesScreen
-from jobsched.console.view import nodes_of
+from jobsched.console.source import nodes_of
 from jobsched.core import FakeClock, Scheduler
-from jobsched.core.errors import StoreUnavailableError
 from jobsched.core.task import NodeInfo
 from textual.pilot import Pilot
 
-from .app_support import MARKUP, build_scheduler, make_app, ready, screen_text, settle, step
+from .app_support import (
+    MARKUP,
+    FailingSource,
+    build_scheduler,
+    make_app,
+    ready,
+    screen_text,
+    settle,
+    step,
+)
 
 
 def run(app: JobschedApp, scenario: Any, size: tuple[int, int] = (120, 40)) -> None:
@@ -107,7 +116,7 @@ def test_n_opens_the_nodes_screen_with_every_node_of_the_store() -> None:
 def test_the_nodes_screen_follows_the_app_refresh_interval() -> None:
     # Given a console with its timer on
     sched, clock = build_scheduler()
-    app = JobschedApp(sched, clock=clock, refresh_interval=0.05)
+    app = make_app(sched, clock=clock, refresh_interval=0.05)
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         await pilot.press("n")
@@ -128,7 +137,8 @@ def test_the_nodes_screen_follows_the_app_refresh_interval() -> None:
 
 def test_a_failed_read_of_the_nodes_is_a_notification() -> None:
     sched, clock = build_scheduler()
-    app = make_app(sched)
+    source = FailingSource(LocalNode(sched))
+    app = make_app(source)
     notes: list[str] = []
     notify = app.notify
 
@@ -138,11 +148,8 @@ def test_a_failed_read_of_the_nodes_is_a_notification() -> None:
 
     app.notify = record  # type: ignore[method-assign]
 
-    def down() -> list[NodeInfo]:
-        raise StoreUnavailableError("database", "jobs.db", "cannot be reached", "Check the disk")
-
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
-        sched.store.nodes = down  # type: ignore[method-assign]
+        source.down_for.add("nodes")
         await pilot.press("n")
         screen = app.screen
         assert isinstance(screen, NodesScreen)
@@ -159,13 +166,13 @@ def test_nodes_of_reports_each_node_with_the_status_liveness_rule() -> None:
     sched, clock = build_scheduler()
     other_nodes(sched, clock)
 
-    rows = nodes_of(sched, clock.now())
+    rows = nodes_of(LocalNode(sched), clock.now())
 
     assert {r["node_id"]: r["state"] for r in rows} == {
         "db-1:41:a": "alive", "test-node": "alive", "edge:42:b": "stopped"}  # fmt: skip
     assert rows[-1]["node_id"] == "edge:42:b"  # live nodes first
     clock.advance(3 * sched.config.heartbeat_interval + 1.5)
-    states = {r["node_id"]: r["state"] for r in nodes_of(sched, clock.now())}
+    states = {r["node_id"]: r["state"] for r in nodes_of(LocalNode(sched), clock.now())}
     assert states == {"db-1:41:a": "stale", "test-node": "stale", "edge:42:b": "stopped"}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobsched.console.app import JobschedApp
 from jobsched.console.view import AttachedView
 from jobsched.core import Client, FakeClock, MemoryStore
 from jobsched.core.task import NodeInfo
@@ -109,8 +108,7 @@ def test_nodes_screen(snap_compare: Any) -> None:
     clock = FakeClock()
     store = MemoryStore()
     fixed_nodes(store, clock.now())
-    app = JobschedApp(AttachedView(Client(sched.config, store, clock=clock)), refresh_interval=None)
-    app.animation_level = "none"
+    app = make_app(AttachedView(Client(sched.config, store, clock=clock)))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot)

@@ -6,22 +6,21 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from jobsched.console.app import JobschedApp
 from jobsched.console.view import AttachedView
-from jobsched.core import Client, FakeClock, Scheduler
+from jobsched.core import Client, FakeClock, Scheduler, TaskStore
 from jobsched.core.task import NodeInfo
 from jobsched.storage import open_store
 
-from .app_support import build_scheduler, populate, ready, settle, step
+from .app_support import build_scheduler, make_app, populate, ready, settle, step
 
 
 def attach(sched: Scheduler, clock: FakeClock) -> AttachedView:
     return AttachedView(Client(sched.config, sched.store, clock=clock))
 
 
-def heartbeat(view: AttachedView, node_id: str, at: float, workers: list[dict[str, Any]]) -> None:
-    view.store.heartbeat(NodeInfo(node_id=node_id, host="h", pid=1, started_at=at, heartbeat_at=at,
-                                  budget=4, workers=workers))  # fmt: skip
+def heartbeat(store: TaskStore, node_id: str, at: float, workers: list[dict[str, Any]]) -> None:
+    store.heartbeat(NodeInfo(node_id=node_id, host="h", pid=1, started_at=at, heartbeat_at=at,
+                             budget=4, workers=workers))  # fmt: skip
 
 
 def test_snapshot_reads_counts_settings_decisions_and_workers_from_the_store() -> None:
@@ -43,7 +42,7 @@ def test_snapshot_reads_counts_settings_decisions_and_workers_from_the_store() -
     assert snap.category("email").priority == 2.5
     assert snap.category("web").paused
     assert [w.name for w in snap.workers] == [w.name for w in node.workers]
-    assert snap.decisions[0] == sched.store.recent_decisions(1)[0]
+    assert snap.decisions[0] == sched.recent_decisions(1)[0]
 
 
 def test_busy_workers_show_their_elapsed_time_by_the_view_clock() -> None:
@@ -52,7 +51,7 @@ def test_busy_workers_show_their_elapsed_time_by_the_view_clock() -> None:
     now = clock.now()
     busy = {"name": "web-1", "category": "web", "state": "busy", "task_id": 7, "handler": "web.fetch",
             "started_at": now - 2.0, "elapsed": 0.1, "retiring": False}  # fmt: skip
-    heartbeat(view, "other", now, [busy])
+    heartbeat(sched.store, "other", now, [busy])
     clock.advance(1.5)
 
     worker = next(w for w in view.snapshot().workers if w.name.endswith("web-1") and w.task_id == 7)
@@ -65,7 +64,7 @@ def test_every_live_node_shows_and_stale_nodes_do_not() -> None:
     sched, clock = build_scheduler()
     view = attach(sched, clock)
     idle = {"name": "email-1", "category": "email", "state": "idle"}
-    heartbeat(view, "b:2:x", clock.now(), [idle])
+    heartbeat(sched.store, "b:2:x", clock.now(), [idle])
 
     names = {w.name for w in view.snapshot().workers}
     assert "b:1/email-1" in names
@@ -96,7 +95,7 @@ def test_operator_changes_are_written_to_the_store() -> None:
     ids = view.inject("web", 3, duration_ms=0)
     view.cancel(ids[:1])
 
-    settings = sched.store.load_settings()
+    settings = sched.load_settings()
     assert (
         settings["email"].priority == 4 and settings["email"].paused and settings["web"].pinned == 2
     )
@@ -111,18 +110,17 @@ def test_the_console_steers_an_attached_node_and_quits_without_stopping_it(tmp_p
     node = Scheduler(sched.config, open_store(db), clock=clock, threaded=False, node_id="node-1")
     node.handlers.update(sched.handlers)
     node.start()
-    store = open_store(db)
-    store.open(None)
-    view = AttachedView(Client(sched.config, store, clock=clock))
-    app = JobschedApp(view, refresh_interval=None)
+    view = AttachedView(Client(sched.config, open_store(db), clock=clock))
+    view.start()
+    app = make_app(view)
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await ready(pilot)
             await pilot.press("I", "+")
             await settle(pilot)
-            assert node.store.counts()["email"]["queued"] == 100
-            assert node.store.load_settings()["email"].priority == 1.5
+            assert node.counts()["email"]["queued"] == 100
+            assert node.load_settings()["email"].priority == 1.5
             clock.advance(1)
             node.step()
             node.step()
@@ -136,4 +134,4 @@ def test_the_console_steers_an_attached_node_and_quits_without_stopping_it(tmp_p
         assert app.return_value == [] and node.state == "running"
     finally:
         node.stop(grace=0)
-        store.close()
+        assert view.stop() == [] and view.state == "stopped"

@@ -447,7 +447,7 @@ def test_a_database_url_with_an_unknown_scheme_is_exit_2(cli: Cli) -> None:
 def test_console_reports_a_missing_textual_app_in_one_line(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "jobsched.console.app", None)  # makes the lazy import fail
+    monkeypatch.setitem(sys.modules, "jobsched.console.compose", None)  # the lazy import fails
     one_line_error(cli("console"), 2, "console", "not available")
 
 

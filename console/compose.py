@@ -1,0 +1,112 @@
+"""How the console is put together: the one factory that builds the app, for the CLI's
+``console`` command and for the tests, and the command itself.
+
+The app never builds what it shows: :func:`build_app` takes a
+:class:`~console.source.Source` from outside. :func:`run_console` makes that source from
+the settings through the composition root (:mod:`console.root`), wraps the demo servers and
+workload around it if asked, and stops everything in order when the app ends.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from jobsched.core import Client, Clock
+from jobsched.core.errors import JobschedError
+
+from . import root
+from .app import REFRESH_INTERVAL, JobschedApp
+from .local import LocalNode
+from .settings import Settings
+from .source import Source
+from .view import AttachedView
+
+
+def build_app(
+    source: Source,
+    *,
+    demo: str | None = None,
+    clock: Clock | None = None,
+    refresh_interval: float | None = REFRESH_INTERVAL,
+    inject_duration_ms: float = 50.0,
+) -> JobschedApp:
+    """The console over ``source`` (started by the caller). ``demo`` is the header's note
+    on the demo servers; ``refresh_interval=None`` turns the timer off, for tests that
+    call :meth:`JobschedApp.refresh_now` after stepping a scheduler."""
+    return JobschedApp(
+        source,
+        clock=clock,
+        demo=demo,
+        refresh_interval=refresh_interval,
+        inject_duration_ms=inject_duration_ms,
+    )
+
+
+def build_source(settings: Settings, *, attach: bool) -> tuple[Source, Client]:
+    """The source the console shows and the client that writes for it (the demo
+    workload submits through it): a node of this process, or with ``attach`` a view of
+    one that runs elsewhere. Not started."""
+    if attach:
+        client = root.build_client(settings)
+        return AttachedView(client), client
+    scheduler = root.build_scheduler(settings)
+    return LocalNode(scheduler), scheduler
+
+
+def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
+    """Open the console (the CLI's ``console`` command); returns the exit code.
+
+    Starts the demo servers (if asked), then the source, then the demo workload; when the
+    app ends, stops them in reverse order: workload, node (tasks still running are
+    released back to the queue), servers.
+    """
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        print(
+            "Error: the console needs a terminal: stdin or stdout is not a TTY. "
+            "Use `jobsched run` for a headless node.",
+            file=sys.stderr,
+        )
+        return 2
+    stops: list[Callable[[], Any]] = []  # run in reverse order on the way out
+    released: list[int] = []
+    try:
+        servers = _start_servers(stops) if demo else None
+        source, client = build_source(settings, attach=attach)
+        source.start()
+        stops.append(source.stop)
+        if demo:
+            _start_workload(client, stops)
+        description = f"demo: {servers.describe()}" if servers is not None else None
+        released = build_app(source, demo=description).run() or []
+    except JobschedError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        for stop in reversed(stops):
+            try:
+                stop()
+            except Exception as exc:
+                print(f"Error: stopping failed: {exc}", file=sys.stderr)
+    if released:
+        print(
+            f"released {len(released)} unfinished task(s) back to the queue: {released[:50]}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _start_servers(stops: list[Callable[[], Any]]) -> Any:
+    from jobsched.demo.servers import DemoServers
+
+    servers = DemoServers().start()
+    stops.append(servers.stop)
+    return servers
+
+
+def _start_workload(client: Client, stops: list[Callable[[], Any]]) -> None:
+    from jobsched.demo.workload import DemoWorkload
+
+    workload = DemoWorkload(client).start()
+    stops.append(workload.stop)

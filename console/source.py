@@ -1,0 +1,140 @@
+"""The console's one data seam: what the app and its screens may ask of a node.
+
+Two implementations, chosen by the composition root (:mod:`console.compose`):
+:class:`~console.local.LocalNode` wraps a :class:`~core.Scheduler` that runs in this
+process, and :class:`~console.view.AttachedView` watches a node that runs in another
+process through the shared store. Tests drive the app with either over a stepped
+scheduler, or with a fake of their own. The app, its screens and widgets call nothing
+else: no store, no scheduler internals.
+
+Every method may block on the store (a lock, a slow disk or network): the app calls them
+from thread workers, never from engine threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from jobsched.core import Clock, Snapshot
+from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.task import NodeInfo, TaskRecord
+
+from . import reports
+
+#: The ``state`` of a source that runs the node's workers in this process (its tasks are
+#: lost to the queue, released, if the console quits without waiting).
+RUNNING = "running"
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A node the console shows and steers.
+
+    Reading: :meth:`snapshot` (polled about four times a second), :meth:`list_tasks`,
+    :meth:`get`, :meth:`nodes`, :meth:`is_paused`, :meth:`category_config`. Steering:
+    every change is validated (a typed error for bad input, nothing written) and written to
+    the store, so every node sharing it picks the change up. Lifecycle: the composition
+    root calls :meth:`start` before the app runs and :meth:`stop` after it ends; the app
+    calls :meth:`stop` itself only when the operator quits while :attr:`state` is
+    :data:`RUNNING` and tasks are held.
+    """
+
+    @property
+    def config(self) -> SchedulerConfig:
+        """The configuration the node was built from (categories, intervals, grace)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that ages heartbeats and times refreshes (a fake one in tests)."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for the status line."""
+        ...
+
+    @property
+    def state(self) -> str:
+        """``new``, ``running`` (workers run here), ``stopping``, ``stopped`` or
+        ``attached`` (watching a node elsewhere)."""
+        ...
+
+    def start(self) -> None:
+        """Open the store (and, for a local node, start its threads)."""
+        ...
+
+    def stop(self, grace: float | None = None) -> list[int]:
+        """Stop what :meth:`start` began; return the ids of tasks released unfinished
+        (``grace`` None: the configured grace period; 0: release at once)."""
+        ...
+
+    def snapshot(self) -> Snapshot:
+        """An immutable picture of the node: categories, workers, decisions, rates."""
+        ...
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Tasks newest first, of one state and one category when given."""
+        ...
+
+    def get(self, task_id: int) -> TaskRecord:
+        """One task; raises :class:`~core.errors.TaskNotFoundError` for an unknown id."""
+        ...
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node that heartbeats into the store: alive, silent or stopped."""
+        ...
+
+    def is_paused(self, category: str) -> bool:
+        """Whether ``category`` is paused, as stored now (not as of the last snapshot)."""
+        ...
+
+    def category_config(self, name: str) -> CategoryConfig:
+        """The configured category with the stored operator changes applied."""
+        ...
+
+    def set_priority(self, category: str, priority: object) -> float:
+        """Store a new priority weight; returns it as validated."""
+        ...
+
+    def set_paused(self, category: str, paused: bool) -> None: ...
+
+    def pin(self, category: str, workers: int | None) -> None:
+        """Fix the category's worker count (None unpins)."""
+        ...
+
+    def rebalance(self) -> None:
+        """Ask every node's balancer to run now."""
+        ...
+
+    def inject(
+        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+    ) -> list[int]:
+        """Submit ``count`` synthetic tasks into ``category``; returns their ids."""
+        ...
+
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
+        """Cancel tasks; per id: ``cancelled``, ``requested``, ``terminal`` or ``missing``."""
+        ...
+
+    def retry(self, ids: Iterable[int] | None) -> list[int]:
+        """Queue failed or cancelled tasks again (None: every failed one); returns the ids
+        that were queued."""
+        ...
+
+
+NODE_STATE_ORDER = {"alive": 0, "stale": 1, "stopped": 2}
+
+
+def nodes_of(source: Source, now: float) -> list[dict[str, Any]]:
+    """Every node of the source's store, as ``status`` reports it
+    (:func:`~console.reports.node_report`, same liveness rule): live nodes first, then by
+    host and pid. The nodes screen calls it from a thread worker: it reads the store."""
+    interval = source.config.heartbeat_interval
+    rows = [reports.node_report(node, now, interval) for node in source.nodes()]
+    return sorted(
+        rows, key=lambda r: (NODE_STATE_ORDER[r["state"]], r["host"], r["pid"], r["node_id"])
+    )
