@@ -1,4 +1,4 @@
-"""The ``jobsched`` command line (design.md section 8).
+"""The ``jobsched`` command line (the README's "Scripting with the CLI").
 
 Every command that changes something writes to the store through a client built by the
 composition root, so it works whether or not a node is running: a running node polls the

@@ -1,6 +1,6 @@
 """The headless node behind ``jobsched run``: start, report progress, stop on a signal.
 
-Stopping (faults.md rows 25-26): the first SIGTERM or SIGINT stops gracefully, letting
+Stopping: the first SIGTERM or SIGINT stops gracefully, letting
 running tasks finish within the grace period and releasing the rest; a second signal
 releases the tasks still running at once and ends the process.
 """

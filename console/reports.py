@@ -2,7 +2,7 @@
 
 ``status``, ``tasks``, ``show`` and ``result`` run in processes that are not the node, so
 everything here reads the store (counts, operator settings, heartbeats, decisions); the
-shapes are the ``--json`` contract of design.md section 8. Timestamps are ISO 8601 UTC.
+shapes are the ``--json`` contract the README describes. Timestamps are ISO 8601 UTC.
 """
 
 from __future__ import annotations

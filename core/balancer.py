@@ -1,4 +1,4 @@
-"""The balancer: how many workers each category gets (design.md section 5).
+"""The balancer: how many workers each category gets.
 
 ``allocate`` is the pure arithmetic, tested with tables and properties. ``Balancer`` adds
 cooldown and the decision record; only the scheduler applies its result.

@@ -29,7 +29,7 @@ class SystemClock:
 
 class SteadyClock:
     """Wall time that ignores jumps: a node uses it so that setting the system clock while
-    it runs makes no delayed task early and none run twice (faults.md row 28).
+    it runs makes no delayed task early and none run twice.
 
     It follows the wall clock while the wall clock agrees with the monotonic clock (to
     within ``JUMP`` seconds since the last reading, so NTP's slow slewing is followed);

@@ -1,7 +1,7 @@
 """Scheduler and category configuration: frozen dataclasses with ``validate()``.
 
 Loading TOML, environment and flags happens in ``console``; this module only says what a
-valid configuration is (faults.md rows 7-11).
+valid configuration is.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One error hierarchy for the library, the CLI and the console.
 
 Every error says what was wrong, which value, why, and what to do. The CLI prints
-``Error: <message>`` on one line and exits with ``exit_code`` (design.md section 8).
+``Error: <message>`` on one line and exits with ``exit_code`` (listed in the README).
 """
 
 from __future__ import annotations

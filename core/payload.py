@@ -1,4 +1,4 @@
-"""Submit-time validation of payloads and schedules (faults.md rows 3-6)."""
+"""Submit-time validation of payloads and schedules."""
 
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ class Fifo(queue.Queue[TaskRecord]):
     """The category's FIFO: a ``queue.Queue`` that also takes a batch in one go.
 
     ``put_many`` appends a whole claim under one lock and wakes at most one worker per
-    task, instead of a lock round trip and a wake-up per task (measured: per-task puts
-    spent about 40% of the dispatcher's time handing the GIL to woken workers).
+    task, instead of a lock round trip and a wake-up per task (per-task puts spent much
+    of the dispatcher's time handing the GIL to woken workers; see docs/benchmarks.md).
     """
 
     def get(self, block: bool = True, timeout: float | None = None) -> TaskRecord:

@@ -7,8 +7,7 @@ memory map of the file: the kernel's page cache holds it the moment it is copied
 survives the process being killed (a power loss may lose it, and then recovery counts
 every claim, as a store without a journal does). A memory map, not a ``write`` per
 start: a system call per task released and re-took the GIL, and with four busy workers
-that hand-off cost more than the rest of the journal (the bulk drain ran at 12,000
-tasks/s with ``write`` and 19,000 with no journal at all). A line ``-<id> <attempt>``
+that hand-off cost more than the rest of the journal (figures in docs/benchmarks.md). A line ``-<id> <attempt>``
 marks that run's end: a retry or a release starts the count of attempts again, so the
 same pair may be claimed again and must not read as started. The file sits beside the
 database (``<db>.starts``) and belongs to the node holding ``<db>.lock``; past the

@@ -2,7 +2,7 @@
 
 Each test reads Given (a config and database), When (a command), Then (exit code, output,
 what the store holds). Bad input always ends in one ``Error:`` line and the exit code of
-design.md section 8, with nothing stored.
+the error, with nothing stored.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A real ``jobsched run`` child process, steered by other processes through the store.
 
-The promises checked (design.md sections 2, 4, 6; faults.md rows 24-26): a node notices a
+The promises checked: a node notices a
 submit from another process within 250 ms and a priority or pause change within one
 balancer interval; a second node on the same file exits 4 naming the holder; SIGTERM stops
 gracefully with exit 0 and nothing re-run; a second signal stops at once, releasing the
@@ -25,7 +25,7 @@ from tests.console.cli_support import Cli, Node, make_cli, one_line_error, poll
 pytestmark = pytest.mark.slow
 
 BALANCE_INTERVAL = 1.0  # as in cli_support.CONFIG
-SUBMIT_NOTICED = 0.25  # design.md section 2
+SUBMIT_NOTICED = 0.25  # the README's promise for a running node
 
 
 @pytest.fixture

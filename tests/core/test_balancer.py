@@ -1,4 +1,4 @@
-"""The balancer: ``allocate`` arithmetic and ``Balancer.decide`` (design.md section 5).
+"""The balancer: ``allocate`` arithmetic and ``Balancer.decide``.
 
 Tables pin down the contract with worked examples; properties check the invariants of
 section 5 over random inputs; the last group covers cooldown and the decision record.
@@ -309,7 +309,7 @@ def test_a_weight_that_is_not_a_finite_positive_number_is_refused(weight: float)
 
 
 # ---------------------------------------------------------------------------------------
-# Properties: the invariants of design.md section 5
+# Properties: the balancer's invariants
 # ---------------------------------------------------------------------------------------
 
 WEIGHTS = st.one_of(

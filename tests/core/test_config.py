@@ -1,4 +1,4 @@
-"""Config validation: faults.md rows 7, 8, 9, 10, 11."""
+"""Config validation: each invalid configuration is a typed error."""
 
 from __future__ import annotations
 

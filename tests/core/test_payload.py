@@ -1,4 +1,4 @@
-"""Submit-time validation: faults.md rows 1-6, 11. A rejected submit stores nothing."""
+"""Submit-time validation: a rejected submit stores nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faults of the SQLite store (faults.md rows 17-24): each one a typed error that names
+"""Faults of the SQLite store: each one a typed error that names
 the file and says what to do, and a refused file left byte-for-byte as it was."""
 
 from __future__ import annotations
