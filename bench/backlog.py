@@ -59,7 +59,7 @@ def fill(path: Path, n: int) -> float:
     batch = 20_000
     for offset in range(0, n, batch):
         k = min(batch, n - offset)
-        client.submit_many_ids([("a.noop" if i % 2 else "b.noop", None) for i in range(k)])
+        client.submit_many([("a.noop" if i % 2 else "b.noop", None) for i in range(k)])
     store.close()
     return time.perf_counter() - start
 

@@ -88,7 +88,7 @@ def measure(store: TaskStore, url: str, nodes: int, tasks: int, workers: int) ->
             if proc.stdout.readline().strip() != b"ready":
                 raise SystemExit(f"a node did not start (exit {proc.wait()})")
         start = time.perf_counter()
-        client.submit_many_ids([(HANDLER, None)] * tasks)
+        client.submit_many([(HANDLER, None)] * tasks)
         committed = time.perf_counter()
         pause = threading.Event()
         while store.counts().get("bench", {}).get("succeeded", 0) < tasks:

@@ -61,7 +61,7 @@ def fill(db: Path, n: int, fail_share: float, ms: float) -> list[int]:
             if k % 100 < fail_share * 100:
                 payload["fail_rate"] = 0.5
             items.append(("a.work" if k % 2 else "b.work", payload))
-        ids += client.submit_many_ids(items)
+        ids += client.submit_many(items)
     store.close()
     return ids
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jobsched.core import Client, TaskRecord, WaitTimeoutError
+from jobsched.core.snapshot import operator_view
 from jobsched.core.task import STATES, TERMINAL, NodeInfo
 
 #: A node whose heartbeat is older than this many heartbeat intervals (plus a second)
@@ -99,13 +100,14 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
         if node["alive"]:
             for name, number in node["targets"].items():
                 live_workers[name] = live_workers.get(name, 0) + int(number)
-            for name, number in (info.counters.get("fifo") or {}).items():
-                waiting[name] = waiting.get(name, 0) + int(number)
+            for name, number in info.counters.fifo.items():
+                waiting[name] = waiting.get(name, 0) + number
     names = list(client.config.categories) + sorted(set(counts) - set(client.config.categories))
     categories = []
     for name in names:
         per = counts.get(name, {})
         stored = settings.get(name)
+        queued, running = operator_view(per, waiting.get(name, 0))
         if name in client.config.categories:
             cat = client.category_config(name, settings)
             kind, priority, low, high = cat.kind, cat.priority, cat.min_workers, cat.max_workers
@@ -122,8 +124,8 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
                 "max_workers": high,
                 "workers": live_workers.get(name, 0),
                 **{state: per.get(state, 0) for state in STATES},
-                "queued": per.get("queued", 0) + min(waiting.get(name, 0), per.get("running", 0)),
-                "running": max(0, per.get("running", 0) - waiting.get(name, 0)),
+                "queued": queued,
+                "running": running,
             }
         )
     return {
@@ -156,9 +158,8 @@ def node_report(node: NodeInfo, now: float, heartbeat_interval: float) -> dict[s
     state = node_state(node, now, heartbeat_interval)
     counters = node.counters
     workers = _per_category(w for w in node.workers if not w.get("retiring"))
-    rates = {str(k): float(v) for k, v in (counters.get("rates") or {}).items()}
-    targets = {str(k): int(v) for k, v in (counters.get("targets") or {}).items()}
-    by_category = counters.get("by_category") or {}
+    rates = dict(counters.rates)
+    targets = dict(counters.targets)
     return {
         "node_id": node.node_id,
         "host": node.host,
@@ -174,8 +175,8 @@ def node_report(node: NodeInfo, now: float, heartbeat_interval: float) -> dict[s
         "targets": targets or dict(workers),
         "busy": _per_category(w for w in node.workers if w.get("state") == "busy"),
         "done": sum(
-            int(per.get(key, 0))
-            for per in by_category.values()
+            per.get(key, 0)
+            for per in counters.by_category.values()
             for key in ("succeeded", "failed", "cancelled")
         ),
         "rates": rates,

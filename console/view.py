@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 
 from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.snapshot import operator_view
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
-    QUEUED,
-    RUNNING,
     SCHEDULED,
     SUCCEEDED,
     NodeInfo,
@@ -82,10 +81,10 @@ class AttachedView:
         targets: dict[str, int] = {}
         waiting: dict[str, int] = {}  # claimed into a live node's FIFO: queued for a worker
         for node in live:
-            for name, number in (node.counters.get("targets") or {}).items():
-                targets[name] = targets.get(name, 0) + int(number)
-            for name, number in (node.counters.get("fifo") or {}).items():
-                waiting[name] = waiting.get(name, 0) + int(number)
+            for name, number in node.counters.targets.items():
+                targets[name] = targets.get(name, 0) + number
+            for name, number in node.counters.fifo.items():
+                waiting[name] = waiting.get(name, 0) + number
         if not targets and decisions:
             targets = dict(decisions[0].get("targets", {}))
         cats = []
@@ -93,6 +92,7 @@ class AttachedView:
             cat = self.client.category_config(name, settings)
             stored = settings.get(name)
             per = counts.get(name, {})
+            queued, running = operator_view(per, waiting.get(name, 0))
             mine = [w for w in workers if w.category == name]
             cats.append(
                 CategorySnapshot(
@@ -107,9 +107,9 @@ class AttachedView:
                     threads=len(mine),
                     busy=sum(1 for w in mine if w.state == "busy"),
                     fifo=waiting.get(name, 0),
-                    queued=per.get(QUEUED, 0) + min(waiting.get(name, 0), per.get(RUNNING, 0)),
+                    queued=queued,
                     scheduled=per.get(SCHEDULED, 0),
-                    running=max(0, per.get(RUNNING, 0) - waiting.get(name, 0)),
+                    running=running,
                     succeeded=per.get(SUCCEEDED, 0),
                     failed=per.get(FAILED, 0),
                     cancelled=per.get(CANCELLED, 0),
@@ -124,7 +124,7 @@ class AttachedView:
             categories=tuple(cats),
             workers=tuple(workers),
             decisions=decisions,
-            abandoned_threads=sum(int(n.counters.get("abandoned_threads", 0)) for n in live),
+            abandoned_threads=sum(n.counters.abandoned_threads for n in live),
             counters=_counters(live),
             rate=sum(rates.values()),
         )
@@ -224,7 +224,7 @@ class AttachedView:
 def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for node in nodes:
-        for per in (node.counters.get("by_category") or {}).values():
+        for per in node.counters.by_category.values():
             for key, value in per.items():
-                totals[key] = totals.get(key, 0) + int(value)
+                totals[key] = totals.get(key, 0) + value
     return totals

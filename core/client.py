@@ -1,8 +1,9 @@
 """Submitting and steering through the store, without running any worker.
 
 The CLI uses a :class:`Client` in processes that are not the node; the
-:class:`~core.scheduler.Scheduler` is a Client that also runs the work. Everything written
-here is validated first: a rejected input raises a typed error and stores nothing.
+:class:`~jobsched.core.scheduler.Scheduler` composes one and tells it, through the
+:class:`EngineHooks` it injects, about nothing but what the engine must react to. Everything
+written here is validated first: a rejected input raises a typed error and stores nothing.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from . import synthetic
 from .clock import Clock, SystemClock
 from .config import CategoryConfig, SchedulerConfig, check_capacity, check_name, check_priority
 from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
+from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec, registered_in
+from .live_settings import effective_category
 from .payload import encode_payload, resolve_run_at
 from .store import TaskStore
 from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
+from .waiters import Waiters
 
 log = logging.getLogger("jobsched")
 
@@ -41,17 +45,77 @@ def import_handler_modules(modules: Iterable[str]) -> None:
             ) from exc
 
 
+class EngineHooks(Protocol):
+    """What a :class:`Client` tells the engine it writes for, after validating.
+
+    A client of a store no node of this process runs gets :class:`Detached`.
+    """
+
+    def insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
+        """Insert ``rows`` the engine's own way (the direct hand-off), or None to say
+        "insert them into the store as usual"."""
+
+    def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
+        """``rows`` were committed, with ``now`` as the store's time."""
+
+    def tasks_requeued(self) -> None:
+        """``retry`` queued tasks again."""
+
+    def cancel_answered(self, answers: Mapping[int, str]) -> None:
+        """``cancel`` answered, per id (see the store's CANCEL_* answers)."""
+
+    def settings_changed(self) -> None:
+        """An operator change to a category was saved: reload and rebalance."""
+
+    def wait_poll(self) -> float | None:
+        """Seconds between reads of the store while waiting for a task; None when the
+        engine wakes waiters itself (it runs every task of the store)."""
+
+
+class Detached:
+    """The hooks of a client no engine listens to: waiters poll the store."""
+
+    def __init__(self, poll_interval: float) -> None:
+        self._poll = poll_interval
+
+    def insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
+        return None
+
+    def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
+        pass
+
+    def tasks_requeued(self) -> None:
+        pass
+
+    def cancel_answered(self, answers: Mapping[int, str]) -> None:
+        pass
+
+    def settings_changed(self) -> None:
+        pass
+
+    def wait_poll(self) -> float | None:
+        return self._poll
+
+
 class Client:
     """Validates and writes tasks and operator changes to a store."""
 
     def __init__(
-        self, config: SchedulerConfig, store: TaskStore, clock: Clock | None = None
+        self,
+        config: SchedulerConfig,
+        store: TaskStore,
+        clock: Clock | None = None,
+        *,
+        engine: EngineHooks | None = None,
+        waiters: Waiters | None = None,
     ) -> None:
         self.config = config.validate()
         #: The node's worker budget; starts as ``config.workers``, see ``set_workers``.
         self.budget = config.workers
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self._engine: EngineHooks = engine or Detached(self.config.poll_interval)
+        self._waiters = waiters or Waiters()
         self.handlers: dict[str, HandlerSpec] = {}
         import_handler_modules(config.handlers)
         for spec in registered_in(config.handlers):
@@ -91,17 +155,11 @@ class Client:
     def category_config(
         self, name: str, settings: Mapping[str, CategorySettings] | None = None
     ) -> CategoryConfig:
-        """The configured category with persisted operator changes applied."""
+        """The configured category with persisted operator changes applied (``settings``:
+        as already read; default: read from the store)."""
         cat = self._category(name)
         stored = (settings if settings is not None else self.store.load_settings()).get(name)
-        if stored is None:
-            return cat
-        return replace(
-            cat,
-            priority=stored.priority if stored.priority is not None else cat.priority,
-            min_workers=stored.min_workers if stored.min_workers is not None else cat.min_workers,
-            max_workers=stored.max_workers if stored.max_workers is not None else cat.max_workers,
-        )
+        return effective_category(cat, stored)
 
     def _category(self, name: str) -> CategoryConfig:
         try:
@@ -155,12 +213,13 @@ class Client:
             HandlerSpec(handler, spec.fn, category, attempts, limit).validate()
         return NewTask(handler, category, text, when, attempts, limit, key)
 
-    def submit_id(self, handler: str, payload: Any = None, **options: Any) -> int:
-        """Insert one task; returns its id once the row is committed."""
-        return self.insert([self.build_task(handler, payload, **options)])[0]
+    def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
+        """Validate, insert (committed) and return a handle. Options: category, delay,
+        run_at, key, max_attempts, timeout."""
+        return TaskHandle(self, self.insert([self.build_task(handler, payload, **options)])[0])
 
-    def submit_many_ids(self, items: Sequence[SubmitItem]) -> list[int]:
-        """Validate every item first, then insert all in one transaction."""
+    def submit_many(self, items: Sequence[SubmitItem]) -> list[int]:
+        """Validate every item first, then insert all in one transaction; returns the ids."""
         rows = []
         # Items without options differ only in their payload: the handler, category,
         # attempts, timeout and (due now) run_at are worked out once per handler.
@@ -179,38 +238,60 @@ class Client:
         return self.insert(rows)
 
     def insert(self, rows: Sequence[NewTask]) -> list[int]:
+        """Insert validated rows in one transaction (or hand them to the engine)."""
         if not rows:
             return []
-        return self.store.insert(rows, self.clock.now())
+        ids = self._engine.insert_direct(rows)
+        if ids is not None:
+            return ids
+        # One "now" for the store and the engine: a row the store made `scheduled` must
+        # get a timer entry even if the clock moved past its run_at during the write.
+        now = self.clock.now()
+        ids = self.store.insert(rows, now)
+        self._engine.tasks_inserted(rows, now)
+        return ids
+
+    def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
+        """Block until the task is terminal (any terminal state) and return its record;
+        raises WaitTimeoutError after ``timeout`` seconds."""
+        return self._waiters.wait(
+            self.store, self.clock, task_id, timeout, self._engine.wait_poll
+        )
 
     # --- operator changes (persisted; every node picks them up) ------------------------
-    def _stored_settings(self, category: str) -> CategorySettings:
+    def _settings_of(self, category: str) -> tuple[dict[str, CategorySettings], CategorySettings]:
+        """Every category's stored settings (one read) and ``category``'s own."""
         self._category(category)
-        return self.store.load_settings().get(category) or CategorySettings()
+        settings = self.store.load_settings()
+        return settings, settings.get(category) or CategorySettings()
+
+    def _save(self, category: str, changed: CategorySettings) -> None:
+        """The one way an operator change is written: save, then let the engine reload
+        its settings once and rebalance."""
+        self.store.save_settings(category, changed)
+        self._engine.settings_changed()
 
     def set_priority(self, category: str, priority: object) -> float:
         weight = check_priority(priority, category)
-        self.store.save_settings(
-            category, replace(self._stored_settings(category), priority=weight)
-        )
+        _, current = self._settings_of(category)
+        self._save(category, replace(current, priority=weight))
         return weight
 
     def set_paused(self, category: str, paused: bool) -> None:
-        self.store.save_settings(category, replace(self._stored_settings(category), paused=paused))
+        _, current = self._settings_of(category)
+        self._save(category, replace(current, paused=paused))
 
     def pin(self, category: str, workers: int | None) -> None:
         """Fix a category's worker count (None unpins). Rejected if the budget cannot fit it."""
-        current = self._stored_settings(category)
+        settings, current = self._settings_of(category)
         if workers is not None:
             if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
                 raise ConfigError("pin", workers, "must be a whole number >= 0", "Use e.g. 2")
-            pins = {
-                n: s.pinned for n, s in self.store.load_settings().items() if s.pinned is not None
-            }
+            pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
             pins[category] = workers
-            cats = {n: self.category_config(n) for n in self.config.categories}
+            cats = {n: self.category_config(n, settings) for n in self.config.categories}
             check_capacity(self.budget, cats, pins)
-        self.store.save_settings(category, replace(current, pinned=workers))
+        self._save(category, replace(current, pinned=workers))
 
     def set_limits(
         self, category: str, min_workers: int | None = None, max_workers: int | None = None
@@ -218,17 +299,18 @@ class Client:
         """Change a category's minimum and maximum workers at run time (None: as
         configured). Persisted; rejected, keeping the old limits, if they are not valid or
         the budget cannot fit them. Returns the category as it now is."""
-        stored = self._stored_settings(category)
+        settings, stored = self._settings_of(category)
         changed = replace(stored, min_workers=min_workers, max_workers=max_workers)
-        settings = dict(self.store.load_settings(), **{category: changed})
+        settings[category] = changed
         cats = {n: self.category_config(n, settings) for n in self.config.categories}
         cats[category].validate(category, self.budget)
         pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
         check_capacity(self.budget, cats, pins)
-        self.store.save_settings(category, changed)
+        self._save(category, changed)
         return cats[category]
 
     def rebalance(self) -> None:
+        """Ask every node of the store to run its balancer now."""
         self.store.request_rebalance()
 
     def inject(
@@ -253,10 +335,15 @@ class Client:
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:
         # Once per id: a repeat would overwrite the first answer ("cancelled") with
         # "terminal", and waiters would not be woken.
-        return self.store.cancel(list(dict.fromkeys(ids)), self.clock.now())
+        answers = self.store.cancel(list(dict.fromkeys(ids)), self.clock.now())
+        self._engine.cancel_answered(answers)
+        return answers
 
     def retry(self, ids: Iterable[int] | None) -> list[int]:
-        return self.store.retry(None if ids is None else list(ids), self.clock.now())
+        done = self.store.retry(None if ids is None else list(ids), self.clock.now())
+        if done:
+            self._engine.tasks_requeued()
+        return done
 
     def get(self, task_id: int) -> TaskRecord:
         row = self.store.get(task_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import ConfigError, InvalidNameError, PriorityError
@@ -179,11 +179,6 @@ class SchedulerConfig:
                     "handlers module", module, "must be a module name", "Use e.g. 'jobsched.demo.handlers'"
                 )
         return self
-
-    def with_category(self, name: str, **changes: object) -> SchedulerConfig:
-        cats = dict(self.categories)
-        cats[name] = replace(cats[name], **changes)  # type: ignore[arg-type]
-        return replace(self, categories=cats).validate()
 
 
 def check_capacity(

@@ -1,9 +1,11 @@
 """Worker threads and the per-category pool that owns them.
 
-A worker's thread body is :meth:`Worker.run_once` in a thin loop that notices the pool's
-stop flag and its own retire flag. Shrinking a pool marks workers to retire (idle ones
-first); a busy worker leaves only after its task, so nothing is interrupted. Tests call
-``run_once`` directly with no thread at all.
+A worker runs its whole attempt (:meth:`Worker.attempt`): it notes the start in the
+store's journal, runs the handler, keeps its pool's run-time average and its own deadline,
+and hands the outcome on. Its thread body is :meth:`Worker.run_once` in a thin loop that
+notices the pool's stop flag and its own retire flag. Shrinking a pool marks workers to
+retire (idle ones first); a busy worker leaves only after its task, so nothing is
+interrupted. Tests call ``run_once`` directly with no thread at all.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
-from .task import TaskRecord
-
-if TYPE_CHECKING:
-    from .handlers import TaskContext
+from .claims import Claims
+from .clock import Clock
+from .execute import Executor
+from .handlers import HandlerSpec
+from .snapshot import Metrics, WorkerSnapshot
+from .store import TaskStore
+from .task import Outcome, TaskRecord
 
 log = logging.getLogger("jobsched.pool")
 
 IDLE = "idle"
 BUSY = "busy"
+RUN_AVERAGE_WEIGHT = 0.1
 
 
 class Fifo(queue.Queue[TaskRecord]):
@@ -51,8 +58,36 @@ class Fifo(queue.Queue[TaskRecord]):
             self.not_empty.notify(len(items))
 
 
+class AttemptEvents(Protocol):
+    """What a pool tells the engine about its workers' attempts."""
+
+    def attempt_finished(self, pool: WorkerPool, outcome: Outcome) -> None:
+        """A worker's attempt ended (not abandoned): write the outcome, refill the FIFO."""
+
+    def attempt_timed_out(self, pool: WorkerPool, outcome: Outcome) -> None:
+        """A worker was abandoned past its task's deadline: write the failure, replace
+        the worker and claim for it."""
+
+    def worker_exited(self, pool: WorkerPool) -> None:
+        """A worker left (retired, died or stopped): the pools may need a replacement."""
+
+
+@dataclass(frozen=True)
+class AttemptKit:
+    """What a worker needs to run an attempt, shared by every pool of a node."""
+
+    clock: Clock
+    store: TaskStore
+    executor: Executor
+    handlers: Mapping[str, HandlerSpec]
+    claims: Claims
+    metrics: Metrics
+    #: wakes the dispatcher at a monotonic deadline (so a timeout is noticed in time)
+    schedule_mono: Callable[[float], None]
+
+
 class Worker:
-    """One thread of a pool. Its fields are read by ``snapshot()`` without a lock: each is
+    """One thread of a pool. Its fields are read by snapshots without a lock: each is
     replaced atomically, and a snapshot may be one task behind, never torn."""
 
     def __init__(self, pool: WorkerPool, number: int) -> None:
@@ -60,7 +95,6 @@ class Worker:
         self.name = f"{pool.category}-{number}"
         self.state = IDLE
         self.task: TaskRecord | None = None
-        self.context: TaskContext | None = None
         self.started_mono = 0.0
         self.deadline: float | None = None  # monotonic; set while a task with a timeout runs
         self.retiring = False
@@ -78,8 +112,50 @@ class Worker:
             task = self.pool.fifo.get(timeout=wait) if wait > 0 else self.pool.fifo.get_nowait()
         except queue.Empty:
             return not self.retiring
-        self.pool.run_task(self, task)
+        self.attempt(task)
         return not (self.retiring or self.abandoned)
+
+    def attempt(self, task: TaskRecord) -> None:
+        """Run one claimed task from journal to outcome."""
+        pool = self.pool
+        kit = pool.kit
+        cancel = kit.claims.cancel_flag(task)
+        spec = kit.handlers.get(task.handler)
+        self.started_mono = started = kit.clock.monotonic()  # wall time: see snapshot()
+        self.task = task
+        self.state = BUSY
+        if task.timeout:
+            self.deadline = started + task.timeout
+            kit.schedule_mono(self.deadline)
+        kit.metrics.add(task.category, "started")
+        try:
+            kit.store.record_start(task.id, task.attempts)
+        except Exception:  # the run matters more than the poison bookkeeping
+            log.exception("could not journal the start of task %d", task.id)
+        outcome = kit.executor.run(task, spec, cancel)
+        pool.note_run_time(kit.clock.monotonic() - started)
+        with pool.lock:
+            abandoned = self.abandoned
+            self.state = IDLE
+            self.task = None
+            self.deadline = None
+        if not abandoned:  # else timed out or released at stop: decided elsewhere
+            pool.events.attempt_finished(pool, outcome)
+
+    def expire(self, mono: float) -> TaskRecord | None:
+        """Abandon this worker if its task is past its deadline; return that task."""
+        if self.deadline is None or mono < self.deadline:
+            return None
+        with self.pool.lock:
+            # Again under the lock: the task may have ended, and the worker started its
+            # next one, since the deadline was read.
+            task = self.task
+            if self.deadline is None or mono < self.deadline:
+                return None
+            if self.state != BUSY or task is None or self.abandoned:
+                return None
+            self.pool.abandon(self)
+        return task
 
     def loop(self) -> None:
         try:
@@ -90,6 +166,20 @@ class Worker:
         finally:
             self.pool.worker_exited(self)
 
+    def snapshot(self, now: float, mono: float) -> WorkerSnapshot:
+        task = self.task
+        busy = self.state == BUSY and task is not None
+        return WorkerSnapshot(
+            name=self.name,
+            category=self.pool.category,
+            state=BUSY if busy else IDLE,
+            task_id=task.id if busy and task else None,
+            handler=task.handler if busy and task else None,
+            started_at=now - (mono - self.started_mono) if busy else None,
+            elapsed=mono - self.started_mono if busy else 0.0,
+            retiring=self.retiring,
+        )
+
 
 class WorkerPool:
     """The FIFO and the workers of one category."""
@@ -97,15 +187,15 @@ class WorkerPool:
     def __init__(
         self,
         category: str,
-        run_task: Callable[[Worker, TaskRecord], None],
-        on_exit: Callable[[WorkerPool, Worker], None],
+        kit: AttemptKit,
+        events: AttemptEvents,
         idle_wait: float,
         threaded: bool,
     ) -> None:
         self.category = category
         self.fifo = Fifo()
-        self.run_task = run_task
-        self._on_exit = on_exit
+        self.kit = kit
+        self.events = events
         self.idle_wait = idle_wait
         self.threaded = threaded
         self.accepting = True
@@ -126,6 +216,10 @@ class WorkerPool:
     def in_flight(self) -> int:
         """Tasks claimed for this category and not yet finished: in the FIFO or running."""
         return self.fifo.qsize() + self.busy()
+
+    def note_run_time(self, ran: float) -> None:
+        avg = self.avg_run  # a running average; two workers racing here lose one sample
+        self.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
 
     def set_target(self, size: int) -> None:
         """Change the size; surplus workers retire after their task (idle ones first)."""
@@ -161,13 +255,19 @@ class WorkerPool:
         with self.lock:
             if worker in self.workers:
                 self.workers.remove(worker)
-        self._on_exit(self, worker)
+        self.events.worker_exited(self)
 
     def reap_retired(self) -> None:
         """Stepped mode: retiring idle workers leave at once (threads leave by themselves)."""
         for worker in list(self.workers):
             if worker.retiring and worker.state == IDLE and worker.thread is None:
                 self.worker_exited(worker)
+
+    def step(self) -> None:
+        """Stepped mode: each active worker runs at most one task, then retirees leave."""
+        for worker in self.active():
+            worker.run_once(0)
+        self.reap_retired()
 
     def drain(self) -> list[TaskRecord]:
         """Empty the FIFO and return what was in it (used when stopping and pausing)."""

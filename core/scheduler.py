@@ -1,98 +1,56 @@
-"""The scheduler: composes store, timer, pools, balancer and their threads.
+"""The scheduler: composes the store, the client and the engine's units.
 
-Threads (each a ``*_once`` step in a thin loop, so tests can drive the steps directly):
-- dispatcher: promotes due delayed tasks, claims due tasks into the FIFOs, polls the
-  store for other processes' writes, and abandons timed-out tasks;
-- completer: writes outcomes in batches (group commit), then wakes waiters;
-- housekeeper: refreshes counts, runs the balancer, writes the heartbeat;
-- the workers of each pool.
-No engine thread ever calls into a UI; observers read :meth:`Scheduler.snapshot`.
+Units (each owns its state and its thread body, a one-iteration step that tests call):
+- :class:`~.dispatcher.Dispatcher`: promotes due delayed tasks, claims into the FIFOs,
+  the direct hand-off, polls the store for other processes' writes;
+- :class:`~.completer.Completer`: writes outcomes in batches (group commit), wakes waiters;
+- :class:`~.housekeeper.Housekeeper`: counts, the balancer, the heartbeat, recovery of
+  dead nodes;
+- :class:`~.workers.WorkerPools`: the workers of each category, each running its whole
+  attempt.
+The :class:`~.client.Client` validates and writes; it tells the engine through an
+:class:`~.link.EngineLink`. No engine thread ever calls into a UI; observers read
+:meth:`Scheduler.snapshot`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import queue
 import random
 import socket
-import sys
 import threading
 import uuid
-from collections import Counter, deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
-from .balancer import Balancer, Decision, Demand
-from .client import Client, SubmitItem
+from .claims import Claims
+from .client import Client
+from .client_api import ClientAPI
 from .clock import Clock, SteadyClock, SystemClock
-from .config import MAX_BUDGET, CategoryConfig, SchedulerConfig, check_capacity, check_int
-from .errors import (
-    SchedulerStateError,
-    TaskNotFoundError,
-    WaitTimeoutError,
-)
+from .completer import Completer
+from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
+from .dispatcher import Dispatcher
+from .errors import SchedulerStateError
 from .execute import Executor
-from .handle import TaskHandle
-from .handlers import CancelFlag
-from .pool import BUSY, IDLE, Worker, WorkerPool
-from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
-from .store import CANCEL_DONE, CANCEL_REQUESTED, MemoryStore, TaskStore
-from .task import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    REASON_TIMED_OUT,
-    RUNNING,
-    SCHEDULED,
-    SUCCEEDED,
-    TERMINAL,
-    CategorySettings,
-    NewTask,
-    NodeInfo,
-    Outcome,
-    RecoveryReport,
-    TaskRecord,
-)
+from .housekeeper import Housekeeper, RebalanceRequest, log_recovery
+from .link import EngineLink
+from .live_settings import LiveSettings
+from .pool import AttemptKit, WorkerPool
+from .snapshot import Metrics, Snapshot, build_snapshot
+from .store import MemoryStore, TaskStore
+from .task import QUEUED, RUNNING
 from .timer import Timer
+from .waiters import Waiters
+from .workers import WorkerPools
 
 log = logging.getLogger("jobsched")
 
-OUTCOME_BATCH = 500
-#: A category's FIFO holds about this many seconds of its work per worker (see _prefetch).
-PREFETCH_SPAN = 0.01
-RUN_AVERAGE_WEIGHT = 0.1
-STORE_RETRY_WAIT = 0.5
 
-
-def _log_recovery(what: str, report: RecoveryReport) -> bool:
-    """Warn about what a recovery put back or failed; True if it did anything."""
-    if not (report.requeued or report.orphaned):
-        return False
-    log.warning(
-        "recovered %d %s %s; %d orphaned (failed) %s",
-        len(report.requeued),
-        what,
-        report.requeued[:50],
-        len(report.orphaned),
-        report.orphaned[:50],
-    )
-    return True
-
-
-@dataclass
-class _Claim:
-    task: TaskRecord
-    cancel: CancelFlag
-
-
-class Scheduler(Client):
+class Scheduler(ClientAPI):
     """An in-process job scheduler. ``with Scheduler(config, store) as sched: ...``.
 
     ``threaded=False`` starts no thread at all: tests call :meth:`step` to run every
-    component once, in order, on the calling thread (handlers run inline).
+    unit once, in order, on the calling thread (handlers run inline).
     """
 
     def __init__(
@@ -106,58 +64,48 @@ class Scheduler(Client):
         threaded: bool = True,
     ) -> None:
         # Timers and run_at comparisons must not follow wall-clock jumps (see SteadyClock).
-        super().__init__(
-            config,
-            store if store is not None else MemoryStore(),
-            SteadyClock(clock or SystemClock()),
-        )
+        steady = SteadyClock(clock or SystemClock())
+        store = store if store is not None else MemoryStore()
         self.node_id = node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.threaded = threaded
         self.state = "new"
-        self.executor = Executor(self.clock, self.node_id, config.retry_base, config.retry_max, rng)
-        self._lock = threading.RLock()
-        self.timer = Timer(self.clock)
-        self.balancer = Balancer(config.workers, config.cooldown)
+        self.claims = Claims()
+        self.waiters = Waiters()
+        link = EngineLink(self)
+        self.client = Client(config, store, steady, engine=link, waiters=self.waiters)
+        config = self.client.config
         self.metrics = Metrics(list(config.categories))
-        self.pools: dict[str, WorkerPool] = {
-            name: WorkerPool(
-                name, self._run_task, self._worker_exited, config.poll_interval, threaded
-            )
-            for name in config.categories
-        }
-        self._settings: dict[str, CategorySettings] = {}
-        self._settings_version = -1
-        self._claimed: dict[int, _Claim] = {}
-        self._waiters: dict[int, list[threading.Event]] = {}
-        # Internal, so a SimpleQueue (in C: no Python-level Condition per put and get).
-        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
-        self._wanted: set[str] = set()
-        self._claim_doubt: set[str] = set()
-        self._last_commit = -math.inf  # monotonic time the completer last wrote a batch
-        # The direct hand-off (see _insert_direct): categories whose due tasks in the store
-        # are all claimed, as of this node's last claim; guarded by _direct_lock, which is
-        # also held while claiming, pausing and stopping empty or fill a FIFO.
-        self._direct_lock = threading.Lock()
-        self._nothing_waiting: set[str] = set()
-        self._next_due: float | None = None
-        self._next_poll = 0.0
-        self._next_counts = 0.0
-        self._next_balance = 0.0
-        self._next_heartbeat = 0.0
-        self._counts: dict[str, dict[str, int]] = {}
-        self._decisions: deque[dict[str, Any]] = deque(maxlen=50)
-        self._rebalance = threading.Event()
-        self._rebalance_trigger = "rebalance"
-        self._stopping = threading.Event()
-        self._completer_done = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.abandoned_threads = 0
-        self.started_at = 0.0
+        self.settings = LiveSettings(store, config.categories)
+        self.timer = Timer(steady)
+        executor = Executor(steady, self.node_id, config.retry_base, config.retry_max, rng)
+        kit = AttemptKit(
+            steady, store, executor, self.client.handlers, self.claims, self.metrics,
+            self.timer.schedule_mono,
+        )  # fmt: skip
+        self.workers = WorkerPools(
+            config.categories, kit, link, budget=config.workers, node_id=self.node_id,
+            idle_wait=config.poll_interval, threaded=threaded,
+        )  # fmt: skip
+        #: category -> its pool (FIFO and workers)
+        self.pools: dict[str, WorkerPool] = self.workers.pools
+        self._rebalance = RebalanceRequest()
+        self.dispatcher = Dispatcher(
+            store, steady, config, self.node_id, self.workers, self.claims, self.settings,
+            self.waiters, self.timer, self._rebalance.set,
+        )  # fmt: skip
+        self.completer = Completer(
+            store, steady, self.claims, self.waiters, self.metrics, self.dispatcher
+        )
+        self.housekeeper = Housekeeper(
+            store, steady, config, self.node_id, self.workers, self.settings, self.metrics,
+            self.waiters, self._rebalance, self.dispatcher.want,
+        )  # fmt: skip
+        self.threads: dict[str, threading.Thread] = {}
         self._deadline = 0.0
 
     # ================================================================ lifecycle
     def start(self) -> Scheduler:
-        """Open the store, recover, size the pools, then start the timer and balancer.
+        """Open the store, recover, load the settings, size the pools, start the threads.
 
         The order matters: nothing may claim or balance before recovery has put the
         previous run's tasks back and the settings are loaded.
@@ -166,38 +114,39 @@ class Scheduler(Client):
             raise SchedulerStateError(
                 "scheduler", self.state, "can only be started once", "Build a new Scheduler"
             )
-        self.store.open(self.node_id)
+        store = self.store
+        store.open(self.node_id)
         try:
             now = self.clock.now()
-            self.started_at = now
-            report = self.store.recover(self.node_id, now)
-            _log_recovery("interrupted tasks", report)
-            self.store.subscribe(self._hint)
-            self._reload_settings()
-            self._decisions.extend(
-                reversed(self.store.recent_decisions(self._decisions.maxlen or 50))
-            )
+            log_recovery("interrupted tasks", store.recover(self.node_id, now))
+            store.subscribe(self.dispatcher.hint)
+            self.settings.reload()
             self.state = "running"
-            self._counts = self.store.counts()
-            self._balance("start", force=True)
-            self.store.promote_due(now)
-            self._seed_timer()
-            self._wanted.update(self.pools)
-            self._heartbeat()
+            self.workers.running = True
+            self.dispatcher.start()
+            self.housekeeper.start(now)  # the first balance spawns the workers
+            store.promote_due(now)
+            self.dispatcher.seed_timer()
+            self.dispatcher.want(self.pools)
+            self.housekeeper.heartbeat()
         except BaseException:
             self.state = "stopped"
-            self.store.close()
+            store.close()
             raise
         if self.threaded:
-            for name, body in (
-                ("dispatcher", self._dispatcher_loop),
-                ("completer", self._completer_loop),
-                ("housekeeper", self._housekeeper_loop),
-            ):
+            bodies: dict[str, Callable[[], None]] = {
+                "dispatcher": self.dispatcher.loop,
+                "completer": self._complete_loop,
+                "housekeeper": self.housekeeper.loop,
+            }
+            for name, body in bodies.items():
                 thread = threading.Thread(target=body, name=f"jobsched-{name}", daemon=True)
+                self.threads[name] = thread
                 thread.start()
-                self._threads.append(thread)
         return self
+
+    def _complete_loop(self) -> None:
+        self.completer.loop(self.config.poll_interval, self.config.commit_linger)
 
     def __enter__(self) -> Scheduler:
         return self.start()
@@ -208,11 +157,8 @@ class Scheduler(Client):
     def stop(self, grace: float | None = None) -> list[int]:
         """Stop gracefully against one deadline; return the ids released unfinished.
 
-        Order: stop claiming; release what waits in the FIFOs; let running tasks finish
-        until the deadline; release (and abandon) the ones still running; write every
-        outcome; close the store. Called again while stopping (a second signal), it
-        moves the deadline to ``now + grace`` (default: now) so the first call finishes
-        fast, and returns at once.
+        Called again while stopping (a second signal), it moves the deadline to
+        ``now + grace`` (default: now) so the first call finishes fast, and returns at once.
         """
         if self.state == "stopping":
             self._deadline = min(self._deadline, self.clock.monotonic() + (grace or 0.0))
@@ -222,240 +168,120 @@ class Scheduler(Client):
         grace = self.config.grace_period if grace is None else grace
         self._deadline = self.clock.monotonic() + grace
         self.state = "stopping"
-        self._stopping.set()
-        self.timer.wake()
-        self._rebalance.set()
-        for thread in self._threads[:1] + self._threads[2:]:  # dispatcher, housekeeper
-            thread.join(timeout=max(0.5, self._left()))
-        for category in list(self._claim_doubt):  # claims that reported an error: find them
-            try:
-                with self._direct_lock:  # no direct submit half-registered meanwhile
-                    self._adopt_lost_claims(category)
-            except Exception:
-                log.exception(
-                    "stop: could not look for claims of %s; the next start recovers them", category
-                )
-        released: list[int] = []
-        with self._direct_lock:
-            self._nothing_waiting.clear()
-            for pool in self.pools.values():
-                pool.accepting = False
-                released.extend(t.id for t in pool.drain())
-        if released:
-            self._release(released)
-            log.info(
-                "stop: released %d claimed tasks that had not started: %s",
-                len(released),
-                released[:100],
-            )
-        self._wait_for_workers()
-        late: list[int] = []
-        for pool in self.pools.values():
-            for worker in list(pool.workers):
-                with pool.lock:
-                    if worker.state == BUSY and worker.task is not None:
-                        late.append(worker.task.id)
-                        pool.abandon(worker)
-        if late:
-            self._release(late)
-            log.warning(
-                "stop: released %d tasks still running at the deadline: %s", len(late), late
-            )
-        self._completer_done.set()
-        if len(self._threads) > 1:
-            self._threads[1].join(timeout=max(1.0, self._left()))
-        try:
-            while self._complete_once(0):
-                pass
-        except Exception:
-            log.exception(
-                "stop: could not write %d outcomes; the next start recovers their tasks",
-                self._outcomes.qsize(),
-            )
-        self._heartbeat(stopped=True)
+        # 1. Nothing claims, rebalances or spawns from here on; the two threads end.
+        self.workers.running = False
+        self.dispatcher.stop()
+        self.housekeeper.stop()
+        for name in ("dispatcher", "housekeeper"):
+            self._join(name, 0.5)
+        # 2. Give back what waits in the FIFOs (claims in doubt are adopted first).
+        released = self.dispatcher.close()
+        self._release(released, "claimed tasks that had not started")
+        # 3. Let running tasks finish until the deadline, 4. then give the rest back:
+        # their threads are abandoned, and their outcomes are fenced out.
+        self.workers.wait_for_threads(self._left)
+        late = self.workers.abandon_running()
+        self._release(late, "tasks still running at the deadline")
+        # 5. The completer writes every outcome and ends; what is left (its thread died
+        # or timed out) is written here, 6. then the last heartbeat, and the store closes.
+        self.completer.finish()
+        self._join("completer", 1.0)
+        self.completer.flush(self._outcomes_lost)
+        self.housekeeper.heartbeat(stopped=True)
         self.state = "stopped"
         self.store.close()
         return released + late
 
+    def _join(self, name: str, at_least: float) -> None:
+        thread = self.threads.get(name)
+        if thread is not None:
+            thread.join(timeout=max(at_least, self._left()))
+
     def _left(self) -> float:
         return max(0.0, self._deadline - self.clock.monotonic())
 
-    def _wait_for_workers(self) -> None:
-        """Wait for busy workers until the deadline, in short slices so that a second
-        ``stop()`` that moves the deadline takes effect at once."""
-        for pool in self.pools.values():
-            for worker in list(pool.workers):
-                if worker.thread is threading.current_thread():
-                    continue  # stop() called from a handler: it cannot wait for itself
-                while worker.thread is not None and worker.thread.is_alive() and self._left() > 0:
-                    worker.thread.join(timeout=min(0.05, self._left()))
-
-    def _release(self, ids: list[int]) -> None:
+    def _release(self, ids: list[int], what: str) -> None:
         """Give tasks back at stop. If the store fails now, they stay `running` under this
         node's name, and the next start recovers them (never lost)."""
+        if not ids:
+            return
         try:
             self.store.release(ids, self.node_id)
         except Exception:
             log.exception(
                 "stop: could not release %d tasks; the next start recovers them", len(ids)
             )
+            return
+        log.info("stop: released %d %s: %s", len(ids), what, ids[:100])
 
-    # ================================================================ submitting
-    def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
-        """Validate, insert (committed) and return a handle. Options: category, delay,
-        run_at, key, max_attempts, timeout."""
-        return TaskHandle(self, self.submit_id(handler, payload, **options))
+    @staticmethod
+    def _outcomes_lost(pending: int) -> None:
+        log.exception(
+            "stop: could not write %d outcomes; the next start recovers their tasks", pending
+        )
 
-    def submit_many(self, items: Sequence[SubmitItem]) -> list[int]:
-        """Validate all, then insert all in one transaction; returns the ids."""
-        return self.submit_many_ids(items)
+    # ================================================================ stepping (tests)
+    def step(self) -> int:
+        """Run every unit once on this thread (``threaded=False`` only).
 
-    def insert(self, rows: Sequence[NewTask]) -> list[int]:
-        if self.state != "running" or not rows:
-            return super().insert(rows)
-        direct = self._insert_direct(rows)
-        if direct is not None:
-            return direct
-        # One "now" for the store and the timer: a row the store made `scheduled` must
-        # get a timer entry even if the clock moved past its run_at during the write.
-        now = self.clock.now()
-        ids = self.store.insert(rows, now)
-        if self.state != "running":  # stopped meanwhile: the next start finds the rows
-            return ids
-        later = [row.run_at for row in rows if row.run_at > now]
-        if later:
-            self._schedule_due(min(later))
-        due = {row.category for row in rows if row.run_at <= now}
-        if due:
-            self._something_waiting(due)
-            self._want(due)
-            starving = [c for c in due if self.pools[c].target == 0 and not self._paused(c)]
-            if starving:
-                self.request_rebalance("starved")
-        return ids
-
-    def _insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
-        """The direct hand-off: insert due tasks already claimed and put them straight
-        into their FIFO, saving the claim transaction and a wake-up of the dispatcher.
-
-        Only when that keeps FIFO order and the window: one category, due now, no dedup
-        key, not paused, workers to run them, room in the window, nothing older of the
-        category waiting in the store (``_nothing_waiting``, as of this node's last
-        claim; every path that queues a task in the store clears it) and no delayed task
-        due but not yet promoted. Tasks another process queues meanwhile are claimed on
-        the next poll, behind the ones handed over here. A store that several nodes
-        claim from always takes the claim path. Returns None to say "use the claim
-        path"; the store's errors propagate, as they would from ``insert``.
+        Order: dispatcher, one task per worker, completer, housekeeper, pool sizes.
+        Returns the number of tasks run.
         """
-        if self.store.multi_node:
-            return None
-        category = rows[0].category
-        now = self.clock.now()
-        for row in rows:
-            if row.category != category or row.dedup_key is not None or row.run_at > now:
-                return None
-        pool = self.pools[category]
-        with self._direct_lock:
-            if (
-                self.state != "running"
-                or not pool.accepting
-                or category not in self._nothing_waiting
-                or (self._next_due is not None and self._next_due <= now)  # not promoted yet
-                or self._paused(category)
-                or pool.target == 0
-                or self._window(pool) - pool.in_flight() < len(rows)
-            ):
-                return None
-            try:
-                tasks = self.store.insert_claimed(rows, now, self.node_id)
-            except Exception:
-                # Not acknowledged, but the rows may have committed (an error reported
-                # after COMMIT): the dispatcher adopts such rows, as after a failed claim,
-                # and until it has, later submits must not overtake them.
-                self._claim_doubt.add(category)
-                self._nothing_waiting.discard(category)
-                self._want({category})
-                raise
-            for task in tasks:
-                self._claimed[task.id] = _Claim(task, CancelFlag())
-            pool.fifo.put_many(tasks)
-        return [task.id for task in tasks]
+        if self.threaded:
+            raise SchedulerStateError(
+                "step()", None, "needs a scheduler built with threaded=False", ""
+            )
+        if self.state != "running":
+            raise SchedulerStateError(
+                "step()", self.state, "needs a started scheduler", "Call start() first"
+            )
+        before = self._started()
+        self.dispatcher.run_once()
+        self.workers.step()
+        while self.completer.run_once(0):
+            pass
+        self.housekeeper.run_once()
+        self.workers.reconcile()
+        self.housekeeper.refresh_counts()  # stepped observers see every step's effect
+        return self._started() - before
 
-    def _something_waiting(self, categories: Iterable[str]) -> None:
-        """Tasks of ``categories`` were queued in the store (committed): until the
-        dispatcher has claimed them, submits of those categories take the claim path."""
-        with self._direct_lock:
-            self._nothing_waiting.difference_update(categories)
+    def _started(self) -> int:
+        return sum(v["started"] for v in self.metrics.totals().values())
 
-    # ================================================================ waiting
-    def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
-        event = threading.Event()
-        with self._lock:
-            self._waiters.setdefault(task_id, []).append(event)
-        try:
-            deadline = None if timeout is None else self.clock.monotonic() + timeout
-            while True:
-                record = self.store.get(task_id)
-                if record is None:
-                    raise TaskNotFoundError(task_id)
-                if record.state in TERMINAL:
-                    return record
-                # In-process the completer sets the event; another process's node cannot,
-                # so then the store is read again every poll interval. On a store shared
-                # by several nodes, any of them may run the task: always read again.
-                alone = self.state == "running" and not self.store.multi_node
-                slice_ = None if alone else self.config.poll_interval
-                left = None if deadline is None else deadline - self.clock.monotonic()
-                if left is not None and left <= 0:
-                    raise WaitTimeoutError(task_id, timeout or 0.0)
-                wait_for = (
-                    left if slice_ is None else (slice_ if left is None else min(slice_, left))
-                )
-                event.wait(wait_for)
-                event.clear()
-        finally:
-            with self._lock:
-                events = self._waiters.get(task_id, [])
-                if event in events:
-                    events.remove(event)
-                if not events:
-                    self._waiters.pop(task_id, None)
+    def run_until_idle(self, max_steps: int = 1000) -> int:
+        """Step until no task is in a FIFO, running or due (``threaded=False`` only)."""
+        for steps in range(1, max_steps + 1):
+            self.step()
+            counts = self.store.counts()
+            busy = any(per.get(QUEUED, 0) or per.get(RUNNING, 0) for per in counts.values())
+            if not busy and not self.completer.pending():
+                return steps
+        raise SchedulerStateError("run_until_idle", max_steps, "steps did not drain the work", "")
 
-    def _notify(self, task_ids: Sequence[int]) -> None:
-        with self._lock:
-            events = [e for i in task_ids for e in self._waiters.get(i, ())]
-        for event in events:
-            event.set()
+    def snapshot(self) -> Snapshot:
+        """An immutable picture of the node. Cheap: no store query (counts are cached)."""
+        return build_snapshot(
+            at=self.clock.now(),
+            node_id=self.node_id,
+            state=self.state,
+            budget=self.budget,
+            pools=self.pools,
+            settings=self.settings,
+            counts=self.housekeeper.counts,
+            workers=tuple(self.workers.snapshots()),
+            metrics=self.metrics,
+            decisions=self.housekeeper.decisions(),
+            abandoned_threads=self.workers.abandoned_threads,
+        )
 
-    # ================================================================ operator changes
-    def set_priority(self, category: str, priority: object) -> float:
-        weight = super().set_priority(category, priority)
-        self._reload_settings()
-        self.request_rebalance("operator")
-        return weight
-
-    def set_paused(self, category: str, paused: bool) -> None:
-        super().set_paused(category, paused)
-        self._reload_settings()
-        if not paused:
-            self._want({category})
-        self.request_rebalance("operator")
-
-    def pin(self, category: str, workers: int | None) -> None:
-        super().pin(category, workers)
-        self._reload_settings()
-        self.request_rebalance("operator")
-
-    def set_limits(
-        self, category: str, min_workers: int | None = None, max_workers: int | None = None
-    ) -> CategoryConfig:
-        cat = super().set_limits(category, min_workers, max_workers)
-        self._reload_settings()
-        self.request_rebalance("operator")
-        return cat
-
+    # ================================================================ node-only operations
     def rebalance(self) -> None:
+        """Run this node's balancer now, past the cooldown."""
         self.request_rebalance("rebalance")
+
+    def request_rebalance(self, trigger: str = "rebalance") -> None:
+        """Run the balancer at once, past the cooldown (operator changes, starvation)."""
+        self._rebalance.set(trigger)
 
     def set_workers(self, workers: int) -> None:
         """Change this node's thread budget at run time (1..512).
@@ -468,600 +294,6 @@ class Scheduler(Client):
         pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
         cats = {n: self.category_config(n, settings) for n in self.config.categories}
         check_capacity(workers, cats, pins)
-        with self._lock:
-            self.budget = workers
-            self.balancer.budget = workers
+        self.client.budget = workers
+        self.housekeeper.set_budget(workers)
         self.request_rebalance("budget")
-
-    def request_rebalance(self, trigger: str = "rebalance") -> None:
-        """Run the balancer at once, past the cooldown (operator changes, starvation)."""
-        self._rebalance_trigger = trigger
-        self._rebalance.set()
-
-    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
-        answers = super().cancel(ids)
-        done = [i for i, a in answers.items() if a == CANCEL_DONE]
-        self._notify(done)
-        for task_id, answer in answers.items():
-            if answer == CANCEL_REQUESTED:
-                claim = self._claimed.get(task_id)
-                if claim is not None:
-                    claim.cancel.set()
-        return answers
-
-    def retry(self, ids: Iterable[int] | None) -> list[int]:
-        done = super().retry(ids)
-        if done and self.state == "running":
-            self._something_waiting(self.pools)
-            self._want(set(self.pools))
-        return done
-
-    def _paused(self, category: str) -> bool:
-        settings = self._settings.get(category)
-        return bool(settings and settings.paused)
-
-    def _reload_settings(self) -> None:
-        version = self.store.settings_version()
-        settings = self.store.load_settings()
-        with self._lock:
-            was_paused = {c for c in self.pools if self._paused(c)}
-            self._settings = settings
-            self._settings_version = version
-        for category, pool in self.pools.items():
-            if self._paused(category) and category not in was_paused:
-                with self._direct_lock:
-                    self._nothing_waiting.discard(category)
-                    drained = pool.drain()
-                if drained:
-                    for task in drained:
-                        self._claimed.pop(task.id, None)
-                    try:
-                        self.store.release([t.id for t in drained], self.node_id)
-                    except Exception:
-                        # They stay claimed by this node: put back in the FIFO (adopted)
-                        # when the category resumes, or recovered by the next start.
-                        self._claim_doubt.add(category)
-                        log.exception(
-                            "pause: could not give back %d claimed tasks of %s; they run"
-                            " when it resumes",
-                            len(drained),
-                            category,
-                        )
-            elif not self._paused(category) and category in was_paused:
-                self._want({category})
-
-    # ================================================================ dispatcher
-    def _want(self, categories: set[str] | Any) -> None:
-        with self._lock:
-            self._wanted.update(categories)
-        self.timer.wake()
-
-    def _seed_timer(self) -> None:
-        nxt = self.store.next_run_at()
-        if nxt is not None:
-            self._schedule_due(nxt)
-
-    def _schedule_due(self, run_at: float) -> None:
-        """Wake the dispatcher at ``run_at`` unless an earlier wake-up is already set.
-
-        Only the earliest stored ``run_at`` needs a timer entry: when it fires the
-        dispatcher promotes what is due and asks the store for the next one, so the heap
-        stays small however many delayed tasks wait.
-        """
-        with self._lock:
-            if self._next_due is not None and self._next_due <= run_at:
-                return
-            self._next_due = run_at
-        self.timer.schedule_at(run_at)
-
-    def _dispatcher_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._dispatch_once()
-            except Exception:
-                log.exception("dispatcher step failed; retrying")
-                self._stopping.wait(STORE_RETRY_WAIT)
-            self.timer.wait(self.config.poll_interval)
-
-    def _dispatch_once(self) -> None:
-        """Promote due tasks, apply other processes' changes, claim into FIFOs, time out."""
-        now = self.clock.now()
-        mono = self.clock.monotonic()
-        poll = self.store.shared and mono >= self._next_poll
-        if self.timer.pop_due() or poll:
-            if self.store.promote_due(now):
-                self._something_waiting(self.pools)
-                self._want(set(self.pools))
-                if any(p.target == 0 and not self._paused(c) for c, p in self.pools.items()):
-                    self.request_rebalance("starved")  # due work may be in a pool of 0
-            self._next_due = None
-            self._seed_timer()
-        if poll:
-            self._next_poll = mono + self.config.poll_interval
-            if self.store.settings_version() != self._settings_version:
-                self._reload_settings()
-                self.request_rebalance("operator")
-                # Another process may have cancelled a task someone here waits for, and
-                # only this process's completer sets waiters' events: let them read again.
-                with self._lock:
-                    waited = list(self._waiters)
-                self._notify(waited)
-            for task_id in self.store.cancel_requests(self.node_id):
-                claim = self._claimed.get(task_id)
-                if claim is not None:
-                    claim.cancel.set()
-            with self._lock:
-                self._wanted.update(self.pools)
-        self._check_timeouts(mono)
-        with self._lock:
-            wanted, self._wanted = self._wanted, set()
-        for category in wanted:
-            if not self._feed(category, now):
-                with self._lock:
-                    self._wanted.add(category)
-
-    def _feed(self, category: str, now: float) -> bool:
-        """Claim into the FIFO up to its window; False if the window filled (more may wait)."""
-        pool = self.pools[category]
-        if self._paused(category) or self.state != "running" or pool.target == 0:
-            return True
-        window = self._window(pool)
-        room = window - pool.in_flight()
-        if room <= 0:
-            return True
-        with self._direct_lock:  # a direct submit now would jump ahead of this claim
-            if category in self._claim_doubt:  # under the lock: no direct row half-registered
-                self._adopt_lost_claims(category)
-            room = window - pool.in_flight()
-            if room <= 0 or not pool.accepting or self._paused(category):
-                return True
-            try:
-                tasks = self.store.claim(category, room, self.node_id, now)
-            except Exception:
-                # The claim may have committed even though it reported an error (a
-                # connection lost after COMMIT): look for such rows before claiming again.
-                self._claim_doubt.add(category)
-                raise
-            for task in tasks:
-                self._claimed[task.id] = _Claim(task, CancelFlag())
-            pool.fifo.put_many(tasks)
-            if len(tasks) < room and not self.store.multi_node:
-                self._nothing_waiting.add(category)
-            else:  # the window filled: more may wait (e.g. queued by another process)
-                self._nothing_waiting.discard(category)
-        return len(tasks) < room
-
-    def _window(self, pool: WorkerPool) -> int:
-        """How many claimed tasks a category may hold: each worker's current task plus up
-        to ``prefetch`` waiting per worker, fewer when its tasks are long (see
-        ``_prefetch``). A larger window claims in bigger batches (fewer transactions);
-        the start journal keeps a crash from charging the waiting ones an attempt, and a
-        graceful stop gives them back."""
-        return pool.target * (1 + self._prefetch(pool))
-
-    def _prefetch(self, pool: WorkerPool) -> int:
-        """Tasks to hold waiting per worker: about PREFETCH_SPAN seconds of this
-        category's work (by the running average of its tasks' run time), at least one,
-        at most ``prefetch``. Short tasks get a deep FIFO, so the workers do not run dry
-        while the next claim waits for the database; long ones a shallow one, so a node
-        does not sit on work that another node, or a worker freed by the balancer, could
-        start now. Until a task of the category has run, one."""
-        cap = self.config.prefetch
-        run = pool.avg_run
-        if run is None or cap <= 1:
-            return min(cap, 1)
-        if run <= PREFETCH_SPAN / cap:
-            return cap
-        return max(1, int(PREFETCH_SPAN / run))
-
-    def _adopt_lost_claims(self, category: str) -> None:
-        """Put into the FIFO the rows this node claimed without hearing back."""
-        rows = self.store.list_tasks(state=RUNNING, category=category, limit=100_000)
-        lost = sorted(
-            (r for r in rows if r.owner == self.node_id and r.id not in self._claimed),
-            key=lambda r: r.id,
-        )
-        for task in lost:
-            self._claimed[task.id] = _Claim(task, CancelFlag())
-        self.pools[category].fifo.put_many(lost)
-        self._claim_doubt.discard(category)
-        if lost:
-            log.warning(
-                "adopted %d tasks claimed by a write that reported an error: %s",
-                len(lost),
-                [t.id for t in lost],
-            )
-
-    def _check_timeouts(self, mono: float) -> None:
-        for pool in self.pools.values():
-            for worker in list(pool.workers):
-                if worker.deadline is None or mono < worker.deadline:
-                    continue
-                with pool.lock:
-                    # Again under the lock: the task may have ended, and the worker started
-                    # its next one, since the deadline was read.
-                    task = worker.task
-                    deadline = worker.deadline
-                    if deadline is None or mono < deadline:
-                        continue
-                    if worker.state != BUSY or task is None or worker.abandoned:
-                        continue
-                    pool.abandon(worker)
-                    self.abandoned_threads += 1
-                limit = task.timeout or 0.0
-                log.warning(
-                    "task %d (%s) timed out after %gs; its thread is abandoned",
-                    task.id,
-                    task.handler,
-                    limit,
-                )
-                self.metrics.add(task.category, "timed_out")
-                self._outcomes.put(
-                    Outcome(
-                        task.id,
-                        self.node_id,
-                        task.attempts,
-                        FAILED,
-                        self.clock.now(),
-                        error=f"timed out after {limit:g} s; the thread running it was abandoned",
-                        reason=REASON_TIMED_OUT,
-                    )
-                )
-                self._reconcile()
-                # The abandoned task no longer fills the window: claim for the replacement.
-                self._want({pool.category})
-
-    # ================================================================ workers
-    def _run_task(self, worker: Worker, task: TaskRecord) -> None:
-        claim = self._claimed.get(task.id) or _Claim(task, CancelFlag())
-        spec = self.handlers.get(task.handler)
-        worker.started_mono = self.clock.monotonic()  # the wall time is derived in snapshots
-        worker.task = task
-        worker.state = BUSY
-        if task.timeout:
-            worker.deadline = worker.started_mono + task.timeout
-            self.timer.schedule_mono(worker.deadline)
-        self.metrics.add(task.category, "started")
-        try:
-            self.store.record_start(task.id, task.attempts)
-        except Exception:  # the run matters more than the poison bookkeeping
-            log.exception("could not journal the start of task %d", task.id)
-        outcome = self.executor.run(task, spec, claim.cancel)
-        pool = worker.pool
-        ran = self.clock.monotonic() - worker.started_mono
-        avg = pool.avg_run  # a running average; two workers racing here lose one sample
-        pool.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
-        with pool.lock:
-            abandoned = worker.abandoned
-            worker.state = IDLE
-            worker.task = None
-            worker.deadline = None
-        if abandoned:
-            return  # timed out or released at stop: the outcome was decided elsewhere
-        self._outcomes.put(outcome)
-        # Refill at half, before it runs dry, unless the store has nothing waiting.
-        if pool.category not in self._nothing_waiting and (
-            pool.fifo.qsize() <= self._window(pool) // 2
-        ):
-            self._want({pool.category})
-
-    def _worker_exited(self, pool: WorkerPool, worker: Worker) -> None:
-        if self.state == "running":
-            self._reconcile()
-
-    def _reconcile(self) -> None:
-        """Spawn workers where pools are below target, within the budget of live threads.
-
-        A pool that grows waits for the shrinking pools' workers to leave, so the node
-        never runs more than ``workers`` threads (abandoned ones aside).
-        """
-        with self._lock:
-            if self.state != "running":
-                return
-            live = sum(len(p.workers) for p in self.pools.values())
-            free = self.budget - live
-            for pool in self.pools.values():
-                pool.reap_retired()
-                need = pool.target - len(pool.active())
-                while need > 0 and free > 0:
-                    pool.spawn()
-                    need -= 1
-                    free -= 1
-
-    # ================================================================ completer
-    def _completer_loop(self) -> None:
-        while not (self._completer_done.is_set() and self._outcomes.empty()):
-            try:
-                self._complete_once(self.config.poll_interval, self.config.commit_linger)
-            except Exception:
-                log.exception("completer step failed; retrying")
-                self._completer_done.wait(STORE_RETRY_WAIT)
-
-    def _complete_once(self, wait: float, linger: float = 0.0) -> bool:
-        """Write one batch of outcomes in one transaction; False if there was none.
-
-        ``linger``: see ``SchedulerConfig.commit_linger`` (the completer thread passes it;
-        stopping and stepping do not wait)."""
-        try:
-            first = self._outcomes.get(timeout=wait) if wait > 0 else self._outcomes.get_nowait()
-        except queue.Empty:
-            return False
-        batch = [first]
-        if linger > 0 and self.clock.monotonic() - self._last_commit < linger:
-            # Group commit: outcomes are streaming in, so let more arrive before writing.
-            # One timed wait, not a wake-up per outcome; stop() cuts it short.
-            self._completer_done.wait(linger)
-        while len(batch) < OUTCOME_BATCH:
-            try:
-                batch.append(self._outcomes.get_nowait())
-            except queue.Empty:
-                break
-        try:
-            applied = self.store.finish(batch)
-            self._last_commit = self.clock.monotonic()
-        except Exception:
-            for outcome in batch:  # keep them: written on the next try
-                self._outcomes.put(outcome)
-            raise
-        terminal: list[int] = []
-        retry_now: set[str] = set()
-        counts: Counter[tuple[str, str]] = Counter()
-        for outcome, ok in zip(batch, applied, strict=True):
-            claim = self._claimed.get(outcome.id)
-            if claim is not None and claim.task.attempts == outcome.attempt:
-                del self._claimed[outcome.id]  # only this attempt's: a retry may be claimed anew
-            elif claim is not None:
-                claim = None
-            category = claim.task.category if claim else ""
-            if not ok:
-                # Fenced out, or written by an earlier try whose commit was reported as
-                # failed: waiters re-read the store and see whatever is true.
-                terminal.append(outcome.id)
-                counts[category, "fenced"] += 1
-            elif outcome.state in TERMINAL:
-                terminal.append(outcome.id)
-                counts[category, outcome.state] += 1
-            elif outcome.state == SCHEDULED and outcome.run_at is not None:
-                counts[category, "retried"] += 1
-                if outcome.run_at > outcome.finished_at:
-                    self._schedule_due(outcome.run_at)
-                elif category:
-                    retry_now.add(category)
-        counts.pop(("", "fenced"), None)
-        self.metrics.add_many(counts)
-        self._notify(terminal)
-        if retry_now:
-            self._something_waiting(retry_now)
-            self._want(retry_now)
-        return True
-
-    # ================================================================ housekeeper
-    def _housekeeper_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._housekeep_once()
-            except Exception:
-                log.exception("housekeeping step failed; retrying")
-            wait = max(
-                0.01,
-                min(self._next_balance, self._next_counts, self._next_heartbeat)
-                - self.clock.monotonic(),
-            )
-            self._rebalance.wait(wait)
-
-    def _housekeep_once(self) -> None:
-        mono = self.clock.monotonic()
-        if mono >= self._next_counts:
-            self._next_counts = mono + min(1.0, self.config.balance_interval)
-            self._counts = self.store.counts()
-            self.metrics.sample(mono)
-        if self._rebalance.is_set():
-            self._rebalance.clear()
-            if self.state == "running":
-                self._balance(self._rebalance_trigger, force=True)
-        elif mono >= self._next_balance:
-            self._balance("interval", force=False)
-        if mono >= self._next_heartbeat:
-            self._heartbeat()
-            if self.store.multi_node and self.state == "running":
-                self._recover_others()
-
-    def _recover_others(self) -> None:
-        """Shared store: put back the tasks of nodes whose heartbeat went stale."""
-        report = self.store.recover(self.node_id, self.clock.now())
-        if _log_recovery("tasks of dead nodes", report):
-            self._notify(report.orphaned)
-            self._want(set(self.pools))
-
-    def _hint(self) -> None:
-        """Another process may have written work (a store notification): look now."""
-        self._next_poll = 0.0
-        self.timer.wake()
-
-    def _demands(self) -> list[Demand]:
-        counts = self._counts
-        items = []
-        for name in self.pools:
-            cat = self.category_config(name, self._settings)
-            settings = self._settings.get(name) or CategorySettings()
-            per = counts.get(name, {})
-            fifo = self.pools[name].fifo.qsize()
-            items.append(
-                Demand(
-                    name=name,
-                    weight=cat.priority,
-                    # Same total demand; the FIFO's claimed tasks count as queued.
-                    queued=per.get(QUEUED, 0) + min(fifo, per.get(RUNNING, 0)),
-                    running=max(0, per.get(RUNNING, 0) - fifo),
-                    min_workers=cat.min_workers,
-                    max_workers=cat.max_workers,
-                    paused=settings.paused,
-                    pinned=settings.pinned,
-                    current=self.pools[name].target,
-                )
-            )
-        return items
-
-    def _balance(self, trigger: str, force: bool) -> Decision | None:
-        """Ask the balancer; apply and record its decision. Only the scheduler resizes."""
-        mono = self.clock.monotonic()
-        self._next_balance = mono + self.config.balance_interval
-        self._counts = self.store.counts()
-        decision = self.balancer.decide(self._demands(), self.clock.now(), mono, trigger, force)
-        if decision is None:
-            return None
-        with self._lock:
-            for name, size in decision.targets.items():
-                self.pools[name].set_target(size)
-        self._reconcile()
-        self._want(set(self.pools))
-        record = decision.to_dict()
-        self._decisions.appendleft(record)
-        try:
-            self.store.add_decision(decision.at, record)
-        except Exception:
-            log.exception("could not store a balancer decision")
-        for line in decision.changes:
-            log.info("balancer (%s): %s", trigger, line)
-        return decision
-
-    def _heartbeat(self, stopped: bool = False) -> None:
-        self._next_heartbeat = self.clock.monotonic() + self.config.heartbeat_interval
-
-        totals = self.metrics.totals()
-        node = NodeInfo(
-            node_id=self.node_id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            started_at=self.started_at,
-            heartbeat_at=self.clock.now(),
-            budget=self.budget,
-            workers=[w.to_dict() for w in self._worker_snapshots()],
-            counters={
-                "by_category": totals,
-                # Claimed tasks waiting in this node's FIFOs: `running` in the store, but
-                # queued for a worker (readers such as `status` move them back).
-                "fifo": {name: pool.fifo.qsize() for name, pool in self.pools.items()},
-                "targets": {name: pool.target for name, pool in self.pools.items()},
-                "abandoned_threads": self.abandoned_threads,
-                # Tasks finished per second over the last few seconds, per category.
-                "rates": {name: round(rate, 3) for name, rate in self.metrics.rates().items()},
-                "python": sys.version.split()[0],
-            },
-            stopped=stopped,
-        )
-        try:
-            self.store.heartbeat(node)
-        except Exception:
-            log.exception("could not write the heartbeat")
-
-    # ================================================================ stepping (tests)
-    def step(self) -> int:
-        """Run every component once on this thread (``threaded=False`` only).
-
-        Order: dispatcher, one task per worker, completer, balancer (if due or asked).
-        Returns the number of tasks run.
-        """
-        if self.threaded:
-            raise SchedulerStateError(
-                "step()", None, "needs a scheduler built with threaded=False", ""
-            )
-        if self.state != "running":
-            raise SchedulerStateError(
-                "step()", self.state, "needs a started scheduler", "Call start() first"
-            )
-        before = sum(v["started"] for v in self.metrics.totals().values())
-        self._dispatch_once()
-        for pool in self.pools.values():
-            for worker in pool.active():
-                worker.run_once(0)
-            pool.reap_retired()
-        while self._complete_once(0):
-            pass
-        self._housekeep_once()
-        self._reconcile()
-        self._counts = self.store.counts()  # stepped observers see every step's effect
-        return sum(v["started"] for v in self.metrics.totals().values()) - before
-
-    def run_until_idle(self, max_steps: int = 1000) -> int:
-        """Step until no task is in a FIFO, running or due (``threaded=False`` only)."""
-        for steps in range(1, max_steps + 1):
-            self.step()
-            counts = self.store.counts()
-            busy = any(per.get(QUEUED, 0) or per.get(RUNNING, 0) for per in counts.values())
-            if not busy and self._outcomes.empty():
-                return steps
-        raise SchedulerStateError("run_until_idle", max_steps, "steps did not drain the work", "")
-
-    # ================================================================ snapshot
-    def _worker_snapshots(self) -> list[WorkerSnapshot]:
-        mono = self.clock.monotonic()
-        now = self.clock.now()
-        out = []
-        for pool in self.pools.values():
-            for worker in list(pool.workers):
-                task = worker.task
-                busy = worker.state == BUSY and task is not None
-                out.append(
-                    WorkerSnapshot(
-                        name=worker.name,
-                        category=pool.category,
-                        state=BUSY if busy else IDLE,
-                        task_id=task.id if busy and task else None,
-                        handler=task.handler if busy and task else None,
-                        started_at=now - (mono - worker.started_mono) if busy else None,
-                        elapsed=mono - worker.started_mono if busy else 0.0,
-                        retiring=worker.retiring,
-                    )
-                )
-        return out
-
-    def snapshot(self) -> Snapshot:
-        """An immutable picture of the node. Cheap: no store query (counts are cached)."""
-        workers = tuple(self._worker_snapshots())
-        rates = self.metrics.rates()
-        counts = self._counts
-        cats = []
-        for name, pool in self.pools.items():
-            cat = self.category_config(name, self._settings)
-            settings = self._settings.get(name) or CategorySettings()
-            per = counts.get(name, {})
-            fifo = pool.fifo.qsize()
-            cats.append(
-                CategorySnapshot(
-                    name=name,
-                    kind=cat.kind,
-                    priority=cat.priority,
-                    paused=settings.paused,
-                    pinned=settings.pinned,
-                    min_workers=cat.min_workers,
-                    max_workers=cat.max_workers,
-                    workers=pool.target,
-                    threads=len(pool.workers),
-                    busy=sum(1 for w in workers if w.category == name and w.state == BUSY),
-                    fifo=fifo,
-                    # A claimed task waiting in the FIFO is `running` in the store but,
-                    # to an operator, still queued for a worker.
-                    queued=per.get(QUEUED, 0) + min(fifo, per.get(RUNNING, 0)),
-                    scheduled=per.get(SCHEDULED, 0),
-                    running=max(0, per.get(RUNNING, 0) - fifo),
-                    succeeded=per.get(SUCCEEDED, 0),
-                    failed=per.get(FAILED, 0),
-                    cancelled=per.get(CANCELLED, 0),
-                    rate=rates.get(name, 0.0),
-                )
-            )
-        totals = self.metrics.totals()
-        counters = {key: sum(v[key] for v in totals.values()) for key in Metrics.KEYS}
-        return Snapshot(
-            at=self.clock.now(),
-            node_id=self.node_id,
-            state=self.state,
-            budget=self.budget,
-            categories=tuple(cats),
-            workers=workers,
-            decisions=tuple(self._decisions),
-            abandoned_threads=self.abandoned_threads,
-            counters=counters,
-            rate=sum(rates.values()),
-        )

@@ -10,7 +10,23 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
+
+if TYPE_CHECKING:
+    from .live_settings import LiveSettings
+    from .pool import WorkerPool
+
+
+def operator_view(per_state: Mapping[str, int], fifo: int) -> tuple[int, int]:
+    """(queued, running) of a category as an operator sees them.
+
+    A claimed task waiting in a node's FIFO is ``running`` in the store but, to an
+    operator, still queued for a worker: move the FIFO's tasks back to queued.
+    """
+    running = per_state.get(RUNNING, 0)
+    return per_state.get(QUEUED, 0) + min(fifo, running), max(0, running - fifo)
 
 
 @dataclass(frozen=True)
@@ -132,3 +148,63 @@ class Metrics:
             if span <= 0:
                 return dict.fromkeys(self._counts, 0.0)
             return {c: (last[c] - first[c]) / span for c in self._counts}
+
+
+def build_snapshot(
+    *,
+    at: float,
+    node_id: str,
+    state: str,
+    budget: int,
+    pools: Mapping[str, WorkerPool],
+    settings: LiveSettings,
+    counts: Mapping[str, Mapping[str, int]],
+    workers: tuple[WorkerSnapshot, ...],
+    metrics: Metrics,
+    decisions: tuple[dict[str, Any], ...],
+    abandoned_threads: int,
+) -> Snapshot:
+    """A node's :class:`Snapshot` from its units' state (``Scheduler.snapshot``)."""
+    rates = metrics.rates()
+    cats = []
+    for name, pool in pools.items():
+        cat = settings.category(name)
+        stored = settings.get(name)
+        per = counts.get(name, {})
+        fifo = pool.fifo.qsize()
+        queued, running = operator_view(per, fifo)
+        cats.append(
+            CategorySnapshot(
+                name=name,
+                kind=cat.kind,
+                priority=cat.priority,
+                paused=stored.paused,
+                pinned=stored.pinned,
+                min_workers=cat.min_workers,
+                max_workers=cat.max_workers,
+                workers=pool.target,
+                threads=len(pool.workers),
+                busy=sum(1 for w in workers if w.category == name and w.state == "busy"),
+                fifo=fifo,
+                queued=queued,
+                scheduled=per.get(SCHEDULED, 0),
+                running=running,
+                succeeded=per.get(SUCCEEDED, 0),
+                failed=per.get(FAILED, 0),
+                cancelled=per.get(CANCELLED, 0),
+                rate=rates.get(name, 0.0),
+            )
+        )
+    totals = metrics.totals()
+    return Snapshot(
+        at=at,
+        node_id=node_id,
+        state=state,
+        budget=budget,
+        categories=tuple(cats),
+        workers=workers,
+        decisions=decisions,
+        abandoned_threads=abandoned_threads,
+        counters={key: sum(v[key] for v in totals.values()) for key in Metrics.KEYS},
+        rate=sum(rates.values()),
+    )

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .counters import NodeCounters
+
 SCHEDULED = "scheduled"
 QUEUED = "queued"
 RUNNING = "running"
@@ -15,7 +17,6 @@ CANCELLED = "cancelled"
 
 STATES = (SCHEDULED, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-WAITING = frozenset({SCHEDULED, QUEUED})
 
 # Reasons recorded with a failed or cancelled task (``show`` prints them).
 REASON_ERROR = "error"
@@ -150,5 +151,5 @@ class NodeInfo:
     heartbeat_at: float
     budget: int
     workers: list[dict[str, Any]] = field(default_factory=list)
-    counters: dict[str, Any] = field(default_factory=dict)
+    counters: NodeCounters = field(default_factory=NodeCounters)
     stopped: bool = False

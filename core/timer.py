@@ -62,7 +62,3 @@ class Timer:
                 if timeout > 0:
                     self._cond.wait(timeout)
             self._woken = False
-
-    def clear(self) -> None:
-        with self._cond:
-            self._heap.clear()

@@ -34,7 +34,7 @@ log = logging.getLogger("jobsched.demo")
 class Submitter(Protocol):
     """What the workload submits through: a :class:`core.Client` or :class:`core.Scheduler`."""
 
-    def submit_many_ids(self, items: Sequence[Any]) -> list[int]: ...
+    def submit_many(self, items: Sequence[Any]) -> list[int]: ...
 
 
 def _default_mix() -> Mapping[str, float]:
@@ -133,7 +133,7 @@ class DemoWorkload:
         items = self.plan_step(now)
         if not items:
             return []
-        ids = self.submitter.submit_many_ids(items)
+        ids = self.submitter.submit_many(items)
         with self._changed:
             for task_id, item in zip(ids, items, strict=True):
                 self._submitted.append((task_id, item[0]))

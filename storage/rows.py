@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
+from jobsched.core.counters import NodeCounters
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import STATES, CategorySettings, NodeInfo, TaskRecord
 
@@ -132,7 +133,7 @@ def node_values(node: NodeInfo) -> tuple[Any, ...]:
         node.heartbeat_at,
         node.budget,
         json.dumps(node.workers, default=str),
-        json.dumps(node.counters, default=str),
+        json.dumps(node.counters.to_dict(), default=str),
         bool(node.stopped),
     )
 
@@ -140,6 +141,6 @@ def node_values(node: NodeInfo) -> tuple[Any, ...]:
 def nodes_from(rows: Iterable[Sequence[Any]]) -> list[NodeInfo]:
     return [
         NodeInfo(node_id, host, pid, started, beat, budget, json.loads(workers),
-                 json.loads(counters), bool(stopped))
+                 NodeCounters.from_dict(json.loads(counters)), bool(stopped))
         for node_id, host, pid, started, beat, budget, workers, counters, stopped in rows
     ]  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from jobsched.core.counters import NodeCounters
 from jobsched.core.query import Page, TaskQuery, parse
 from jobsched.core.store import (
     CANCEL_DONE,
@@ -638,7 +639,7 @@ class StoreContract:
         node = NodeInfo(
             node_id=NODE, host="box", pid=123, started_at=T0, heartbeat_at=T0 + 1, budget=8,
             workers=[{"category": "email", "busy": True, "task": 7}],
-            counters={"email": {"started": 3}},
+            counters=NodeCounters(by_category={"email": {"started": 3}}, fifo={"email": 2}),
         )  # fmt: skip
         store.heartbeat(node)
         assert store.nodes() == [node]

@@ -154,7 +154,7 @@ def backlog_fill(tmp: Path, path: str, n: int) -> dict[str, float]:
     t0 = time.perf_counter()
     for offset in range(0, n, 20_000):
         k = min(20_000, n - offset)
-        client.submit_many_ids([("a.noop" if i % 2 else "b.noop", None) for i in range(k)])
+        client.submit_many([("a.noop" if i % 2 else "b.noop", None) for i in range(k)])
     store.close()
     return {"n": n, "fill_s": time.perf_counter() - t0, "file_mb": Path(path).stat().st_size / 1e6}
 

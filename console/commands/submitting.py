@@ -104,7 +104,7 @@ def submit(
     value = _payload(payload)
     seconds_option("--timeout", timeout)
     with _client(ctx) as client:
-        task_id = client.submit_id(handler, value, category=category, delay=delay, key=key)
+        task_id = client.submit(handler, value, category=category, delay=delay, key=key).id
         if not wait:
             typer.echo(task_id)
             return

@@ -12,6 +12,7 @@ from jobsched.console.local import LocalNode
 from jobsched.console.screens.nodes import NodesScreen
 from jobsched.console.source import nodes_of
 from jobsched.core import FakeClock, Scheduler
+from jobsched.core.counters import NodeCounters
 from jobsched.core.task import NodeInfo
 from textual.pilot import Pilot
 
@@ -58,7 +59,7 @@ def other_nodes(sched: Scheduler, clock: FakeClock) -> None:
     }
     sched.store.heartbeat(NodeInfo("db-1:41:a", host="db-1.example", pid=41, started_at=now - 60,
                                    heartbeat_at=now - 1, budget=7, workers=[busy, idle],
-                                   counters=counters))  # fmt: skip
+                                   counters=NodeCounters.from_dict(counters)))  # fmt: skip
     sched.store.heartbeat(NodeInfo("edge:42:b", host=f"edge{MARKUP}", pid=42, started_at=now - 90,
                                    heartbeat_at=now - 30, budget=4, stopped=True))  # fmt: skip
 

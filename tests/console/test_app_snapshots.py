@@ -7,6 +7,7 @@ from typing import Any
 
 from jobsched.console.view import AttachedView
 from jobsched.core import Client, FakeClock, MemoryStore
+from jobsched.core.counters import NodeCounters
 from jobsched.core.task import NodeInfo
 from textual.pilot import Pilot
 
@@ -91,10 +92,10 @@ def fixed_nodes(store: MemoryStore, now: float) -> None:
     ]
     nodes = [
         NodeInfo("node-a.example:101:x", host="node-a.example", pid=101, started_at=now - 3600,
-                 heartbeat_at=now - 0.5, budget=5, workers=workers, counters=counters),
+                 heartbeat_at=now - 0.5, budget=5, workers=workers, counters=NodeCounters.from_dict(counters)),
         NodeInfo("node-b.example:202:y", host="node-b.example", pid=202, started_at=now - 7200,
                  heartbeat_at=now - 60, budget=4, workers=[worker(1, "email", False)],
-                 counters={"targets": {"email": 1}}),
+                 counters=NodeCounters(targets={"email": 1})),
         NodeInfo("node-c.example:303:z", host="node-c.example", pid=303, started_at=now - 900,
                  heartbeat_at=now - 300, budget=4, stopped=True),
     ]  # fmt: skip

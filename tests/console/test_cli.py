@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from jobsched.console import reports
+from jobsched.core.counters import NodeCounters
 from jobsched.core.task import CANCELLED, FAILED, QUEUED, SCHEDULED, SUCCEEDED, NodeInfo
 
 from tests.console.cli_support import Cli, make_cli, one_line_error
@@ -219,7 +220,9 @@ def test_node_report_sums_rates_and_finished_tasks_from_the_heartbeat() -> None:
                {"name": "a-2", "category": "a", "state": "idle", "retiring": True},
                {"name": "b-1", "category": "b", "state": "idle"}]  # fmt: skip
 
-    node = reports.node_report(heartbeat(100.0, workers=workers, counters=counters), 101.5, 0.5)
+    node = reports.node_report(
+        heartbeat(100.0, workers=workers, counters=NodeCounters.from_dict(counters)), 101.5, 0.5
+    )
 
     assert node["rate"] == 1.75 and node["rates"] == {"a": 1.25, "b": 0.5}
     assert node["targets"] == {"a": 4, "b": 2} and node["workers"] == {"a": 1, "b": 1}

@@ -54,7 +54,7 @@ def store_of(env: Env) -> CountingStore:
 
 
 def window(env: Env, category: str = "email") -> int:
-    return env.sched._window(env.sched.pools[category])
+    return env.sched.dispatcher.window(env.sched.pools[category])
 
 
 def test_a_submit_to_an_idle_category_is_claimed_in_the_same_write(env: Env) -> None:
@@ -166,17 +166,17 @@ def test_the_fifo_holds_about_ten_ms_of_work_per_worker() -> None:
     e.sched.start()
     try:
         # Before any task ran, each worker holds one task waiting
-        assert e.sched._prefetch(e.sched.pools["email"]) == 1
+        assert e.sched.dispatcher.prefetch(e.sched.pools["email"]) == 1
         # When some of each have run
         e.sched.submit_many([("email.quick", i) for i in range(20)])
         e.sched.submit_many([("web.slow", i) for i in range(3)])
         e.sched.run_until_idle()
         # Then quick tasks wait about 10 deep per worker, slow ones one deep
-        assert e.sched._prefetch(e.sched.pools["email"]) == 10
-        assert e.sched._prefetch(e.sched.pools["web"]) == 1
+        assert e.sched.dispatcher.prefetch(e.sched.pools["email"]) == 10
+        assert e.sched.dispatcher.prefetch(e.sched.pools["web"]) == 1
         # And instant tasks are capped by the prefetch setting
         e.sched.pools["email"].avg_run = 0.0
-        assert e.sched._prefetch(e.sched.pools["email"]) == e.sched.config.prefetch
+        assert e.sched.dispatcher.prefetch(e.sched.pools["email"]) == e.sched.config.prefetch
     finally:
         e.sched.stop(grace=0)
 
@@ -202,7 +202,7 @@ def test_a_backlog_queued_by_another_process_is_not_overtaken() -> None:
         )
         # When the node's poll claims a full window, and then a task is submitted here
         e.clock.advance(e.sched.config.poll_interval)
-        e.sched._dispatch_once()
+        e.sched.dispatcher.run_once()
         pool = e.sched.pools["email"]
         assert pool.fifo.qsize() == window(e)
         for _ in range(5):  # a worker takes a few, so the window has room again

@@ -165,7 +165,7 @@ def test_pause_gives_back_tasks_already_claimed_into_the_fifo(env: Env) -> None:
     # Given tasks claimed into the FIFO but not started
     for i in range(4):
         env.sched.submit("email.send", {"i": i})
-    env.sched._dispatch_once()
+    env.sched.dispatcher.run_once()
     assert env.sched.pools["email"].fifo.qsize() > 0
     # When the category is paused
     env.sched.set_paused("email", True)
@@ -187,7 +187,7 @@ def test_cancel_a_queued_task_means_it_never_runs(env: Env) -> None:
 
 def test_cancel_a_claimed_task_before_it_starts(env: Env) -> None:
     handle = env.sched.submit("email.send", {"x": 1})
-    env.sched._dispatch_once()  # claimed into the FIFO: `running` in the store
+    env.sched.dispatcher.run_once()  # claimed into the FIFO: `running` in the store
     assert env.sched.cancel([handle.id]) == {handle.id: "requested"}
     env.sched.run_until_idle()
     assert env.ran == []
@@ -245,7 +245,7 @@ def test_current_task_outside_a_handler_raises() -> None:
 def test_stop_releases_claimed_tasks_back_to_queued_without_an_attempt(env: Env) -> None:
     for i in range(4):
         env.sched.submit("email.send", {"i": i})
-    env.sched._dispatch_once()
+    env.sched.dispatcher.run_once()
     in_fifo = [t.id for t in list(env.sched.pools["email"].fifo.queue)]
     assert in_fifo
     released = env.sched.stop()
@@ -265,7 +265,7 @@ def test_restart_recovers_interrupted_tasks_and_orphans_the_exhausted() -> None:
     begun = first.sched.submit("email.send", {"a": 1}, max_attempts=2).id
     poison = first.sched.submit("email.send", {"b": 1}, max_attempts=1).id
     waiting = first.sched.submit("email.send", {"c": 1}, max_attempts=1).id
-    first.sched._dispatch_once()
+    first.sched.dispatcher.run_once()
     assert {store.get(i).state for i in (begun, poison, waiting)} == {"running"}  # type: ignore[union-attr]
     store.record_start(begun, 1)
     store.record_start(poison, 1)

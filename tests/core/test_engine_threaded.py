@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig, TaskFailedError, current_task
+from jobsched.core.pool import Worker
 
 WAIT = 10.0  # upper bound for any single wait; tests normally finish far sooner
 
@@ -200,19 +201,18 @@ def test_stop_at_the_deadline_releases_a_task_still_running() -> None:
     release.set()
 
 
-def test_a_worker_thread_that_dies_is_replaced() -> None:
+def test_a_worker_thread_that_dies_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     sched = make(2)
-    original = sched._run_task
+    original = Worker.attempt
     calls = {"n": 0}
 
-    def flaky_run(worker: Any, task: Any) -> None:
+    def flaky_attempt(worker: Worker, task: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("worker crashed outside the handler")
         original(worker, task)
 
-    for pool in sched.pools.values():
-        pool.run_task = flaky_run
+    monkeypatch.setattr(Worker, "attempt", flaky_attempt)
 
     sched.handler("a.ok")(lambda p: p)
     with sched:

@@ -1,7 +1,7 @@
 """Group commit: while outcomes stream in, the completer waits up to ``commit_linger`` for
 more, so one transaction carries many; when they do not, it writes at once.
 
-``_complete_once`` is the completer thread's body; it is called here on the test's
+``Completer.run_once`` is the completer thread's body; it is called here on the test's
 thread, with outcomes put on its queue by a second thread.
 """
 
@@ -38,13 +38,23 @@ def outcome(n: int) -> Outcome:
     return Outcome(n, "node", 1, SUCCEEDED, 0.0, result="null")
 
 
+def streaming(sched: Scheduler) -> None:
+    """The completer has just written a batch (outcomes are streaming in)."""
+    store = sched.store
+    assert isinstance(store, BatchStore)
+    sched.completer.put(outcome(0))
+    assert sched.completer.run_once(0)
+    store.batches.clear()
+    store.wrote.clear()
+
+
 def put_later(sched: Scheduler, item: Outcome, after: threading.Event | float) -> threading.Thread:
     def run() -> None:
         if isinstance(after, threading.Event):
             after.wait(10)
         else:
             threading.Event().wait(after)  # the next outcome arrives a little later
-        sched._outcomes.put(item)
+        sched.completer.put(item)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -56,12 +66,12 @@ def test_streaming_outcomes_are_written_together() -> None:
     # Given a completer that wrote a batch just now (outcomes are streaming in)
     sched, store = node(linger=0.1)
     object.__setattr__(sched.config, "commit_linger", 1.0)  # past validate(): room for a slow CI
-    sched._last_commit = sched.clock.monotonic()
+    streaming(sched)
     # When one outcome is ready and the next arrives 50 ms later
-    sched._outcomes.put(outcome(1))
+    sched.completer.put(outcome(1))
     thread = put_later(sched, outcome(2), 0.05)
     # Then both go into one transaction
-    assert sched._complete_once(0.1, sched.config.commit_linger)
+    assert sched.completer.run_once(0.1, sched.config.commit_linger)
     thread.join(5)
     assert store.batches == [2]
 
@@ -71,23 +81,23 @@ def test_a_lone_outcome_is_written_at_once() -> None:
     # Given a completer that has written nothing for a while, and a linger of a minute
     sched, store = node(linger=0.1)
     object.__setattr__(sched.config, "commit_linger", 60.0)  # past validate(): a long wait
-    assert sched._last_commit == -math.inf
+    assert sched.completer.last_commit == -math.inf
     # When one outcome is ready, and the next comes only after the first was written
-    sched._outcomes.put(outcome(1))
+    sched.completer.put(outcome(1))
     thread = put_later(sched, outcome(2), store.wrote)
     # Then the first is written without waiting (a wait would run into the test's timeout)
-    assert sched._complete_once(0.1, sched.config.commit_linger)
+    assert sched.completer.run_once(0.1, sched.config.commit_linger)
     assert store.batches == [1]
     thread.join(5)
-    assert sched._outcomes.qsize() == 1
+    assert sched.completer.pending() == 1
 
 
 @pytest.mark.timeout(10)
 def test_no_linger_writes_what_is_there() -> None:
     sched, store = node(linger=0)
-    sched._last_commit = sched.clock.monotonic()
-    sched._outcomes.put(outcome(1))
+    streaming(sched)
+    sched.completer.put(outcome(1))
     thread = put_later(sched, outcome(2), store.wrote)
-    assert sched._complete_once(0.1, sched.config.commit_linger)
+    assert sched.completer.run_once(0.1, sched.config.commit_linger)
     thread.join(5)
     assert store.batches == [1]

@@ -57,7 +57,7 @@ def test_failed_open_leaves_the_scheduler_stopped() -> None:
     with pytest.raises(RuntimeError):
         sched.start()
     assert sched.state == "stopped" and store.opened is False
-    assert sched._threads == []
+    assert sched.threads == {}
 
 
 def test_module_level_handlers_of_listed_modules_are_picked_up() -> None:

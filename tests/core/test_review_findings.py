@@ -102,7 +102,7 @@ def test_a_timeout_check_does_not_abandon_the_next_task_of_the_same_worker() -> 
     try:
         a = sched.submit("a.slow").id
         b = sched.submit("a.next").id
-        sched._dispatch_once()
+        sched.dispatcher.run_once()
         pool = sched.pools["a"]
         worker = pool.active()[0]
         runner = threading.Thread(target=lambda: (worker.run_once(0), worker.run_once(0)))
@@ -117,11 +117,11 @@ def test_a_timeout_check_does_not_abandon_the_next_task_of_the_same_worker() -> 
         # When the timeout check reads A's deadline, and A finishes and B starts before
         # the check takes the pool's lock
         pool.lock = _LockWithPause(threading.current_thread(), a_finishes_and_b_starts)  # type: ignore[assignment]
-        sched._check_timeouts(clock.monotonic())
+        sched.workers.expire(clock.monotonic())
         release_b.set()
         runner.join(WAIT)
         assert not runner.is_alive()
-        while sched._complete_once(0):
+        while sched.completer.run_once(0):
             pass
         # Then B, which has no timeout, is neither abandoned nor failed as timed out
         assert not worker.abandoned
@@ -179,7 +179,7 @@ def test_cancelling_the_same_id_twice_in_one_call_reports_it_cancelled_and_wakes
         answers = sched.cancel([task_id, task_id])
         waiting.join(WAIT / 2)
         alive = waiting.is_alive()
-        sched._notify([task_id])  # lets a hung waiter end so the test finishes
+        sched.waiters.notify([task_id])  # lets a hung waiter end so the test finishes
         waiting.join(WAIT)
         # Then this call cancelled it, says so, and the waiter has its record
         assert answers == {task_id: "cancelled"}

@@ -22,7 +22,7 @@ def client() -> Client:
 
 def test_items_keep_their_payloads_order_and_options() -> None:
     c = client()
-    ids = c.submit_many_ids(
+    ids = c.submit_many(
         [
             ("email.send", {"a": 1}),
             ("email.send", {"a": 2}, {"delay": 5}),
@@ -48,5 +48,5 @@ def test_items_keep_their_payloads_order_and_options() -> None:
 def test_one_bad_item_stores_nothing(bad: tuple[str, object], error: type[Exception]) -> None:
     c = client()
     with pytest.raises(error):
-        c.submit_many_ids([("email.send", {"ok": 1}), bad, ("email.send", {"ok": 2})])
+        c.submit_many([("email.send", {"ok": 1}), bad, ("email.send", {"ok": 2})])
     assert sum(per["queued"] for per in c.store.counts().values()) == 0

@@ -27,7 +27,7 @@ def submit(db: Path | str, count: int, seed_ms: list[float]) -> list[int]:
             ("a.work" if n % 2 else "b.work", {"n": n, "ms": seed_ms[n % len(seed_ms)]})
             for n in range(count)
         ]
-        return client.submit_many_ids(items)
+        return client.submit_many(items)
     finally:
         store.close()
 

@@ -22,7 +22,7 @@ def main() -> int:
     client = Client(CONFIG, store)
     print("ready", flush=True)
     for n in range(count):
-        task_id = client.submit_id("a.work" if n % 2 else "b.work", {"n": n})
+        task_id = client.submit("a.work" if n % 2 else "b.work", {"n": n}).id
         sys.stdout.write(f"{task_id}\n")
         sys.stdout.flush()
     store.close()

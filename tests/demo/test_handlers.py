@@ -34,7 +34,7 @@ def run(
     sched: Scheduler, clock: FakeClock, handler: str, payload: Any, **options: Any
 ) -> TaskRecord:
     """Submit one task and step (advancing past retry backoffs) until it is terminal."""
-    task_id = sched.submit_id(handler, payload, **options)
+    task_id = sched.submit(handler, payload, **options).id
     for _ in range(20):
         sched.run_until_idle()
         record = sched.get(task_id)

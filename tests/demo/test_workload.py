@@ -20,7 +20,7 @@ class RecordingSubmitter:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def submit_many_ids(self, items: Sequence[Any]) -> list[int]:
+    def submit_many(self, items: Sequence[Any]) -> list[int]:
         with self.lock:
             self.calls += 1
             if self.calls <= self.fail_first:

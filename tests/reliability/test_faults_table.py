@@ -69,12 +69,14 @@ def rows_in(db: Path) -> int:
         con.close()
 
 
-def stepped(store: Any = None, **handlers: Callable[[Any], Any]) -> Scheduler:
+def stepped(
+    store: Any = None, clock: FakeClock | None = None, **handlers: Callable[[Any], Any]
+) -> Scheduler:
     config = SchedulerConfig(
         workers=2,
         categories={"a": CategoryConfig(min_workers=1), "b": CategoryConfig(min_workers=1)},
     )
-    sched = Scheduler(config, store or MemoryStore(), clock=FakeClock(), threaded=False)
+    sched = Scheduler(config, store or MemoryStore(), clock=clock or FakeClock(), threaded=False)
     sched.handler("a.ok")(lambda p: p)
     for name, fn in handlers.items():
         sched.handler(name.replace("_", "."))(fn)
@@ -224,11 +226,12 @@ def handler_raises(tmp_path: Path) -> None:
     def boom(payload: Any) -> None:
         raise ValueError("boom")
 
-    sched = stepped(a_boom=boom)
+    clock = FakeClock()
+    sched = stepped(clock=clock, a_boom=boom)
     handle = sched.submit("a.boom", {}, max_attempts=2)
     sched.step()
     assert sched.get(handle.id).state == "scheduled"  # retried with backoff
-    sched.clock._clock.advance(sched.config.retry_max)  # type: ignore[attr-defined]
+    clock.advance(sched.config.retry_max)
     sched.run_until_idle()
     with pytest.raises(TaskFailedError, match="ValueError: boom") as info:
         handle.result(0)
@@ -359,13 +362,13 @@ def database_locked_for_long(tmp_path: Path) -> None:
     try:
         started = time.monotonic()
         with pytest.raises(StoreBusyError) as info:
-            sched.submit_id("a.x", {})
+            sched.submit("a.x", {})
         assert time.monotonic() - started >= 0.25  # retried for the busy timeout first
         assert info.value.exit_code == 3 and str(db) in str(info.value)
     finally:
         other.rollback()
         other.close()
-    assert sched.submit_id("a.x", {}) >= 1  # nothing lost: the next write goes through
+    assert sched.submit("a.x", {}).id >= 1  # nothing lost: the next write goes through
     store.close()
 
 
@@ -531,7 +534,7 @@ def a_large_backlog(tmp_path: Path) -> None:
 
         client = Client(sched_cfg, store)
         client.handler("a.noop")(lambda p: None)
-        client.submit_many_ids([("a.noop", None)] * n)
+        client.submit_many([("a.noop", None)] * n)
         store.close()
         out = subprocess.run(
             [sys.executable, "-c", script, str(db)],

@@ -27,8 +27,8 @@ def test_poison_task_is_orphaned_and_its_neighbours_finish(tmp_path: Path) -> No
     store = open_store(db)
     store.open(None)
     client = Client(CONFIG, store)
-    poison = client.submit_id("a.suicide", {})
-    others = client.submit_many_ids([("a.work", {"n": n, "ms": 2}) for n in range(200)])
+    poison = client.submit("a.suicide", {}).id
+    others = client.submit_many([("a.work", {"n": n, "ms": 2}) for n in range(200)])
     store.close()
     # A supervisor restarts the node whenever it dies, until it drains and exits 0.
     restarts = 0

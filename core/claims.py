@@ -1,0 +1,62 @@
+"""The tasks this node has claimed and not yet finished, with their cancel flags.
+
+The dispatcher adds what it claims (and what the direct hand-off inserts claimed), a worker
+reads the flag of the task it runs, a cancel sets it, and the completer forgets a task
+once the outcome of that attempt is written. Plain dict operations, atomic under the GIL:
+no lock on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .handlers import CancelFlag
+from .task import Outcome, TaskRecord
+
+
+@dataclass(slots=True)
+class Claim:
+    task: TaskRecord
+    cancel: CancelFlag
+
+
+class Claims:
+    def __init__(self) -> None:
+        self._by_id: dict[int, Claim] = {}
+
+    def add(self, tasks: Iterable[TaskRecord]) -> None:
+        by_id = self._by_id
+        for task in tasks:
+            by_id[task.id] = Claim(task, CancelFlag())
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._by_id
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def cancel_flag(self, task: TaskRecord) -> CancelFlag:
+        """The flag a worker hands to the handler (a fresh one if the claim is unknown)."""
+        claim = self._by_id.get(task.id)
+        return claim.cancel if claim is not None else CancelFlag()
+
+    def request_cancel(self, task_ids: Iterable[int]) -> None:
+        """Ask the handlers of these claimed tasks to stop (ids not claimed are ignored)."""
+        for task_id in task_ids:
+            claim = self._by_id.get(task_id)
+            if claim is not None:
+                claim.cancel.set()
+
+    def finished(self, outcome: Outcome) -> str:
+        """Forget the claim the outcome ends and return its category; "" if the outcome
+        is not of the claimed attempt (a retry may already be claimed anew)."""
+        claim = self._by_id.get(outcome.id)
+        if claim is None or claim.task.attempts != outcome.attempt:
+            return ""
+        del self._by_id[outcome.id]
+        return claim.task.category
+
+    def forget(self, task_ids: Iterable[int]) -> None:
+        for task_id in task_ids:
+            self._by_id.pop(task_id, None)

@@ -1,0 +1,129 @@
+"""The :class:`~.client.Client`'s API on the :class:`~.scheduler.Scheduler`, delegated.
+
+A node is used like a client (``sched.submit(...)``, ``sched.pin(...)``); every call here
+goes to the client it composes, which validates, writes and tells the engine through its
+hooks. Nothing here overrides anything: the scheduler's own operations live beside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .client import Client, SubmitItem
+from .clock import Clock
+from .config import CategoryConfig, SchedulerConfig
+from .handle import TaskHandle
+from .handlers import HandlerFn, HandlerSpec
+from .store import TaskStore
+from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
+
+
+class ClientAPI:
+    client: Client
+
+    @property
+    def config(self) -> SchedulerConfig:
+        return self.client.config
+
+    @property
+    def store(self) -> TaskStore:
+        return self.client.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.client.clock
+
+    @property
+    def handlers(self) -> dict[str, HandlerSpec]:
+        return self.client.handlers
+
+    @property
+    def budget(self) -> int:
+        """The node's worker budget (see :meth:`set_workers`)."""
+        return self.client.budget
+
+    def handler(
+        self,
+        name: str,
+        *,
+        category: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[HandlerFn], HandlerFn]:
+        """Register ``fn`` under ``name`` for this scheduler only."""
+        return self.client.handler(
+            name, category=category, max_attempts=max_attempts, timeout=timeout
+        )
+
+    def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
+        """Validate, insert (committed) and return a handle. Options: category, delay,
+        run_at, key, max_attempts, timeout."""
+        return self.client.submit(handler, payload, **options)
+
+    def submit_many(self, items: Sequence[SubmitItem]) -> list[int]:
+        """Validate all, then insert all in one transaction; returns the ids."""
+        return self.client.submit_many(items)
+
+    def build_task(self, handler: str, payload: Any = None, **options: Any) -> NewTask:
+        return self.client.build_task(handler, payload, **options)
+
+    def insert(self, rows: Sequence[NewTask]) -> list[int]:
+        return self.client.insert(rows)
+
+    def inject(
+        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+    ) -> list[int]:
+        return self.client.inject(category, count, duration_ms, fail_rate)
+
+    def get(self, task_id: int) -> TaskRecord:
+        return self.client.get(task_id)
+
+    def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
+        return self.client.wait(task_id, timeout)
+
+    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
+        return self.client.cancel(ids)
+
+    def retry(self, ids: Iterable[int] | None) -> list[int]:
+        return self.client.retry(ids)
+
+    def category_config(self, name: str, settings: Any = None) -> CategoryConfig:
+        return self.client.category_config(name, settings)
+
+    # --- reading what the store holds --------------------------------------------------
+    @property
+    def location(self) -> str:
+        return self.client.location
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        return self.client.list_tasks(state, category, limit)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self.client.counts()
+
+    def load_settings(self) -> dict[str, CategorySettings]:
+        return self.client.load_settings()
+
+    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.client.recent_decisions(limit)
+
+    def nodes(self) -> list[NodeInfo]:
+        return self.client.nodes()
+
+    # --- operator changes: the client writes, the engine reloads once and rebalances ---
+    def set_priority(self, category: str, priority: object) -> float:
+        return self.client.set_priority(category, priority)
+
+    def set_paused(self, category: str, paused: bool) -> None:
+        self.client.set_paused(category, paused)
+
+    def pin(self, category: str, workers: int | None) -> None:
+        self.client.pin(category, workers)
+
+    def set_limits(
+        self, category: str, min_workers: int | None = None, max_workers: int | None = None
+    ) -> CategoryConfig:
+        return self.client.set_limits(category, min_workers, max_workers)

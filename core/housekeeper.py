@@ -1,0 +1,238 @@
+"""The housekeeper: counts, the balancer, the heartbeat, recovery of other nodes.
+
+One step (:meth:`Housekeeper.run_once`) refreshes the per-state counts, runs the balancer
+when its interval is up or a rebalance was requested, and writes the heartbeat; on a store
+shared by several nodes it then puts back the tasks of nodes whose heartbeat went stale.
+Only the housekeeper applies the balancer's decisions to the pools.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .balancer import Balancer, Decision, Demand
+from .clock import Clock
+from .config import SchedulerConfig
+from .counters import NodeCounters
+from .live_settings import LiveSettings
+from .snapshot import Metrics, operator_view
+from .store import TaskStore
+from .task import NodeInfo, RecoveryReport
+from .waiters import Waiters
+from .workers import WorkerPools
+
+log = logging.getLogger("jobsched")
+
+
+def log_recovery(what: str, report: RecoveryReport) -> bool:
+    """Warn about what a recovery put back or failed; True if it did anything."""
+    if not (report.requeued or report.orphaned):
+        return False
+    log.warning(
+        "recovered %d %s %s; %d orphaned (failed) %s",
+        len(report.requeued),
+        what,
+        report.requeued[:50],
+        len(report.orphaned),
+        report.orphaned[:50],
+    )
+    return True
+
+
+class RebalanceRequest:
+    """A request to run the balancer at once, past its cooldown, and why."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._trigger = "rebalance"
+
+    def set(self, trigger: str = "rebalance") -> None:
+        self._trigger = trigger
+        self._event.set()
+
+    def take(self) -> str | None:
+        """The trigger of a pending request (clearing it), or None."""
+        if not self._event.is_set():
+            return None
+        self._event.clear()
+        return self._trigger
+
+    def wait(self, timeout: float) -> None:
+        self._event.wait(timeout)
+
+
+class Housekeeper:
+    def __init__(
+        self,
+        store: TaskStore,
+        clock: Clock,
+        config: SchedulerConfig,
+        node_id: str,
+        pools: WorkerPools,
+        settings: LiveSettings,
+        metrics: Metrics,
+        waiters: Waiters,
+        rebalance: RebalanceRequest,
+        want: Callable[[set[str]], None],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._node_id = node_id
+        self._pools = pools
+        self._settings = settings
+        self._metrics = metrics
+        self._waiters = waiters
+        self._rebalance = rebalance
+        self._want = want
+        self.balancer = Balancer(config.workers, config.cooldown)
+        #: False until started and again from stop on: decisions are not applied then
+        self.running = False
+        self.started_at = 0.0
+        #: category -> state -> tasks, as of the last refresh (snapshots read this)
+        self.counts: dict[str, dict[str, int]] = {}
+        self._decisions: deque[dict[str, Any]] = deque(maxlen=50)
+        self._next_counts = 0.0
+        self._next_balance = 0.0
+        self._next_heartbeat = 0.0
+        self._stopping = threading.Event()
+
+    def decisions(self) -> tuple[dict[str, Any], ...]:
+        """The latest balancer decisions, newest first."""
+        return tuple(self._decisions)
+
+    def start(self, now: float) -> None:
+        """Load the decisions of earlier runs, count, and size the pools for the start."""
+        self.started_at = now
+        self._decisions.extend(
+            reversed(self._store.recent_decisions(self._decisions.maxlen or 50))
+        )
+        self.running = True
+        self.balance("start", force=True)
+
+    def refresh_counts(self) -> dict[str, dict[str, int]]:
+        self.counts = self._store.counts()
+        return self.counts
+
+    def set_budget(self, workers: int) -> None:
+        self._pools.budget = workers
+        self.balancer.budget = workers
+
+    # --- the step ------------------------------------------------------------------------
+    def run_once(self) -> None:
+        mono = self._clock.monotonic()
+        if mono >= self._next_counts:
+            self._next_counts = mono + min(1.0, self._config.balance_interval)
+            self.refresh_counts()
+            self._metrics.sample(mono)
+        trigger = self._rebalance.take()
+        if trigger is not None:
+            if self.running:
+                self.balance(trigger, force=True)
+        elif mono >= self._next_balance:
+            self.balance("interval", force=False)
+        if mono >= self._next_heartbeat:
+            self.heartbeat()
+            if self._store.multi_node and self.running:
+                self._recover_others()
+
+    def _recover_others(self) -> None:
+        """Shared store: put back the tasks of nodes whose heartbeat went stale."""
+        report = self._store.recover(self._node_id, self._clock.now())
+        if log_recovery("tasks of dead nodes", report):
+            self._waiters.notify(report.orphaned)
+            self._want(set(self._pools.pools))
+
+    def demands(self) -> list[Demand]:
+        counts = self.counts
+        items = []
+        for name, pool in self._pools.pools.items():
+            cat = self._settings.category(name)
+            settings = self._settings.get(name)
+            queued, running = operator_view(counts.get(name, {}), pool.fifo.qsize())
+            items.append(
+                Demand(
+                    name=name,
+                    weight=cat.priority,
+                    queued=queued,  # the FIFO's claimed tasks count as queued
+                    running=running,
+                    min_workers=cat.min_workers,
+                    max_workers=cat.max_workers,
+                    paused=settings.paused,
+                    pinned=settings.pinned,
+                    current=pool.target,
+                )
+            )
+        return items
+
+    def balance(self, trigger: str, force: bool) -> Decision | None:
+        """Ask the balancer; apply and record its decision."""
+        mono = self._clock.monotonic()
+        self._next_balance = mono + self._config.balance_interval
+        self.refresh_counts()
+        decision = self.balancer.decide(self.demands(), self._clock.now(), mono, trigger, force)
+        if decision is None:
+            return None
+        self._pools.set_targets(decision.targets)
+        self._want(set(self._pools.pools))
+        record = decision.to_dict()
+        self._decisions.appendleft(record)
+        try:
+            self._store.add_decision(decision.at, record)
+        except Exception:
+            log.exception("could not store a balancer decision")
+        for line in decision.changes:
+            log.info("balancer (%s): %s", trigger, line)
+        return decision
+
+    def counters(self) -> NodeCounters:
+        return NodeCounters(
+            by_category=self._metrics.totals(),
+            fifo=self._pools.fifo_sizes(),
+            targets=self._pools.targets(),
+            abandoned_threads=self._pools.abandoned_threads,
+            rates={name: round(rate, 3) for name, rate in self._metrics.rates().items()},
+            python=sys.version.split()[0],
+        )
+
+    def heartbeat(self, stopped: bool = False) -> None:
+        self._next_heartbeat = self._clock.monotonic() + self._config.heartbeat_interval
+        node = NodeInfo(
+            node_id=self._node_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=self.started_at,
+            heartbeat_at=self._clock.now(),
+            budget=self._pools.budget,
+            workers=[w.to_dict() for w in self._pools.snapshots()],
+            counters=self.counters(),
+            stopped=stopped,
+        )
+        try:
+            self._store.heartbeat(node)
+        except Exception:
+            log.exception("could not write the heartbeat")
+
+    # --- the thread ----------------------------------------------------------------------
+    def loop(self) -> None:
+        """The thread body: one step, then sleep until the next is due or a rebalance is
+        requested, until :meth:`stop`."""
+        while not self._stopping.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("housekeeping step failed; retrying")
+            due = min(self._next_balance, self._next_counts, self._next_heartbeat)
+            self._rebalance.wait(max(0.01, due - self._clock.monotonic()))
+
+    def stop(self) -> None:
+        self.running = False
+        self._stopping.set()
+        self._rebalance.set("stop")

@@ -1,0 +1,75 @@
+"""How the parts of a node reach each other.
+
+:class:`EngineLink` is what the node's :class:`~.client.Client` tells (its
+:class:`~.client.EngineHooks`) and what the worker pools tell (their
+:class:`~.pool.AttemptEvents`); it forwards each event to the unit that owns the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from .pool import WorkerPool
+from .store import CANCEL_DONE, CANCEL_REQUESTED
+from .task import NewTask, Outcome
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+
+
+class EngineLink:
+    def __init__(self, sched: Scheduler) -> None:
+        self._sched = sched
+
+    # --- what the client tells -------------------------------------------------------
+    def insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
+        sched = self._sched
+        if sched.state != "running":
+            return None
+        return sched.dispatcher.insert_direct(rows)
+
+    def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
+        sched = self._sched
+        if sched.state == "running":  # else stopped meanwhile: the next start finds them
+            sched.dispatcher.tasks_inserted(rows, now)
+
+    def tasks_requeued(self) -> None:
+        sched = self._sched
+        if sched.state == "running":
+            pools = set(sched.pools)
+            sched.dispatcher.something_waiting(pools)
+            sched.dispatcher.want(pools)
+
+    def cancel_answered(self, answers: Mapping[int, str]) -> None:
+        sched = self._sched
+        sched.waiters.notify([i for i, a in answers.items() if a == CANCEL_DONE])
+        sched.claims.request_cancel([i for i, a in answers.items() if a == CANCEL_REQUESTED])
+
+    def settings_changed(self) -> None:
+        self._sched.dispatcher.apply_settings()
+        self._sched.request_rebalance("operator")
+
+    def wait_poll(self) -> float | None:
+        # In-process the completer wakes waiters; another process's node cannot, so then
+        # the store is read every poll interval. On a store shared by several nodes, any
+        # of them may run the task: always read again.
+        sched = self._sched
+        alone = sched.state == "running" and not sched.store.multi_node
+        return None if alone else sched.config.poll_interval
+
+    # --- what the pools tell ---------------------------------------------------------
+    def attempt_finished(self, pool: WorkerPool, outcome: Outcome) -> None:
+        self._sched.completer.put(outcome)
+        self._sched.dispatcher.refill(pool)
+
+    def attempt_timed_out(self, pool: WorkerPool, outcome: Outcome) -> None:
+        sched = self._sched
+        sched.completer.put(outcome)
+        sched.workers.reconcile()
+        # The abandoned task no longer fills the window: claim for the replacement.
+        sched.dispatcher.want((pool.category,))
+
+    def worker_exited(self, pool: WorkerPool) -> None:
+        if self._sched.state == "running":
+            self._sched.workers.reconcile()
