@@ -10,9 +10,10 @@ from .config import CategoryConfig, SchedulerConfig
 from .errors import *  # noqa: F403
 from .handle import TaskHandle
 from .handlers import HandlerSpec, TaskContext, current_task, handler
+from .memory_store import MemoryStore
 from .scheduler import Scheduler
 from .snapshot import CategorySnapshot, Snapshot, WorkerSnapshot
-from .store import MemoryStore, TaskStore
+from .store import TaskStore
 from .task import CategorySettings, NodeInfo, TaskRecord
 
 __version__ = "0.1.0"

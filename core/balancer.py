@@ -63,12 +63,7 @@ def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
     categories by weight, paused ones last. With no demand anywhere, pools keep their size
     when those sizes are valid.
     """
-    for d in items:
-        if not (math.isfinite(d.weight) and d.weight > 0):
-            raise ValueError(
-                f"weight of category {d.name!r} is {d.weight!r}: it must be a finite number "
-                "above zero; fix the category's priority"
-            )
+    _check_weights(items)
     caps = {d.name: budget if d.max_workers is None else min(d.max_workers, budget) for d in items}
     targets = {d.name: (d.pinned if d.pinned is not None else d.min_workers) for d in items}
     rest = budget - sum(targets.values())
@@ -98,8 +93,24 @@ def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
         return targets
     useful = {d.name: min(caps[d.name], max(targets[d.name], d.queued + d.running)) for d in hungry}
     rest = _share(rest, targets, useful, demand, floor=dict.fromkeys(owed, 1))
+    _share_spare(rest, targets, free, caps)
+    return targets
 
-    # Spare workers: first back to the pools that hold them now, then by weight.
+
+def _check_weights(items: Sequence[Demand]) -> None:
+    for d in items:
+        if not (math.isfinite(d.weight) and d.weight > 0):
+            raise ValueError(
+                f"weight of category {d.name!r} is {d.weight!r}: it must be a finite number "
+                "above zero; fix the category's priority"
+            )
+
+
+def _share_spare(
+    rest: int, targets: dict[str, int], free: Sequence[Demand], caps: dict[str, int]
+) -> None:
+    """Spare workers: first back to the pools that hold them now, then by weight, paused
+    categories last."""
     holds = {d.name: min(d.current, caps[d.name]) for d in free if not d.paused}
     rest = _share(
         rest,
@@ -109,7 +120,6 @@ def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
     )
     for group in ([d for d in free if not d.paused], [d for d in free if d.paused]):
         rest = _share(rest, targets, caps, {d.name: Fraction(d.weight) for d in group})
-    return targets
 
 
 def _share(

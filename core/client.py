@@ -254,9 +254,7 @@ class Client:
     def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
         """Block until the task is terminal (any terminal state) and return its record;
         raises WaitTimeoutError after ``timeout`` seconds."""
-        return self._waiters.wait(
-            self.store, self.clock, task_id, timeout, self._engine.wait_poll
-        )
+        return self._waiters.wait(self.store, self.clock, task_id, timeout, self._engine.wait_poll)
 
     # --- operator changes (persisted; every node picks them up) ------------------------
     def _settings_of(self, category: str) -> tuple[dict[str, CategorySettings], CategorySettings]:

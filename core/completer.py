@@ -54,12 +54,11 @@ class Completer:
         self._retries = retries
         # Internal, so a SimpleQueue (in C: no Python-level Condition per put and get).
         self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        #: Queue an outcome to write (the queue's own put: no Python frame per task).
+        self.put: Callable[[Outcome], None] = self._outcomes.put
         #: monotonic time the last batch was written (see ``run_once``'s linger)
         self.last_commit = -math.inf
         self._done = threading.Event()
-
-    def put(self, outcome: Outcome) -> None:
-        self._outcomes.put(outcome)
 
     def pending(self) -> int:
         """Outcomes not yet written."""

@@ -217,8 +217,7 @@ class Dispatcher:
                 # the category resumes, or recovered by the next start.
                 self._claim_doubt.add(category)
                 log.exception(
-                    "pause: could not give back %d claimed tasks of %s; they run when it"
-                    " resumes",
+                    "pause: could not give back %d claimed tasks of %s; they run when it resumes",
                     len(drained),
                     category,
                 )

@@ -86,16 +86,7 @@ class Executor:
         finally:
             _set_current(None)
         now = self.clock.now()
-        try:
-            result = "null" if value is None else _RESULT_ENCODER.encode(value)
-        except (TypeError, ValueError, RecursionError) as exc:
-            log.warning(
-                "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
-                task.id,
-                task.handler,
-                exc,
-            )
-            result = json.dumps({"unserialisable_result": _short_repr(value)})
+        result = _result_text(task, value)
         state = CANCELLED if cancel.is_set() else SUCCEEDED
         return Outcome(
             *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
@@ -110,6 +101,21 @@ class Executor:
 
 # One encoder for every result: json.dumps with options builds a new one per call.
 _RESULT_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+def _result_text(task: TaskRecord, value: object) -> str:
+    """The result as stored: JSON, or a placeholder when it is not JSON (the task ran:
+    it is never run again for that)."""
+    try:
+        return "null" if value is None else _RESULT_ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        log.warning(
+            "task %d (%s) returned a value that is not JSON (%s); stored a placeholder",
+            task.id,
+            task.handler,
+            exc,
+        )
+        return json.dumps({"unserialisable_result": _short_repr(value)})
 
 
 def _short_repr(value: object) -> str:

@@ -111,9 +111,7 @@ class Housekeeper:
     def start(self, now: float) -> None:
         """Load the decisions of earlier runs, count, and size the pools for the start."""
         self.started_at = now
-        self._decisions.extend(
-            reversed(self._store.recent_decisions(self._decisions.maxlen or 50))
-        )
+        self._decisions.extend(reversed(self._store.recent_decisions(self._decisions.maxlen or 50)))
         self.running = True
         self.balance("start", force=True)
 

@@ -35,9 +35,10 @@ from .execute import Executor
 from .housekeeper import Housekeeper, RebalanceRequest, log_recovery
 from .link import EngineLink
 from .live_settings import LiveSettings
+from .memory_store import MemoryStore
 from .pool import AttemptKit, WorkerPool
 from .snapshot import Metrics, Snapshot, build_snapshot
-from .store import MemoryStore, TaskStore
+from .store import TaskStore
 from .task import QUEUED, RUNNING
 from .timer import Timer
 from .waiters import Waiters

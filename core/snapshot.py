@@ -166,45 +166,54 @@ def build_snapshot(
 ) -> Snapshot:
     """A node's :class:`Snapshot` from its units' state (``Scheduler.snapshot``)."""
     rates = metrics.rates()
-    cats = []
-    for name, pool in pools.items():
-        cat = settings.category(name)
-        stored = settings.get(name)
-        per = counts.get(name, {})
-        fifo = pool.fifo.qsize()
-        queued, running = operator_view(per, fifo)
-        cats.append(
-            CategorySnapshot(
-                name=name,
-                kind=cat.kind,
-                priority=cat.priority,
-                paused=stored.paused,
-                pinned=stored.pinned,
-                min_workers=cat.min_workers,
-                max_workers=cat.max_workers,
-                workers=pool.target,
-                threads=len(pool.workers),
-                busy=sum(1 for w in workers if w.category == name and w.state == "busy"),
-                fifo=fifo,
-                queued=queued,
-                scheduled=per.get(SCHEDULED, 0),
-                running=running,
-                succeeded=per.get(SUCCEEDED, 0),
-                failed=per.get(FAILED, 0),
-                cancelled=per.get(CANCELLED, 0),
-                rate=rates.get(name, 0.0),
-            )
-        )
+    cats = tuple(
+        _category_snapshot(name, pool, settings, counts.get(name, {}), workers, rates)
+        for name, pool in pools.items()
+    )
     totals = metrics.totals()
     return Snapshot(
         at=at,
         node_id=node_id,
         state=state,
         budget=budget,
-        categories=tuple(cats),
+        categories=cats,
         workers=workers,
         decisions=decisions,
         abandoned_threads=abandoned_threads,
         counters={key: sum(v[key] for v in totals.values()) for key in Metrics.KEYS},
         rate=sum(rates.values()),
+    )
+
+
+def _category_snapshot(
+    name: str,
+    pool: WorkerPool,
+    settings: LiveSettings,
+    per: Mapping[str, int],
+    workers: tuple[WorkerSnapshot, ...],
+    rates: Mapping[str, float],
+) -> CategorySnapshot:
+    cat = settings.category(name)
+    stored = settings.get(name)
+    fifo = pool.fifo.qsize()
+    queued, running = operator_view(per, fifo)
+    return CategorySnapshot(
+        name=name,
+        kind=cat.kind,
+        priority=cat.priority,
+        paused=stored.paused,
+        pinned=stored.pinned,
+        min_workers=cat.min_workers,
+        max_workers=cat.max_workers,
+        workers=pool.target,
+        threads=len(pool.workers),
+        busy=sum(1 for w in workers if w.category == name and w.state == "busy"),
+        fifo=fifo,
+        queued=queued,
+        scheduled=per.get(SCHEDULED, 0),
+        running=running,
+        succeeded=per.get(SUCCEEDED, 0),
+        failed=per.get(FAILED, 0),
+        cancelled=per.get(CANCELLED, 0),
+        rate=rates.get(name, 0.0),
     )

@@ -55,7 +55,9 @@ class Waiters:
                 if left is not None and left <= 0:
                     raise WaitTimeoutError(task_id, timeout or 0.0)
                 slice_ = poll()
-                event.wait(left if slice_ is None else (slice_ if left is None else min(slice_, left)))
+                event.wait(
+                    left if slice_ is None else (slice_ if left is None else min(slice_, left))
+                )
                 event.clear()
         finally:
             with self._lock:

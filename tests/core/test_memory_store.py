@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from jobsched.core.store import MemoryStore
+from jobsched.core.memory_store import MemoryStore
 
 from tests.store_contract import StoreContract
 
