@@ -153,11 +153,11 @@ def main() -> None:
             for name, tree in trees.items():
                 row = run_once(tree, body, count)
                 results[name].append(row)
-                shown = ", ".join(f"{label} {v:,.2f}" for label, v in zip(labels, row))
+                shown = ", ".join(f"{label} {v:,.2f}" for label, v in zip(labels, row, strict=True))
                 print(f"{job} {name}: {shown}", flush=True)
         for name, rows in results.items():
             medians = [statistics.median(r[i] for r in rows) for i in range(len(labels))]
-            shown = ", ".join(f"{label} {v:,.2f}" for label, v in zip(labels, medians))
+            shown = ", ".join(f"{label} {v:,.2f}" for label, v in zip(labels, medians, strict=True))
             print(f"{job} {name}: median {shown}", flush=True)
 
 
