@@ -11,10 +11,10 @@ from jobsched.core import InvalidInputError
 
 from ..cli_base import number, seconds_option, whole_number
 from ..root import build_scheduler
-from .common import _settings, app
+from .common import GlobalConfig, GlobalDb, _settings, command
 
 
-@app.command()
+@command()
 def run(
     ctx: typer.Context,
     until_idle: Annotated[
@@ -31,9 +31,9 @@ def run(
         int | None,
         typer.Option(
             "--workers",
-            envvar="JOBSCHED_WORKERS",
+            metavar="N",
             parser=whole_number,
-            help="The worker thread budget.",
+            help="The worker thread budget (overrides JOBSCHED_WORKERS and the config file).",
         ),
     ] = None,
     grace: Annotated[
@@ -42,6 +42,8 @@ def run(
             "--grace", metavar="SECONDS", help="How long running tasks may finish at a stop."
         ),
     ] = None,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Run a headless node: workers, timer and balancer; progress on stderr.
 
@@ -69,13 +71,15 @@ def run(
         raise typer.Exit(code)
 
 
-@app.command()
+@command()
 def console(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Start a synthetic workload.")] = False,
     attach: Annotated[
         bool, typer.Option("--attach", help="Watch and steer a node running in another process.")
     ] = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Open the live Textual console."""
     settings = _settings(ctx)
