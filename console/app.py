@@ -33,6 +33,7 @@ from .keys import (
     shown_key,
 )
 from .operations import Operation, OperationQueue
+from .reports import injected_message
 from .screens.detail import TaskDetailScreen
 from .screens.forms import pin_form, priority_form
 from .screens.help import HelpScreen
@@ -229,7 +230,7 @@ class JobschedApp(App[list[int]]):
             self.ops.submit(
                 f"Inject into {cat}",
                 inject,
-                lambda ids: self.say(f"Injected {len(ids)} task(s) into {cat}"),
+                lambda ids: self.say(injected_message(cat, ids)),
             )
 
     def action_priority_up(self) -> None:

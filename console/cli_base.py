@@ -166,6 +166,23 @@ def whole_number(text: str) -> int:
         raise typer.BadParameter(f"{text!r} is not a whole number") from None
 
 
+def parse_task_id(text: str) -> int:
+    """Parse a task id: a whole number of 1 or more. The commands that take ids let
+    ``-1`` through as an argument (see ACCEPT_NEGATIVE) so that it is refused here, with
+    the reason, rather than taken for an unknown option."""
+    if text.startswith("-") and not text[1:].isdigit():
+        raise typer.BadParameter(f"no such option: {text}")
+    value = whole_number(text)
+    if value < 1:
+        raise typer.BadParameter(f"no task {value}: ids are positive")
+    return value
+
+
+#: Context settings of a command whose arguments may be negative numbers ("-1"), so
+#: that they reach the argument's validation instead of "No such option: -1".
+ACCEPT_NEGATIVE = {"ignore_unknown_options": True}
+
+
 def number(text: str) -> float:
     """Parse a number argument (``nan`` and ``inf`` parse; commands reject them)."""
     try:

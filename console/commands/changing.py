@@ -8,16 +8,16 @@ from typing import Annotated
 import typer
 from jobsched.core import InvalidInputError
 
-from ..cli_base import whole_number
+from ..cli_base import ACCEPT_NEGATIVE, parse_task_id, whole_number
 from .common import CategoryArg, GlobalConfig, GlobalDb, _client, command
 
 
-@command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def retry(
     ctx: typer.Context,
     ids: Annotated[
         list[int] | None,
-        typer.Argument(metavar="ID...", parser=whole_number, help="Failed or cancelled task ids."),
+        typer.Argument(metavar="ID...", parser=parse_task_id, help="Failed or cancelled task ids."),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed task.")] = False,
     _db: GlobalDb = None,
@@ -49,11 +49,11 @@ def retry(
     typer.echo(f"retried {len(done)} tasks: {', '.join(map(str, done))}")
 
 
-@command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def cancel(
     ctx: typer.Context,
     ids: Annotated[
-        list[int], typer.Argument(metavar="ID...", parser=whole_number, help="Task ids.")
+        list[int], typer.Argument(metavar="ID...", parser=parse_task_id, help="Task ids.")
     ],
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
@@ -74,9 +74,6 @@ def cancel(
         typer.echo(
             f"task {task_id}: {words.get(answers.get(task_id, 'missing'), answers.get(task_id))}"
         )
-
-
-ACCEPT_NEGATIVE = {"ignore_unknown_options": True}  # so "-1" reaches the validation
 
 
 @command(context_settings=ACCEPT_NEGATIVE)

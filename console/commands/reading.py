@@ -14,7 +14,15 @@ from jobsched.core import (
 from jobsched.core.task import CANCELLED, FAILED, STATES, SUCCEEDED
 
 from .. import reports
-from ..cli_base import JsonFlag, WaitTimeout, complete_categories, seconds_option, whole_number
+from ..cli_base import (
+    ACCEPT_NEGATIVE,
+    JsonFlag,
+    WaitTimeout,
+    complete_categories,
+    parse_task_id,
+    seconds_option,
+    whole_number,
+)
 from .common import GlobalConfig, GlobalDb, _client, _out, command
 from .submitting import _print_outcome
 
@@ -89,10 +97,10 @@ def tasks(
     print_tasks(rows)
 
 
-@command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def show(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
@@ -118,10 +126,10 @@ class TaskNotFinishedError(WaitTimeoutError):
         self.task_id = task_id
 
 
-@command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def result(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
     timeout: WaitTimeout = None,
     as_json: JsonFlag = False,

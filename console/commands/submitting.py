@@ -151,6 +151,4 @@ def inject(
         raise InvalidInputError("--fail-rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
     with _client(ctx) as client:
         ids = client.inject(category, count, duration_ms, fail_rate)
-    first, last = ids[0], ids[-1]
-    span = f"{first}" if first == last else f"{first}..{last}"
-    typer.echo(f"injected {len(ids)} synthetic jobs into {category}: ids {span}")
+    typer.echo(reports.injected_message(category, ids))
