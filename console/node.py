@@ -71,9 +71,21 @@ class NodeRunner:
         self.grace = sched.config.grace_period if grace is None else grace
         self.monotonic = monotonic
         self.signals = 0
+        #: Set when a write found its pipe closed (``jobsched run 2>&1 | head``): the
+        #: reader has seen enough, which stops the node gracefully, like a first SIGTERM.
+        self.output_closed = False
         self._woken = threading.Event()
         self._last_line = ""
         self._next_line = 0.0
+
+    def _say(self, line: str) -> None:
+        if self.output_closed:
+            return
+        try:
+            self.write(line)
+        except BrokenPipeError:
+            self.output_closed = True
+            self._woken.set()
 
     # --- signals -----------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -94,7 +106,7 @@ class NodeRunner:
         previous = self._install()
         try:
             self.sched.start()
-            self.write(
+            self._say(
                 f"jobsched: node {self.sched.node_id} running on {self.sched.location} "
                 f"with {self.sched.config.workers} workers"
             )
@@ -109,6 +121,8 @@ class NodeRunner:
         while True:
             if self.signals:
                 return "signal"
+            if self.output_closed:
+                return "output closed"
             now = self.monotonic()
             if end is not None and now >= end:
                 return f"--for {self.duration:g} s elapsed"
@@ -129,7 +143,7 @@ class NodeRunner:
             return
         line = progress_line(self.sched.snapshot())
         if line != self._last_line or force:
-            self.write(line)
+            self._say(line)
             self._last_line = line
             self._next_line = now + PROGRESS_EVERY
 
@@ -139,7 +153,7 @@ class NodeRunner:
         # Only the signal that began this stop counts: two signals that arrived before the
         # loop looked are already a request to stop at once.
         seen = 1 if reason == "signal" else 0
-        self.write(
+        self._say(
             f"jobsched: stopping ({reason}); running tasks have {self.grace:g} s to finish; "
             "signal again to stop at once"
         )
@@ -160,16 +174,16 @@ class NodeRunner:
             self._woken.clear()
             self._woken.wait(TICK)
         if hurried:
-            self.write(
+            self._say(
                 f"jobsched: stopped at once; released {len(released)} tasks to the queue: {_ids(released)}"
             )
             return EXIT_INTERRUPTED
         if released:
-            self.write(
+            self._say(
                 f"jobsched: stopped; released {len(released)} unfinished tasks to the queue: {_ids(released)}"
             )
         else:
-            self.write("jobsched: stopped; nothing left unfinished")
+            self._say("jobsched: stopped; nothing left unfinished")
         return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -67,6 +68,12 @@ def run(
         code = runner.run()
     finally:
         log.removeHandler(handler)
+    if runner.output_closed:
+        # The reader is gone: nothing more can be said, and Python's flush at exit must
+        # not report the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.dup2(devnull, sys.stdout.fileno())
     if code:
         raise typer.Exit(code)
 
