@@ -11,6 +11,7 @@ import typer
 from jobsched.core import InvalidInputError
 
 from ..cli_base import number, seconds_option, whole_number
+from ..fresh import start_fresh
 from ..root import build_scheduler
 from .common import GlobalConfig, GlobalDb, _settings, command
 
@@ -37,6 +38,14 @@ def run(
             help="The worker thread budget (overrides JOBSCHED_WORKERS and the config file).",
         ),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start on a new, empty database; the old SQLite file is moved aside "
+            "(its new name is printed).",
+        ),
+    ] = False,
     grace: Annotated[
         float | None,
         typer.Option(
@@ -54,6 +63,8 @@ def run(
 
     settings = _settings(ctx, workers=workers, grace_period=seconds_option("--grace", grace))
     seconds_option("--for", duration)
+    if fresh:
+        start_fresh(settings.db, lambda line: typer.echo(line, err=True))
     sched = build_scheduler(settings)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("jobsched: %(levelname)s %(message)s"))
@@ -85,11 +96,25 @@ def console(
     attach: Annotated[
         bool, typer.Option("--attach", help="Watch and steer a node running in another process.")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start on a new, empty database; the old SQLite file is moved aside "
+            "(its new name is printed).",
+        ),
+    ] = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
     """Open the live Textual console."""
     settings = _settings(ctx)
+    if fresh:
+        if attach:
+            raise InvalidInputError(
+                "--fresh", "--attach", "cannot be combined", "Use --fresh where the node runs"
+            )
+        start_fresh(settings.db, lambda line: typer.echo(line, err=True))
     try:
         from ..compose import run_console
     except ImportError as exc:
