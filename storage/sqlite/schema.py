@@ -8,8 +8,11 @@ A jobsched file carries ``PRAGMA application_id = APPLICATION_ID`` and
 2. A missing file is built by :func:`create_file` under a temporary name and linked into
    place, so a crash never leaves a half-made database under the real name.
 3. An older file is backed up to ``<db>.bak-v<N>`` and upgraded by :func:`upgrade_file`
-   in one transaction: ``STEPS[n]`` takes the schema from version ``n`` to ``n + 1``
-   (creating a file is upgrading from 0).
+   in one transaction: ``UPGRADES[n - 1]`` takes the schema from version ``n`` to
+   ``n + 1``.
+
+A new (or blank) file gets the current schema at once, generated from the models in
+``storage/models.py``; the upgrades take older files to the same tables.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ from jobsched.core.errors import (
     StoreUnavailableError,
 )
 
+from ..ddl import create_statements
+from ..models import CONTROL_ROW, LIVE, SQLITE_MODELS
 from .connection import sqlite_uri
 from .errors import translate_errors
-from .models import MODELS_V1
-from .sql import LIVE
 
 log = logging.getLogger("jobsched.storage")
 
@@ -44,18 +47,18 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 _UNTOUCHED = "jobsched left the file untouched"
 
 
-def _create_v1(db: pw.Database) -> None:
-    for model in MODELS_V1:
-        pw.SchemaManager(model, db).create_all(safe=False)
-    db.execute_sql("INSERT INTO control (id, settings_version) VALUES (1, 0)")
+def _create(db: pw.Database) -> None:
+    """The current schema, from the models, with the control row."""
+    for statement in create_statements(SQLITE_MODELS, db):
+        db.execute_sql(statement)
+    db.execute_sql(CONTROL_ROW)
 
 
 def _upgrade_v2(db: pw.Database) -> None:
     """The live dedup key index leaves out tasks without a key. In v1 every keyless task
     had an entry while it lived, so each insert, claim and finish also rewrote this index
-    for nothing: dropping those entries made claims and finishes cheaper in SQLite.
-    Lookups by key read
-    ``dedup_key = ?``, which implies ``IS NOT NULL``, so they still use it."""
+    for nothing: dropping those entries made claims and finishes cheaper. Lookups by key
+    read ``dedup_key = ?``, which implies ``IS NOT NULL``, so they still use it."""
     db.execute_sql("DROP INDEX tasks_dedup_live")
     db.execute_sql(
         "CREATE UNIQUE INDEX tasks_dedup_live ON tasks (dedup_key)"
@@ -63,14 +66,16 @@ def _upgrade_v2(db: pw.Database) -> None:
     )
 
 
-#: ``STEPS[n]`` upgrades a database from schema version ``n`` to ``n + 1``. Append new
-#: steps; never edit a released one.
-STEPS: list[Callable[[pw.Database], None]] = [_create_v1, _upgrade_v2]
+#: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
+#: is the first released schema). Append a step with every change to the models; never
+#: edit a released one.
+UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2]
 
 
 def schema_version() -> int:
-    """The schema version this program writes (and the newest it can read)."""
-    return len(STEPS)
+    """The schema version this program writes (and the newest it can read): the one the
+    models describe."""
+    return 1 + len(UPGRADES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,9 +250,13 @@ def _blank(app_id: int, version: int, objects: int) -> bool:
 
 
 def _run_steps(db: pw.Database, conn: sqlite3.Connection, version: int) -> None:
-    """Apply ``STEPS[version:]`` inside the caller's transaction and stamp the file."""
-    for step in STEPS[version:]:
-        step(db)
+    """Create the schema (version 0) or apply ``UPGRADES[version - 1:]``, inside the
+    caller's transaction, and stamp the file."""
+    if version == 0:
+        _create(db)
+    else:
+        for step in UPGRADES[version - 1 :]:
+            step(db)
     # Both pragmas are part of the transaction: a crash leaves the old marks.
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {schema_version()}")

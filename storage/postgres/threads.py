@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from jobsched.core.errors import StoreBusyError
 
-from . import postgres_sql as pgsql
+from . import queries
 
 log = logging.getLogger("jobsched.storage")
 
@@ -88,7 +88,7 @@ class Listener:
         fresh = conn is None
         if conn is None:
             conn = self._connect()
-            conn.execute(pgsql.LISTEN)
+            conn.execute(queries.LISTEN)
             self._conn = conn
         count = sum(1 for _ in conn.notifies(timeout=wait, stop_after=1))
         if count:  # take whatever else already arrived, so one call covers a burst
@@ -168,7 +168,7 @@ class StartRecorder:
             # has made visible does; waiting for the WAL flush as well (a power loss) would
             # cost a disk sync before every run.
             conn.execute("SET synchronous_commit = off")
-        conn.execute(pgsql.RECORD_STARTS, ([i for i, _ in batch], [a for _, a in batch]))
+        conn.execute(queries.RECORD_STARTS, ([i for i, _ in batch], [a for _, a in batch]))
 
     def close(self) -> None:
         with self._cond:

@@ -36,7 +36,7 @@ this module adds what several nodes need. Design decisions:
   protocol asks, not the server losing power (then a run counts as never begun). On this
   project's 2-core test box it halves the rate of no-op tasks (2,600/s instead of 6,100/s
   on one node); for tasks of a few milliseconds it is noise.
-- Connections: one per thread (``postgres_conn``), autocommit; the listener and the start
+- Connections: one per thread (``postgres.connection``), autocommit; the listener and the start
   recorder each own one more.
 """
 
@@ -75,12 +75,12 @@ from jobsched.core.task import (
     TaskRecord,
 )
 
-from . import postgres_sql as pgsql
-from . import rows as shapes
-from .postgres_conn import Database, PgSettings, connect_one, parse_url
-from .postgres_errors import translate_pg_errors
-from .postgres_schema import LOCK_RECOVERY, current_schema, lock_key, prepare_schema
-from .postgres_threads import Listener, StartRecorder
+from .. import rows as shapes
+from . import queries
+from .connection import Database, PgSettings, connect_one, parse_url
+from .errors import translate_pg_errors
+from .schema import LOCK_RECOVERY, current_schema, lock_key, prepare_schema
+from .threads import Listener, StartRecorder
 
 log = logging.getLogger("jobsched.storage")
 
@@ -106,7 +106,7 @@ class PostgresStore(shapes.SqlReads):
 
     shared = True
     multi_node = True
-    _q = pgsql
+    _q = queries
     _mark = "%s"
 
     def __init__(
@@ -168,7 +168,9 @@ class PostgresStore(shapes.SqlReads):
                 schema = current_schema(conn, self.settings.schema, self.location)
                 prepare_schema(conn, schema, self.location, read_only=self.read_only)
                 if node_id is not None:
-                    conn.execute(pgsql.REGISTER_NODE, (node_id, socket.gethostname(), os.getpid()))
+                    conn.execute(
+                        queries.REGISTER_NODE, (node_id, socket.gethostname(), os.getpid())
+                    )
         except BaseException:
             db.close_all()
             raise
@@ -242,24 +244,24 @@ class PostgresStore(shapes.SqlReads):
         stale = self.stale_after
         with self._errors:
             conn = self._conn()
-            if not conn.execute(pgsql.ANY_DEAD, (node_id, stale, node_id, stale)).fetchone()[0]:  # type: ignore[index]
+            if not conn.execute(queries.ANY_DEAD, (node_id, stale, node_id, stale)).fetchone()[0]:  # type: ignore[index]
                 return RecoveryReport()
             with conn.transaction():
-                if not conn.execute(pgsql.TRY_RECOVERY_LOCK, (self._recovery_key,)).fetchone()[0]:  # type: ignore[index]
+                if not conn.execute(queries.TRY_RECOVERY_LOCK, (self._recovery_key,)).fetchone()[0]:  # type: ignore[index]
                     return RecoveryReport()  # another node is recovering right now
-                rows = conn.execute(pgsql.LOCK_ORPHANS, (node_id, stale)).fetchall()
+                rows = conn.execute(queries.LOCK_ORPHANS, (node_id, stale)).fetchall()
                 ids = [row[0] for row in rows]
                 owners = sorted({row[1] for row in rows if row[1] is not None})
                 orphaned: list[int] = []
                 requeued: list[int] = []
                 if ids:
-                    conn.execute(pgsql.UNDO_UNSTARTED, (ids,))
-                    orphaned = [r[0] for r in conn.execute(pgsql.FAIL_ORPHANS, (now, ids))]
-                    requeued = [r[0] for r in conn.execute(pgsql.REQUEUE_ORPHANS, (ids,))]
-                dead = conn.execute(pgsql.MARK_DEAD, (node_id, node_id, owners, stale)).fetchall()
-                conn.execute(pgsql.PRUNE_NODES)
+                    conn.execute(queries.UNDO_UNSTARTED, (ids,))
+                    orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, ids))]
+                    requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (ids,))]
+                dead = conn.execute(queries.MARK_DEAD, (node_id, node_id, owners, stale)).fetchall()
+                conn.execute(queries.PRUNE_NODES)
                 if requeued:
-                    conn.execute(pgsql.NOTIFY)
+                    conn.execute(queries.NOTIFY)
         for dead_id, silent in dead:
             log.warning(
                 "node %s: no heartbeat for %.1f s (stale after %g s); declared dead by %s",
@@ -289,7 +291,7 @@ class PostgresStore(shapes.SqlReads):
         places: list[list[int]] = []  # for each new row, the batch positions it answers
         with self._write() as conn:
             keys = {t.dedup_key for t in tasks if t.dedup_key is not None}
-            live = dict(conn.execute(pgsql.LIVE_IDS_FOR_KEYS, (list(keys),))) if keys else {}
+            live = dict(conn.execute(queries.LIVE_IDS_FOR_KEYS, (list(keys),))) if keys else {}
             row_of_key: dict[str, int] = {}
             for position, new in enumerate(tasks):
                 key = new.dedup_key
@@ -307,14 +309,14 @@ class PostgresStore(shapes.SqlReads):
                 for row_id, positions in zip(new_ids, places, strict=True):
                     for position in positions:
                         ids[position] = row_id
-                conn.execute(pgsql.NOTIFY)
+                conn.execute(queries.NOTIFY)
         return ids
 
     def _insert_rows(
         self, conn: psycopg.Connection[Any], rows: list[NewTask], now: float
     ) -> list[int]:
         """Insert ``rows``; return their ids (a concurrent winner's id for a lost key)."""
-        new_ids = sorted(r[0] for r in conn.execute(pgsql.NEXT_IDS, (len(rows),)))
+        new_ids = sorted(r[0] for r in conn.execute(queries.NEXT_IDS, (len(rows),)))
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [])
         for row_id, new in zip(new_ids, rows, strict=True):
             state = SCHEDULED if new.run_at > now else QUEUED
@@ -322,11 +324,11 @@ class PostgresStore(shapes.SqlReads):
                       new.max_attempts, new.timeout, new.dedup_key)  # fmt: skip
             for column, value in zip(columns, values, strict=False):
                 column.append(value)
-        inserted = {r[0] for r in conn.execute(pgsql.INSERT_TASKS, (now, *columns[:9]))}
+        inserted = {r[0] for r in conn.execute(queries.INSERT_TASKS, (now, *columns[:9]))}
         lost = [i for i, row_id in enumerate(new_ids) if row_id not in inserted]
         if lost:
             keys = [rows[i].dedup_key for i in lost]
-            winners = dict(conn.execute(pgsql.LIVE_IDS_FOR_KEYS, (keys,)))
+            winners = dict(conn.execute(queries.LIVE_IDS_FOR_KEYS, (keys,)))
             for i, key in zip(lost, keys, strict=True):
                 if key not in winners:  # the winner finished between the two statements
                     raise StoreBusyError(
@@ -343,7 +345,7 @@ class PostgresStore(shapes.SqlReads):
         if not tasks:
             return []
         with self._write() as conn:
-            ids = sorted(r[0] for r in conn.execute(pgsql.NEXT_IDS, (len(tasks),)))
+            ids = sorted(r[0] for r in conn.execute(queries.NEXT_IDS, (len(tasks),)))
             columns = [
                 ids,
                 [t.handler for t in tasks],
@@ -353,15 +355,15 @@ class PostgresStore(shapes.SqlReads):
                 [t.max_attempts for t in tasks],
                 [t.timeout for t in tasks],
             ]
-            conn.execute(pgsql.INSERT_CLAIMED, (now, owner, now, *columns))
+            conn.execute(queries.INSERT_CLAIMED, (now, owner, now, *columns))
         return [t.claimed(task_id, now, owner) for task_id, t in zip(ids, tasks, strict=True)]
 
     def promote_due(self, now: float) -> int:
         with self._errors:
-            return self._conn().execute(pgsql.PROMOTE_DUE, (now,)).rowcount
+            return self._conn().execute(queries.PROMOTE_DUE, (now,)).rowcount
 
     def next_run_at(self) -> float | None:
-        value: float | None = self._read(pgsql.NEXT_RUN_AT)[0][0]
+        value: float | None = self._read(queries.NEXT_RUN_AT)[0][0]
         return value
 
     def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]:
@@ -369,7 +371,7 @@ class PostgresStore(shapes.SqlReads):
         rows another node is claiming at this moment are skipped, not waited for."""
         if limit <= 0:
             return []
-        rows = self._read(pgsql.CLAIM, (category, limit, owner, now))
+        rows = self._read(queries.CLAIM, (category, limit, owner, now))
         return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -383,9 +385,9 @@ class PostgresStore(shapes.SqlReads):
         retries = [out for out in outcomes if out.state == SCHEDULED]
         statements: list[tuple[str, tuple[Any, ...]]] = []
         if terminal:
-            statements.append((pgsql.FINISH_TERMINAL, _columns(terminal, _terminal_values)))
+            statements.append((queries.FINISH_TERMINAL, _columns(terminal, _terminal_values)))
         if retries:
-            statements.append((pgsql.FINISH_RETRY, _columns(retries, _retry_values)))
+            statements.append((queries.FINISH_RETRY, _columns(retries, _retry_values)))
         applied: set[int] = set()
         with self._errors:
             conn = self._conn()
@@ -404,9 +406,9 @@ class PostgresStore(shapes.SqlReads):
             for out in outcomes:
                 fence = (out.id, out.owner, out.attempt)
                 if out.state == SCHEDULED:
-                    query, values = pgsql.FINISH_RETRY_ONE, _retry_values(out)[3:]
+                    query, values = queries.FINISH_RETRY_ONE, _retry_values(out)[3:]
                 else:
-                    query, values = pgsql.FINISH_TERMINAL_ONE, _terminal_values(out)[3:]
+                    query, values = queries.FINISH_TERMINAL_ONE, _terminal_values(out)[3:]
                 applied.append(conn.execute(query, (*values, *fence)).rowcount == 1)
         return applied
 
@@ -416,9 +418,9 @@ class PostgresStore(shapes.SqlReads):
         if not todo:
             return 0
         with self._write() as conn:
-            released = conn.execute(pgsql.RELEASE, (todo, owner)).rowcount
+            released = conn.execute(queries.RELEASE, (todo, owner)).rowcount
             if released:
-                conn.execute(pgsql.NOTIFY)
+                conn.execute(queries.NOTIFY)
         return released
 
     def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
@@ -427,7 +429,7 @@ class PostgresStore(shapes.SqlReads):
         wanted = list(ids)
         answers: dict[int, str] = {}
         with self._write() as conn:
-            states = {r[0]: r[1] for r in conn.execute(pgsql.LOCK_STATES, (_ids(wanted),))}
+            states = {r[0]: r[1] for r in conn.execute(queries.LOCK_STATES, (_ids(wanted),))}
             waiting: list[int] = []
             running: list[int] = []
             for task_id in wanted:
@@ -444,15 +446,15 @@ class PostgresStore(shapes.SqlReads):
                     states[task_id] = CANCELLED
                     waiting.append(task_id)
             if waiting:
-                conn.execute(pgsql.CANCEL_WAITING, (now, waiting))
+                conn.execute(queries.CANCEL_WAITING, (now, waiting))
             if running:
-                conn.execute(pgsql.REQUEST_CANCEL, (running,))
-                conn.execute(pgsql.BUMP_SETTINGS_VERSION)
-                conn.execute(pgsql.NOTIFY)
+                conn.execute(queries.REQUEST_CANCEL, (running,))
+                conn.execute(queries.BUMP_SETTINGS_VERSION)
+                conn.execute(queries.NOTIFY)
         return answers
 
     def cancel_requests(self, owner: str) -> set[int]:
-        return {row[0] for row in self._read(pgsql.CANCEL_REQUESTS, (owner,))}
+        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
 
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
@@ -461,11 +463,11 @@ class PostgresStore(shapes.SqlReads):
         done: set[int] = set()
         with self._write() as conn:
             if ids is None:
-                rows = conn.execute(pgsql.LOCK_FAILED).fetchall()
+                rows = conn.execute(queries.LOCK_FAILED).fetchall()
                 order = [row[0] for row in rows]
             else:
                 order = list(dict.fromkeys(ids))
-                rows = conn.execute(pgsql.LOCK_STATES, (_ids(order),)).fetchall()
+                rows = conn.execute(queries.LOCK_STATES, (_ids(order),)).fetchall()
             found = {row[0]: (row[1], row[2]) for row in rows}
             plain: list[int] = []
             keyed: list[tuple[int, str]] = []
@@ -478,26 +480,26 @@ class PostgresStore(shapes.SqlReads):
                 else:
                     keyed.append((task_id, key))
             if plain:
-                conn.execute(pgsql.RETRY_TASKS, (now, plain))
+                conn.execute(queries.RETRY_TASKS, (now, plain))
                 done.update(plain)
             for task_id, key in keyed:
-                if conn.execute(pgsql.KEY_IS_LIVE, (key,)).fetchone():
+                if conn.execute(queries.KEY_IS_LIVE, (key,)).fetchone():
                     continue  # a newer live task owns the key
                 try:
                     with conn.transaction():  # a savepoint: another process took the key
-                        conn.execute(pgsql.RETRY_TASKS, (now, [task_id]))
+                        conn.execute(queries.RETRY_TASKS, (now, [task_id]))
                 except psycopg.errors.UniqueViolation:
                     continue
                 done.add(task_id)
             if done:
-                conn.execute(pgsql.NOTIFY)
+                conn.execute(queries.NOTIFY)
         return [task_id for task_id in order if task_id in done]
 
     # --- reading -----------------------------------------------------------------------
     def get(self, task_id: int) -> TaskRecord | None:
         if not _ids([task_id]):
             return None
-        rows = self._read(pgsql.GET_TASK, (task_id,))
+        rows = self._read(queries.GET_TASK, (task_id,))
         return shapes.task_from(rows[0]) if rows else None
 
     # --- settings, decisions, nodes ----------------------------------------------------
@@ -505,26 +507,26 @@ class PostgresStore(shapes.SqlReads):
         """Store and announce: every node reloads at its next poll (or notification)."""
         values = shapes.settings_values(category, settings)
         with self._write() as conn:
-            conn.execute(pgsql.SAVE_SETTINGS, values)
-            conn.execute(pgsql.BUMP_SETTINGS_VERSION)
-            conn.execute(pgsql.NOTIFY)
+            conn.execute(queries.SAVE_SETTINGS, values)
+            conn.execute(queries.BUMP_SETTINGS_VERSION)
+            conn.execute(queries.NOTIFY)
 
     def request_rebalance(self) -> None:
         with self._write() as conn:
-            conn.execute(pgsql.BUMP_SETTINGS_VERSION)
-            conn.execute(pgsql.NOTIFY)
+            conn.execute(queries.BUMP_SETTINGS_VERSION)
+            conn.execute(queries.NOTIFY)
 
     def add_decision(self, at: float, decision: dict[str, Any]) -> None:
         body = json.dumps(decision, default=str)
         with self._write() as conn:
-            newest = conn.execute(pgsql.ADD_DECISION, (at, body)).fetchone()[0]  # type: ignore[index]
+            newest = conn.execute(queries.ADD_DECISION, (at, body)).fetchone()[0]  # type: ignore[index]
             if newest > DECISIONS_KEPT:
-                conn.execute(pgsql.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
+                conn.execute(queries.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
 
     def heartbeat(self, node: NodeInfo) -> None:
         """Upsert the node's row; the server stamps ``seen_at`` with its own clock."""
         values = shapes.node_values(node)
-        recovered, by = self._read(pgsql.HEARTBEAT, values)[0]
+        recovered, by = self._read(queries.HEARTBEAT, values)[0]
         if recovered is not None and self._warned_recovered.get(node.node_id) != recovered:
             self._warned_recovered[node.node_id] = recovered
             log.error(

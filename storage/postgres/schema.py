@@ -6,13 +6,13 @@ A jobsched schema carries the table ``jobsched_meta`` with one row: the marker
 1. :func:`inspect_schema` reads the catalog (nothing written) and refuses, untouched, a
    schema that holds another program's tables, a foreign marker, or a newer version.
 2. A blank schema is created, and an older one upgraded, by :func:`prepare_schema` in one
-   transaction under an advisory lock: ``STEPS[n]`` takes the schema from version ``n`` to
-   ``n + 1`` (creating is upgrading from 0). Two processes opening a blank or old schema at
-   once serialise on the lock; the second finds the work done.
+   transaction under an advisory lock: ``UPGRADES[n - 1]`` takes the schema from version
+   ``n`` to ``n + 1``. Two processes opening a blank or old schema at once serialise on
+   the lock; the second finds the work done.
 
-The DDL is spelled out in SQL rather than derived from the Peewee models, because the
-indexes that suit PostgreSQL are partial ones (only ``queued`` rows in the claim index,
-only ``scheduled`` rows in the due index), and the node table needs the server's clock.
+A blank schema gets the current tables at once, generated from the models in
+``storage/models.py`` (where PostgreSQL's own columns and partial indexes are declared);
+the upgrades take older schemas to the same tables.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import peewee as pw
 import psycopg
 from jobsched.core.errors import (
     ForeignDatabaseError,
@@ -31,103 +32,42 @@ from jobsched.core.errors import (
     StorageError,
     StoreReadOnlyError,
 )
-from jobsched.core.task import STATES
 from psycopg import sql as pgsql
 
-from .models import LIVE_STATES, quoted
+from ..ddl import create_statements
+from ..models import CONTROL_ROW, POSTGRES_MODELS, PostgresMeta
 
 log = logging.getLogger("jobsched.storage")
 
 APPLICATION = "jobsched"
-META_TABLE = "jobsched_meta"
+META_TABLE = PostgresMeta._meta.table_name
 _UNTOUCHED = "jobsched left the database untouched"
 
 #: Second halves of the advisory lock keys (the first half is 'JSC' and the schema's CRC).
 LOCK_SETUP = 1
 LOCK_RECOVERY = 2
 
-_V1 = (
-    f"""CREATE TABLE {META_TABLE} (
-        id integer PRIMARY KEY CHECK (id = 1),
-        application text NOT NULL,
-        schema_version integer NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now())""",
-    f"""CREATE TABLE tasks (
-        id bigserial PRIMARY KEY,
-        handler text NOT NULL,
-        category text NOT NULL,
-        state text NOT NULL CHECK (state IN ({quoted(STATES)})),
-        payload text NOT NULL,
-        result text,
-        error text,
-        reason text,
-        attempts integer NOT NULL DEFAULT 0,
-        max_attempts integer NOT NULL,
-        timeout double precision,
-        dedup_key text,
-        created_at double precision NOT NULL,
-        run_at double precision NOT NULL,
-        started_at double precision,
-        finished_at double precision,
-        owner text,
-        cancel_requested boolean NOT NULL DEFAULT false,
-        run_began boolean NOT NULL DEFAULT false
-    ) WITH (fillfactor = 90)""",
-    # claim: WHERE category = ? AND state = 'queued' ORDER BY id; only queued rows.
-    "CREATE INDEX tasks_claim ON tasks (category, id) WHERE state = 'queued'",
-    # promote_due / next_run_at: WHERE state = 'scheduled' AND run_at <= ?
-    "CREATE INDEX tasks_due ON tasks (run_at) WHERE state = 'scheduled'",
-    # recover, cancel_requests: the few running rows, by owner.
-    "CREATE INDEX tasks_running ON tasks (owner) WHERE state = 'running'",
-    # One live task per dedup key; a finished task frees its key.
-    f"CREATE UNIQUE INDEX tasks_dedup_live ON tasks (dedup_key)"
-    f" WHERE state IN ({quoted(LIVE_STATES)})",
-    """CREATE TABLE category_settings (
-        category text PRIMARY KEY,
-        priority double precision,
-        paused boolean NOT NULL DEFAULT false,
-        pinned integer,
-        min_workers integer,
-        max_workers integer)""",
-    """CREATE TABLE control (
-        id integer PRIMARY KEY CHECK (id = 1),
-        settings_version bigint NOT NULL DEFAULT 0)""",
-    "INSERT INTO control (id, settings_version) VALUES (1, 0)",
-    """CREATE TABLE decisions (
-        id bigserial PRIMARY KEY,
-        at double precision NOT NULL,
-        body text NOT NULL)""",
-    # heartbeat_at is the node's own clock (shown to people); seen_at is the database
-    # server's clock at the last heartbeat, the only one staleness is judged by.
-    """CREATE TABLE nodes (
-        node_id text PRIMARY KEY,
-        host text NOT NULL,
-        pid integer NOT NULL,
-        started_at double precision NOT NULL,
-        heartbeat_at double precision NOT NULL,
-        budget integer NOT NULL,
-        workers text NOT NULL,
-        counters text NOT NULL,
-        stopped boolean NOT NULL DEFAULT false,
-        seen_at timestamptz NOT NULL DEFAULT now(),
-        recovered_at timestamptz,
-        recovered_by text)""",
-)
+#: The dialect the DDL is generated in (never connected).
+_DIALECT = pw.PostgresqlDatabase(None)
 
 
-def _create_v1(conn: psycopg.Connection[Any]) -> None:
-    for statement in _V1:
+def _create(conn: psycopg.Connection[Any]) -> None:
+    """The current schema, from the models, with the control row."""
+    for statement in create_statements(POSTGRES_MODELS, _DIALECT):
         conn.execute(statement)
+    conn.execute(CONTROL_ROW)
 
 
-#: ``STEPS[n]`` upgrades a schema from version ``n`` to ``n + 1``. Append new steps;
-#: never edit a released one.
-STEPS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_v1]
+#: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
+#: first released schema). Append a step with every change to the models; never edit a
+#: released one.
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = []
 
 
 def schema_version() -> int:
-    """The schema version this program writes (and the newest it can read)."""
-    return len(STEPS)
+    """The schema version this program writes (and the newest it can read): the one the
+    models describe."""
+    return 1 + len(UPGRADES)
 
 
 def lock_key(schema: str, purpose: int) -> int:
@@ -266,10 +206,14 @@ def prepare_schema(
 
 
 def _run_steps(conn: psycopg.Connection[Any], schema: str, version: int) -> None:
-    """Apply ``STEPS[version:]`` inside the caller's transaction and stamp the schema."""
+    """Create the tables (version 0) or apply ``UPGRADES[version - 1:]``, inside the
+    caller's transaction, and stamp the schema."""
     conn.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(pgsql.Identifier(schema)))
-    for step in STEPS[version:]:
-        step(conn)
+    if version == 0:
+        _create(conn)
+    else:
+        for step in UPGRADES[version - 1 :]:
+            step(conn)
     conn.execute(
         f"INSERT INTO {META_TABLE} (id, application, schema_version) VALUES (1, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET schema_version = excluded.schema_version",

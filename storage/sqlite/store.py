@@ -40,8 +40,8 @@ from jobsched.core.task import (
     TaskRecord,
 )
 
-from . import rows as shapes
-from . import sql
+from .. import rows as shapes
+from . import queries
 from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
 from .errors import translate_errors
 from .nodelock import NodeLock
@@ -71,7 +71,7 @@ class SqliteStore(shapes.SqlReads):
 
     shared = True
     multi_node = False
-    _q = sql
+    _q = queries
     _mark = "?"
 
     def __init__(
@@ -200,7 +200,7 @@ class SqliteStore(shapes.SqlReads):
         """Fail now, not at the first submit, on a read-only or long-locked database."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(sql.PROBE_WRITE)
+            conn.execute(queries.PROBE_WRITE)
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -289,12 +289,12 @@ class SqliteStore(shapes.SqlReads):
                 # attempt back; only runs that really began count toward `orphaned`.
                 unstarted = [
                     (task_id, attempts)
-                    for task_id, attempts in conn.execute(sql.ORPHANS, (node_id,)).fetchall()
+                    for task_id, attempts in conn.execute(queries.ORPHANS, (node_id,)).fetchall()
                     if (task_id, attempts) not in started
                 ]
-                conn.executemany(sql.UNDO_UNSTARTED, unstarted)
-            orphaned = [r[0] for r in conn.execute(sql.FAIL_ORPHANS, (now, node_id)).fetchall()]
-            requeued = [r[0] for r in conn.execute(sql.REQUEUE_ORPHANS, (node_id,)).fetchall()]
+                conn.executemany(queries.UNDO_UNSTARTED, unstarted)
+            orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall()]
+            requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()]
         if self._journal is not None:
             try:
                 self._journal.reset()
@@ -315,7 +315,7 @@ class SqliteStore(shapes.SqlReads):
         """SQLite has no notifications: the node's poll (every ~100 ms) sees new rows."""
 
     def record_start(self, task_id: int, attempt: int) -> None:
-        """Journal that this attempt begins (see ``storage.startlog``)."""
+        """Journal that this attempt begins (see ``sqlite.startlog``)."""
         if self._journal is not None:
             self._journal.record(task_id, attempt)
 
@@ -333,9 +333,9 @@ class SqliteStore(shapes.SqlReads):
             state = SCHEDULED if new.run_at > now else QUEUED
             row = (new.handler, new.category, state, new.payload, new.run_at, now,
                    new.max_attempts, new.timeout, None)  # fmt: skip
-            return [self._insert_one(sql.INSERT_ONE, row)]
+            return [self._insert_one(queries.INSERT_ONE, row)]
         with self._write() as conn:
-            seq, highest = conn.execute(sql.NEXT_TASK_ID).fetchone()
+            seq, highest = conn.execute(queries.NEXT_TASK_ID).fetchone()
             next_id = max(seq, highest) + 1
             ids: list[int] = []
             rows: list[tuple[Any, ...]] = []
@@ -345,7 +345,7 @@ class SqliteStore(shapes.SqlReads):
                 if key is not None:
                     existing = keys.get(key)
                     if existing is None:
-                        found = conn.execute(sql.LIVE_ID_FOR_KEY, (key,)).fetchone()
+                        found = conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone()
                         existing = None if found is None else found[0]
                     if existing is not None:
                         ids.append(existing)
@@ -358,9 +358,9 @@ class SqliteStore(shapes.SqlReads):
                 )  # fmt: skip
                 ids.append(next_id)
                 next_id += 1
-            for start in range(0, len(rows), sql.INSERT_CHUNK):
-                chunk = rows[start : start + sql.INSERT_CHUNK]
-                conn.execute(sql.insert_tasks(len(chunk)), [v for row in chunk for v in row])
+            for start in range(0, len(rows), queries.INSERT_CHUNK):
+                chunk = rows[start : start + queries.INSERT_CHUNK]
+                conn.execute(queries.insert_tasks(len(chunk)), [v for row in chunk for v in row])
         return ids
 
     def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
@@ -371,33 +371,33 @@ class SqliteStore(shapes.SqlReads):
             for new in tasks
         ]  # fmt: skip
         if len(rows) == 1:
-            ids = [self._insert_one(sql.INSERT_CLAIMED, rows[0])]
+            ids = [self._insert_one(queries.INSERT_CLAIMED, rows[0])]
         else:
             with self._write() as conn:
                 ids = []
                 for row in rows:
-                    task_id = conn.execute(sql.INSERT_CLAIMED, row).lastrowid
+                    task_id = conn.execute(queries.INSERT_CLAIMED, row).lastrowid
                     assert task_id is not None
                     ids.append(task_id)
         return [new.claimed(task_id, now, owner) for task_id, new in zip(ids, tasks, strict=True)]
 
     def promote_due(self, now: float) -> int:
         # Check first without the write lock: the node calls this on every poll.
-        if not self._read(sql.ANY_DUE, (now,)):
+        if not self._read(queries.ANY_DUE, (now,)):
             return 0
         with self._write() as conn:
-            return conn.execute(sql.PROMOTE_DUE, (now,)).rowcount
+            return conn.execute(queries.PROMOTE_DUE, (now,)).rowcount
 
     def next_run_at(self) -> float | None:
-        value: float | None = self._read(sql.NEXT_RUN_AT)[0][0]
+        value: float | None = self._read(queries.NEXT_RUN_AT)[0][0]
         return value
 
     def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]:
         """Move up to ``limit`` queued tasks of ``category``, lowest id first, to running."""
-        if limit <= 0 or not self._read(sql.ANY_QUEUED, (category,)):
+        if limit <= 0 or not self._read(queries.ANY_QUEUED, (category,)):
             return []
         with self._write() as conn:
-            rows = conn.execute(sql.CLAIM, (owner, now, category, limit)).fetchall()
+            rows = conn.execute(queries.CLAIM, (owner, now, category, limit)).fetchall()
         return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -423,15 +423,15 @@ class SqliteStore(shapes.SqlReads):
         try:
             with self._write() as conn:
                 before = conn.total_changes
-                for start in range(0, len(outcomes), sql.FINISH_CHUNK):
-                    chunk = outcomes[start : start + sql.FINISH_CHUNK]
+                for start in range(0, len(outcomes), queries.FINISH_CHUNK):
+                    chunk = outcomes[start : start + queries.FINISH_CHUNK]
                     params = [
                         value
                         for out in chunk
                         for value in (out.id, out.owner, out.attempt, out.state,
                                       out.finished_at, out.result, out.error, out.reason)
                     ]  # fmt: skip
-                    conn.execute(sql.finish_many(len(chunk)), params)
+                    conn.execute(queries.finish_many(len(chunk)), params)
                 if conn.total_changes - before != len(outcomes):
                     raise _FenceFailed
         except _FenceFailed:
@@ -447,11 +447,11 @@ class SqliteStore(shapes.SqlReads):
                     run_at = out.run_at if out.run_at is not None else out.finished_at
                     state = QUEUED if run_at <= out.finished_at else SCHEDULED
                     cursor = conn.execute(
-                        sql.FINISH_RETRY, (state, run_at, out.error, out.reason, *fence)
+                        queries.FINISH_RETRY, (state, run_at, out.error, out.reason, *fence)
                     )
                 else:
                     cursor = conn.execute(
-                        sql.FINISH_TERMINAL,
+                        queries.FINISH_TERMINAL,
                         (out.state, out.finished_at, out.result, out.error, out.reason, *fence),
                     )
                 applied.append(cursor.rowcount == 1)
@@ -461,7 +461,7 @@ class SqliteStore(shapes.SqlReads):
         """Give running tasks back (graceful stop): ``queued``, attempt undone."""
         ids = list(ids)
         with self._write() as conn:
-            released = sum(conn.execute(sql.RELEASE, (i, owner)).rowcount for i in ids)
+            released = sum(conn.execute(queries.RELEASE, (i, owner)).rowcount for i in ids)
         if self._journal is not None:
             self._journal.forget(ids)
         return released
@@ -472,23 +472,23 @@ class SqliteStore(shapes.SqlReads):
         answers: dict[int, str] = {}
         with self._write() as conn:
             for task_id in ids:
-                row = conn.execute(sql.STATE_OF, (task_id,)).fetchone()
+                row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
                 if row is None:
                     answers[task_id] = CANCEL_MISSING
                 elif row[0] in TERMINAL:
                     answers[task_id] = CANCEL_TERMINAL
                 elif row[0] == RUNNING:
-                    conn.execute(sql.REQUEST_CANCEL, (task_id,))
+                    conn.execute(queries.REQUEST_CANCEL, (task_id,))
                     answers[task_id] = CANCEL_REQUESTED
                 else:
-                    conn.execute(sql.CANCEL_WAITING, (now, task_id))
+                    conn.execute(queries.CANCEL_WAITING, (now, task_id))
                     answers[task_id] = CANCEL_DONE
             if CANCEL_REQUESTED in answers.values() or CANCEL_DONE in answers.values():
-                conn.execute(sql.BUMP_SETTINGS_VERSION)
+                conn.execute(queries.BUMP_SETTINGS_VERSION)
         return answers
 
     def cancel_requests(self, owner: str) -> set[int]:
-        return {row[0] for row in self._read(sql.CANCEL_REQUESTS, (owner,))}
+        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
 
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
@@ -496,45 +496,45 @@ class SqliteStore(shapes.SqlReads):
         allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
         done: list[int] = []
         with self._write() as conn:
-            todo = [r[0] for r in conn.execute(sql.FAILED_IDS)] if ids is None else ids
+            todo = [r[0] for r in conn.execute(queries.FAILED_IDS)] if ids is None else ids
             for task_id in todo:
-                row = conn.execute(sql.STATE_OF, (task_id,)).fetchone()
+                row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
                 if row is None or row[0] not in allowed:
                     continue
                 key = row[1]
-                if key is not None and conn.execute(sql.LIVE_ID_FOR_KEY, (key,)).fetchone():
+                if key is not None and conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone():
                     continue
-                conn.execute(sql.RETRY_TASK, (now, task_id))
+                conn.execute(queries.RETRY_TASK, (now, task_id))
                 done.append(task_id)
         return done
 
     # --- reading -----------------------------------------------------------------------
     def get(self, task_id: int) -> TaskRecord | None:
-        rows = self._read(sql.GET_TASK, (task_id,))
+        rows = self._read(queries.GET_TASK, (task_id,))
         return shapes.task_from(rows[0]) if rows else None
 
     # --- settings, decisions, nodes ----------------------------------------------------
     def save_settings(self, category: str, settings: CategorySettings) -> None:
         values = shapes.settings_values(category, settings)
         with self._write() as conn:
-            conn.execute(sql.SAVE_SETTINGS, values)
-            conn.execute(sql.BUMP_SETTINGS_VERSION)
+            conn.execute(queries.SAVE_SETTINGS, values)
+            conn.execute(queries.BUMP_SETTINGS_VERSION)
 
     def request_rebalance(self) -> None:
         with self._write() as conn:
-            conn.execute(sql.BUMP_SETTINGS_VERSION)
+            conn.execute(queries.BUMP_SETTINGS_VERSION)
 
     def add_decision(self, at: float, decision: dict[str, Any]) -> None:
         body = json.dumps(decision, default=str)
         with self._write() as conn:
-            newest = conn.execute(sql.ADD_DECISION, (at, body)).lastrowid
+            newest = conn.execute(queries.ADD_DECISION, (at, body)).lastrowid
             if newest is not None and newest > DECISIONS_KEPT:
-                conn.execute(sql.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
+                conn.execute(queries.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
 
     def heartbeat(self, node: NodeInfo) -> None:
         values = shapes.node_values(node)
         with self._write() as conn:
-            conn.execute(sql.HEARTBEAT, values)
+            conn.execute(queries.HEARTBEAT, values)
 
     # --- diagnostics -------------------------------------------------------------------
     def diagnostics(self) -> dict[str, Any]:

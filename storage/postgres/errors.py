@@ -1,6 +1,6 @@
 """Where psycopg and Peewee errors become jobsched storage errors, for PostgreSQL.
 
-Every public method of :class:`storage.postgres.PostgresStore` runs inside
+Every public method of :class:`storage.postgres.store.PostgresStore` runs inside
 :class:`translate_pg_errors`, so callers only see :class:`core.errors.StorageError`
 subclasses (exit code 3), each naming the server or database and saying what to do. The
 password of the URL never appears in a message: it is masked in every detail text.
@@ -24,7 +24,7 @@ from jobsched.core.errors import (
     StoreUnavailableError,
 )
 
-from .errors import ErrorTranslator
+from ..errors import ErrorTranslator
 
 _AUTH = re.compile(
     r"password authentication failed|no password supplied|role \".*\" does not exist"

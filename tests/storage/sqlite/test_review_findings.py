@@ -10,7 +10,7 @@ from typing import Any
 from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig
 from jobsched.core.task import NewTask, Outcome
 from jobsched.storage import SqliteStore
-from jobsched.storage.startlog import StartJournal
+from jobsched.storage.sqlite.startlog import StartJournal
 
 WAIT = 10.0
 CONFIG = SchedulerConfig(workers=1, categories={"a": CategoryConfig()}, poll_interval=0.05)

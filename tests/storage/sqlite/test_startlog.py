@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from jobsched.storage.startlog import StartJournal
+from jobsched.storage.sqlite.startlog import StartJournal
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_starts_and_ends_read_back(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_a_start_survives_sigkill_right_after_it_is_recorded(tmp_path: Path) -> 
     path = tmp_path / "j.starts"
     code = (
         "import os, signal, sys\n"
-        "from storage.startlog import StartJournal\n"
+        "from jobsched.storage.sqlite.startlog import StartJournal\n"
         "j = StartJournal(sys.argv[1]); j.reset(); j.record(7, 1); j.record(8, 2)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -88,7 +88,7 @@ def test_a_start_survives_sigkill_right_after_it_is_recorded(tmp_path: Path) -> 
 
 FULL_DISK_CHILD = """
 import os, sys
-from jobsched.storage.startlog import StartJournal
+from jobsched.storage.sqlite.startlog import StartJournal
 folder = sys.argv[1]
 with open(os.path.join(folder, "filler"), "wb") as f:  # leave two pages free
     f.write(b"x" * (64 * 1024 - 2 * 4096))

@@ -1,21 +1,19 @@
-"""The SQL of the PostgreSQL store (psycopg placeholders), next to the SQLite shapes in
-``sql.py``. Batches travel as arrays unpacked with ``unnest``, so a batch of any size is
-one statement: one round trip, one plan.
+"""Every SQL statement of the PostgreSQL store, named, in one place (psycopg
+placeholders). Batches travel as arrays unpacked with ``unnest``, so a batch of any size
+is one statement: one round trip, one plan. The tables are described once, in
+``storage/models.py``.
 """
 
 from __future__ import annotations
 
-from .models import LIVE_STATES, quoted
-from .sql import TASK_COLUMNS
+from ..models import LIVE, TASK_COLUMNS, TASK_FIELDS
 
 CHANNEL = "jobsched_work"
 #: Sent (delivered at commit) when work or settings change; a hint, never the only signal.
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
 LISTEN = f"LISTEN {CHANNEL}"
 
-# Must read exactly like the partial unique index's WHERE (ON CONFLICT infers it).
-LIVE = f"state IN ({quoted(LIVE_STATES)})"
-_T_COLUMNS = ", ".join(f"t.{name.strip()}" for name in TASK_COLUMNS.split(","))
+_T_COLUMNS = ", ".join(f"t.{name}" for name in TASK_FIELDS)
 
 # --- insert -------------------------------------------------------------------------------
 LIVE_IDS_FOR_KEYS = f"SELECT dedup_key, id FROM tasks WHERE dedup_key = ANY(%s) AND {LIVE}"

@@ -1,30 +1,28 @@
-"""The SQL of the SQLite store's hot paths, as prepared statements.
+"""Every SQL statement of the SQLite store, named, in one place (``?`` placeholders).
 
-Written to stay portable where it costs nothing (``RETURNING``, ``ON CONFLICT``, ``||``,
-``CASE``), so a PostgreSQL store can reuse the shapes with its own placeholders.
+The hot paths (insert, claim, finish) are plain SQL run on the thread's sqlite3
+connection, not Peewee queries: one prepared statement per call. The tables they read
+are described once, in ``storage/models.py``.
 """
 
 from __future__ import annotations
 
 import functools
 
-from .models import LIVE_STATES, quoted
+import peewee as pw
 
-# In TaskRecord's field order, so a row becomes TaskRecord(*row).
-_TASK_FIELDS = (
-    "id", "handler", "category", "state", "payload", "run_at", "created_at", "max_attempts",
-    "attempts", "timeout", "dedup_key", "result", "error", "reason", "started_at",
-    "finished_at", "owner", "cancel_requested",
-)  # fmt: skip
-_REAL_FIELDS = {"run_at", "created_at", "timeout", "started_at", "finished_at"}
-TASK_COLUMNS = ", ".join(_TASK_FIELDS)
+from ..models import LIVE, TASK_COLUMNS, TASK_FIELDS, SqliteTasks
+
 # SQLite stores whole REAL values as integers on disk; RETURNING hands them back without
 # the conversion a SELECT makes, so the claim casts them.
+_REAL_FIELDS = {
+    field.column_name
+    for field in SqliteTasks._meta.sorted_fields
+    if isinstance(field, pw.DoubleField)
+}
 _RETURNED_COLUMNS = ", ".join(
-    f"CAST({name} AS REAL)" if name in _REAL_FIELDS else name for name in _TASK_FIELDS
+    f"CAST({name} AS REAL)" if name in _REAL_FIELDS else name for name in TASK_FIELDS
 )
-# Must read exactly like the partial index's WHERE, so the planner can use the index.
-LIVE = f"state IN ({quoted(LIVE_STATES)})"
 
 NEXT_TASK_ID = (
     "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),"

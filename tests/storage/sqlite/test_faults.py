@@ -28,11 +28,12 @@ from jobsched.core.errors import (
     StoreUnavailableError,
 )
 from jobsched.core.task import QUEUED
-from jobsched.storage import APPLICATION_ID, SqliteStore, open_store, schema, sql
+from jobsched.storage import APPLICATION_ID, SqliteStore, open_store
+from jobsched.storage.sqlite import schema
 
 from tests.store_contract import T0, new
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MakeStore = Callable[..., SqliteStore]
 
 
@@ -353,7 +354,7 @@ def test_an_older_schema_is_migrated_in_one_step_after_a_backup(
     # Given a database at the current version N with tasks, and a program that knows N + 1
     before = make_database(make_store, db_path, tasks=5)
     n = schema.schema_version()
-    monkeypatch.setattr(schema, "STEPS", [*schema.STEPS, _add_labels])
+    monkeypatch.setattr(schema, "UPGRADES", [*schema.UPGRADES, _add_labels])
     # When a node opens it
     store = make_store()
     store.open("node-a")
@@ -378,7 +379,7 @@ def test_a_failed_migration_leaves_the_old_schema(
 ) -> None:
     make_database(make_store, db_path, tasks=5)
     n = schema.schema_version()
-    monkeypatch.setattr(schema, "STEPS", [*schema.STEPS, _broken_step])
+    monkeypatch.setattr(schema, "UPGRADES", [*schema.UPGRADES, _broken_step])
     with pytest.raises(StorageError) as caught:
         make_store().open("node-a")
     assert f"v{n}" in str(caught.value) and f"bak-v{n}" in str(caught.value)
@@ -416,30 +417,3 @@ def test_opening_twice_is_refused(make_store: MakeStore) -> None:
     store.open("node-a")
     with pytest.raises(SchedulerStateError):
         store.open("node-a")
-
-
-def test_a_v1_file_gets_the_narrower_dedup_index_and_keeps_its_keys(
-    make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a v1 database (written by a program that knows only v1) with keyed tasks
-    monkeypatch.setattr(schema, "STEPS", schema.STEPS[:1])
-    old = make_store()
-    old.open("node-a")
-    [keyed, plain] = old.insert([new(key="k"), new()], T0)
-    old.close()
-    monkeypatch.undo()
-    # When the current program opens it
-    store = make_store()
-    store.open("node-a")
-    # Then the index leaves out keyless tasks, a live key still finds its task through it
-    assert store.diagnostics()["schema_version"] == 2
-    assert Path(f"{db_path}.bak-v1").exists()
-    assert store.insert([new(key="k")], T0) == [keyed]
-    assert store.insert([new()], T0) == [plain + 1]
-    store.close()
-    conn = sqlite3.connect(db_path)
-    ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'tasks_dedup_live'").fetchone()
-    assert "dedup_key IS NOT NULL" in ddl[0]
-    plan = conn.execute(f"EXPLAIN QUERY PLAN {sql.LIVE_ID_FOR_KEY}", ("k",)).fetchall()
-    assert "tasks_dedup_live" in str(plan)
-    conn.close()

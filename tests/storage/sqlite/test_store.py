@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from jobsched.core.task import CategorySettings, NodeInfo
-from jobsched.storage import APPLICATION_ID, SqliteStore, schema_version, sql
-from jobsched.storage import sqlite as sqlite_module
-from jobsched.storage.schema import create_file
+from jobsched.storage import APPLICATION_ID, SqliteStore, schema_version
+from jobsched.storage.sqlite import queries as sql
+from jobsched.storage.sqlite import store as sqlite_module
+from jobsched.storage.sqlite.schema import create_file
 
 from tests.store_contract import T0, StoreContract, new
 

@@ -27,8 +27,8 @@ import psycopg
 from jobsched.core.errors import ConfigError, InvalidInputError
 from psycopg.conninfo import conninfo_to_dict
 
-from .postgres_errors import PgTarget
-from .postgres_url import SCHEMES, is_postgres_url, redact
+from .errors import PgTarget
+from .url import SCHEMES, is_postgres_url, redact
 
 __all__ = ["Database", "PgSettings", "connect_one", "is_postgres_url", "parse_url", "redact"]
 

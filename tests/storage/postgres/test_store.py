@@ -24,9 +24,10 @@ from jobsched.core.errors import (
     StoreUnavailableError,
 )
 from jobsched.core.task import QUEUED, RUNNING, CategorySettings, NodeInfo
-from jobsched.storage import PostgresStore, open_store, postgres_schema
-from jobsched.storage.postgres_conn import parse_url
-from jobsched.storage.postgres_schema import LOCK_RECOVERY, lock_key, schema_version
+from jobsched.storage import PostgresStore, open_store
+from jobsched.storage.postgres import schema as postgres_schema
+from jobsched.storage.postgres.connection import parse_url
+from jobsched.storage.postgres.schema import LOCK_RECOVERY, lock_key, schema_version
 
 from tests.store_contract import T0, StoreContract, done, new
 
@@ -235,8 +236,8 @@ def test_an_older_schema_is_upgraded_in_one_transaction(
     def add_column(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ALTER TABLE tasks ADD COLUMN note text")
 
-    steps = [*postgres_schema.STEPS, add_column]
-    monkeypatch.setattr(postgres_schema, "STEPS", steps)
+    steps = [*postgres_schema.UPGRADES, add_column]
+    monkeypatch.setattr(postgres_schema, "UPGRADES", steps)
     # When it opens the database
     store = make_store()
     store.open("node-a")
@@ -254,9 +255,7 @@ def test_a_failed_upgrade_leaves_the_old_schema(
         conn.execute("ALTER TABLE tasks ADD COLUMN note text")
         raise RuntimeError("step failed")
 
-    monkeypatch.setattr(
-        postgres_schema, "STEPS", [*postgres_schema.STEPS, half_done]
-    )
+    monkeypatch.setattr(postgres_schema, "UPGRADES", [*postgres_schema.UPGRADES, half_done])
     with pytest.raises(StorageError, match="could not be upgraded from schema v1"):
         make_store().open(None)
     assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (1,)

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from jobsched.core.task import RUNNING
 from jobsched.storage import open_store
-from jobsched.storage.postgres_conn import parse_url
+from jobsched.storage.postgres.connection import parse_url
 
 from tests.conftest import with_query
 from tests.crashkit.checker import check, overlaps, records
