@@ -270,16 +270,8 @@ class PostgresStore(shapes.SqlReads):
                 stale,
                 node_id,
             )
-        report = RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
-        if report.requeued:
-            log.info("recovered %d interrupted tasks: %s", len(requeued), report.requeued)
-        if report.orphaned:
-            log.info(
-                "failed %d tasks interrupted max_attempts times (orphaned): %s",
-                len(orphaned),
-                report.orphaned,
-            )
-        return report
+        # The caller (the scheduler) logs what was recovered, for every store alike.
+        return RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
 
     # --- write path --------------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:

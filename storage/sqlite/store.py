@@ -300,16 +300,8 @@ class SqliteStore(shapes.SqlReads):
                 self._journal.reset()
             except OSError as exc:  # e.g. a full disk: starts are journaled once there is room
                 log.warning("could not start a new journal of task starts (%s)", exc)
-        report = RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
-        if report.requeued:
-            log.info("recovered %d interrupted tasks: %s", len(requeued), report.requeued)
-        if report.orphaned:
-            log.info(
-                "failed %d tasks interrupted max_attempts times (orphaned): %s",
-                len(orphaned),
-                report.orphaned,
-            )
-        return report
+        # The caller (the scheduler) logs what was recovered, for every store alike.
+        return RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """SQLite has no notifications: the node's poll (every ~100 ms) sees new rows."""

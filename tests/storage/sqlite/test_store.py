@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import threading
@@ -136,17 +135,6 @@ def test_only_the_newest_decisions_are_kept(
     for i in range(12):
         store.add_decision(T0 + i, {"i": i})
     assert [d["i"] for d in store.recent_decisions(100)] == [11, 10, 9, 8, 7]
-
-
-def test_recover_logs_the_ids(make_store: MakeStore, caplog: pytest.LogCaptureFixture) -> None:
-    store = make_store()
-    store.open("node-a")
-    store.insert([new(), new(max_attempts=1)], T0)
-    store.claim("email", 2, "dead-node", T0)
-    with caplog.at_level(logging.INFO, logger="jobsched.storage"):
-        report = store.recover("node-a", T0 + 1)
-    assert (report.requeued, report.orphaned) == ([1], [2])
-    assert "[1]" in caplog.text and "[2]" in caplog.text
 
 
 def test_close_closes_every_threads_connection(make_store: MakeStore) -> None:

@@ -1,0 +1,39 @@
+"""Recovery on a SQLite file: after a node dies, the next node re-queues what it had
+claimed, counting an attempt only for runs that began (the start journal), and says
+what it did once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
+from jobsched.storage import SqliteStore
+
+from tests.store_contract import T0, new
+
+MakeStore = Callable[..., SqliteStore]
+
+
+def test_a_node_starting_after_a_crash_logs_what_it_recovered_once(
+    make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a file left by a node that died holding two claimed tasks, the second of which
+    # had begun its last attempt
+    dead = make_store()
+    dead.open("dead-node")
+    [waiting, begun] = dead.insert([new(), new(max_attempts=1)], T0)
+    claimed = {t.id: t for t in dead.claim("email", 2, "dead-node", T0)}
+    dead.record_start(begun, claimed[begun].attempts)
+    dead.close()
+    # When a node starts on it
+    config = SchedulerConfig(workers=1, categories={"email": CategoryConfig()})
+    sched = Scheduler(config, make_store(), threaded=False)
+    with caplog.at_level(logging.INFO, logger="jobsched"):
+        sched.start()
+        sched.stop(grace=0)
+    # Then one line says which task went back to the queue and which failed as orphaned
+    lines = [r.getMessage() for r in caplog.records if "recovered" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert f"[{waiting}]" in lines[0] and f"[{begun}]" in lines[0]
