@@ -9,11 +9,40 @@ from collections.abc import Callable
 
 import pytest
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
+from jobsched.core.task import NewTask, Outcome
 from jobsched.storage import SqliteStore
 
 from tests.store_contract import T0, new
 
 MakeStore = Callable[..., SqliteStore]
+
+
+def test_a_retried_task_claimed_but_not_started_at_a_crash_gets_its_attempt_back(
+    make_store: MakeStore,
+) -> None:
+    # Given a node's store and a task of one attempt that ran once and failed
+    first = make_store()
+    first.open("node-1")
+    first.recover("node-1", T0)
+    [task_id] = first.insert([NewTask("a.job", "a", "null", T0, max_attempts=1)], T0)
+    [task] = first.claim("a", 1, "node-1", T0)
+    first.record_start(task.id, task.attempts)
+    failed = Outcome(task.id, "node-1", task.attempts, "failed", T0 + 1, error="boom")
+    assert first.finish([failed]) == [True]
+    # And an operator retried it, and the node claimed it into its FIFO again
+    assert first.retry([task_id], T0 + 2) == [task_id]
+    [again] = first.claim("a", 1, "node-1", T0 + 3)
+    assert again.attempts == 1
+    # When the node dies before that attempt starts (its files are left as they are)
+    first.close()
+    second = make_store()
+    second.open("node-2")
+    report = second.recover("node-2", T0 + 4)
+    # Then the task is queued again, not failed as `orphaned`: the start on file was the
+    # earlier attempt's, which ended
+    assert (report.requeued, report.orphaned) == ([task_id], [])
+    row = second.get(task_id)
+    assert row is not None and (row.state, row.attempts) == ("queued", 0)
 
 
 def test_a_node_starting_after_a_crash_logs_what_it_recovered_once(

@@ -134,3 +134,18 @@ def test_a_full_disk_is_an_error_not_a_crash(tmp_path: Path) -> None:
     # and the process lives (a sparse memory map would have died of SIGBUS)
     assert proc.returncode == 0, (proc.returncode, proc.stderr.decode()[-1000:])
     assert proc.stdout.decode().split("\n")[:2] == ["reset raised 28", "record raised 28"]
+
+
+def test_the_end_of_an_attempt_does_not_end_the_next_one_in_the_start_journal(
+    tmp_path: Path,
+) -> None:
+    # Given a journal where attempt 2 of a task began before attempt 1's end was noted
+    journal = StartJournal(str(tmp_path / "jobs.db.starts"))
+    journal.reset()
+    journal.record(5, 1)
+    journal.record(5, 2)
+    # When attempt 1's end is noted
+    journal.forget([5], [1])
+    journal.close()
+    # Then attempt 2 still reads as begun
+    assert StartJournal(journal.path).read() == {(5, 1), (5, 2)}

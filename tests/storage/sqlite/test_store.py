@@ -7,8 +7,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig
 from jobsched.core.task import CategorySettings, NodeInfo
 from jobsched.storage import APPLICATION_ID, SqliteStore, schema_version
 from jobsched.storage.sqlite import queries as sql
@@ -18,6 +20,8 @@ from jobsched.storage.sqlite.schema import create_file
 from tests.store_contract import T0, StoreContract, new
 
 MakeStore = Callable[..., SqliteStore]
+WAIT = 10.0
+CONFIG = SchedulerConfig(workers=1, categories={"a": CategoryConfig()}, poll_interval=0.05)
 
 
 class TestSqliteStoreContract(StoreContract):
@@ -100,6 +104,36 @@ def test_other_processes_writes_are_seen_by_the_node(make_store: MakeStore) -> N
     assert node.settings_version() > version
     assert node.load_settings()["email"].priority == 5.0
     assert node.cancel_requests("node-a") == {running}
+
+
+def test_an_in_process_waiter_sees_a_cancel_written_by_another_process(
+    make_store: MakeStore,
+) -> None:
+    # Given a node on a SQLite file, a delayed task, and a thread of the node's process
+    # waiting for that task's result
+    sched = Scheduler(CONFIG, make_store())
+
+    @sched.handler("a.job")
+    def job(payload: Any) -> str:
+        return "ran"
+
+    with sched:
+        task_id = sched.submit("a.job", delay=3600).id
+        answer: list[Any] = []
+        waiting = threading.Thread(target=lambda: answer.append(sched.wait(task_id, WAIT)))
+        waiting.start()
+        # When another process (the CLI) cancels the task in the file
+        other = make_store()
+        other.open()
+        assert Client(CONFIG, other).cancel([task_id]) == {task_id: "cancelled"}
+        # Then the waiter returns the cancelled record well within its timeout, instead of
+        # sleeping on an event that nothing in this process will ever set
+        waiting.join(WAIT / 2)
+        alive = waiting.is_alive()
+        sched.cancel([task_id])  # lets a hung waiter end so the test finishes
+        waiting.join(WAIT)
+        assert not alive, "the waiter did not notice the cancel"
+        assert answer and answer[0].state == "cancelled"
 
 
 def test_claimed_timestamps_are_floats(make_store: MakeStore) -> None:
