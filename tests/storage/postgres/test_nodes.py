@@ -1,6 +1,6 @@
 """Whole schedulers sharing one PostgreSQL schema, in one process (fast, threaded).
 
-The real-process version, with a node killed, is test_postgres_cluster.py.
+The real-process version, with a node killed, is postgres/test_cluster.py.
 """
 
 from __future__ import annotations
