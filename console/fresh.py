@@ -21,8 +21,8 @@ COMPANIONS = ("", "-wal", "-shm", ".starts")
 def start_fresh(db: str, say: Callable[[str], None]) -> str | None:
     """Move the SQLite database ``db`` aside; return the new name (None: nothing to move)."""
     from jobsched.storage import open_store
-    from jobsched.storage.nodelock import NodeLock
-    from jobsched.storage.postgres_url import is_postgres_url
+    from jobsched.storage.sqlite.nodelock import NodeLock
+    from jobsched.storage.postgres.url import is_postgres_url
 
     if is_postgres_url(db):
         raise InvalidInputError(
