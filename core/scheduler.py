@@ -21,7 +21,7 @@ import sys
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,9 @@ from .errors import (
 from .execute import Executor
 from .handle import TaskHandle
 from .handlers import CancelFlag
+from .hooks import Hook, Hooks
 from .pool import BUSY, IDLE, Worker, WorkerPool
+from .signals import TaskSignals
 from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
 from .store import CANCEL_DONE, CANCEL_REQUESTED, MemoryStore, TaskStore
 from .task import (
@@ -53,7 +55,6 @@ from .task import (
     NewTask,
     NodeInfo,
     Outcome,
-    RecoveryReport,
     TaskRecord,
 )
 from .timer import Timer
@@ -65,21 +66,6 @@ OUTCOME_BATCH = 500
 PREFETCH_SPAN = 0.01
 RUN_AVERAGE_WEIGHT = 0.1
 STORE_RETRY_WAIT = 0.5
-
-
-def _log_recovery(what: str, report: RecoveryReport) -> bool:
-    """Warn about what a recovery put back or failed; True if it did anything."""
-    if not (report.requeued or report.orphaned):
-        return False
-    log.warning(
-        "recovered %d %s %s; %d orphaned (failed) %s",
-        len(report.requeued),
-        what,
-        report.requeued[:50],
-        len(report.orphaned),
-        report.orphaned[:50],
-    )
-    return True
 
 
 @dataclass
@@ -114,7 +100,12 @@ class Scheduler(Client):
         self.node_id = node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.threaded = threaded
         self.state = "new"
-        self.executor = Executor(self.clock, self.node_id, config.retry_base, config.retry_max, rng)
+        # Task events: logged once each, and queued for the hooks if any (see on()).
+        self.hooks = Hooks(threaded)
+        self.signals = TaskSignals(self.hooks)
+        self.executor = Executor(
+            self.clock, self.node_id, config.retry_base, config.retry_max, rng, self.signals
+        )
         self._lock = threading.RLock()
         self.timer = Timer(self.clock)
         self.balancer = Balancer(config.workers, config.cooldown)
@@ -171,13 +162,14 @@ class Scheduler(Client):
             now = self.clock.now()
             self.started_at = now
             report = self.store.recover(self.node_id, now)
-            _log_recovery("interrupted tasks", report)
+            self.signals.recovered("interrupted tasks", report, self.store.get)
             self.store.subscribe(self._hint)
             self._reload_settings()
             self._decisions.extend(
                 reversed(self.store.recent_decisions(self._decisions.maxlen or 50))
             )
             self.state = "running"
+            self.hooks.open()
             self._counts = self.store.counts()
             self._balance("start", force=True)
             self.store.promote_due(now)
@@ -187,6 +179,7 @@ class Scheduler(Client):
         except BaseException:
             self.state = "stopped"
             self.store.close()
+            self.hooks.close(0.0)
             raise
         if self.threaded:
             for name, body in (
@@ -275,6 +268,7 @@ class Scheduler(Client):
         self._heartbeat(stopped=True)
         self.state = "stopped"
         self.store.close()
+        self.hooks.close(max(0.5, self._left()))  # last: the events of the final outcomes
         return released + late
 
     def _left(self) -> float:
@@ -300,6 +294,20 @@ class Scheduler(Client):
                 "stop: could not release %d tasks; the next start recovers them", len(ids)
             )
 
+    # ================================================================ hooks
+    def on(self, kind: str, *, handler: str | None = None) -> Callable[[Hook], Hook]:
+        """Register a hook: ``@sched.on("failed")`` calls it with a
+        :class:`~core.hooks.TaskEvent` for every task that fails for good (of one
+        handler only with ``handler="email.send"``). Kinds: submitted, started,
+        succeeded, failed, retrying, cancelled. Hooks run on one hook thread, in order;
+        one that raises is logged and the others run on."""
+
+        def decorate(fn: Hook) -> Hook:
+            self.hooks.add(kind, fn, handler)
+            return fn
+
+        return decorate
+
     # ================================================================ submitting
     def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
         """Validate, insert (committed) and return a handle. Options: category, delay,
@@ -312,14 +320,23 @@ class Scheduler(Client):
 
     def insert(self, rows: Sequence[NewTask]) -> list[int]:
         if self.state != "running" or not rows:
-            return super().insert(rows)
+            ids = super().insert(rows)
+            self.signals.submitted(rows, ids, self.clock.now())
+            return ids
         direct = self._insert_direct(rows)
         if direct is not None:
             return direct
         # One "now" for the store and the timer: a row the store made `scheduled` must
         # get a timer entry even if the clock moved past its run_at during the write.
         now = self.clock.now()
-        ids = self.store.insert(rows, now)
+        if self.hooks.active:
+            # Hooks see `submitted` before `started`: no claim runs between the insert
+            # and the event (claims hold _direct_lock). Only with hooks: it costs.
+            with self._direct_lock:
+                ids = self.store.insert(rows, now)
+                self.signals.submitted(rows, ids, now)
+        else:
+            ids = self.store.insert(rows, now)
         if self.state != "running":  # stopped meanwhile: the next start finds the rows
             return ids
         later = [row.run_at for row in rows if row.run_at > now]
@@ -378,8 +395,10 @@ class Scheduler(Client):
                 raise
             for task in tasks:
                 self._claimed[task.id] = _Claim(task, CancelFlag())
+            ids = [task.id for task in tasks]
+            self.signals.submitted(rows, ids, now)  # before a worker can start them
             pool.fifo.put_many(tasks)
-        return [task.id for task in tasks]
+        return ids
 
     def _something_waiting(self, categories: Iterable[str]) -> None:
         """Tasks of ``categories`` were queued in the store (committed): until the
@@ -482,6 +501,8 @@ class Scheduler(Client):
         answers = super().cancel(ids)
         done = [i for i, a in answers.items() if a == CANCEL_DONE]
         self._notify(done)
+        if done:
+            self.signals.cancelled([r for r in map(self.store.get, done) if r is not None])
         for task_id, answer in answers.items():
             if answer == CANCEL_REQUESTED:
                 claim = self._claimed.get(task_id)
@@ -689,24 +710,18 @@ class Scheduler(Client):
                     pool.abandon(worker)
                     self.abandoned_threads += 1
                 limit = task.timeout or 0.0
-                log.warning(
-                    "task %d (%s) timed out after %gs; its thread is abandoned",
-                    task.id,
-                    task.handler,
-                    limit,
-                )
                 self.metrics.add(task.category, "timed_out")
-                self._outcomes.put(
-                    Outcome(
-                        task.id,
-                        self.node_id,
-                        task.attempts,
-                        FAILED,
-                        self.clock.now(),
-                        error=f"timed out after {limit:g} s; the thread running it was abandoned",
-                        reason=REASON_TIMED_OUT,
-                    )
+                outcome = Outcome(
+                    task.id,
+                    self.node_id,
+                    task.attempts,
+                    FAILED,
+                    self.clock.now(),
+                    error=f"timed out after {limit:g} s; the thread running it was abandoned",
+                    reason=REASON_TIMED_OUT,
                 )
+                self.signals.outcome(task, outcome)  # the one record of this timeout
+                self._outcomes.put(outcome)
                 self._reconcile()
                 # The abandoned task no longer fills the window: claim for the replacement.
                 self._want({pool.category})
@@ -719,7 +734,8 @@ class Scheduler(Client):
         worker.task = task
         worker.state = BUSY
         if task.timeout:
-            worker.deadline = worker.started_mono + task.timeout
+            slack = self.executor.deadline_slack(spec)
+            worker.deadline = worker.started_mono + task.timeout + slack
             self.timer.schedule_mono(worker.deadline)
         self.metrics.add(task.category, "started")
         try:
@@ -738,6 +754,9 @@ class Scheduler(Client):
             worker.deadline = None
         if abandoned:
             return  # timed out or released at stop: the outcome was decided elsewhere
+        if outcome.reason == REASON_TIMED_OUT:  # an async handler cancelled at its timeout
+            self.metrics.add(task.category, "timed_out")
+        self.signals.outcome(task, outcome)
         self._outcomes.put(outcome)
         # Refill at half, before it runs dry, unless the store has nothing waiting.
         if pool.category not in self._nothing_waiting and (
@@ -869,7 +888,7 @@ class Scheduler(Client):
     def _recover_others(self) -> None:
         """Shared store: put back the tasks of nodes whose heartbeat went stale."""
         report = self.store.recover(self.node_id, self.clock.now())
-        if _log_recovery("tasks of dead nodes", report):
+        if self.signals.recovered("tasks of dead nodes", report, self.store.get):
             self._notify(report.orphaned)
             self._want(set(self.pools))
 
@@ -977,6 +996,8 @@ class Scheduler(Client):
                 worker.run_once(0)
             pool.reap_retired()
         while self._complete_once(0):
+            pass
+        while self.hooks.step():
             pass
         self._housekeep_once()
         self._reconcile()
