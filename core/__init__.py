@@ -10,6 +10,7 @@ from .config import CategoryConfig, SchedulerConfig
 from .errors import *  # noqa: F403
 from .handle import TaskHandle
 from .handlers import HandlerSpec, TaskContext, current_task, handler
+from .hooks import TaskEvent
 from .scheduler import Scheduler
 from .snapshot import CategorySnapshot, Snapshot, WorkerSnapshot
 from .store import MemoryStore, TaskStore
@@ -36,6 +37,7 @@ __all__ = [
     "Snapshot",
     "SystemClock",
     "TaskContext",
+    "TaskEvent",
     "TaskHandle",
     "TaskRecord",
     "TaskStore",
