@@ -59,10 +59,17 @@ def thread_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
-def run_awaitable(awaitable: Awaitable[T], timeout: float | None, cancel: CancelFlag) -> T:
+def run_awaitable(
+    awaitable: Awaitable[T],
+    timeout: float | None,
+    cancel: CancelFlag,
+    limit: float | None = None,
+) -> T:
     """Await ``awaitable`` on this thread's loop and return its value.
 
-    Raises :class:`HandlerTimedOut` past ``timeout`` seconds, ``asyncio.CancelledError``
+    Raises :class:`HandlerTimedOut` past ``timeout`` seconds (reported as ``limit``, the
+    task's whole timeout, when ``timeout`` is only what was left of it),
+    ``asyncio.CancelledError``
     if ``cancel`` is set meanwhile, and whatever the awaitable raises. The context
     variables of the calling thread (``current_task()``) are visible inside.
     """
@@ -80,12 +87,14 @@ def run_awaitable(awaitable: Awaitable[T], timeout: float | None, cancel: Cancel
         )
     loop = thread_loop()
     try:
-        return loop.run_until_complete(_guarded(awaitable, timeout, cancel))
+        return loop.run_until_complete(_guarded(awaitable, timeout, cancel, limit or timeout))
     finally:
         _cancel_leftovers(loop)
 
 
-async def _guarded(awaitable: Awaitable[T], timeout: float | None, cancel: CancelFlag) -> T:
+async def _guarded(
+    awaitable: Awaitable[T], timeout: float | None, cancel: CancelFlag, limit: float | None
+) -> T:
     task = asyncio.current_task()
     assert task is not None  # run_until_complete wraps this coroutine in a Task
     loop = asyncio.get_running_loop()
@@ -104,10 +113,10 @@ async def _guarded(awaitable: Awaitable[T], timeout: float | None, cancel: Cance
                 value = await awaitable
         except TimeoutError:
             if scope.expired():
-                raise HandlerTimedOut(timeout or 0.0)  # noqa: B904 - keep the cancel's trace
+                raise HandlerTimedOut(limit or 0.0)  # noqa: B904 - keep the cancel's trace
             raise  # the handler's own TimeoutError: an ordinary failure
         if scope.expired():  # it swallowed the CancelledError, then returned late
-            raise HandlerTimedOut(timeout or 0.0)
+            raise HandlerTimedOut(limit or 0.0)
         return value
     finally:
         cancel.watch(None)

@@ -136,7 +136,7 @@ class Executor:
         left = None
         if task.timeout:
             left = max(0.0, task.timeout - (self.clock.monotonic() - began))
-        return run_awaitable(value, left, cancel)
+        return run_awaitable(value, left, cancel, task.timeout)
 
     def deadline_slack(self, spec: HandlerSpec | None) -> float:
         """Seconds past a task's timeout before the dispatcher abandons its worker: an

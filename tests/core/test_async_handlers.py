@@ -298,3 +298,16 @@ def test_callables_and_coroutine_callables_are_accepted() -> None:
     assert HandlerSpec.of("io.obj", AwaitsOnCall(), None, None, None).is_async
     assert not HandlerSpec.of("io.cls", dict, None, None, None).is_async
     assert not HandlerSpec.of("io.lam", lambda p: p, None, None, None).is_async
+
+
+def test_a_coroutine_returned_by_a_sync_handler_times_out_too(tmp_path: Path) -> None:
+    sched = make(tmp_path)
+
+    async def forever() -> None:
+        await asyncio.sleep(30)
+
+    sched.handler("io.lazy", timeout=0.3)(lambda payload: forever())
+    with sched:
+        record = sched.wait(sched.submit("io.lazy").id, timeout=WAIT)
+    assert record.state == "failed" and record.reason == "timed_out"
+    assert record.error is not None and "timed out after 0.3 s" in record.error
