@@ -132,12 +132,19 @@ class TaskSignals:
     def recovered(
         self, what: str, report: RecoveryReport, get: Callable[[int], TaskRecord | None]
     ) -> bool:
-        """Tell what a recovery did: one warning for the tasks put back, and a failure
-        per orphaned task. True if it did anything."""
+        """Tell what a recovery did: one warning line with the tasks put back and those
+        failed as orphaned, then a failure record per orphaned task. True if it did
+        anything."""
         if not (report.requeued or report.orphaned):
             return False
-        if report.requeued:
-            log.warning("recovered %d %s: %s", len(report.requeued), what, report.requeued[:50])
+        log.warning(
+            "recovered %s: %d back to the queue %s, %d failed as orphaned %s",
+            what,
+            len(report.requeued),
+            report.requeued[:50],
+            len(report.orphaned),
+            report.orphaned[:50],
+        )
         for task_id in report.orphaned[:MAX_ORPHAN_RECORDS]:
             record = get(task_id)
             if record is not None:
