@@ -41,7 +41,7 @@ from jobsched.core.task import (
 )
 
 from .. import rows as shapes
-from . import queries
+from . import nodelock, queries
 from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
 from .errors import translate_errors
 from .nodelock import NodeLock
@@ -101,6 +101,7 @@ class SqliteStore(shapes.SqlReads):
         self._write_lock = write_lock(self.path)
         self._db: Database | None = None
         self._node_lock: NodeLock | None = None
+        self._file_key: tuple[int, int] | None = None
         self._journal: StartJournal | None = None
 
     def __repr__(self) -> str:
@@ -121,16 +122,21 @@ class SqliteStore(shapes.SqlReads):
         check_sqlite_version()
         with self._errors:
             state = self._inspect(node_id)
+            if not state.exists:
+                state = self._create()
+            key = nodelock.use(self.path)
             lock = None
-            if node_id is not None:
-                lock = NodeLock(self.path + ".lock", self.location).acquire()
             try:
+                if node_id is not None:
+                    lock = NodeLock(self.path, self.location).acquire(key)
                 db = self._connect(state, probe=node_id is not None)
             except BaseException:
                 if lock is not None:
                     lock.release()
+                nodelock.unuse(key)
                 raise
         self._db = db
+        self._file_key = key
         self._node_lock = lock
         if lock is not None:
             self._journal = StartJournal(self.path + ".starts")
@@ -151,12 +157,7 @@ class SqliteStore(shapes.SqlReads):
         return state
 
     def _connect(self, state: FileState, probe: bool) -> Database:
-        """Create or upgrade the file as needed; with ``probe``, check it is writable."""
-        if not state.exists:
-            if create_file(self.path, self.location, self.busy_timeout):
-                state = FileState(exists=True, version=schema_version())
-            else:  # another process created it first
-                state = inspect_file(self.path, self.location, self.busy_timeout)
+        """Upgrade the file as needed; with ``probe``, check it is writable."""
         db = connect(
             self.path,
             read_only=self.read_only,
@@ -175,6 +176,13 @@ class SqliteStore(shapes.SqlReads):
             db.close_all()
             raise
         return db
+
+    def _create(self) -> FileState:
+        """Build the missing file (before the node lock: the lock lives on the file)."""
+        if create_file(self.path, self.location, self.busy_timeout):
+            return FileState(exists=True, version=schema_version())
+        # another process created it first
+        return inspect_file(self.path, self.location, self.busy_timeout)
 
     def _check_read_only(self, state: FileState, node_id: str | None) -> None:
         if node_id is not None:
@@ -210,6 +218,7 @@ class SqliteStore(shapes.SqlReads):
         db, self._db = self._db, None
         lock, self._node_lock = self._node_lock, None
         journal, self._journal = self._journal, None
+        key, self._file_key = self._file_key, None
         if journal is not None:
             journal.close()
         try:
@@ -219,6 +228,8 @@ class SqliteStore(shapes.SqlReads):
         finally:
             if lock is not None:
                 lock.release()
+            if key is not None:
+                nodelock.unuse(key)  # after the last connection: see storage.nodelock
 
     # --- connections and transactions ------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -281,7 +292,16 @@ class SqliteStore(shapes.SqlReads):
     # --- recovery ----------------------------------------------------------------------
     def recover(self, node_id: str, now: float) -> RecoveryReport:
         """Every ``running`` row not owned by ``node_id`` is an orphan: one node runs on
-        a SQLite file, so its owner has died. Called once at start, before claiming."""
+        a SQLite file, so its owner has died. Called once at start, before claiming,
+        and only by the node holding the lock: anyone else could take a live node's
+        tasks."""
+        if self._node_lock is None or not self._node_lock.held:
+            raise SchedulerStateError(
+                "store",
+                self.location,
+                "is not open as a node, so it cannot recover tasks",
+                "Open it with a node id (store.open(node_id)) first",
+            )
         started = self._journal.read() if self._journal is not None else None
         with self._write() as conn:
             if started is not None:
