@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,10 +97,7 @@ def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
     """
     if not os.path.lexists(path):
         return FileState(exists=False, version=0)
-    if os.path.isdir(path):
-        raise StoreUnavailableError(
-            "database", location, "is a directory", "Point --db at a file inside it"
-        )
+    _check_regular(path, location, busy_timeout)
     with translate_errors(location, busy_timeout), open(path, "rb") as file:
         head = file.read(len(SQLITE_MAGIC))
     if not head:
@@ -143,6 +141,27 @@ def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
     else:
         why = "is another program's SQLite database (it has no jobsched mark)"
     raise ForeignDatabaseError("database", location, why, f"{_UNTOUCHED}; choose another --db path")
+
+
+def _check_regular(path: str, location: str, busy_timeout: float) -> None:
+    """Refuse a directory, FIFO, socket or device before opening it: reading the header
+    of a FIFO would wait forever for a writer."""
+    with translate_errors(location, busy_timeout):
+        mode = os.stat(path).st_mode  # follows a symlink to the file it names
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise StoreUnavailableError(
+            "database", location, "is a directory", "Point --db at a file inside it"
+        )
+    kind = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket",
+            stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}  # fmt: skip
+    raise StoreUnavailableError(
+        "database",
+        location,
+        f"is {kind.get(stat.S_IFMT(mode), 'not a regular file')}, not a database file",
+        f"{_UNTOUCHED}; point --db at a regular file",
+    )
 
 
 def create_file(path: str, location: str, busy_timeout: float) -> bool:
