@@ -115,16 +115,12 @@ def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
             f"{_UNTOUCHED}; choose another --db path or restore the file from a backup",
         )
     with translate_errors(location, busy_timeout):
-        conn = sqlite3.connect(
-            sqlite_uri(os.path.abspath(path), "ro"),
-            uri=True,
-            timeout=busy_timeout,
-            isolation_level=None,
-        )
         try:
-            app_id, version, objects = _marks(conn)
-        finally:
-            conn.close()
+            app_id, version, objects = _read_marks(path, busy_timeout, settled=True)
+        except sqlite3.DatabaseError:
+            if not os.path.lexists(path + "-wal"):
+                raise  # really unreadable, not a writer that started meanwhile
+            app_id, version, objects = _read_marks(path, busy_timeout, settled=False)
     if app_id == APPLICATION_ID:
         if version > schema_version():
             raise SchemaTooNewError(
@@ -253,6 +249,24 @@ def backup_file(path: str, version: int) -> str:
     finally:
         source.close()
     return target
+
+
+def _read_marks(path: str, busy_timeout: float, settled: bool) -> tuple[int, int, int]:
+    """The marks of the file at ``path``, read without creating anything beside it.
+
+    With no ``-wal`` file, the database file holds everything (no process has it open in
+    WAL mode), so it is read as ``immutable``: SQLite then creates no ``-wal`` or
+    ``-shm``, and a refused file leaves its directory as it was. Otherwise (or when a
+    writer appeared during that read) it is read through the WAL.
+    """
+    uri = sqlite_uri(os.path.abspath(path), "ro")
+    if settled and not os.path.lexists(path + "-wal"):
+        uri += "&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    try:
+        return _marks(conn)
+    finally:
+        conn.close()
 
 
 def _marks(conn: sqlite3.Connection) -> tuple[int, int, int]:
