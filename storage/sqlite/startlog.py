@@ -10,9 +10,16 @@ start: a system call per task released and re-took the GIL, and with four busy w
 that hand-off cost more than the rest of the journal (figures in docs/benchmarks.md). A line ``-<id> <attempt>``
 marks that run's end: a retry or a release starts the count of attempts again, so the
 same pair may be claimed again and must not read as started. The file sits beside the
-database (``<db>.starts``) and belongs to the node holding ``<db>.lock``; past the
-last line it holds zero bytes, which the reader skips like any torn line. When it is
-full it is rewritten with only the unfinished starts.
+database (``<db>.starts``) and belongs to the node holding the database's lock; past
+the last line it holds zero bytes, where the reader stops. When it is full it is
+rewritten with only the unfinished starts.
+
+What it must never do is turn a waiting task into an orphan. A missing journal (deleted,
+or never made) therefore reads as "no run began": every claim gets its attempt back. A
+journal deleted while the node runs is written again, with the unfinished starts, at the
+next batch of ends. Reading is bounded: it stops at the first zero byte and at
+:data:`MAX_READ` bytes (a larger file is not one this module wrote), so a huge or sparse
+file costs no more than a real journal.
 
 Its disk space is allocated when the file is made (``posix_fallocate``): a page of a
 sparse map first touched on a full disk would kill the process with SIGBUS, while a
@@ -23,9 +30,18 @@ with a failed ``write``) and an end ignores (end lines only save recovery work).
 from __future__ import annotations
 
 import contextlib
+import logging
 import mmap
 import os
+import stat
 import threading
+
+log = logging.getLogger("jobsched.storage")
+
+#: The most of a journal file ever read: far above what a node writes (the file is
+#: ``rotate_bytes``, 4 MiB, unless the unfinished starts alone need more).
+MAX_READ = 64 << 20
+_CHUNK = 1 << 20
 
 
 class StartJournal:
@@ -37,15 +53,14 @@ class StartJournal:
         self._end = 0  # bytes of lines written
         self._open: dict[int, int] = {}  # task id -> attempt: started, not yet ended
         self._closed = False
+        self._inode: tuple[int, int] | None = None  # of the mapped file
 
     def read(self) -> set[tuple[int, int]] | None:
         """The starts the previous owner wrote (a torn last line and the zero bytes after
-        the last line are ignored), or None when there is no journal at all (then
-        recovery must count every claim)."""
-        try:
-            with open(self.path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
+        the last line are ignored), or None when there is no journal at all: recovery
+        then counts no run as begun."""
+        data = _used_bytes(self.path)
+        if data is None:
             return None
         starts: set[tuple[int, int]] = set()
         for line in data.split(b"\n"):
@@ -89,6 +104,13 @@ class StartJournal:
                 ended.append((task_id, attempt))
             if not ended or self._map is None or self._closed:
                 return
+            if self._replaced():
+                # Deleted or replaced under us: write it again with what is unfinished.
+                log.warning("the start journal %s was deleted or replaced: writing it again",
+                            self.path)  # fmt: skip
+                with contextlib.suppress(OSError):
+                    self._rotate()
+                return
             lines = "".join(f"-{i} {a}\n" for i, a in ended).encode()
             if self._end + len(lines) <= self.rotate_bytes:
                 self._put(lines)
@@ -105,12 +127,17 @@ class StartJournal:
         self._end = end
 
     def _existing(self) -> bytes:
-        try:
-            with open(self.path, "rb") as fh:
-                used = fh.read().rstrip(b"\0")
-        except FileNotFoundError:
-            return b""
+        used = _used_bytes(self.path) or b""
         return used[: used.rfind(b"\n") + 1]  # a torn last line is dropped, not completed
+
+    def _replaced(self) -> bool:
+        """Whether the file at ``path`` is no longer the one mapped (one ``stat``, once
+        per batch of ends, not per start)."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return True
+        return (info.st_dev, info.st_ino) != self._inode
 
     def _rotate(self) -> None:
         self._start("".join(f"{i} {a}\n" for i, a in self._open.items()).encode())
@@ -134,6 +161,8 @@ class StartJournal:
                 raise
             os.replace(tmp, self.path)
             self._map = mmap.mmap(fd, size)
+            info = os.fstat(fd)
+            self._inode = (info.st_dev, info.st_ino)
         finally:
             os.close(fd)
         self.rotate_bytes = size
@@ -148,3 +177,31 @@ class StartJournal:
         with self._lock:
             self._closed = True
             self._close()
+
+
+def _used_bytes(path: str) -> bytes | None:
+    """The journal's lines: the bytes before the first zero byte, at most
+    :data:`MAX_READ`; None if there is no regular file at ``path``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            log.warning("ignoring the start journal %s: it is not a regular file", path)
+            return None
+        chunks: list[bytes] = []
+        total = 0
+        while total < MAX_READ:
+            chunk = os.pread(fd, min(_CHUNK, MAX_READ - total), total)
+            zero = chunk.find(b"\0")
+            if zero >= 0 or not chunk:
+                chunks.append(chunk[: max(zero, 0)] if zero >= 0 else chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+        log.warning("the start journal %s is larger than %d bytes: the rest is ignored",
+                    path, MAX_READ)  # fmt: skip
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -304,15 +304,21 @@ class SqliteStore(shapes.SqlReads):
             )
         started = self._journal.read() if self._journal is not None else None
         with self._write() as conn:
-            if started is not None:
-                # A task claimed into the dead node's FIFO that never started gets its
-                # attempt back; only runs that really began count toward `orphaned`.
-                unstarted = [
-                    (task_id, attempts)
-                    for task_id, attempts in conn.execute(queries.ORPHANS, (node_id,)).fetchall()
-                    if (task_id, attempts) not in started
-                ]
-                conn.executemany(queries.UNDO_UNSTARTED, unstarted)
+            # A task claimed into the dead node's FIFO that never started gets its
+            # attempt back; only runs that really began count toward `orphaned`. With no
+            # journal, no run counts as begun: a waiting task must never end orphaned.
+            unstarted = [
+                (task_id, attempts)
+                for task_id, attempts in conn.execute(queries.ORPHANS, (node_id,)).fetchall()
+                if started is None or (task_id, attempts) not in started
+            ]
+            if started is None and unstarted:
+                log.warning(
+                    "no start journal (%s.starts): counting none of %d interrupted runs as begun",
+                    self.location,
+                    len(unstarted),
+                )
+            conn.executemany(queries.UNDO_UNSTARTED, unstarted)
             orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall()]
             requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()]
         if self._journal is not None:

@@ -149,3 +149,18 @@ def test_the_end_of_an_attempt_does_not_end_the_next_one_in_the_start_journal(
     journal.close()
     # Then attempt 2 still reads as begun
     assert StartJournal(journal.path).read() == {(5, 1), (5, 2)}
+
+
+def test_a_journal_deleted_while_in_use_is_written_again_at_the_next_end(tmp_path: Path) -> None:
+    # Given a journal with two unfinished starts, deleted from under its owner
+    path = tmp_path / "j.starts"
+    journal = StartJournal(str(path))
+    journal.reset()
+    journal.record(1, 1)
+    journal.record(2, 1)
+    path.unlink()
+    # When one run ends
+    journal.forget([1])
+    # Then the file is back, holding the start that is still unfinished
+    assert StartJournal(str(path)).read() == {(2, 1)}
+    journal.close()
