@@ -7,9 +7,9 @@ A jobsched file carries ``PRAGMA application_id = APPLICATION_ID`` and
    ours (empty file, another program's file, not SQLite) or is newer than this program.
 2. A missing file is built by :func:`create_file` under a temporary name and linked into
    place, so a crash never leaves a half-made database under the real name.
-3. An older file is backed up to ``<db>.bak-v<N>`` and upgraded by :func:`upgrade_file`
-   in one transaction: ``UPGRADES[n - 1]`` takes the schema from version ``n`` to
-   ``n + 1``.
+3. An older file is backed up to ``<db>.v<N>-backup`` (verified; see :func:`backup_file`)
+   and upgraded by :func:`upgrade_file` in one transaction: ``UPGRADES[n - 1]`` takes the
+   schema from version ``n`` to ``n + 1``.
 
 A new (or blank) file gets the current schema at once, generated from the models in
 ``storage/models.py``; the upgrades take older files to the same tables.
@@ -233,22 +233,92 @@ def upgrade_file(db: pw.Database, path: str, location: str, state: FileState) ->
 
 
 def backup_file(path: str, version: int) -> str:
-    """Copy the database (with its WAL) to ``<db>.bak-v<version>``, never overwriting."""
-    target = f"{path}.bak-v{version}"
-    number = 1
-    while os.path.lexists(target):
-        number += 1
-        target = f"{path}.bak-v{version}.{number}"
-    source = sqlite3.connect(sqlite_uri(os.path.abspath(path), "ro"), uri=True)
+    """Copy the database (with its WAL) to ``<db>.v<version>-backup``, verified.
+
+    The copy is written under a temporary name, checked (it opens, passes
+    ``PRAGMA quick_check`` and carries this version), then renamed into place: so one
+    backup per version is kept, an older copy is replaced only by a verified newer one,
+    and a migration interrupted any number of times leaves one good backup, not one
+    per attempt. A failed copy is deleted and the migration does not start.
+    """
+    target = backup_name(path, version)
+    temp = f"{target}{_PARTIAL}{os.getpid()}"
     try:
-        copy = sqlite3.connect(target)
+        source = sqlite3.connect(sqlite_uri(os.path.abspath(path), "ro"), uri=True)
         try:
-            source.backup(copy)
+            copy = sqlite3.connect(temp)
+            try:
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            finally:
+                copy.close()
         finally:
-            copy.close()
+            source.close()
+        _verify_backup(temp, version)
+        os.replace(temp, target)
+        _fsync_directory(os.path.dirname(path))
     finally:
-        source.close()
+        for leftover in (temp, temp + "-journal", temp + "-wal", temp + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
     return target
+
+
+_PARTIAL = ".partial-"
+
+
+def backup_name(path: str, version: int) -> str:
+    """Where the backup of ``path`` taken before upgrading from ``version`` is kept."""
+    return f"{path}.v{version}-backup"
+
+
+def _verify_backup(temp: str, version: int) -> None:
+    conn = sqlite3.connect(sqlite_uri(os.path.abspath(temp), "ro"), uri=True)
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        found = _marks(conn)[1]
+    finally:
+        conn.close()
+    if check != "ok" or found != version:
+        raise StorageError(
+            "backup copy",
+            temp,
+            f"did not verify (quick_check: {check}, schema version {found})",
+            "The database was not upgraded and is unchanged; check the disk and retry",
+        )
+
+
+def remove_partial_backups(path: str) -> list[str]:
+    """Delete backup copies left half-written by a process that has died; their names
+    end in ``.partial-<pid>``. Called by a node at start; returns what it removed."""
+    directory, base = os.path.split(path)
+    removed: list[str] = []
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(base + ".v") and _PARTIAL in name):
+            continue
+        head, _, pid = name.rpartition(_PARTIAL)
+        if not head.endswith("-backup") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, name))
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read_marks(path: str, busy_timeout: float, settled: bool) -> tuple[int, int, int]:

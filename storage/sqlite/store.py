@@ -45,7 +45,14 @@ from . import nodelock, queries
 from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
 from .errors import translate_errors
 from .nodelock import NodeLock
-from .schema import FileState, create_file, inspect_file, schema_version, upgrade_file
+from .schema import (
+    FileState,
+    create_file,
+    inspect_file,
+    remove_partial_backups,
+    schema_version,
+    upgrade_file,
+)
 from .startlog import StartJournal
 
 log = logging.getLogger("jobsched.storage")
@@ -140,6 +147,8 @@ class SqliteStore(shapes.SqlReads):
         self._node_lock = lock
         if lock is not None:
             self._journal = StartJournal(self.path + ".starts")
+            for name in remove_partial_backups(self.path):
+                log.warning("removed %s, a backup copy left half-written", name)
 
     def _inspect(self, node_id: str | None) -> FileState:
         """Everything that can be refused without writing anything, checked first."""

@@ -335,7 +335,7 @@ def test_a_version_0_file_of_ours_is_upgraded_after_a_backup(
     store = make_store()
     store.open("node-a")
     assert store.diagnostics()["schema_version"] == schema.schema_version()
-    assert Path(f"{db_path}.bak-v0").exists()
+    assert Path(f"{db_path}.v0-backup").exists()
     assert store.insert([new()], T0) == [1]
 
 
@@ -365,7 +365,7 @@ def test_an_older_schema_is_migrated_in_one_step_after_a_backup(
     conn = sqlite3.connect(db_path)
     assert "label" in [row[1] for row in conn.execute("PRAGMA table_info(tasks)")]
     conn.close()
-    backup = Path(f"{db_path}.bak-v{n}")
+    backup = Path(f"{db_path}.v{n}-backup")
     conn = sqlite3.connect(backup)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == n
     assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 5
@@ -382,7 +382,7 @@ def test_a_failed_migration_leaves_the_old_schema(
     monkeypatch.setattr(schema, "UPGRADES", [*schema.UPGRADES, _broken_step])
     with pytest.raises(StorageError) as caught:
         make_store().open("node-a")
-    assert f"v{n}" in str(caught.value) and f"bak-v{n}" in str(caught.value)
+    assert f"v{n}" in str(caught.value) and f"v{n}-backup" in str(caught.value)
     assert not Path(f"{db_path}.lock").read_text()  # lock released
     # Then the program that knows v1 opens it as before
     monkeypatch.undo()
@@ -417,3 +417,37 @@ def test_opening_twice_is_refused(make_store: MakeStore) -> None:
     store.open("node-a")
     with pytest.raises(SchedulerStateError):
         store.open("node-a")
+
+
+def test_interrupted_migrations_keep_one_verified_backup(
+    make_store: MakeStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database at version N whose upgrade to N + 1 fails, attempted three times
+    make_database(make_store, db_path, tasks=5)
+    n = schema.schema_version()
+    monkeypatch.setattr(schema, "UPGRADES", [*schema.UPGRADES, _broken_step])
+    for _ in range(3):
+        with pytest.raises(StorageError):
+            make_store().open("node-a")
+    # Then one backup is kept, under a name that says what it is, and it is good
+    usual = {"jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db.lock", "jobs.db.starts"}
+    side = sorted(p.name for p in db_path.parent.iterdir() if p.name not in usual)
+    assert side == [f"jobs.db.v{n}-backup"]
+    conn = sqlite3.connect(f"file:{db_path}.v{n}-backup?mode=ro", uri=True)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 5
+    conn.close()
+
+
+def test_a_half_written_backup_of_a_dead_process_is_removed_at_start(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a backup copy left half-written by a process that no longer exists
+    make_database(make_store, db_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    partial = Path(f"{db_path}.v1-backup.partial-{dead}")
+    partial.write_bytes(b"SQLite format 3\x00 torn")
+    # When a node starts, Then it is gone
+    make_store().open("node-a")
+    assert not partial.exists()

@@ -79,7 +79,7 @@ def test_a_v1_file_gets_the_narrower_dedup_index_and_keeps_its_keys(
     store.open("node-a")
     # Then the index leaves out keyless tasks, a live key still finds its task through it
     assert store.diagnostics()["schema_version"] == 2
-    assert Path(f"{db_path}.bak-v1").exists()
+    assert Path(f"{db_path}.v1-backup").exists()
     assert store.insert([new(key="k")], T0) == [1]
     assert store.insert([new()], T0) == [3]
     store.close()
