@@ -74,9 +74,13 @@ class JobschedApp(App[list[int]]):
         demo: str | None = None,
         refresh_interval: float | None = REFRESH_INTERVAL,
         inject_duration_ms: float = 50.0,
+        before_stop: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        #: Called when the operator quits, before the node stops (the demo workload's
+        #: stop: nothing may submit to a node whose store is closing).
+        self.before_stop = before_stop
         self.clock: Clock = clock or source.clock
         self.demo = demo
         self.refresh_interval = refresh_interval
@@ -429,6 +433,11 @@ class JobschedApp(App[list[int]]):
 
     def _stop_node(self, grace: float | None) -> None:
         released: list[int] = []
+        if self.before_stop is not None:
+            try:
+                self.before_stop()
+            except Exception as exc:
+                log.error("stopping what feeds the node failed", exc_info=exc)
         try:
             released = self.source.stop(grace)
         except Exception as exc:
