@@ -59,7 +59,7 @@ def run(
 
     SIGTERM or Ctrl-C stops gracefully (exit 0); a second one stops at once (exit 130).
     """
-    from ..node import NodeRunner
+    from ..node import NodeRunner, demo_servers
 
     settings = _settings(ctx, workers=workers, grace_period=seconds_option("--grace", grace))
     seconds_option("--for", duration)
@@ -76,7 +76,8 @@ def run(
         runner = NodeRunner(
             sched, lambda line: typer.echo(line, err=True), until_idle=until_idle, duration=duration
         )
-        code = runner.run()
+        with demo_servers(settings, runner.write):
+            code = runner.run()
     finally:
         log.removeHandler(handler)
     if runner.output_closed:
