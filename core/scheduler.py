@@ -145,6 +145,8 @@ class Scheduler(Client):
         self.abandoned_threads = 0
         self.started_at = 0.0
         self._deadline = 0.0
+        #: Ids a stop could not give back (the store failed): still `running` here.
+        self.unreleased: list[int] = []
 
     # ================================================================ lifecycle
     def start(self) -> Scheduler:
@@ -199,7 +201,8 @@ class Scheduler(Client):
         self.stop()
 
     def stop(self, grace: float | None = None) -> list[int]:
-        """Stop gracefully against one deadline; return the ids released unfinished.
+        """Stop gracefully against one deadline; return the ids released unfinished
+        (those whose release could not be written are in ``unreleased`` instead).
 
         Order: stop claiming; release what waits in the FIFOs; let running tasks finish
         until the deadline; release (and abandon) the ones still running; write every
@@ -269,7 +272,8 @@ class Scheduler(Client):
         self.state = "stopped"
         self.store.close()
         self.hooks.close(max(0.5, self._left()))  # last: the events of the final outcomes
-        return released + late
+        failed = set(self.unreleased)
+        return [i for i in released + late if i not in failed]
 
     def _left(self) -> float:
         return max(0.0, self._deadline - self.clock.monotonic())
@@ -286,13 +290,20 @@ class Scheduler(Client):
 
     def _release(self, ids: list[int]) -> None:
         """Give tasks back at stop. If the store fails now, they stay `running` under this
-        node's name, and the next start recovers them (never lost)."""
+        node's name (listed in ``unreleased``), and are recovered, never lost: by another
+        node once this one's heartbeat is stale, or by the next start."""
         try:
             self.store.release(ids, self.node_id)
-        except Exception:
-            log.exception(
-                "stop: could not release %d tasks; the next start recovers them", len(ids)
+        except Exception as exc:
+            self.unreleased.extend(ids)
+            log.error(
+                "stop: could not release %d tasks (%s); they stay running under this node "
+                "until they are recovered: %s",
+                len(ids),
+                exc,
+                ids[:100],
             )
+            log.debug("stop: the release failed", exc_info=True)
 
     # ================================================================ hooks
     def on(self, kind: str, *, handler: str | None = None) -> Callable[[Hook], Hook]:

@@ -43,11 +43,12 @@ def fork(payload: dict[str, Any]) -> None:
     hold(payload)
 
 
-@handler("a.linger", category="a", max_attempts=1)
+@handler("b.linger", category="b", max_attempts=1)
 def linger(payload: dict[str, Any]) -> None:
     """Leave a non-daemon thread behind that runs for ``seconds`` and returns."""
     seconds = float(payload.get("seconds", 120))
-    threading.Thread(target=_never.wait, args=(seconds,), name="left-behind").start()
+    # daemon=False: a thread inherits the daemon flag of its (daemon) worker thread
+    threading.Thread(target=_never.wait, args=(seconds,), name="left-behind", daemon=False).start()
 
 
 @handler("b.quick", category="b", max_attempts=1)
