@@ -70,7 +70,7 @@ class SqliteStore(shapes.SqlReads):
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
     Construction touches nothing. ``open(node_id)`` takes the node lock on
-    ``<path>.lock`` (one node per file), creates or upgrades the file and checks it is
+    the database file (a ``flock``: one node per file, see ``storage.nodelock``), creates or upgrades the file and checks it is
     writable; ``open()`` without a node id is for other processes (CLI readers and
     writers) and takes no lock. Thread-safe: each thread gets its own connection, and
     writes queue on one in-process lock.
