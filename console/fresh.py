@@ -21,8 +21,8 @@ COMPANIONS = ("", "-wal", "-shm", ".starts")
 def start_fresh(db: str, say: Callable[[str], None]) -> str | None:
     """Move the SQLite database ``db`` aside; return the new name (None: nothing to move)."""
     from jobsched.storage import open_store
-    from jobsched.storage.sqlite.nodelock import NodeLock
     from jobsched.storage.postgres.url import is_postgres_url
+    from jobsched.storage.sqlite.nodelock import exclusive
 
     if is_postgres_url(db):
         raise InvalidInputError(
@@ -35,14 +35,11 @@ def start_fresh(db: str, say: Callable[[str], None]) -> str | None:
     if not os.path.exists(path):
         say(f"jobsched: --fresh: no database at {path} yet; starting on a new one")
         return None
-    lock = NodeLock(path + ".lock", path).acquire()  # a running node: NodeLockedError, exit 4
-    try:
+    with exclusive(path, path):  # a running node: NodeLockedError, exit 4
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         aside = f"{path}.old-{stamp}"
         for suffix in COMPANIONS:
             if os.path.exists(path + suffix):
                 os.replace(path + suffix, aside + suffix)
-    finally:
-        lock.release()
     say(f"jobsched: --fresh: moved the old database aside to {aside}; starting on a new one")
     return aside

@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from jobsched.core.errors import NodeLockedError
@@ -158,6 +159,21 @@ class NodeLock:
             if entry is not None and entry.held:
                 entry.held = False
                 fcntl.flock(entry.fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def exclusive(path: str, location: str) -> Iterator[NodeLock]:
+    """Hold the node lock of the existing database ``path`` for a ``with`` block (for
+    work on the file that no node may see, such as moving it aside)."""
+    key = use(path)
+    try:
+        lock = NodeLock(path, location).acquire(key)
+        try:
+            yield lock
+        finally:
+            lock.release()
+    finally:
+        unuse(key)
 
 
 def _holder(info_path: str, key: tuple[int, int]) -> str:
