@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from jobsched.storage import startlog
-from jobsched.storage.startlog import StartJournal
+from jobsched.storage.sqlite.startlog import StartJournal
 
 from tests.console.cli_support import Node, poll
 from tests.reliability.node_support import lines, process_cli
