@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from jobsched.storage import startlog
+from jobsched.storage.sqlite import startlog
 from jobsched.storage.sqlite.startlog import StartJournal
 
 from tests.console.cli_support import Node, poll
