@@ -23,6 +23,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .balancer import Balancer, Decision, Demand
@@ -31,6 +32,7 @@ from .clock import Clock, SteadyClock, SystemClock
 from .config import MAX_BUDGET, CategoryConfig, SchedulerConfig, check_capacity, check_int
 from .errors import (
     SchedulerStateError,
+    StorageError,
     TaskNotFoundError,
     WaitTimeoutError,
 )
@@ -38,6 +40,7 @@ from .execute import Executor
 from .handle import TaskHandle
 from .handlers import CancelFlag
 from .hooks import Hook, Hooks
+from .outage import CallTimedOutError, OutageTracker, call_within, reason_of
 from .pool import BUSY, IDLE, Worker, WorkerPool
 from .signals import TaskSignals
 from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
@@ -66,6 +69,10 @@ OUTCOME_BATCH = 500
 PREFETCH_SPAN = 0.01
 RUN_AVERAGE_WEIGHT = 0.1
 STORE_RETRY_WAIT = 0.5
+#: Seconds a stop may take beyond its grace period for its last writes (releases,
+#: outcomes, the final heartbeat, closing the store), each bounded by what is left of it,
+#: so that a store that does not answer cannot hold a stop longer.
+STOP_MARGIN = 3.0
 
 
 @dataclass
@@ -147,6 +154,13 @@ class Scheduler(Client):
         self._deadline = 0.0
         #: Ids a stop could not give back (the store failed): still `running` here.
         self.unreleased: list[int] = []
+        # Each thread kind logs a store outage once per change of state (see core/outage).
+        self.outages = {
+            name: OutageTracker(name, self.location, monotonic=self.clock.monotonic)
+            for name in ("dispatcher", "completer", "housekeeper", "workers")
+        }
+        self._in_flight: set[int] = set()  # ids of the outcomes being written now
+        self._store_silent = False  # a store call at stop got no answer in time
 
     # ================================================================ lifecycle
     def start(self) -> Scheduler:
@@ -177,7 +191,10 @@ class Scheduler(Client):
             self.store.promote_due(now)
             self._seed_timer()
             self._wanted.update(self.pools)
-            self._heartbeat()
+            try:
+                self._heartbeat()
+            except StorageError as exc:  # the housekeeper writes it again soon
+                self.outages["housekeeper"].failed(exc)
         except BaseException:
             self.state = "stopped"
             self.store.close()
@@ -208,7 +225,9 @@ class Scheduler(Client):
         until the deadline; release (and abandon) the ones still running; write every
         outcome; close the store. Called again while stopping (a second signal), it
         moves the deadline to ``now + grace`` (default: now) so the first call finishes
-        fast, and returns at once.
+        fast, and returns at once. A store that does not answer cannot hold it past the
+        deadline plus ``STOP_MARGIN``: each last write gets what is left of that, and the
+        tasks it could not give back are listed in ``unreleased``.
         """
         if self.state == "stopping":
             self._deadline = min(self._deadline, self.clock.monotonic() + (grace or 0.0))
@@ -222,11 +241,11 @@ class Scheduler(Client):
         self.timer.wake()
         self._rebalance.set()
         for thread in self._threads[:1] + self._threads[2:]:  # dispatcher, housekeeper
-            thread.join(timeout=max(0.5, self._left()))
+            thread.join(timeout=max(self._left(), min(0.5, self._final_left())))
         for category in list(self._claim_doubt):  # claims that reported an error: find them
             try:
                 with self._direct_lock:  # no direct submit half-registered meanwhile
-                    self._adopt_lost_claims(category)
+                    self._bounded(partial(self._adopt_lost_claims, category), "adopt claims")
             except Exception:
                 log.exception(
                     "stop: could not look for claims of %s; the next start recovers them", category
@@ -237,8 +256,7 @@ class Scheduler(Client):
             for pool in self.pools.values():
                 pool.accepting = False
                 released.extend(t.id for t in pool.drain())
-        if released:
-            self._release(released)
+        if released and self._release(released):
             log.info(
                 "stop: released %d claimed tasks that had not started: %s",
                 len(released),
@@ -252,31 +270,88 @@ class Scheduler(Client):
                     if worker.state == BUSY and worker.task is not None:
                         late.append(worker.task.id)
                         pool.abandon(worker)
-        if late:
-            self._release(late)
+        if late and self._release(late):
             log.warning(
                 "stop: released %d tasks still running at the deadline: %s", len(late), late
             )
         self._completer_done.set()
         if len(self._threads) > 1:
-            self._threads[1].join(timeout=max(1.0, self._left()))
+            self._threads[1].join(timeout=max(self._left(), min(1.0, self._final_left())))
+        self._write_last_outcomes()
         try:
-            while self._complete_once(0):
-                pass
-        except Exception:
-            log.exception(
-                "stop: could not write %d outcomes; the next start recovers their tasks",
-                self._outcomes.qsize(),
-            )
-        self._heartbeat(stopped=True)
+            self._bounded(lambda: self._heartbeat(stopped=True), "final heartbeat")
+        except Exception as exc:
+            log.warning("stop: could not mark this node stopped: %s", reason_of(exc))
         self.state = "stopped"
-        self.store.close()
-        self.hooks.close(max(0.5, self._left()))  # last: the events of the final outcomes
+        self._close_store()
+        # Last: the events of the final outcomes.
+        self.hooks.close(max(self._left(), min(0.5, self._final_left())))
         failed = set(self.unreleased)
         return [i for i in released + late if i not in failed]
 
     def _left(self) -> float:
         return max(0.0, self._deadline - self.clock.monotonic())
+
+    def _final_left(self) -> float:
+        """Seconds left for a stop's last writes: the deadline plus STOP_MARGIN."""
+        return max(0.0, self._deadline + STOP_MARGIN - self.clock.monotonic())
+
+    def _bounded(self, fn: Callable[[], Any], what: str) -> Any:
+        """``fn()`` (a store call at stop) within what is left of the stop. Once one
+        such call got no answer, the store is taken as silent and the rest are not
+        waited for (each would otherwise wait out a fresh connection's timeout)."""
+        if self._store_silent:
+            raise CallTimedOutError(
+                f"stop: {what}",
+                None,
+                "was skipped: the store did not answer an earlier call",
+                "The next start, or another node, recovers what it concerned",
+            )
+        try:
+            return call_within(fn, self._final_left(), f"stop: {what}", self.location)
+        except CallTimedOutError:
+            self._store_silent = True
+            raise
+
+    def _write_last_outcomes(self) -> None:
+        """Write the outcomes still queued; list the tasks whose outcome could not be
+        written in ``unreleased`` (they stay running here until recovered, then run again)."""
+        try:
+            self._bounded(self._drain_outcomes, "write outcomes")
+            return
+        except Exception as exc:
+            error = exc
+        ids = set(self._in_flight)
+        while True:
+            try:
+                ids.add(self._outcomes.get_nowait().id)
+            except queue.Empty:
+                break
+        if ids:
+            self.unreleased.extend(sorted(ids - set(self.unreleased)))
+            log.error(
+                "stop: could not write the outcomes of %d tasks (%s); they stay running "
+                "under this node until they are recovered, and then run again: %s",
+                len(ids),
+                reason_of(error),
+                sorted(ids)[:100],
+            )
+
+    def _drain_outcomes(self) -> None:
+        while self._complete_once(0):
+            pass
+
+    def _close_store(self) -> None:
+        """Close the store; not waited for past the stop's margin once it was silent."""
+        try:
+            if self._store_silent:  # close on the side; its sockets go with the process
+                call_within(self.store.close, 0.0, "stop: close the store", self.location)
+            else:
+                self.store.close()
+        except CallTimedOutError:
+            pass
+        except Exception as exc:
+            log.warning("stop: could not close the store cleanly: %s", reason_of(exc))
 
     def _wait_for_workers(self) -> None:
         """Wait for busy workers until the deadline, in short slices so that a second
@@ -288,22 +363,24 @@ class Scheduler(Client):
                 while worker.thread is not None and worker.thread.is_alive() and self._left() > 0:
                     worker.thread.join(timeout=min(0.05, self._left()))
 
-    def _release(self, ids: list[int]) -> None:
+    def _release(self, ids: list[int]) -> bool:
         """Give tasks back at stop. If the store fails now, they stay `running` under this
         node's name (listed in ``unreleased``), and are recovered, never lost: by another
         node once this one's heartbeat is stale, or by the next start."""
         try:
-            self.store.release(ids, self.node_id)
+            self._bounded(lambda: self.store.release(ids, self.node_id), "release")
         except Exception as exc:
             self.unreleased.extend(ids)
             log.error(
                 "stop: could not release %d tasks (%s); they stay running under this node "
                 "until they are recovered: %s",
                 len(ids),
-                exc,
+                reason_of(exc),
                 ids[:100],
             )
             log.debug("stop: the release failed", exc_info=True)
+            return False
+        return True
 
     # ================================================================ hooks
     def on(self, kind: str, *, handler: str | None = None) -> Callable[[Hook], Hook]:
@@ -590,6 +667,10 @@ class Scheduler(Client):
         while not self._stopping.is_set():
             try:
                 self._dispatch_once()
+                self.outages["dispatcher"].ok()
+            except StorageError as exc:
+                self.outages["dispatcher"].failed(exc)
+                self._stopping.wait(STORE_RETRY_WAIT)
             except Exception:
                 log.exception("dispatcher step failed; retrying")
                 self._stopping.wait(STORE_RETRY_WAIT)
@@ -751,7 +832,10 @@ class Scheduler(Client):
         self.metrics.add(task.category, "started")
         try:
             self.store.record_start(task.id, task.attempts)
-        except Exception:  # the run matters more than the poison bookkeeping
+            self.outages["workers"].ok()
+        except StorageError as exc:  # the run matters more than the poison bookkeeping
+            self.outages["workers"].failed(exc)
+        except Exception:
             log.exception("could not journal the start of task %d", task.id)
         outcome = self.executor.run(task, spec, claim.cancel)
         pool = worker.pool
@@ -802,7 +886,11 @@ class Scheduler(Client):
     def _completer_loop(self) -> None:
         while not (self._completer_done.is_set() and self._outcomes.empty()):
             try:
-                self._complete_once(self.config.poll_interval, self.config.commit_linger)
+                if self._complete_once(self.config.poll_interval, self.config.commit_linger):
+                    self.outages["completer"].ok()
+            except StorageError as exc:
+                self.outages["completer"].failed(exc)
+                self._completer_done.wait(STORE_RETRY_WAIT)
             except Exception:
                 log.exception("completer step failed; retrying")
                 self._completer_done.wait(STORE_RETRY_WAIT)
@@ -826,6 +914,7 @@ class Scheduler(Client):
                 batch.append(self._outcomes.get_nowait())
             except queue.Empty:
                 break
+        self._in_flight.update(out.id for out in batch)
         try:
             applied = self.store.finish(batch)
             self._last_commit = self.clock.monotonic()
@@ -833,6 +922,8 @@ class Scheduler(Client):
             for outcome in batch:  # keep them: written on the next try
                 self._outcomes.put(outcome)
             raise
+        finally:
+            self._in_flight.difference_update(out.id for out in batch)
         terminal: list[int] = []
         retry_now: set[str] = set()
         counts: Counter[tuple[str, str]] = Counter()
@@ -867,9 +958,15 @@ class Scheduler(Client):
 
     # ================================================================ housekeeper
     def _housekeeper_loop(self) -> None:
+        tracker = self.outages["housekeeper"]
         while not self._stopping.is_set():
+            failures = tracker.failures  # a step may record a failure and carry on
             try:
                 self._housekeep_once()
+                if tracker.failures == failures:
+                    tracker.ok()
+            except StorageError as exc:
+                tracker.failed(exc)
             except Exception:
                 log.exception("housekeeping step failed; retrying")
             wait = max(
@@ -949,6 +1046,8 @@ class Scheduler(Client):
         self._decisions.appendleft(record)
         try:
             self.store.add_decision(decision.at, record)
+        except StorageError as exc:  # kept in memory; the next decision is stored
+            self.outages["housekeeper"].failed(exc)
         except Exception:
             log.exception("could not store a balancer decision")
         for line in decision.changes:
@@ -980,10 +1079,7 @@ class Scheduler(Client):
             },
             stopped=stopped,
         )
-        try:
-            self.store.heartbeat(node)
-        except Exception:
-            log.exception("could not write the heartbeat")
+        self.store.heartbeat(node)
 
     # ================================================================ stepping (tests)
     def step(self) -> int:

@@ -2,7 +2,8 @@
 
 - ``postgresql://user:password@host:port/database?option=value`` (``postgres://`` too).
   jobsched's own options are taken out of the query; the rest (``sslmode``,
-  ``connect_timeout``, ...) go to libpq unchanged:
+  ``connect_timeout``, ...) go to libpq unchanged (``DEFAULT_LIBPQ`` lists the libpq
+  settings jobsched chooses when the URL does not: a connect timeout and keepalives):
   ``stale_after`` (seconds without a heartbeat before a node counts as dead, default 30),
   ``schema`` (the schema holding the tables, created if missing; default: the user's
   ``search_path``), ``mode=ro`` (read-only sessions: for readers, never for a node).
@@ -36,6 +37,17 @@ __all__ = ["Database", "PgSettings", "connect_one", "is_postgres_url", "parse_ur
 #: recovered by another node.
 DEFAULT_STALE_AFTER = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5
+#: libpq settings used unless the URL gives its own: connecting is bounded, and a server
+#: that vanished from the network (no reset, no answer) is detected by TCP keepalives and
+#: the TCP user timeout within about half a minute instead of the system's hours.
+DEFAULT_LIBPQ: dict[str, Any] = {
+    "connect_timeout": DEFAULT_CONNECT_TIMEOUT,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 _OWN_OPTIONS = ("stale_after", "schema", "mode")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -154,8 +166,9 @@ def session_options(settings: PgSettings, lock_timeout: float) -> dict[str, Any]
     if settings.read_only:
         options.append("-c default_transaction_read_only=on")
     extra: dict[str, Any] = {"options": " ".join(options)}
-    if "connect_timeout" not in settings.params:
-        extra["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+    for name, value in DEFAULT_LIBPQ.items():  # the URL's own values win
+        if name not in settings.params:
+            extra[name] = value
     if "application_name" not in settings.params:
         extra["application_name"] = "jobsched"
     return extra

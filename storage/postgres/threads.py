@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from jobsched.core.errors import StoreBusyError
+from jobsched.core.outage import OutageTracker
 
 from . import queries
 
@@ -46,6 +47,8 @@ class Listener:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retry = self.RETRY_MIN
+        # INFO: the node still polls, and its dispatcher reports the outage at WARNING.
+        self.outage = OutageTracker("notifications", location, logger=log, level=logging.INFO)
         self.notified = 0
 
     def add(self, callback: Callable[[], None]) -> None:
@@ -70,13 +73,9 @@ class Listener:
             try:
                 self.listen_once(self.WAIT)
                 self._retry = self.RETRY_MIN
-            except Exception as exc:  # the node still polls: log, wait, reconnect
-                log.warning(
-                    "notifications from %s interrupted (%s); reconnecting in %g s",
-                    self._location,
-                    type(exc).__name__,
-                    self._retry,
-                )
+                self.outage.ok()
+            except Exception as exc:  # the node still polls: note it, wait, reconnect
+                self.outage.failed(exc)
                 self._close()
                 self._stop.wait(self._retry)
                 self._retry = min(self.RETRY_MAX, self._retry * 2)
