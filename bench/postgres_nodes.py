@@ -30,7 +30,7 @@ sys.path[0] = str(ROOT)
 from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig  # noqa: E402
 from jobsched.core.store import TaskStore  # noqa: E402
 from jobsched.storage import open_store  # noqa: E402
-from jobsched.storage.postgres_conn import parse_url, redact  # noqa: E402
+from jobsched.storage.postgres.connection import parse_url, redact  # noqa: E402
 
 DEFAULT_URL = os.environ.get("JOBSCHED_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/test"
 HANDLER = "bench.noop"

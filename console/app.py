@@ -18,6 +18,7 @@ from typing import Any
 
 from jobsched.core import CategorySnapshot, Clock, Snapshot
 from jobsched.core.errors import JobschedError
+from jobsched.core.outage import OutageTracker
 from jobsched.core.task import TaskRecord
 from textual import on
 from textual.app import App, SystemCommand
@@ -33,6 +34,7 @@ from .keys import (
     shown_key,
 )
 from .operations import Operation, OperationQueue
+from .reports import injected_message
 from .screens.detail import TaskDetailScreen
 from .screens.forms import pin_form, priority_form
 from .screens.help import HelpScreen
@@ -73,9 +75,13 @@ class JobschedApp(App[list[int]]):
         demo: str | None = None,
         refresh_interval: float | None = REFRESH_INTERVAL,
         inject_duration_ms: float = 50.0,
+        before_stop: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        #: Called when the operator quits, before the node stops (the demo workload's
+        #: stop: nothing may submit to a node whose store is closing).
+        self.before_stop = before_stop
         self.clock: Clock = clock or source.clock
         self.demo = demo
         self.refresh_interval = refresh_interval
@@ -90,6 +96,11 @@ class JobschedApp(App[list[int]]):
         self._fetching = False
         self._tasks_stale = True
         self._read_error: str | None = None
+        # Reads that fail in a row are one outage: told when it begins, now and then
+        # while it lasts, and when it ends (logged too), not on every refresh.
+        self._outage = OutageTracker(
+            "console", source.location, monotonic=self.clock.monotonic, level=logging.INFO
+        )
         self._stopping = False
 
     def get_default_screen(self) -> Screen[Any]:
@@ -156,6 +167,9 @@ class JobschedApp(App[list[int]]):
         self.refreshes += 1
         self._refresh_times.append(self.clock.monotonic())
         self._read_error = None
+        back = self._outage.ok()
+        if back is not None:
+            self.notify(back, title="The node can be read again", markup=False)
         if tasks is not None:
             self._tasks_stale = False
         self.sub_title = self.demo or f"node {snap.node_id}"
@@ -174,9 +188,8 @@ class JobschedApp(App[list[int]]):
         return (len(times) - 1) / (times[-1] - times[0])
 
     def _read_failed(self, exc: BaseException) -> None:
-        message = str(exc)
-        if message != self._read_error:  # once per distinct error, not on every tick
-            self._read_error = message
+        self._read_error = str(exc)
+        if self._outage.failed(exc) is not None:  # it began, or still lasts (now and then)
             self.report_error("Cannot read the node", exc)
             if self.last_snapshot is not None:
                 self.main.status_line.update_status(self.last_snapshot, *self._status())
@@ -229,7 +242,7 @@ class JobschedApp(App[list[int]]):
             self.ops.submit(
                 f"Inject into {cat}",
                 inject,
-                lambda ids: self.say(f"Injected {len(ids)} task(s) into {cat}"),
+                lambda ids: self.say(injected_message(cat, ids)),
             )
 
     def action_priority_up(self) -> None:
@@ -428,6 +441,11 @@ class JobschedApp(App[list[int]]):
 
     def _stop_node(self, grace: float | None) -> None:
         released: list[int] = []
+        if self.before_stop is not None:
+            try:
+                self.before_stop()
+            except Exception as exc:
+                log.error("stopping what feeds the node failed", exc_info=exc)
         try:
             released = self.source.stop(grace)
         except Exception as exc:

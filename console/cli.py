@@ -10,17 +10,23 @@ from __future__ import annotations
 
 # Each module registers its commands on app; this order is the order of `jobsched --help`.
 # isort: off
-from .commands import node, submitting, reading, changing  # noqa: F401
+from .commands import node, submitting, reading, info, changing  # noqa: F401
 
 # isort: on
 from .commands.common import app
+from .node import exit_process
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """The ``jobsched`` console script."""
-    app(prog_name="jobsched")
+    """The ``jobsched`` console script. It exits once the command is done, without
+    waiting for threads a handler left behind (see :func:`console.node.exit_process`)."""
+    try:
+        app(prog_name="jobsched")
+    except SystemExit as exc:
+        exit_process(exc.code)
+    exit_process(0)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from jobsched.core import InvalidInputError, JobschedError
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from .settings import load_settings
 
@@ -26,8 +26,68 @@ class _Interrupted(Exception):
     """Ctrl-C inside a command, carried past Typer's own handling (a silent exit 130)."""
 
 
-class JobschedGroup(TyperGroup):
+# --- help that reads like hand-written help ----------------------------------------------
+
+
+class _NamedArgument(TyperArgument):
+    """An argument shown by its metavar alone: ``ID...`` rather than ``ID... <list[int]>``
+    in the table and ``{ID...}...`` in the usage line."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        if self.nargs != 1 and not name.endswith("..."):
+            name += "..."
+        return name if self.required else f"[{name}]"
+
+
+def _readable(params: Sequence[Any]) -> None:
+    """Drop Typer's type placeholders: flags take no value (no ``<bool>``), and an
+    argument with a metavar is named by it alone."""
+    for param in params:
+        if isinstance(param, TyperArgument) and param.metavar:
+            param.__class__ = _NamedArgument
+        elif isinstance(param, TyperOption) and (param.is_flag or param.count):
+            param.metavar = param.metavar or ""
+
+
+class _ReadableHelp:
+    params: list[Any]
+
+    def _make_readable(self) -> None:
+        _readable(self.params)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        _readable(params)  # also the completion options Typer adds to the group
+        return params
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class JobschedCommand(_ReadableHelp, TyperCommand):
+    """A command whose help shows metavars (``ID...``, ``SECONDS``), not Python types."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._make_readable()
+
+
+class JobschedGroup(_ReadableHelp, TyperGroup):
     """Runs a command and turns every way it can end into an exit code and one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._make_readable()
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -104,6 +164,23 @@ def whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a whole number") from None
+
+
+def parse_task_id(text: str) -> int:
+    """Parse a task id: a whole number of 1 or more. The commands that take ids let
+    ``-1`` through as an argument (see ACCEPT_NEGATIVE) so that it is refused here, with
+    the reason, rather than taken for an unknown option."""
+    if text.startswith("-") and not text[1:].isdigit():
+        raise typer.BadParameter(f"no such option: {text}")
+    value = whole_number(text)
+    if value < 1:
+        raise typer.BadParameter(f"no task {value}: ids are positive")
+    return value
+
+
+#: Context settings of a command whose arguments may be negative numbers ("-1"), so
+#: that they reach the argument's validation instead of "No such option: -1".
+ACCEPT_NEGATIVE = {"ignore_unknown_options": True}
 
 
 def number(text: str) -> float:

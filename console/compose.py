@@ -31,16 +31,19 @@ def build_app(
     clock: Clock | None = None,
     refresh_interval: float | None = REFRESH_INTERVAL,
     inject_duration_ms: float = 50.0,
+    before_stop: Callable[[], Any] | None = None,
 ) -> JobschedApp:
     """The console over ``source`` (started by the caller). ``demo`` is the header's note
     on the demo servers; ``refresh_interval=None`` turns the timer off, for tests that
-    call :meth:`JobschedApp.refresh_now` after stepping a scheduler."""
+    call :meth:`JobschedApp.refresh_now` after stepping a scheduler. ``before_stop`` runs
+    when the operator quits, before the node stops (the demo workload's stop)."""
     return JobschedApp(
         source,
         clock=clock,
         demo=demo,
         refresh_interval=refresh_interval,
         inject_duration_ms=inject_duration_ms,
+        before_stop=before_stop,
     )
 
 
@@ -76,10 +79,12 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
         source, client = build_source(settings, attach=attach)
         source.start()
         stops.append(source.stop)
-        if demo:
-            _start_workload(client, stops)
+        workload = _start_workload(client, stops) if demo else None
         description = f"demo: {servers.describe()}" if servers is not None else None
-        released = build_app(source, demo=description).run() or []
+        app = build_app(
+            source, demo=description, before_stop=workload.stop if workload is not None else None
+        )
+        released = app.run() or []
     except JobschedError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -105,8 +110,9 @@ def _start_servers(stops: list[Callable[[], Any]]) -> Any:
     return servers
 
 
-def _start_workload(client: Client, stops: list[Callable[[], Any]]) -> None:
+def _start_workload(client: Client, stops: list[Callable[[], Any]]) -> Any:
     from jobsched.demo.workload import DemoWorkload
 
     workload = DemoWorkload(client).start()
-    stops.append(workload.stop)
+    stops.append(workload.stop)  # stopping twice is harmless: a quit stops it first
+    return workload

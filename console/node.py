@@ -7,10 +7,14 @@ releases the tasks still running at once and ends the process.
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
@@ -71,9 +75,21 @@ class NodeRunner:
         self.grace = sched.config.grace_period if grace is None else grace
         self.monotonic = monotonic
         self.signals = 0
+        #: Set when a write found its pipe closed (``jobsched run 2>&1 | head``): the
+        #: reader has seen enough, which stops the node gracefully, like a first SIGTERM.
+        self.output_closed = False
         self._woken = threading.Event()
         self._last_line = ""
         self._next_line = 0.0
+
+    def _say(self, line: str) -> None:
+        if self.output_closed:
+            return
+        try:
+            self.write(line)
+        except BrokenPipeError:
+            self.output_closed = True
+            self._woken.set()
 
     # --- signals -----------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -94,7 +110,7 @@ class NodeRunner:
         previous = self._install()
         try:
             self.sched.start()
-            self.write(
+            self._say(
                 f"jobsched: node {self.sched.node_id} running on {self.sched.location} "
                 f"with {self.sched.config.workers} workers"
             )
@@ -109,6 +125,8 @@ class NodeRunner:
         while True:
             if self.signals:
                 return "signal"
+            if self.output_closed:
+                return "output closed"
             now = self.monotonic()
             if end is not None and now >= end:
                 return f"--for {self.duration:g} s elapsed"
@@ -129,7 +147,7 @@ class NodeRunner:
             return
         line = progress_line(self.sched.snapshot())
         if line != self._last_line or force:
-            self.write(line)
+            self._say(line)
             self._last_line = line
             self._next_line = now + PROGRESS_EVERY
 
@@ -139,7 +157,7 @@ class NodeRunner:
         # Only the signal that began this stop counts: two signals that arrived before the
         # loop looked are already a request to stop at once.
         seen = 1 if reason == "signal" else 0
-        self.write(
+        self._say(
             f"jobsched: stopping ({reason}); running tasks have {self.grace:g} s to finish; "
             "signal again to stop at once"
         )
@@ -159,20 +177,89 @@ class NodeRunner:
                 hurried = True
             self._woken.clear()
             self._woken.wait(TICK)
+        self._report_unreleased()
         if hurried:
-            self.write(
+            self._say(
                 f"jobsched: stopped at once; released {len(released)} tasks to the queue: {_ids(released)}"
             )
             return EXIT_INTERRUPTED
         if released:
-            self.write(
+            self._say(
                 f"jobsched: stopped; released {len(released)} unfinished tasks to the queue: {_ids(released)}"
             )
+        elif not self.sched.unreleased:
+            self._say("jobsched: stopped; nothing left unfinished")
         else:
-            self.write("jobsched: stopped; nothing left unfinished")
+            self._say("jobsched: stopped")
         return 0
+
+    def _report_unreleased(self) -> None:
+        """Say which tasks a stop could not give back, and what becomes of them."""
+        lost = self.sched.unreleased
+        if not lost:
+            return
+        later = (
+            "another node recovers them once this node's heartbeat is stale, or the next "
+            "node to start does"
+            if self.sched.store.multi_node
+            else "the next node to start on this database recovers them"
+        )
+        self._say(
+            f"jobsched: could not release {len(lost)} tasks (the store did not answer); "
+            f"they stay running under node {self.sched.node_id}; {later}: {_ids(lost)}"
+        )
 
 
 def _ids(ids: list[int], limit: int = 50) -> str:
     shown = ", ".join(str(i) for i in ids[:limit])
     return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+@contextmanager
+def demo_servers(settings: Any, write: Callable[[str], None]) -> Iterator[None]:
+    """Around a node that runs the packaged demo configuration, the demo's SMTP and HTTP
+    servers (its handlers need them), unless ``JOBSCHED_DEMO_SMTP`` and
+    ``JOBSCHED_DEMO_HTTP`` already point at running ones. Says where they listen."""
+    from jobsched.demo.servers import ENV_HTTP, ENV_SMTP
+
+    from .settings import DEMO_CONFIG
+
+    if settings.source != DEMO_CONFIG or (os.environ.get(ENV_SMTP) and os.environ.get(ENV_HTTP)):
+        yield
+        return
+    from jobsched.demo.servers import DemoServers
+
+    servers = DemoServers().start()
+    write(f"jobsched: demo configuration; demo servers: {servers.describe()}")
+    try:
+        yield
+    finally:
+        servers.stop()
+
+
+def exit_process(code: object) -> None:
+    """End the process with ``code`` once a command is done, even if a handler left
+    non-daemon threads running: the node has stopped and closed its store, and waiting
+    for such threads kept a stopped node alive (and let a later signal kill it).
+    Output is flushed first; the threads are named on stderr."""
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    left = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if not left:
+        raise SystemExit(status)
+    names = ", ".join(sorted(t.name for t in left)[:10])
+    print(
+        f"jobsched: exiting; {len(left)} non-daemon threads left behind by handlers "
+        f"are not waited for: {names}",
+        file=sys.stderr,
+    )
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jobsched.core import Client, TaskRecord, WaitTimeoutError
@@ -84,6 +84,15 @@ def wait_terminal(
         pause.wait(poll if left is None else min(poll, left))
 
 
+def injected_message(category: str, ids: Sequence[int]) -> str:
+    """The one wording of an injection, for ``jobsched inject`` and the console's ``i``."""
+    if not ids:
+        return f"injected no synthetic tasks into {category}"
+    if len(ids) == 1:
+        return f"injected 1 synthetic task into {category}: id {ids[0]}"
+    return f"injected {len(ids)} synthetic tasks into {category}: ids {ids[0]}..{ids[-1]}"
+
+
 # --- status ------------------------------------------------------------------------------
 
 
@@ -110,7 +119,8 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
         queued, running = operator_view(per, waiting.get(name, 0))
         if name in client.config.categories:
             cat = client.category_config(name, settings)
-            kind, priority, low, high = cat.kind, cat.priority, cat.min_workers, cat.max_workers
+            kind, low, high = cat.kind, cat.min_workers, cat.max_workers
+            priority = float(cat.priority)  # always a float, whether TOML wrote 1 or 1.0
         else:  # tasks of a category that is no longer configured
             kind, priority, low, high = "unconfigured", None, 0, 0
         categories.append(

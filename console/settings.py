@@ -85,6 +85,12 @@ ENV_KEYS = {
 }
 
 
+#: The command-line flag that sets a [scheduler] key (``jobsched run``'s options).
+FLAG_NAMES = {"workers": "--workers", "grace_period": "--grace"}
+
+DEFAULT = "default"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a process needs to build a client or a node."""
@@ -95,6 +101,13 @@ class Settings:
     source: str = DEMO_CONFIG
     #: Explicit flag values, kept so that a caller can re-derive or display them.
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: Where each value set explicitly came from, by dotted key (``scheduler.workers``,
+    #: ``categories.web.priority``, ``storage.db``): the file, ``JOBSCHED_...`` or a
+    #: flag. A key not in it has its default. ``jobsched config`` shows them.
+    origins: Mapping[str, str] = field(default_factory=dict)
+    #: Directories searched first for the handler modules: the working directory, then
+    #: the config file's directory (see console/root.py).
+    handler_paths: tuple[str, ...] = ()
 
     def with_config(self, **changes: Any) -> Settings:
         """A copy with scheduler fields changed (validated), e.g. ``workers=2``."""
@@ -113,20 +126,78 @@ def load_settings(
 
     ``config``/``db`` are the ``--config``/``--db`` flags (None: not given). ``flags``
     are scheduler fields set on the command line, e.g. ``workers=4`` (None is ignored).
+    A value that makes the configuration invalid is blamed on where it came from.
     """
     env = os.environ if env is None else env
     base = Path(cwd) if cwd is not None else Path.cwd()
-    text, source, folder = _read_toml_text(config or env.get("JOBSCHED_CONFIG") or None, base)
+    named, named_by = _named_config(config, env)
+    text, source, folder = _read_toml_text(named, base, named_by)
     data = _parse_toml(text, source)
     scheduler, categories, storage = _split_tables(data, source)
-
+    layers = _scheduler_layers(scheduler, env, flags, source)
     values: dict[str, Any] = {}
-    for key, value in scheduler.items():
-        values[key] = _checked(f"scheduler.{key}", value, SCHEDULER_KEYS[key], source)
+    origins: dict[str, str] = {}
+    for origin, key, value in layers:
+        values[key] = value
+        origins[f"scheduler.{key}"] = origin
+    cats = {name: _category(name, table, source) for name, table in categories.items()}
+    for name, table in categories.items():
+        origins.update({f"categories.{name}.{key}": source for key in table})
+    scheduler_config = _validated_layers(layers, cats, source)
+
+    file_db = None
+    if "db" in storage:  # checked even when --db or JOBSCHED_DB overrides it
+        file_db = _checked("storage.db", storage["db"], STORAGE_KEYS["db"], source)
+        if folder is not None and "://" not in file_db and not os.path.isabs(file_db):
+            file_db = str(folder / file_db)
+    db_url, db_origin = _pick_db(db, env, file_db, source)
+    if db_origin != DEFAULT:
+        origins["storage.db"] = db_origin
+    if named is not None:
+        origins["config"] = named_by
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    paths = tuple(dict.fromkeys(str(p) for p in (base, folder) if p is not None))
+    return Settings(scheduler_config, db_url, source, overrides, origins, paths)
+
+
+def _named_config(
+    flag: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> tuple[str | os.PathLike[str] | None, str]:
+    if flag is not None:
+        return flag, "flag --config"
+    if env.get("JOBSCHED_CONFIG"):
+        return env["JOBSCHED_CONFIG"], "env JOBSCHED_CONFIG"
+    return None, DEFAULT
+
+
+def _pick_db(
+    flag: str | None, env: Mapping[str, str], file_db: str | None, source: str
+) -> tuple[str, str]:
+    if flag:
+        return flag, "flag --db"
+    if env.get("JOBSCHED_DB"):
+        return env["JOBSCHED_DB"], "env JOBSCHED_DB"
+    if file_db is not None:
+        return file_db, source
+    return DEFAULT_DB, DEFAULT
+
+
+#: One explicitly set [scheduler] value: (where it came from, key, value).
+_Layer = tuple[str, str, Any]
+
+
+def _scheduler_layers(
+    table: Mapping[str, Any], env: Mapping[str, str], flags: Mapping[str, Any], source: str
+) -> list[_Layer]:
+    """The file's values, then each environment variable, then each flag: later wins."""
+    layers: list[_Layer] = [
+        (source, key, _checked(f"scheduler.{key}", value, SCHEDULER_KEYS[key], source))
+        for key, value in table.items()
+    ]
     for var, key in ENV_KEYS.items():
         raw = env.get(var)
         if raw is not None and raw != "":
-            values[key] = _from_env(var, raw, key)
+            layers.append((f"env {var}", key, _from_env(var, raw, key)))
     for key, value in flags.items():
         if value is None:
             continue
@@ -134,33 +205,44 @@ def load_settings(
             raise ConfigError(
                 "setting", key, "is not a scheduler setting", f"Known: {', '.join(SCHEDULER_KEYS)}"
             )
-        values[key] = value
-    if "handlers" in values:
-        values["handlers"] = tuple(values["handlers"])
-    values["categories"] = {
-        name: _category(name, table, source) for name, table in categories.items()
-    }
-    try:
-        scheduler_config = SchedulerConfig(**values)
-    except TypeError as exc:  # pragma: no cover - keys are checked above
-        raise ConfigError(
-            "configuration", source, str(exc), "Check the [scheduler] table"
-        ) from None
+        layers.append((f"flag {FLAG_NAMES.get(key, '--' + key)}", key, value))
+    return [(o, k, tuple(v) if k == "handlers" else v) for o, k, v in layers]
 
-    db_url = db or env.get("JOBSCHED_DB") or None
-    if db_url is None and "db" in storage:
-        db_url = _checked("storage.db", storage["db"], STORAGE_KEYS["db"], source)
-        if folder is not None and "://" not in db_url and not os.path.isabs(db_url):
-            db_url = str(folder / db_url)
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    return Settings(_validated(scheduler_config, source), db_url or DEFAULT_DB, source, overrides)
+
+def _validated_layers(
+    layers: Sequence[_Layer], categories: Mapping[str, CategoryConfig], source: str
+) -> SchedulerConfig:
+    """The validated config of all layers; if it is invalid, the error names the first
+    source (the file, an environment variable, a flag) whose value made it so."""
+    values = {key: value for _, key, value in layers}
+    try:
+        return SchedulerConfig(**values, categories=categories).validate()
+    except ConfigError as final:
+        error = final
+    # Apply the file's values as one stage, then every other value as a stage of its own.
+    stages: list[tuple[str, dict[str, Any]]] = [(source, {})]
+    for origin, key, value in layers:
+        if origin == source:
+            stages[0][1][key] = value
+        else:
+            stages.append((origin, {key: value}))
+    blame, partial = source, {}
+    for origin, stage in stages:
+        partial.update(stage)
+        try:
+            SchedulerConfig(**partial, categories=categories).validate()
+        except ConfigError as exc:
+            error, blame = exc, origin
+            break
+    where = blame.replace("env ", "environment variable ", 1) if blame.startswith("env ") else blame
+    raise ConfigError(f"{where}: {error.what}", error.value, error.why, error.hint) from None
 
 
 # --- reading -------------------------------------------------------------------------
 
 
 def _read_toml_text(
-    named: str | os.PathLike[str] | None, base: Path
+    named: str | os.PathLike[str] | None, base: Path, named_by: str = "--config"
 ) -> tuple[str, str, Path | None]:
     """(text, source description, folder for relative paths)."""
     if named is not None:
@@ -172,7 +254,7 @@ def _read_toml_text(
             raise ConfigError(
                 "config file",
                 os.fspath(named),
-                why,
+                f"{why} (named by {named_by})",
                 "Check --config or JOBSCHED_CONFIG, or leave both unset for the demo",
             )
         return _read(path, os.fspath(named)), os.fspath(named), path.parent
@@ -187,8 +269,9 @@ def _read(path: Path, shown: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
+        why = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "is unreadable"
         raise ConfigError(
-            "config file", shown, f"cannot be read ({exc})", "Check its permissions and encoding"
+            "config file", shown, f"{why} ({exc})", "Check its permissions and encoding"
         ) from None
 
 

@@ -7,6 +7,7 @@ square brackets in it are never taken for markup.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,10 +20,17 @@ from rich.text import Text
 from .reports import iso, task_detail
 from .widgets import format as fmt
 
+#: Output that is not a terminal (a pipe, a file) is never wrapped: lines as wide as
+#: their content, so that a value (a result's JSON) is never cut in the middle.
+UNWRAPPED_WIDTH = 100_000
+
 
 def _console() -> Console:
     # Created per call, so that the stream swapped in by a test runner is the one used.
-    return Console(highlight=False, soft_wrap=False)
+    stream = sys.stdout
+    if stream.isatty():
+        return Console(file=stream, highlight=False, soft_wrap=False)
+    return Console(file=stream, highlight=False, soft_wrap=True, width=UNWRAPPED_WIDTH)
 
 
 def _num(value: float | None) -> str:

@@ -10,6 +10,7 @@ from .config import CategoryConfig, SchedulerConfig
 from .errors import *  # noqa: F403
 from .handle import TaskHandle
 from .handlers import HandlerSpec, TaskContext, current_task, handler
+from .hooks import TaskEvent
 from .memory_store import MemoryStore
 from .scheduler import Scheduler
 from .snapshot import CategorySnapshot, Snapshot, WorkerSnapshot
@@ -37,6 +38,7 @@ __all__ = [
     "Snapshot",
     "SystemClock",
     "TaskContext",
+    "TaskEvent",
     "TaskHandle",
     "TaskRecord",
     "TaskStore",

@@ -55,6 +55,12 @@ class EngineHooks(Protocol):
         """Insert ``rows`` the engine's own way (the direct hand-off), or None to say
         "insert them into the store as usual"."""
 
+    def insert_queued(
+        self, rows: Sequence[NewTask], now: float, write: Callable[[], list[int]]
+    ) -> list[int]:
+        """Commit ``rows`` through ``write()`` (the store's insert, with ``now`` as its
+        time) and return their ids; the engine tells its hooks they were submitted."""
+
     def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
         """``rows`` were committed, with ``now`` as the store's time."""
 
@@ -80,6 +86,11 @@ class Detached:
 
     def insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
         return None
+
+    def insert_queued(
+        self, rows: Sequence[NewTask], now: float, write: Callable[[], list[int]]
+    ) -> list[int]:
+        return write()
 
     def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
         pass
@@ -247,7 +258,7 @@ class Client:
         # One "now" for the store and the engine: a row the store made `scheduled` must
         # get a timer entry even if the clock moved past its run_at during the write.
         now = self.clock.now()
-        ids = self.store.insert(rows, now)
+        ids = self._engine.insert_queued(rows, now, lambda: self.store.insert(rows, now))
         self._engine.tasks_inserted(rows, now)
         return ids
 

@@ -17,6 +17,8 @@ from typing import Protocol
 
 from .claims import Claims
 from .clock import Clock
+from .errors import StorageError
+from .outage import OutageTracker
 from .snapshot import Metrics
 from .store import TaskStore
 from .task import SCHEDULED, TERMINAL, Outcome
@@ -45,6 +47,8 @@ class Completer:
         waiters: Waiters,
         metrics: Metrics,
         retries: RetrySink,
+        *,
+        outage: OutageTracker | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -59,6 +63,9 @@ class Completer:
         #: monotonic time the last batch was written (see ``run_once``'s linger)
         self.last_commit = -math.inf
         self._done = threading.Event()
+        #: logs a store outage once per change of state
+        self.outage = outage or OutageTracker("completer", "the store", monotonic=clock.monotonic)
+        self._in_flight: set[int] = set()  # ids of the outcomes being written now
 
     def pending(self) -> int:
         """Outcomes not yet written."""
@@ -85,6 +92,7 @@ class Completer:
                 batch.append(self._outcomes.get_nowait())
             except queue.Empty:
                 break
+        self._in_flight.update(out.id for out in batch)
         try:
             applied = self._store.finish(batch)
             self.last_commit = self._clock.monotonic()
@@ -92,6 +100,8 @@ class Completer:
             for outcome in batch:  # keep them: written on the next try
                 self._outcomes.put(outcome)
             raise
+        finally:
+            self._in_flight.difference_update(out.id for out in batch)
         self._written(batch, applied)
         return True
 
@@ -126,7 +136,11 @@ class Completer:
         """The thread body: until :meth:`finish` is called and every outcome written."""
         while not (self._done.is_set() and self._outcomes.empty()):
             try:
-                self.run_once(poll_interval, linger)
+                if self.run_once(poll_interval, linger):
+                    self.outage.ok()
+            except StorageError as exc:
+                self.outage.failed(exc)
+                self._done.wait(STORE_RETRY_WAIT)
             except Exception:
                 log.exception("completer step failed; retrying")
                 self._done.wait(STORE_RETRY_WAIT)
@@ -135,10 +149,17 @@ class Completer:
         """No more outcomes will come: the thread writes what is left and ends."""
         self._done.set()
 
-    def flush(self, on_error: Callable[[int], None]) -> None:
+    def drain(self) -> None:
         """Write every outcome left, on this thread (at stop, after the thread ended)."""
-        try:
-            while self.run_once(0):
-                pass
-        except Exception:
-            on_error(self.pending())
+        while self.run_once(0):
+            pass
+
+    def take_unwritten(self) -> set[int]:
+        """The ids of the outcomes not written (being written, or still queued), taken
+        off the queue: at stop, once writing them failed."""
+        ids = set(self._in_flight)
+        while True:
+            try:
+                ids.add(self._outcomes.get_nowait().id)
+            except queue.Empty:
+                return ids

@@ -15,12 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any
 
 from .claims import Claims
 from .clock import Clock
 from .config import SchedulerConfig
+from .errors import StorageError
+from .hooks import Hooks
 from .live_settings import LiveSettings
+from .outage import OutageTracker
 from .pool import WorkerPool
+from .signals import TaskSignals
 from .store import TaskStore
 from .task import RUNNING, NewTask
 from .timer import Timer
@@ -61,6 +67,9 @@ class Dispatcher:
         waiters: Waiters,
         timer: Timer,
         request_rebalance: Callable[[str], None],
+        *,
+        signals: TaskSignals | None = None,
+        outage: OutageTracker | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -72,6 +81,9 @@ class Dispatcher:
         self._settings = settings
         self._waiters = waiters
         self._request_rebalance = request_rebalance
+        self._signals = signals or TaskSignals(Hooks(threaded=False))
+        #: logs a store outage once per change of state
+        self.outage = outage or OutageTracker("dispatcher", "the store", monotonic=clock.monotonic)
         #: what the thread sleeps on: the earliest delayed task, task deadlines, wake-ups
         self.timer = timer
         #: False until started and again from stop on: nothing is claimed then
@@ -194,8 +206,16 @@ class Dispatcher:
                 self.want((category,))
                 raise
             self._claims.add(tasks)
+            ids = [task.id for task in tasks]
+            self._signals.submitted(rows, ids, now)  # before a worker can start them
             pool.fifo.put_many(tasks)
-        return [task.id for task in tasks]
+        return ids
+
+    @property
+    def claim_lock(self) -> threading.Lock:
+        """Held while claiming and handing over: a submit that holds it is not
+        overtaken by a claim (hooks see ``submitted`` before ``started``)."""
+        return self._direct_lock
 
     # --- settings ------------------------------------------------------------------------
     def apply_settings(self) -> None:
@@ -328,6 +348,10 @@ class Dispatcher:
         while not self._stopping.is_set():
             try:
                 self.run_once()
+                self.outage.ok()
+            except StorageError as exc:
+                self.outage.failed(exc)
+                self._stopping.wait(STORE_RETRY_WAIT)
             except Exception:
                 log.exception("dispatcher step failed; retrying")
                 self._stopping.wait(STORE_RETRY_WAIT)
@@ -342,14 +366,19 @@ class Dispatcher:
         self._stopping.set()
         self.timer.wake()
 
-    def close(self) -> list[int]:
+    def close(self, bounded: Callable[[Callable[[], Any], str], Any] | None = None) -> list[int]:
         """At stop, once the thread has ended: find the claims that reported an error,
         then stop the hand-off and the workers' intake and empty the FIFOs; returns the
-        ids that were waiting in them (to give back)."""
+        ids that were waiting in them (to give back). ``bounded(fn, what)`` runs each
+        store call within what is left of the stop."""
         for category in list(self._claim_doubt):
             try:
                 with self._direct_lock:  # no direct submit half-registered meanwhile
-                    self._adopt_lost_claims(category)
+                    adopt = partial(self._adopt_lost_claims, category)
+                    if bounded is None:
+                        adopt()
+                    else:
+                        bounded(adopt, "adopt claims")
             except Exception:
                 log.exception(
                     "stop: could not look for claims of %s; the next start recovers them",

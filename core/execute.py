@@ -3,23 +3,33 @@
 Failures (any exception, SystemExit and KeyboardInterrupt included) become a retry with
 exponential backoff and jitter, or ``failed`` once attempts are spent; a result that is
 not JSON is stored as a placeholder (the task ran: it is never run again for that).
+
+An ``async def`` handler's coroutine is run to completion on the worker thread's event
+loop (:mod:`core.asyncrun`), and so is an awaitable that a plain handler returns (a
+``functools.partial`` of an async function, a lambda returning a coroutine): a task is
+recorded ``succeeded`` only with the value its handler finally produced. An async handler
+past its timeout is cancelled and ends ``failed`` (``timed_out``), as a sync one does.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import random
 import traceback
 
+from .asyncrun import HandlerTimedOut, run_awaitable
 from .clock import Clock
 from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
+from .signals import TaskSignals
 from .task import (
     CANCELLED,
     FAILED,
     REASON_CANCELLED,
     REASON_ERROR,
     REASON_HANDLER_MISSING,
+    REASON_TIMED_OUT,
     SCHEDULED,
     SUCCEEDED,
     Outcome,
@@ -29,6 +39,11 @@ from .task import (
 log = logging.getLogger("jobsched")
 
 MAX_ERROR_TEXT = 8000
+#: An async handler cancels itself at its timeout; the dispatcher abandons its thread
+#: only this much later, if the coroutine blocked the loop and could not be cancelled.
+ASYNC_CANCEL_GRACE = 1.0
+# Results that are certainly not awaitable: skips the isawaitable check on the hot path.
+_PLAIN = (type(None), str, int, float, bool, dict, list, tuple)
 
 
 class Executor:
@@ -41,7 +56,9 @@ class Executor:
         retry_base: float,
         retry_max: float,
         rng: random.Random | None = None,
+        signals: TaskSignals | None = None,
     ) -> None:
+        self.signals = signals
         self.clock = clock
         self.node_id = node_id
         self.retry_base = retry_base
@@ -66,8 +83,14 @@ class Executor:
                 task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel
             )
         )
+        if self.signals is not None:
+            self.signals.started(task, self.clock.now)
         try:
-            value = spec.fn(task.payload_value())
+            value = self._call(task, spec, cancel)
+        except HandlerTimedOut:
+            return Outcome(
+                *fence, FAILED, self.clock.now(), error=_error_text(), reason=REASON_TIMED_OUT
+            )
         except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
             error = _error_text()
             now = self.clock.now()
@@ -91,6 +114,26 @@ class Executor:
         return Outcome(
             *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
         )
+
+    def _call(self, task: TaskRecord, spec: HandlerSpec, cancel: CancelFlag) -> object:
+        """The handler's value: an async handler's coroutine, or an awaitable a sync one
+        returned, is awaited (with what is left of the timeout) and its value returned."""
+        if spec.is_async:
+            return run_awaitable(spec.fn(task.payload_value()), task.timeout, cancel)
+        began = self.clock.monotonic() if task.timeout else 0.0
+        value = spec.fn(task.payload_value())
+        if isinstance(value, _PLAIN) or not inspect.isawaitable(value):
+            return value
+        left = None
+        if task.timeout:
+            left = max(0.0, task.timeout - (self.clock.monotonic() - began))
+        return run_awaitable(value, left, cancel, task.timeout)
+
+    def deadline_slack(self, spec: HandlerSpec | None) -> float:
+        """Seconds past a task's timeout before the dispatcher abandons its worker: an
+        async handler is cancelled at its timeout by its own loop, so the dispatcher
+        steps in only if that failed (a coroutine that blocks the loop)."""
+        return ASYNC_CANCEL_GRACE if spec is not None and spec.is_async else 0.0
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt``: exponential, capped, with jitter in

@@ -7,9 +7,11 @@ scheduler only. ``current_task()`` tells a handler which task it is running.
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import check_name
@@ -26,6 +28,12 @@ class HandlerSpec:
     max_attempts: int | None = None
     timeout: float | None = None
     module: str = ""
+    #: True for an ``async def`` handler (or a callable whose ``__call__`` is one): the
+    #: engine runs its coroutine to completion on the worker's event loop.
+    is_async: bool = field(init=False, default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", _is_coroutine_function(self.fn))
 
     @classmethod
     def of(
@@ -73,11 +81,45 @@ class HandlerSpec:
                 "must be a positive number of seconds",
                 "Use e.g. 30",
             )
-        if not callable(self.fn):
-            raise ConfigError(
-                f"handler {self.name!r}", self.fn, "is not callable", "Decorate a function"
-            )
+        check_handler_callable(f"handler {self.name!r}", self.fn)
         return self
+
+
+def check_handler_callable(what: str, fn: object) -> None:
+    """Refuse what cannot run as a handler or hook: something not callable, and generator
+    or async generator functions, whose call returns an iterator rather than a value
+    (nothing would run until someone iterated it)."""
+    if not callable(fn):
+        raise ConfigError(what, fn, "is not callable", "Decorate a function")
+    if _is_kind(fn, inspect.isasyncgenfunction):
+        raise ConfigError(
+            what,
+            fn,
+            "is an async generator function: calling it returns an iterator, not a value",
+            "Use async def with return (not yield)",
+        )
+    if _is_kind(fn, inspect.isgeneratorfunction):
+        raise ConfigError(
+            what,
+            fn,
+            "is a generator function: calling it returns an iterator, not a value",
+            "Return the value (e.g. a list) instead of yielding it",
+        )
+
+
+def _is_coroutine_function(fn: object) -> bool:
+    return _is_kind(fn, inspect.iscoroutinefunction)
+
+
+def _is_kind(fn: object, test: Callable[[object], bool]) -> bool:
+    """``test`` (an ``inspect.is*function``) on ``fn``, which may be a function, a
+    ``functools.partial`` of one, or an object whose ``__call__`` is one (which the
+    ``inspect`` tests do not look into)."""
+    if test(fn):
+        return True
+    if inspect.isroutine(fn) or isinstance(fn, type):
+        return False
+    return callable(fn) and test(type(fn).__call__)
 
 
 _REGISTRY: dict[str, HandlerSpec] = {}
@@ -113,18 +155,31 @@ def registered_in(modules: tuple[str, ...]) -> list[HandlerSpec]:
 
 class CancelFlag:
     """Set once someone asks to cancel a claimed task. A plain flag (one per claimed
-    task, so it must be cheap: an Event costs a Condition and a lock each)."""
+    task, so it must be cheap: an Event costs a Condition and a lock each).
 
-    __slots__ = ("_set",)
+    While an async handler runs, ``watch`` installs a callback that ``set`` calls (from
+    the cancelling thread), so the coroutine is cancelled at once rather than polled.
+    """
+
+    __slots__ = ("_set", "_watcher")
 
     def __init__(self) -> None:
         self._set = False
+        self._watcher: Callable[[], None] | None = None
 
     def set(self) -> None:
         self._set = True
+        watcher = self._watcher
+        if watcher is not None:
+            watcher()
 
     def is_set(self) -> bool:
         return self._set
+
+    def watch(self, watcher: Callable[[], None] | None) -> None:
+        """Call ``watcher`` when the flag is set (None: stop). The caller checks
+        ``is_set()`` after installing it: a ``set`` racing the install may call both."""
+        self._watcher = watcher
 
 
 class TaskContext:
@@ -157,12 +212,17 @@ class TaskContext:
         return f"TaskContext(id={self.id}, handler={self.handler!r}, attempt={self.attempt})"
 
 
-_local = threading.local()
+# A context variable rather than a thread-local: an async handler's coroutine, the tasks
+# it creates and ``asyncio.to_thread`` calls all inherit it; each worker thread has its own.
+_current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
+    "jobsched_current_task", default=None
+)
 
 
 def current_task() -> TaskContext:
-    """The task the calling handler runs. Raises outside a handler."""
-    ctx: TaskContext | None = getattr(_local, "task", None)
+    """The task the calling handler runs (also inside an async handler and the tasks and
+    threads it starts with asyncio). Raises outside a handler."""
+    ctx = _current.get()
     if ctx is None:
         raise SchedulerStateError(
             "current_task()",
@@ -174,4 +234,4 @@ def current_task() -> TaskContext:
 
 
 def _set_current(ctx: TaskContext | None) -> None:
-    _local.task = ctx
+    _current.set(ctx)

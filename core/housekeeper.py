@@ -21,29 +21,18 @@ from .balancer import Balancer, Decision, Demand
 from .clock import Clock
 from .config import SchedulerConfig
 from .counters import NodeCounters
+from .errors import StorageError
+from .hooks import Hooks
 from .live_settings import LiveSettings
+from .outage import OutageTracker
+from .signals import TaskSignals
 from .snapshot import Metrics, operator_view
 from .store import TaskStore
-from .task import NodeInfo, RecoveryReport
+from .task import NodeInfo
 from .waiters import Waiters
 from .workers import WorkerPools
 
 log = logging.getLogger("jobsched")
-
-
-def log_recovery(what: str, report: RecoveryReport) -> bool:
-    """Warn about what a recovery put back or failed; True if it did anything."""
-    if not (report.requeued or report.orphaned):
-        return False
-    log.warning(
-        "recovered %d %s %s; %d orphaned (failed) %s",
-        len(report.requeued),
-        what,
-        report.requeued[:50],
-        len(report.orphaned),
-        report.orphaned[:50],
-    )
-    return True
 
 
 class RebalanceRequest:
@@ -81,6 +70,9 @@ class Housekeeper:
         waiters: Waiters,
         rebalance: RebalanceRequest,
         want: Callable[[set[str]], None],
+        *,
+        signals: TaskSignals | None = None,
+        outage: OutageTracker | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -92,6 +84,9 @@ class Housekeeper:
         self._waiters = waiters
         self._rebalance = rebalance
         self._want = want
+        self._signals = signals or TaskSignals(Hooks(threaded=False))
+        #: logs a store outage once per change of state
+        self.outage = outage or OutageTracker("housekeeper", "the store", monotonic=clock.monotonic)
         self.balancer = Balancer(config.workers, config.cooldown)
         #: False until started and again from stop on: decisions are not applied then
         self.running = False
@@ -144,7 +139,7 @@ class Housekeeper:
     def _recover_others(self) -> None:
         """Shared store: put back the tasks of nodes whose heartbeat went stale."""
         report = self._store.recover(self._node_id, self._clock.now())
-        if log_recovery("tasks of dead nodes", report):
+        if self._signals.recovered("tasks of dead nodes", report, self._store.get):
             self._waiters.notify(report.orphaned)
             self._want(set(self._pools.pools))
 
@@ -184,6 +179,8 @@ class Housekeeper:
         self._decisions.appendleft(record)
         try:
             self._store.add_decision(decision.at, record)
+        except StorageError as exc:  # kept in memory; the next decision is stored
+            self.outage.failed(exc)
         except Exception:
             log.exception("could not store a balancer decision")
         for line in decision.changes:
@@ -201,6 +198,8 @@ class Housekeeper:
         )
 
     def heartbeat(self, stopped: bool = False) -> None:
+        """Write this node's heartbeat; the store's error propagates (the loop, the start
+        and the stop each report it their way)."""
         self._next_heartbeat = self._clock.monotonic() + self._config.heartbeat_interval
         node = NodeInfo(
             node_id=self._node_id,
@@ -213,18 +212,21 @@ class Housekeeper:
             counters=self.counters(),
             stopped=stopped,
         )
-        try:
-            self._store.heartbeat(node)
-        except Exception:
-            log.exception("could not write the heartbeat")
+        self._store.heartbeat(node)
 
     # --- the thread ----------------------------------------------------------------------
     def loop(self) -> None:
         """The thread body: one step, then sleep until the next is due or a rebalance is
         requested, until :meth:`stop`."""
+        tracker = self.outage
         while not self._stopping.is_set():
+            failures = tracker.failures  # a step may record a failure and carry on
             try:
                 self.run_once()
+                if tracker.failures == failures:  # "back" only once a whole step worked
+                    tracker.ok()
+            except StorageError as exc:
+                tracker.failed(exc)
             except Exception:
                 log.exception("housekeeping step failed; retrying")
             due = min(self._next_balance, self._next_counts, self._next_heartbeat)

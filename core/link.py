@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .pool import WorkerPool
@@ -29,6 +29,21 @@ class EngineLink:
             return None
         return sched.dispatcher.insert_direct(rows)
 
+    def insert_queued(
+        self, rows: Sequence[NewTask], now: float, write: Callable[[], list[int]]
+    ) -> list[int]:
+        sched = self._sched
+        if sched.state != "running" or not sched.hooks.active:
+            ids = write()
+            sched.signals.submitted(rows, ids, now)
+            return ids
+        # Hooks see `submitted` before `started`: no claim runs between the insert and
+        # the event (claims hold the claim lock). Only with hooks: it costs.
+        with sched.dispatcher.claim_lock:
+            ids = write()
+            sched.signals.submitted(rows, ids, now)
+        return ids
+
     def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
         sched = self._sched
         if sched.state == "running":  # else stopped meanwhile: the next start finds them
@@ -43,7 +58,10 @@ class EngineLink:
 
     def cancel_answered(self, answers: Mapping[int, str]) -> None:
         sched = self._sched
-        sched.waiters.notify([i for i, a in answers.items() if a == CANCEL_DONE])
+        done = [i for i, a in answers.items() if a == CANCEL_DONE]
+        sched.waiters.notify(done)
+        if done:  # cancelled before they ran: told here (else by the worker's outcome)
+            sched.signals.cancelled([r for r in map(sched.store.get, done) if r is not None])
         sched.claims.request_cancel([i for i, a in answers.items() if a == CANCEL_REQUESTED])
 
     def settings_changed(self) -> None:

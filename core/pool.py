@@ -19,11 +19,14 @@ from typing import Protocol
 
 from .claims import Claims
 from .clock import Clock
+from .errors import StorageError
 from .execute import Executor
 from .handlers import HandlerSpec
+from .outage import OutageTracker
+from .signals import TaskSignals
 from .snapshot import Metrics, WorkerSnapshot
 from .store import TaskStore
-from .task import Outcome, TaskRecord
+from .task import REASON_TIMED_OUT, Outcome, TaskRecord
 
 log = logging.getLogger("jobsched.pool")
 
@@ -84,6 +87,10 @@ class AttemptKit:
     metrics: Metrics
     #: wakes the dispatcher at a monotonic deadline (so a timeout is noticed in time)
     schedule_mono: Callable[[float], None]
+    #: logs and hooks each outcome once, where it is decided
+    signals: TaskSignals
+    #: the workers' store outages (the start journal), logged once per change of state
+    outage: OutageTracker
 
 
 class Worker:
@@ -125,12 +132,16 @@ class Worker:
         self.task = task
         self.state = BUSY
         if task.timeout:
-            self.deadline = started + task.timeout
+            # An async handler cancels itself at its timeout: abandon it only if it did not.
+            self.deadline = started + task.timeout + kit.executor.deadline_slack(spec)
             kit.schedule_mono(self.deadline)
         kit.metrics.add(task.category, "started")
         try:
             kit.store.record_start(task.id, task.attempts)
-        except Exception:  # the run matters more than the poison bookkeeping
+            kit.outage.ok()
+        except StorageError as exc:  # the run matters more than the poison bookkeeping
+            kit.outage.failed(exc)
+        except Exception:
             log.exception("could not journal the start of task %d", task.id)
         outcome = kit.executor.run(task, spec, cancel)
         pool.note_run_time(kit.clock.monotonic() - started)
@@ -139,8 +150,12 @@ class Worker:
             self.state = IDLE
             self.task = None
             self.deadline = None
-        if not abandoned:  # else timed out or released at stop: decided elsewhere
-            pool.events.attempt_finished(pool, outcome)
+        if abandoned:
+            return  # timed out or released at stop: the outcome was decided elsewhere
+        if outcome.reason == REASON_TIMED_OUT:  # an async handler cancelled at its timeout
+            kit.metrics.add(task.category, "timed_out")
+        kit.signals.outcome(task, outcome)
+        pool.events.attempt_finished(pool, outcome)
 
     def expire(self, mono: float) -> TaskRecord | None:
         """Abandon this worker if its task is past its deadline; return that task."""

@@ -30,14 +30,18 @@ from .clock import Clock, SteadyClock, SystemClock
 from .completer import Completer
 from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
 from .dispatcher import Dispatcher
-from .errors import SchedulerStateError
+from .errors import SchedulerStateError, StorageError
 from .execute import Executor
-from .housekeeper import Housekeeper, RebalanceRequest, log_recovery
+from .hooks import Hook, Hooks
+from .housekeeper import Housekeeper, RebalanceRequest
 from .link import EngineLink
 from .live_settings import LiveSettings
 from .memory_store import MemoryStore
+from .outage import OutageTracker
 from .pool import AttemptKit, WorkerPool
+from .signals import TaskSignals
 from .snapshot import Metrics, Snapshot, build_snapshot
+from .stopping import STOP_MARGIN, StopWrites
 from .store import TaskStore
 from .task import QUEUED, RUNNING
 from .timer import Timer
@@ -45,6 +49,16 @@ from .waiters import Waiters
 from .workers import WorkerPools
 
 log = logging.getLogger("jobsched")
+
+__all__ = ["STOP_MARGIN", "Scheduler"]
+
+
+def outage_trackers(location: str, monotonic: Callable[[], float]) -> dict[str, OutageTracker]:
+    """One store outage tracker per thread kind (see core/outage)."""
+    return {
+        name: OutageTracker(name, location, monotonic=monotonic)
+        for name in ("dispatcher", "completer", "housekeeper", "workers")
+    }
 
 
 class Scheduler(ClientAPI):
@@ -78,31 +92,52 @@ class Scheduler(ClientAPI):
         self.metrics = Metrics(list(config.categories))
         self.settings = LiveSettings(store, config.categories)
         self.timer = Timer(steady)
-        executor = Executor(steady, self.node_id, config.retry_base, config.retry_max, rng)
-        kit = AttemptKit(
-            steady, store, executor, self.client.handlers, self.claims, self.metrics,
-            self.timer.schedule_mono,
-        )  # fmt: skip
-        self.workers = WorkerPools(
-            config.categories, kit, link, budget=config.workers, node_id=self.node_id,
-            idle_wait=config.poll_interval, threaded=threaded,
-        )  # fmt: skip
+        # Task events: logged once each, and queued for the hooks if any (see on()).
+        self.hooks = Hooks(threaded)
+        self.signals = TaskSignals(self.hooks)
+        #: thread kind -> its tracker: logs a store outage once per change of state
+        self.outages = outage_trackers(self.location, steady.monotonic)
+        self.workers = self._worker_pools(link, rng)
         #: category -> its pool (FIFO and workers)
         self.pools: dict[str, WorkerPool] = self.workers.pools
         self._rebalance = RebalanceRequest()
         self.dispatcher = Dispatcher(
             store, steady, config, self.node_id, self.workers, self.claims, self.settings,
             self.waiters, self.timer, self._rebalance.set,
+            signals=self.signals, outage=self.outages["dispatcher"],
         )  # fmt: skip
         self.completer = Completer(
-            store, steady, self.claims, self.waiters, self.metrics, self.dispatcher
-        )
+            store, steady, self.claims, self.waiters, self.metrics, self.dispatcher,
+            outage=self.outages["completer"],
+        )  # fmt: skip
         self.housekeeper = Housekeeper(
             store, steady, config, self.node_id, self.workers, self.settings, self.metrics,
             self.waiters, self._rebalance, self.dispatcher.want,
+            signals=self.signals, outage=self.outages["housekeeper"],
         )  # fmt: skip
         self.threads: dict[str, threading.Thread] = {}
-        self._deadline = 0.0
+        self._stop = StopWrites(store, steady, self.node_id, self.location)
+
+    @property
+    def unreleased(self) -> list[int]:
+        """Ids a stop could not give back (the store failed): still `running` there,
+        until recovered (by another node once this one's heartbeat is stale, or by the
+        next start)."""
+        return self._stop.unreleased
+
+    def _worker_pools(self, link: EngineLink, rng: random.Random | None) -> WorkerPools:
+        config, clock = self.config, self.clock
+        executor = Executor(
+            clock, self.node_id, config.retry_base, config.retry_max, rng, self.signals
+        )
+        kit = AttemptKit(
+            clock, self.store, executor, self.client.handlers, self.claims, self.metrics,
+            self.timer.schedule_mono, self.signals, self.outages["workers"],
+        )  # fmt: skip
+        return WorkerPools(
+            config.categories, kit, link, budget=config.workers, node_id=self.node_id,
+            idle_wait=config.poll_interval, threaded=self.threaded,
+        )  # fmt: skip
 
     # ================================================================ lifecycle
     def start(self) -> Scheduler:
@@ -119,20 +154,25 @@ class Scheduler(ClientAPI):
         store.open(self.node_id)
         try:
             now = self.clock.now()
-            log_recovery("interrupted tasks", store.recover(self.node_id, now))
+            self.signals.recovered("interrupted tasks", store.recover(self.node_id, now), store.get)
             store.subscribe(self.dispatcher.hint)
             self.settings.reload()
             self.state = "running"
+            self.hooks.open()
             self.workers.running = True
             self.dispatcher.start()
             self.housekeeper.start(now)  # the first balance spawns the workers
             store.promote_due(now)
             self.dispatcher.seed_timer()
             self.dispatcher.want(self.pools)
-            self.housekeeper.heartbeat()
+            try:
+                self.housekeeper.heartbeat()
+            except StorageError as exc:  # the housekeeper writes it again soon
+                self.housekeeper.outage.failed(exc)
         except BaseException:
             self.state = "stopped"
             store.close()
+            self.hooks.close(0.0)
             raise
         if self.threaded:
             bodies: dict[str, Callable[[], None]] = {
@@ -156,18 +196,21 @@ class Scheduler(ClientAPI):
         self.stop()
 
     def stop(self, grace: float | None = None) -> list[int]:
-        """Stop gracefully against one deadline; return the ids released unfinished.
+        """Stop gracefully against one deadline; return the ids released unfinished
+        (those whose release could not be written are in ``unreleased`` instead).
 
         Called again while stopping (a second signal), it moves the deadline to
         ``now + grace`` (default: now) so the first call finishes fast, and returns at once.
+        A store that does not answer cannot hold it past the deadline plus
+        ``STOP_MARGIN``: each last write gets what is left of that (see core/stopping).
         """
         if self.state == "stopping":
-            self._deadline = min(self._deadline, self.clock.monotonic() + (grace or 0.0))
+            self._stop.hurry(grace or 0.0)
             return []
         if self.state != "running":
             return []
-        grace = self.config.grace_period if grace is None else grace
-        self._deadline = self.clock.monotonic() + grace
+        end = self._stop
+        end.begin(self.config.grace_period if grace is None else grace)
         self.state = "stopping"
         # 1. Nothing claims, rebalances or spawns from here on; the two threads end.
         self.workers.running = False
@@ -176,50 +219,43 @@ class Scheduler(ClientAPI):
         for name in ("dispatcher", "housekeeper"):
             self._join(name, 0.5)
         # 2. Give back what waits in the FIFOs (claims in doubt are adopted first).
-        released = self.dispatcher.close()
-        self._release(released, "claimed tasks that had not started")
+        released = self.dispatcher.close(end.bounded)
+        end.release(released, "claimed tasks that had not started")
         # 3. Let running tasks finish until the deadline, 4. then give the rest back:
         # their threads are abandoned, and their outcomes are fenced out.
-        self.workers.wait_for_threads(self._left)
+        self.workers.wait_for_threads(end.left)
         late = self.workers.abandon_running()
-        self._release(late, "tasks still running at the deadline")
+        end.release(late, "tasks still running at the deadline")
         # 5. The completer writes every outcome and ends; what is left (its thread died
         # or timed out) is written here, 6. then the last heartbeat, and the store closes.
         self.completer.finish()
         self._join("completer", 1.0)
-        self.completer.flush(self._outcomes_lost)
-        self.housekeeper.heartbeat(stopped=True)
+        end.write_outcomes(self.completer)
+        end.heartbeat(lambda: self.housekeeper.heartbeat(stopped=True))
         self.state = "stopped"
-        self.store.close()
-        return released + late
+        end.close_store()
+        # Last: the events of the final outcomes.
+        self.hooks.close(end.join_time(0.5))
+        return end.released(released + late)
 
     def _join(self, name: str, at_least: float) -> None:
         thread = self.threads.get(name)
         if thread is not None:
-            thread.join(timeout=max(at_least, self._left()))
+            thread.join(timeout=self._stop.join_time(at_least))
 
-    def _left(self) -> float:
-        return max(0.0, self._deadline - self.clock.monotonic())
+    # ================================================================ hooks
+    def on(self, kind: str, *, handler: str | None = None) -> Callable[[Hook], Hook]:
+        """Register a hook: ``@sched.on("failed")`` calls it with a
+        :class:`~core.hooks.TaskEvent` for every task that fails for good (of one
+        handler only with ``handler="email.send"``). Kinds: submitted, started,
+        succeeded, failed, retrying, cancelled. Hooks run on one hook thread, in order;
+        one that raises is logged and the others run on."""
 
-    def _release(self, ids: list[int], what: str) -> None:
-        """Give tasks back at stop. If the store fails now, they stay `running` under this
-        node's name, and the next start recovers them (never lost)."""
-        if not ids:
-            return
-        try:
-            self.store.release(ids, self.node_id)
-        except Exception:
-            log.exception(
-                "stop: could not release %d tasks; the next start recovers them", len(ids)
-            )
-            return
-        log.info("stop: released %d %s: %s", len(ids), what, ids[:100])
+        def decorate(fn: Hook) -> Hook:
+            self.hooks.add(kind, fn, handler)
+            return fn
 
-    @staticmethod
-    def _outcomes_lost(pending: int) -> None:
-        log.exception(
-            "stop: could not write %d outcomes; the next start recovers their tasks", pending
-        )
+        return decorate
 
     # ================================================================ stepping (tests)
     def step(self) -> int:
@@ -240,6 +276,8 @@ class Scheduler(ClientAPI):
         self.dispatcher.run_once()
         self.workers.step()
         while self.completer.run_once(0):
+            pass
+        while self.hooks.step():
             pass
         self.housekeeper.run_once()
         self.workers.reconcile()

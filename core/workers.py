@@ -7,15 +7,12 @@ and at stop drains the FIFOs, waits for running tasks and lists those it must ab
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
 from .pool import BUSY, AttemptEvents, AttemptKit, WorkerPool
 from .snapshot import WorkerSnapshot
 from .task import FAILED, REASON_TIMED_OUT, Outcome
-
-log = logging.getLogger("jobsched")
 
 
 class WorkerPools:
@@ -82,12 +79,6 @@ class WorkerPools:
                 expired += 1
                 self.abandoned_threads += 1
                 limit = task.timeout or 0.0
-                log.warning(
-                    "task %d (%s) timed out after %gs; its thread is abandoned",
-                    task.id,
-                    task.handler,
-                    limit,
-                )
                 self._kit.metrics.add(task.category, "timed_out")
                 outcome = Outcome(
                     task.id,
@@ -98,6 +89,7 @@ class WorkerPools:
                     error=f"timed out after {limit:g} s; the thread running it was abandoned",
                     reason=REASON_TIMED_OUT,
                 )
+                self._kit.signals.outcome(task, outcome)  # the one record of this timeout
                 self._events.attempt_timed_out(pool, outcome)
         return expired
 

@@ -28,6 +28,7 @@ _EXPORTS = {
     "TaskStore": "jobsched.core",
     "handler": "jobsched.core",
     "current_task": "jobsched.core",
+    "TaskEvent": "jobsched.core",
     "JobschedError": "jobsched.core",
     "open_store": "jobsched.storage",
 }

@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl, unquote
 from jobsched.core.errors import ConfigError, InvalidInputError, StoreUnavailableError
 from jobsched.core.store import TaskStore
 
-from .connection import DURABILITY
-from .postgres_url import is_postgres_url, redact
-from .schema import APPLICATION_ID, schema_version
-from .sqlite import SqliteStore
+from .postgres.url import is_postgres_url, redact
+from .sqlite.connection import DURABILITY
+from .sqlite.schema import APPLICATION_ID, schema_version
+from .sqlite.store import SqliteStore
 
 __all__ = [
     "APPLICATION_ID",
@@ -78,7 +78,7 @@ def open_store(
 def _postgres_store() -> Any:
     """The PostgresStore class, imported on first use: psycopg is an optional dependency."""
     try:
-        from .postgres import PostgresStore
+        from .postgres.store import PostgresStore
     except ImportError as exc:
         raise StoreUnavailableError(
             "PostgreSQL driver",

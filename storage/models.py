@@ -1,15 +1,31 @@
-"""The database schema as Peewee models. Nothing outside ``storage/`` sees these.
+"""The database schema, once, as Peewee models: both stores' tables and indexes.
 
-The models define the tables and indexes (``schema.py`` creates them); the store's hot
-paths use plain SQL on the same columns (``sql.py``). Models are not bound to a database:
-each store passes its own, so several stores can live in one process.
+A fresh database gets the DDL generated from these models (``ddl.create_statements``);
+a database written by an older jobsched is brought here by its backend's versioned
+upgrades (``sqlite.schema``, ``postgres.schema``), and a test checks that both roads end
+at the same tables. Change the schema here and add an upgrade step beside it.
+
+The columns every store has are declared once (``_Tasks``, ``_Nodes`` and the tables
+without a suffix). What differs is declared beside them, per backend:
+
+- SQLite keeps a task id forever (``AUTOINCREMENT``: never handed out twice, even after
+  the newest rows are pruned) and indexes ``(state, ...)`` prefixes.
+- PostgreSQL uses partial indexes (only ``queued`` rows in the claim index, only
+  ``scheduled`` rows in the due index), marks begun runs in the row (``run_began``),
+  judges node liveness on the server's clock (``seen_at``) and carries its own version
+  mark in ``jobsched_meta`` (SQLite keeps it in the file's pragmas).
+
+Nothing outside ``storage/`` sees these models, and the stores never query through
+them: the hot paths are plain SQL on the same columns (``sqlite/queries.py``,
+``postgres/queries.py``). Models are not bound to a database.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 from jobsched.core.task import QUEUED, RUNNING, SCHEDULED, STATES
-from playhouse.sqlite_ext import AutoIncrementField
 
 #: States in which a dedup key is taken (the partial unique index covers exactly these).
 LIVE_STATES = (SCHEDULED, QUEUED, RUNNING)
@@ -20,9 +36,46 @@ def quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+#: A task whose dedup key is taken. Queries must read exactly like the partial index's
+#: WHERE, so that the planner (and PostgreSQL's ON CONFLICT) recognise the index.
+LIVE = f"state IN ({quoted(LIVE_STATES)})"
+
+#: The task columns in :class:`core.task.TaskRecord`'s field order: a row read with these
+#: becomes ``TaskRecord(*row)``.
+TASK_FIELDS = (
+    "id", "handler", "category", "state", "payload", "run_at", "created_at", "max_attempts",
+    "attempts", "timeout", "dedup_key", "result", "error", "reason", "started_at",
+    "finished_at", "owner", "cancel_requested",
+)  # fmt: skip
+TASK_COLUMNS = ", ".join(TASK_FIELDS)
+
+
 def _default(value: str) -> pw.SQL:
     """A SQL-side default, so rows written by other programs get it too."""
     return pw.SQL(f"DEFAULT {value}")
+
+
+class FlagField(pw.BooleanField):
+    """A boolean that is false unless set, by a SQL default: ``BOOLEAN ... DEFAULT false``
+    on PostgreSQL, ``INTEGER ... DEFAULT 0`` on SQLite (which has no boolean type)."""
+
+    def ddl(self, ctx: Any) -> pw.NodeList:
+        has_booleans = ctx.state.field_types.get("BOOL", "").upper() == "BOOLEAN"
+        return pw.NodeList((super().ddl(ctx), _default("false" if has_booleans else "0")))
+
+
+class TaskIdField(pw.BigAutoField):
+    """A task id: ``INTEGER ... AUTOINCREMENT`` on SQLite, so an id is never reused after
+    the newest rows are pruned (PostgreSQL's ``bigserial`` never reuses one anyway)."""
+
+    def ddl(self, ctx: Any) -> pw.NodeList:
+        return pw.NodeList((super().ddl(ctx), pw.SQL("AUTOINCREMENT")))
+
+
+class TimestampTzField(pw.Field):
+    """``timestamptz``: a moment on the PostgreSQL server's clock."""
+
+    field_type = "TIMESTAMPTZ"
 
 
 class _Base(pw.Model):
@@ -31,9 +84,9 @@ class _Base(pw.Model):
         legacy_table_names = False
 
 
-class TaskRow(_Base):
-    # AUTOINCREMENT: an id is never handed out twice, even after the newest rows are pruned.
-    id = AutoIncrementField()
+# --- tasks --------------------------------------------------------------------------------
+class _Tasks(_Base):
+    id = pw.BigAutoField()
     handler = pw.TextField()
     category = pw.TextField()
     state = pw.TextField(constraints=[pw.Check(f"state IN ({quoted(STATES)})")])
@@ -43,35 +96,87 @@ class TaskRow(_Base):
     reason = pw.TextField(null=True)
     attempts = pw.IntegerField(constraints=[_default("0")])
     max_attempts = pw.IntegerField()
-    timeout = pw.FloatField(null=True)
+    timeout = pw.DoubleField(null=True)
     dedup_key = pw.TextField(null=True)
-    created_at = pw.FloatField()
-    run_at = pw.FloatField()
-    started_at = pw.FloatField(null=True)
-    finished_at = pw.FloatField(null=True)
+    created_at = pw.DoubleField()
+    run_at = pw.DoubleField()
+    started_at = pw.DoubleField(null=True)
+    finished_at = pw.DoubleField(null=True)
     owner = pw.TextField(null=True)
-    cancel_requested = pw.BooleanField(constraints=[_default("0")])
+    cancel_requested = FlagField()
+
+
+class SqliteTasks(_Tasks):
+    id = TaskIdField()
 
     class Meta:
         table_name = "tasks"
 
 
 # claim: WHERE category = ? AND state = 'queued' ORDER BY id
-TaskRow.add_index(TaskRow.category, TaskRow.state, TaskRow.id, name="tasks_claim")
+SqliteTasks.add_index(SqliteTasks.category, SqliteTasks.state, SqliteTasks.id, name="tasks_claim")
 # promote_due / next_run_at: WHERE state = 'scheduled' [AND run_at <= ?]; also serves the
 # small lookups by state = 'running' (recover, cancel_requests).
-TaskRow.add_index(TaskRow.state, TaskRow.run_at, name="tasks_state_run_at")
-# One live task per dedup key; a finished task frees its key. (Schema v2 narrows it to
-# tasks that have a key: see schema._upgrade_v2. The models are the v1 schema.)
-TaskRow.add_index(
-    TaskRow.dedup_key, unique=True, where=TaskRow.state.in_(LIVE_STATES), name="tasks_dedup_live"
+SqliteTasks.add_index(SqliteTasks.state, SqliteTasks.run_at, name="tasks_state_run_at")
+# One live task per dedup key; a finished task frees its key. Keyless tasks are left out:
+# otherwise every insert, claim and finish rewrites the index for nothing. Lookups read
+# ``dedup_key = ?``, which implies ``IS NOT NULL``, so they still use it.
+SqliteTasks.add_index(
+    SqliteTasks.index(
+        SqliteTasks.dedup_key,
+        unique=True,
+        where=pw.SQL(f"dedup_key IS NOT NULL AND {LIVE}"),
+        name="tasks_dedup_live",
+    )
 )
 
 
+class PostgresTasks(_Tasks):
+    # Set (fenced by the attempt) before the handler runs: recovery counts only runs that
+    # began. SQLite keeps this in a journal beside the file instead.
+    run_began = FlagField()
+
+    class Meta:
+        table_name = "tasks"
+        # Room in every page for the row's next version: state changes stay on the page.
+        table_settings = ("WITH (fillfactor = 90)",)
+
+
+# claim: WHERE category = ? AND state = 'queued' ORDER BY id; only queued rows.
+PostgresTasks.add_index(
+    PostgresTasks.index(
+        PostgresTasks.category,
+        PostgresTasks.id,
+        where=pw.SQL(f"state = '{QUEUED}'"),
+        name="tasks_claim",
+    )
+)
+# promote_due / next_run_at: WHERE state = 'scheduled' AND run_at <= ?
+PostgresTasks.add_index(
+    PostgresTasks.index(
+        PostgresTasks.run_at, where=pw.SQL(f"state = '{SCHEDULED}'"), name="tasks_due"
+    )
+)
+# recover, cancel_requests: the few running rows, by owner.
+PostgresTasks.add_index(
+    PostgresTasks.index(
+        PostgresTasks.owner, where=pw.SQL(f"state = '{RUNNING}'"), name="tasks_running"
+    )
+)
+# One live task per dedup key; a finished task frees its key. INSERT ... ON CONFLICT names
+# this predicate, so it stays exactly LIVE.
+PostgresTasks.add_index(
+    PostgresTasks.index(
+        PostgresTasks.dedup_key, unique=True, where=pw.SQL(LIVE), name="tasks_dedup_live"
+    )
+)
+
+
+# --- settings, control, decisions ---------------------------------------------------------
 class CategorySettingsRow(_Base):
     category = pw.TextField(primary_key=True)
-    priority = pw.FloatField(null=True)
-    paused = pw.BooleanField(constraints=[_default("0")])
+    priority = pw.DoubleField(null=True)
+    paused = FlagField()
     pinned = pw.IntegerField(null=True)
     min_workers = pw.IntegerField(null=True)
     max_workers = pw.IntegerField(null=True)
@@ -84,40 +189,78 @@ class ControlRow(_Base):
     """The single row (id = 1) of values shared by every process on the database."""
 
     id = pw.IntegerField(primary_key=True, constraints=[pw.Check("id = 1")])
-    settings_version = pw.IntegerField(constraints=[_default("0")])
+    settings_version = pw.BigIntegerField(constraints=[_default("0")])
 
     class Meta:
         table_name = "control"
 
 
 class DecisionRow(_Base):
-    id = pw.AutoField()
-    at = pw.FloatField()
+    id = pw.BigAutoField()
+    at = pw.DoubleField()
     body = pw.TextField()  # JSON object
 
     class Meta:
         table_name = "decisions"
 
 
-class NodeRow(_Base):
+# --- nodes --------------------------------------------------------------------------------
+class _Nodes(_Base):
     node_id = pw.TextField(primary_key=True)
     host = pw.TextField()
     pid = pw.IntegerField()
-    started_at = pw.FloatField()
-    heartbeat_at = pw.FloatField()
+    started_at = pw.DoubleField()
+    heartbeat_at = pw.DoubleField()
     budget = pw.IntegerField()
     workers = pw.TextField()  # JSON list
     counters = pw.TextField()  # JSON object
-    stopped = pw.BooleanField(constraints=[_default("0")])
+    stopped = FlagField()
+
+
+class SqliteNodes(_Nodes):
+    class Meta:
+        table_name = "nodes"
+
+
+class PostgresNodes(_Nodes):
+    # heartbeat_at is the node's own clock (shown to people); seen_at is the database
+    # server's clock at the last heartbeat, the only one staleness is judged by.
+    seen_at = TimestampTzField(constraints=[_default("now()")])
+    recovered_at = TimestampTzField(null=True)
+    recovered_by = pw.TextField(null=True)
 
     class Meta:
         table_name = "nodes"
 
 
-MODELS_V1: tuple[type[pw.Model], ...] = (
-    TaskRow,
+# --- PostgreSQL's version mark ------------------------------------------------------------
+class PostgresMeta(_Base):
+    """``application = 'jobsched'`` and the schema version (one row, id = 1)."""
+
+    id = pw.IntegerField(primary_key=True, constraints=[pw.Check("id = 1")])
+    application = pw.TextField()
+    schema_version = pw.IntegerField()
+    created_at = TimestampTzField(constraints=[_default("now()")])
+
+    class Meta:
+        table_name = "jobsched_meta"
+
+
+SQLITE_MODELS: tuple[type[pw.Model], ...] = (
+    SqliteTasks,
     CategorySettingsRow,
     ControlRow,
     DecisionRow,
-    NodeRow,
+    SqliteNodes,
 )
+POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
+    PostgresMeta,
+    PostgresTasks,
+    CategorySettingsRow,
+    ControlRow,
+    DecisionRow,
+    PostgresNodes,
+)
+
+#: The control table's only row, written when the tables are created.
+CONTROL_ROW = "INSERT INTO control (id, settings_version) VALUES (1, 0)"

@@ -27,7 +27,7 @@ def pg_probe(url: str) -> str | None:
     """None if a connection to ``url`` works, else why not (one line, no password)."""
     try:
         import psycopg
-        from jobsched.storage.postgres_conn import parse_url
+        from jobsched.storage.postgres.connection import parse_url
     except ImportError as exc:
         return f"the driver is missing ({exc}); pip install -e '.[test]'"
 
@@ -49,7 +49,7 @@ def with_query(url: str, **options: object) -> str:
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """The test server's URL; skips (fails under CI) when it cannot be reached."""
-    from jobsched.storage.postgres_url import redact
+    from jobsched.storage.postgres.url import redact
 
     url = os.environ.get(PG_ENV) or PG_DEFAULT
     error = pg_probe(url)
@@ -69,7 +69,7 @@ def pg_schema(pg_url: str) -> Iterator[tuple[str, str]]:
     """(URL, schema): a schema of its own for one test (created by the first store that
     opens the URL), dropped with everything in it afterwards."""
     import psycopg
-    from jobsched.storage.postgres_conn import parse_url
+    from jobsched.storage.postgres.connection import parse_url
 
     schema = f"jobsched_test_{uuid.uuid4().hex[:12]}"
     yield with_query(pg_url, schema=schema), schema

@@ -8,18 +8,20 @@ from typing import Annotated
 import typer
 from jobsched.core import InvalidInputError
 
-from ..cli_base import whole_number
-from .common import CategoryArg, _client, app
+from ..cli_base import ACCEPT_NEGATIVE, parse_task_id, whole_number
+from .common import CategoryArg, GlobalConfig, GlobalDb, _client, command
 
 
-@app.command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def retry(
     ctx: typer.Context,
     ids: Annotated[
         list[int] | None,
-        typer.Argument(metavar="ID...", parser=whole_number, help="Failed or cancelled task ids."),
+        typer.Argument(metavar="ID...", parser=parse_task_id, help="Failed or cancelled task ids."),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed task.")] = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Queue failed or cancelled tasks again with fresh attempts."""
     if bool(ids) == failed:
@@ -47,12 +49,14 @@ def retry(
     typer.echo(f"retried {len(done)} tasks: {', '.join(map(str, done))}")
 
 
-@app.command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def cancel(
     ctx: typer.Context,
     ids: Annotated[
-        list[int], typer.Argument(metavar="ID...", parser=whole_number, help="Task ids.")
+        list[int], typer.Argument(metavar="ID...", parser=parse_task_id, help="Task ids.")
     ],
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Cancel scheduled or queued tasks; ask running ones to stop."""
     with _client(ctx) as client:
@@ -72,16 +76,15 @@ def cancel(
         )
 
 
-ACCEPT_NEGATIVE = {"ignore_unknown_options": True}  # so "-1" reaches the validation
-
-
-@app.command(context_settings=ACCEPT_NEGATIVE)
+@command(context_settings=ACCEPT_NEGATIVE)
 def priority(
     ctx: typer.Context,
     category: CategoryArg,
     weight: Annotated[
         str, typer.Argument(metavar="WEIGHT", help="Priority weight, a number above 0.")
     ],
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Set a category's priority weight (applied within one balancer interval)."""
     with _client(ctx) as client:
@@ -89,10 +92,12 @@ def priority(
     typer.echo(f"{category}: priority {value:g}")
 
 
-@app.command()
+@command()
 def pause(
     ctx: typer.Context,
     category: CategoryArg,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Stop feeding a category's workers (nothing is lost)."""
     with _client(ctx) as client:
@@ -100,10 +105,12 @@ def pause(
     typer.echo(f"{category}: paused")
 
 
-@app.command()
+@command()
 def resume(
     ctx: typer.Context,
     category: CategoryArg,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Feed a paused category again."""
     with _client(ctx) as client:
@@ -111,13 +118,15 @@ def resume(
     typer.echo(f"{category}: resumed")
 
 
-@app.command(context_settings=ACCEPT_NEGATIVE)
+@command(context_settings=ACCEPT_NEGATIVE)
 def pin(
     ctx: typer.Context,
     category: CategoryArg,
     workers: Annotated[
         int, typer.Argument(metavar="N", parser=whole_number, help="Worker count to hold.")
     ],
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Fix a category's worker count; the balancer respects it."""
     with _client(ctx) as client:
@@ -125,10 +134,12 @@ def pin(
     typer.echo(f"{category}: pinned at {workers} workers")
 
 
-@app.command()
+@command()
 def unpin(
     ctx: typer.Context,
     category: CategoryArg,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Let the balancer size a category again."""
     with _client(ctx) as client:
@@ -136,8 +147,12 @@ def unpin(
     typer.echo(f"{category}: unpinned")
 
 
-@app.command()
-def rebalance(ctx: typer.Context) -> None:
+@command()
+def rebalance(
+    ctx: typer.Context,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
+) -> None:
     """Ask running nodes to rebalance now."""
     with _client(ctx) as client:
         client.rebalance()

@@ -8,9 +8,8 @@ The commands register themselves on :data:`app` from the modules beside this one
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +17,7 @@ from jobsched.core import Client
 
 from jobsched import core
 
-from ..cli_base import JobschedGroup, complete_categories
+from ..cli_base import JobschedCommand, JobschedGroup, complete_categories
 from ..root import open_client
 from ..settings import DEFAULT_DB, Settings, load_settings
 
@@ -37,13 +36,54 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def command(**settings: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``@app.command`` with the help that reads like hand-written help (see
+    :class:`JobschedCommand`); every command registers through it."""
+    return app.command(cls=JobschedCommand, **settings)
+
+
 # --- global options ---------------------------------------------------------------------
+#
+# --db and --config are accepted before the command (``jobsched --db x status``) and after
+# it (``jobsched status --db x``): the root callback and every command declare them. Their
+# values are not passed to the function; a callback records them in ``ctx.meta``, which the
+# whole context chain shares, so the one given last wins. The environment variables are
+# read by load_settings, which then knows (for ``jobsched config``) what came from where.
+
+GLOBAL_PANEL = "Global options"
 
 
-@dataclass(frozen=True)
-class Globals:
-    db: str | None
-    config: str | None
+def _remember(ctx: typer.Context, param: Any, value: str | None) -> str | None:
+    if value is not None:
+        ctx.meta[f"jobsched.{param.opts[0].lstrip('-')}"] = value
+    return value
+
+
+GlobalDb = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="PATH|URL",
+        callback=_remember,
+        expose_value=False,
+        rich_help_panel=GLOBAL_PANEL,
+        help="Database: a SQLite path, sqlite:///path.db (?mode=ro), or postgresql://... "
+        f"(env var: JOBSCHED_DB; default: ./{DEFAULT_DB})",
+    ),
+]
+GlobalConfig = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        metavar="PATH",
+        callback=_remember,
+        expose_value=False,
+        rich_help_panel=GLOBAL_PANEL,
+        help="TOML configuration (env var: JOBSCHED_CONFIG; default: ./jobsched.toml if "
+        "present, else the demo's). See docs/configuration.md.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -54,26 +94,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    ctx: typer.Context,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            envvar="JOBSCHED_DB",
-            metavar="PATH|URL",
-            help="Database: a SQLite path, sqlite:///path.db (?mode=ro), or postgresql://...",
-            show_default=f"./{DEFAULT_DB}",
-        ),
-    ] = None,
-    config: Annotated[
-        str | None,
-        typer.Option(
-            "--config",
-            envvar="JOBSCHED_CONFIG",
-            metavar="PATH",
-            help="TOML configuration (default: ./jobsched.toml if present, else the demo).",
-        ),
-    ] = None,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -82,12 +104,10 @@ def main_options(
     ] = False,
 ) -> None:
     """jobsched: per-category worker pools, a balancer, durable tasks."""
-    ctx.obj = Globals(db=db, config=config)
 
 
 def _settings(ctx: typer.Context, **flags: Any) -> Settings:
-    opts: Globals = ctx.find_root().obj
-    return load_settings(opts.config, opts.db, **flags)
+    return load_settings(ctx.meta.get("jobsched.config"), ctx.meta.get("jobsched.db"), **flags)
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -10,11 +11,12 @@ import typer
 from jobsched.core import InvalidInputError
 
 from ..cli_base import number, seconds_option, whole_number
+from ..fresh import start_fresh
 from ..root import build_scheduler
-from .common import _settings, app
+from .common import GlobalConfig, GlobalDb, _settings, command
 
 
-@app.command()
+@command()
 def run(
     ctx: typer.Context,
     until_idle: Annotated[
@@ -31,26 +33,38 @@ def run(
         int | None,
         typer.Option(
             "--workers",
-            envvar="JOBSCHED_WORKERS",
+            metavar="N",
             parser=whole_number,
-            help="The worker thread budget.",
+            help="The worker thread budget (overrides JOBSCHED_WORKERS and the config file).",
         ),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start on a new, empty database; the old SQLite file is moved aside "
+            "(its new name is printed).",
+        ),
+    ] = False,
     grace: Annotated[
         float | None,
         typer.Option(
             "--grace", metavar="SECONDS", help="How long running tasks may finish at a stop."
         ),
     ] = None,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Run a headless node: workers, timer and balancer; progress on stderr.
 
     SIGTERM or Ctrl-C stops gracefully (exit 0); a second one stops at once (exit 130).
     """
-    from ..node import NodeRunner
+    from ..node import NodeRunner, demo_servers
 
     settings = _settings(ctx, workers=workers, grace_period=seconds_option("--grace", grace))
     seconds_option("--for", duration)
+    if fresh:
+        start_fresh(settings.db, lambda line: typer.echo(line, err=True))
     sched = build_scheduler(settings)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("jobsched: %(levelname)s %(message)s"))
@@ -62,23 +76,46 @@ def run(
         runner = NodeRunner(
             sched, lambda line: typer.echo(line, err=True), until_idle=until_idle, duration=duration
         )
-        code = runner.run()
+        with demo_servers(settings, runner.write):
+            code = runner.run()
     finally:
         log.removeHandler(handler)
+    if runner.output_closed:
+        # The reader is gone: nothing more can be said, and Python's flush at exit must
+        # not report the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.dup2(devnull, sys.stdout.fileno())
     if code:
         raise typer.Exit(code)
 
 
-@app.command()
+@command()
 def console(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Start a synthetic workload.")] = False,
     attach: Annotated[
         bool, typer.Option("--attach", help="Watch and steer a node running in another process.")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start on a new, empty database; the old SQLite file is moved aside "
+            "(its new name is printed).",
+        ),
+    ] = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Open the live Textual console."""
     settings = _settings(ctx)
+    if fresh:
+        if attach:
+            raise InvalidInputError(
+                "--fresh", "--attach", "cannot be combined", "Use --fresh where the node runs"
+            )
+        start_fresh(settings.db, lambda line: typer.echo(line, err=True))
     try:
         from ..compose import run_console
     except ImportError as exc:

@@ -14,13 +14,26 @@ from jobsched.core import (
 from jobsched.core.task import CANCELLED, FAILED, STATES, SUCCEEDED
 
 from .. import reports
-from ..cli_base import JsonFlag, WaitTimeout, complete_categories, seconds_option, whole_number
-from .common import _client, _out, app
+from ..cli_base import (
+    ACCEPT_NEGATIVE,
+    JsonFlag,
+    WaitTimeout,
+    complete_categories,
+    parse_task_id,
+    seconds_option,
+    whole_number,
+)
+from .common import GlobalConfig, GlobalDb, _client, _out, command
 from .submitting import _print_outcome
 
 
-@app.command()
-def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+@command()
+def status(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
+) -> None:
     """Categories, nodes and the latest balancer decisions."""
     with _client(ctx) as client:
         report = reports.status_report(client)
@@ -32,7 +45,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     print_status(report)
 
 
-@app.command()
+@command()
 def tasks(
     ctx: typer.Context,
     state: Annotated[
@@ -54,9 +67,14 @@ def tasks(
         ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", parser=whole_number, help="At most this many, newest first.")
+        int,
+        typer.Option(
+            "--limit", metavar="N", parser=whole_number, help="At most this many, newest first."
+        ),
     ] = 50,
     as_json: JsonFlag = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """List tasks, newest first."""
     if limit < 1:
@@ -79,11 +97,13 @@ def tasks(
     print_tasks(rows)
 
 
-@app.command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def show(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
     as_json: JsonFlag = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Everything about one task."""
     with _client(ctx) as client:
@@ -106,13 +126,15 @@ class TaskNotFinishedError(WaitTimeoutError):
         self.task_id = task_id
 
 
-@app.command()
+@command(context_settings=ACCEPT_NEGATIVE)
 def result(
     ctx: typer.Context,
-    task_id: Annotated[int, typer.Argument(metavar="ID", parser=whole_number, help="Task id.")],
+    task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
     timeout: WaitTimeout = None,
     as_json: JsonFlag = False,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Print a task's result as JSON; exit 1 if it failed or was cancelled, 5 on timeout."""
     seconds_option("--timeout", timeout)

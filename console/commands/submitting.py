@@ -20,7 +20,7 @@ from ..cli_base import (
     seconds_option,
     whole_number,
 )
-from .common import _client, _out, app
+from .common import GlobalConfig, GlobalDb, _client, _out, command
 
 
 def _payload(text: str) -> Any:
@@ -63,7 +63,7 @@ def _print_outcome(task: TaskRecord) -> None:
     raise TaskFailedError(task.id, task.error, task.reason)
 
 
-@app.command()
+@command()
 def submit(
     ctx: typer.Context,
     handler: Annotated[
@@ -71,7 +71,7 @@ def submit(
         typer.Argument(
             metavar="HANDLER",
             autocompletion=complete_handlers,
-            help="Handler name, e.g. email.send.",
+            help="Handler name, e.g. email.send; `jobsched handlers` lists them.",
         ),
     ],
     payload: Annotated[
@@ -99,8 +99,14 @@ def submit(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
     timeout: WaitTimeout = None,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
-    """Submit one task; print its id (or, with --wait, its result)."""
+    """Submit one task; print its id (or, with --wait, its result).
+
+    The handlers are those of the modules the configuration lists; `jobsched handlers`
+    prints them with their categories.
+    """
     value = _payload(payload)
     seconds_option("--timeout", timeout)
     with _client(ctx) as client:
@@ -111,7 +117,7 @@ def submit(
         _print_outcome(reports.wait_terminal(client, task_id, timeout))
 
 
-@app.command()
+@command()
 def inject(
     ctx: typer.Context,
     category: Annotated[
@@ -120,13 +126,23 @@ def inject(
             metavar="CATEGORY", autocompletion=complete_categories, help="Category to load."
         ),
     ],
-    count: Annotated[int, typer.Option("--count", parser=whole_number, help="How many jobs.")] = 1,
+    count: Annotated[
+        int, typer.Option("--count", metavar="N", parser=whole_number, help="How many jobs.")
+    ] = 1,
     duration_ms: Annotated[
-        float, typer.Option("--duration-ms", parser=number, help="How long each job sleeps.")
+        float,
+        typer.Option(
+            "--duration-ms", metavar="MS", parser=number, help="How long each job sleeps."
+        ),
     ] = 50.0,
     fail_rate: Annotated[
-        float, typer.Option("--fail-rate", parser=number, help="Share of jobs that fail (0..1).")
+        float,
+        typer.Option(
+            "--fail-rate", metavar="RATE", parser=number, help="Share of jobs that fail (0..1)."
+        ),
     ] = 0.0,
+    _db: GlobalDb = None,
+    _config: GlobalConfig = None,
 ) -> None:
     """Submit synthetic jobs into a category (to watch the balancer work)."""
     if not math.isfinite(duration_ms):
@@ -135,6 +151,4 @@ def inject(
         raise InvalidInputError("--fail-rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
     with _client(ctx) as client:
         ids = client.inject(category, count, duration_ms, fail_rate)
-    first, last = ids[0], ids[-1]
-    span = f"{first}" if first == last else f"{first}..{last}"
-    typer.echo(f"injected {len(ids)} synthetic jobs into {category}: ids {span}")
+    typer.echo(reports.injected_message(category, ids))

@@ -99,9 +99,7 @@ class MainScreen(Screen[None]):
             self.cat_table.update_categories(snap.categories)
             self.worker_table.update_workers(snap.workers)
             self.decision_log.update_decisions(snap.decisions)
-            self.history_panel.add_sample(
-                snap.rate, sum(c.queued for c in snap.categories)
-            )
+            self.history_panel.add_sample(snap.rate, sum(c.queued for c in snap.categories))
             if tasks is not None:
                 self.task_table.update_tasks(tasks)
             self.status_line.update_status(snap, *status)

@@ -158,7 +158,7 @@ def test_bad_submits_are_rejected_and_store_nothing(
 def test_inject_submits_synthetic_jobs(cli: Cli) -> None:
     result = cli("inject", "a", "--count", "5", "--duration-ms", "1")
     assert result.exit_code == 0, result.stderr
-    assert "injected 5 synthetic jobs into a" in result.stdout
+    assert "injected 5 synthetic tasks into a: ids 1..5" in result.stdout
     assert cli.json("status")["categories"][0]["queued"] == 5
 
 

@@ -10,6 +10,7 @@ from jobsched.core.claims import Claims
 from jobsched.core.clock import FakeClock
 from jobsched.core.completer import Completer
 from jobsched.core.counters import NodeCounters
+from jobsched.core.errors import StoreUnavailableError
 from jobsched.core.memory_store import MemoryStore
 from jobsched.core.snapshot import Metrics, operator_view
 from jobsched.core.task import FAILED, SCHEDULED, SUCCEEDED, NewTask, Outcome
@@ -120,3 +121,29 @@ def test_claimed_tasks_in_a_fifo_are_queued_to_an_operator(
     queued: int, running: int, fifo: int, view: tuple[int, int]
 ) -> None:
     assert operator_view({"queued": queued, "running": running}, fifo) == view
+
+
+class FinishFails(MemoryStore):
+    """A store that stopped answering when outcomes are written."""
+
+    def finish(self, outcomes: list[Outcome]) -> list[bool]:
+        raise StoreUnavailableError("database", "test", "does not answer", "Wait")
+
+
+def test_a_batch_the_store_rejects_is_kept_and_named_as_unwritten() -> None:
+    # Given a completer over a store that fails, with two outcomes queued
+    store = FinishFails()
+    store.insert([NewTask("a.x", "a", "null", T0, 3) for _ in range(2)], T0)
+    tasks = store.claim("a", 2, "node", T0)
+    claims = Claims()
+    claims.add(tasks)
+    completer = Completer(store, FakeClock(T0), claims, Waiters(), Metrics(["a"]), Retries())
+    for task in tasks:
+        completer.put(Outcome(task.id, "node", 1, SUCCEEDED, T0, result="1"))
+    # When a step fails to write them
+    with pytest.raises(StoreUnavailableError):
+        completer.run_once(0)
+    # Then they are kept for the next try, and a stop can name them all
+    assert completer.pending() == 2
+    assert completer.take_unwritten() == {t.id for t in tasks}
+    assert completer.pending() == 0

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobsched.storage import open_store
-from jobsched.storage.postgres_url import is_postgres_url
+from jobsched.storage.postgres.url import is_postgres_url
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

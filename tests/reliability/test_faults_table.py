@@ -404,7 +404,7 @@ def foreign_or_empty_file(tmp_path: Path) -> None:
 
 @row(23)
 def schema_newer(tmp_path: Path) -> None:
-    """Older schemas are migrated after a backup: tests/storage/test_sqlite_faults.py."""
+    """Older schemas are migrated after a backup: tests/storage/sqlite/test_faults.py and test_schema.py."""
     cli = cli_with_db(tmp_path)
     con = sqlite3.connect(cli.db)
     version = con.execute("PRAGMA user_version").fetchone()[0]

@@ -1,0 +1,189 @@
+"""Every SQL statement of the PostgreSQL store, named, in one place (psycopg
+placeholders). Batches travel as arrays unpacked with ``unnest``, so a batch of any size
+is one statement: one round trip, one plan. The tables are described once, in
+``storage/models.py``.
+"""
+
+from __future__ import annotations
+
+from ..models import LIVE, TASK_COLUMNS, TASK_FIELDS
+
+CHANNEL = "jobsched_work"
+#: Sent (delivered at commit) when work or settings change; a hint, never the only signal.
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
+LISTEN = f"LISTEN {CHANNEL}"
+
+_T_COLUMNS = ", ".join(f"t.{name}" for name in TASK_FIELDS)
+
+# --- insert -------------------------------------------------------------------------------
+LIVE_IDS_FOR_KEYS = f"SELECT dedup_key, id FROM tasks WHERE dedup_key = ANY(%s) AND {LIVE}"
+# Ids come from the sequence before the INSERT, in batch order, so the ids a batch gets
+# increase in the order of its items whatever order the server writes the rows in.
+NEXT_IDS = "SELECT nextval('tasks_id_seq') FROM generate_series(1, %s)"
+INSERT_TASKS = (
+    "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
+    " max_attempts, timeout, dedup_key)"
+    " SELECT u.id, u.handler, u.category, u.state, u.payload, u.run_at, %s, u.max_attempts,"
+    " u.timeout, u.dedup_key FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::float8[], %s::integer[], %s::float8[], %s::text[])"
+    " AS u(id, handler, category, state, payload, run_at, max_attempts, timeout, dedup_key)"
+    # A live task with the same key committed by another process meanwhile: skip the row;
+    # the caller then looks the winner up.
+    f" ON CONFLICT (dedup_key) WHERE {LIVE} DO NOTHING RETURNING id"
+)
+# Due tasks inserted already claimed by a node (the direct hand-off), ids from NEXT_IDS.
+INSERT_CLAIMED = (
+    "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
+    " max_attempts, attempts, timeout, owner, started_at, run_began)"
+    " SELECT u.id, u.handler, u.category, 'running', u.payload, u.run_at, %s, u.max_attempts,"
+    " 1, u.timeout, %s, %s, false FROM unnest(%s::bigint[], %s::text[], %s::text[],"
+    " %s::text[], %s::float8[], %s::integer[], %s::float8[])"
+    " AS u(id, handler, category, payload, run_at, max_attempts, timeout)"
+)
+
+# --- the timer ----------------------------------------------------------------------------
+PROMOTE_DUE = "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= %s"
+NEXT_RUN_AT = "SELECT min(run_at) FROM tasks WHERE state = 'scheduled'"
+
+# --- claim and finish ---------------------------------------------------------------------
+# SKIP LOCKED: nodes claiming at the same moment take different rows instead of queueing
+# behind each other; a row another transaction holds is simply left for the next claim.
+CLAIM = (
+    "WITH picked AS (SELECT id FROM tasks WHERE category = %s AND state = 'queued'"
+    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " UPDATE tasks AS t SET state = 'running', owner = %s, attempts = t.attempts + 1,"
+    " started_at = %s, run_began = false FROM picked WHERE t.id = picked.id"
+    f" RETURNING {_T_COLUMNS}"
+)
+RECORD_STARTS = (
+    "UPDATE tasks AS t SET run_began = true FROM unnest(%s::bigint[], %s::integer[])"
+    " AS v(id, attempt) WHERE t.id = v.id AND t.attempts = v.attempt AND t.state = 'running'"
+)
+# The fence: an outcome applies only to the attempt that produced it.
+_FENCE = "t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt AND t.state = 'running'"
+FINISH_TERMINAL = (
+    "UPDATE tasks AS t SET state = v.state, finished_at = v.finished_at, result = v.result,"
+    " error = v.error, reason = v.reason, owner = NULL"
+    " FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::text[], %s::float8[],"
+    " %s::text[], %s::text[], %s::text[])"
+    " AS v(id, owner, attempt, state, finished_at, result, error, reason)"
+    f" WHERE {_FENCE} RETURNING t.id"
+)
+FINISH_RETRY = (
+    "UPDATE tasks AS t SET state = v.state, run_at = v.run_at, error = v.error,"
+    " reason = v.reason, owner = NULL, cancel_requested = false"
+    " FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::text[], %s::float8[],"
+    " %s::text[], %s::text[]) AS v(id, owner, attempt, state, run_at, error, reason)"
+    f" WHERE {_FENCE} RETURNING t.id"
+)
+# One outcome at a time: for a batch that names a task twice (its order then matters).
+FINISH_TERMINAL_ONE = (
+    "UPDATE tasks SET state = %s, finished_at = %s, result = %s, error = %s, reason = %s,"
+    " owner = NULL WHERE id = %s AND owner = %s AND attempts = %s AND state = 'running'"
+)
+FINISH_RETRY_ONE = (
+    "UPDATE tasks SET state = %s, run_at = %s, error = %s, reason = %s, owner = NULL,"
+    " cancel_requested = false"
+    " WHERE id = %s AND owner = %s AND attempts = %s AND state = 'running'"
+)
+RELEASE = (
+    "UPDATE tasks SET state = 'queued', owner = NULL, attempts = GREATEST(attempts - 1, 0),"
+    " run_began = false WHERE id = ANY(%s) AND owner = %s AND state = 'running'"
+)
+
+# --- cancel and retry ---------------------------------------------------------------------
+# FOR UPDATE: a row cannot be claimed between reading its state and changing it.
+LOCK_STATES = "SELECT id, state, dedup_key FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+LOCK_FAILED = "SELECT id, state, dedup_key FROM tasks WHERE state = 'failed' ORDER BY id FOR UPDATE"
+CANCEL_WAITING = (
+    "UPDATE tasks SET state = 'cancelled', finished_at = %s, result = NULL, error = NULL,"
+    " reason = 'cancelled', owner = NULL WHERE id = ANY(%s)"
+)
+REQUEST_CANCEL = "UPDATE tasks SET cancel_requested = true WHERE id = ANY(%s)"
+CANCEL_REQUESTS = "SELECT id FROM tasks WHERE state = 'running' AND owner = %s AND cancel_requested"
+KEY_IS_LIVE = f"SELECT 1 FROM tasks WHERE dedup_key = %s AND {LIVE}"
+RETRY_TASKS = (
+    "UPDATE tasks SET state = 'queued', attempts = 0, run_at = %s, finished_at = NULL,"
+    " result = NULL, error = NULL, reason = NULL, cancel_requested = false, run_began = false"
+    " WHERE id = ANY(%s)"
+)
+
+# --- recovery -----------------------------------------------------------------------------
+_STALE = "n.seen_at < now() - make_interval(secs => %s)"
+# A running row is an orphan when its owner is not the caller and no node of that name has
+# a fresh heartbeat (stale, stopped, or never seen). Judged on the server's clock alone.
+_ORPHAN = (
+    "t.state = 'running' AND t.owner IS DISTINCT FROM %s AND NOT EXISTS (SELECT 1 FROM nodes n"
+    " WHERE n.node_id = t.owner AND NOT n.stopped AND NOT " + _STALE + ")"
+)
+#: Stopped nodes are listed for a day, then forgotten.
+_FORGOTTEN = "n.stopped AND n.seen_at < now() - interval '1 day'"
+ANY_DEAD = (
+    f"SELECT EXISTS (SELECT 1 FROM tasks t WHERE {_ORPHAN})"
+    f" OR EXISTS (SELECT 1 FROM nodes n WHERE NOT n.stopped AND n.node_id <> %s AND {_STALE})"
+    f" OR EXISTS (SELECT 1 FROM nodes n WHERE {_FORGOTTEN})"
+)
+TRY_RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
+LOCK_ORPHANS = f"SELECT t.id, t.owner FROM tasks t WHERE {_ORPHAN} ORDER BY t.id FOR UPDATE OF t"
+UNDO_UNSTARTED = (
+    "UPDATE tasks SET attempts = attempts - 1 WHERE id = ANY(%s) AND NOT run_began AND attempts > 0"
+)
+FAIL_ORPHANS = (
+    "UPDATE tasks SET state = 'failed', reason = 'orphaned', finished_at = %s, result = NULL,"
+    " error = 'interrupted ' || attempts || ' times by a crash', owner = NULL,"
+    " run_began = false WHERE id = ANY(%s) AND attempts >= max_attempts RETURNING id"
+)
+REQUEUE_ORPHANS = (
+    "UPDATE tasks SET state = 'queued', owner = NULL, run_began = false"
+    " WHERE id = ANY(%s) AND state = 'running' RETURNING id"
+)
+MARK_DEAD = (
+    "UPDATE nodes AS n SET stopped = true, recovered_at = now(), recovered_by = %s"
+    " WHERE n.node_id <> %s AND (n.node_id = ANY(%s) OR (NOT n.stopped AND " + _STALE + "))"
+    " RETURNING n.node_id, extract(epoch FROM now() - n.seen_at)::float8"
+)
+PRUNE_NODES = f"DELETE FROM nodes AS n WHERE {_FORGOTTEN}"
+
+# --- reading ------------------------------------------------------------------------------
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
+COUNTS = "SELECT category, state, count(*) FROM tasks GROUP BY category, state"
+
+# --- settings, decisions, nodes -----------------------------------------------------------
+LOAD_SETTINGS = (
+    "SELECT category, priority, paused, pinned, min_workers, max_workers FROM category_settings"
+)
+SAVE_SETTINGS = (
+    "INSERT INTO category_settings (category, priority, paused, pinned, min_workers,"
+    " max_workers) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (category) DO UPDATE SET"
+    " priority = excluded.priority, paused = excluded.paused, pinned = excluded.pinned,"
+    " min_workers = excluded.min_workers, max_workers = excluded.max_workers"
+)
+SETTINGS_VERSION = "SELECT settings_version FROM control WHERE id = 1"
+BUMP_SETTINGS_VERSION = "UPDATE control SET settings_version = settings_version + 1 WHERE id = 1"
+
+ADD_DECISION = "INSERT INTO decisions (at, body) VALUES (%s, %s) RETURNING id"
+PRUNE_DECISIONS = "DELETE FROM decisions WHERE id <= %s"
+RECENT_DECISIONS = "SELECT at, body FROM decisions ORDER BY id DESC LIMIT %s"
+
+# seen_at = now(): the server's clock, whatever the node's clock says (see the store).
+# recovered_at is left as it was, so the node learns it was declared dead.
+HEARTBEAT = (
+    "INSERT INTO nodes (node_id, host, pid, started_at, heartbeat_at, budget, workers,"
+    " counters, stopped, seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+    " ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
+    " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+    " budget = excluded.budget, workers = excluded.workers, counters = excluded.counters,"
+    " stopped = excluded.stopped, seen_at = now()"
+    " RETURNING recovered_at, recovered_by"
+)
+# A node that opens the store is alive from that moment (its first full heartbeat follows
+# at start): a row that says so, unless the node already has one.
+REGISTER_NODE = (
+    "INSERT INTO nodes (node_id, host, pid, started_at, heartbeat_at, budget, workers,"
+    " counters) VALUES (%s, %s, %s, extract(epoch FROM now()), extract(epoch FROM now()), 0,"
+    " '[]', '{}') ON CONFLICT (node_id) DO UPDATE SET seen_at = now(), stopped = false"
+)
+NODES = (
+    "SELECT node_id, host, pid, started_at, heartbeat_at, budget, workers, counters, stopped"
+    " FROM nodes ORDER BY started_at, node_id"
+)

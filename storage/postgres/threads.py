@@ -1,0 +1,176 @@
+"""The two parts of the PostgreSQL store that own a connection of their own.
+
+- :class:`Listener`: a thread that ``LISTEN``s on the work channel and calls the node's
+  callbacks when another process wrote work or settings. A hint only: the node still
+  polls, so a lost notification (a dropped connection) only costs one poll interval.
+- :class:`StartRecorder`: writes "this attempt began" before a handler runs, for the
+  poison rule. Workers that start at the same moment share one UPDATE (group commit): the
+  first to arrive writes everything pending while the others wait for that write.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from jobsched.core.errors import StoreBusyError
+from jobsched.core.outage import OutageTracker
+
+from . import queries
+
+log = logging.getLogger("jobsched.storage")
+
+Connect = Callable[[], "psycopg.Connection[Any]"]
+
+
+class Listener:
+    """Calls every subscribed callback (on its own thread) after notifications arrive.
+
+    The thread body is one step, :meth:`listen_once`, in a loop that checks a stop event;
+    tests call the step directly.
+    """
+
+    #: How long one step waits for a notification; also how soon a stop is noticed.
+    WAIT = 0.25
+    #: Pause before reconnecting after the connection failed (doubles up to the maximum).
+    RETRY_MIN, RETRY_MAX = 0.5, 5.0
+
+    def __init__(self, connect: Connect, location: str) -> None:
+        self._connect = connect
+        self._location = location
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._retry = self.RETRY_MIN
+        # INFO: the node still polls, and its dispatcher reports the outage at WARNING.
+        self.outage = OutageTracker("notifications", location, logger=log, level=logging.INFO)
+        self.notified = 0
+
+    def add(self, callback: Callable[[], None]) -> None:
+        """Subscribe ``callback``; the first subscription starts the thread."""
+        with self._lock:
+            self._callbacks.append(callback)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="jobsched-pg-listener", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+        self._close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.listen_once(self.WAIT)
+                self._retry = self.RETRY_MIN
+                self.outage.ok()
+            except Exception as exc:  # the node still polls: note it, wait, reconnect
+                self.outage.failed(exc)
+                self._close()
+                self._stop.wait(self._retry)
+                self._retry = min(self.RETRY_MAX, self._retry * 2)
+
+    def listen_once(self, wait: float) -> int:
+        """Wait up to ``wait`` seconds for notifications; call the callbacks once if any
+        came (or after a reconnect, when some may have been missed). Returns how many."""
+        conn = self._conn
+        fresh = conn is None
+        if conn is None:
+            conn = self._connect()
+            conn.execute(queries.LISTEN)
+            self._conn = conn
+        count = sum(1 for _ in conn.notifies(timeout=wait, stop_after=1))
+        if count:  # take whatever else already arrived, so one call covers a burst
+            count += sum(1 for _ in conn.notifies(timeout=0))
+        if count or fresh:
+            self.notified += count
+            for callback in list(self._callbacks):
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a store subscriber failed")
+        return count
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+class StartRecorder:
+    """Group commit of ``record_start``: each caller returns once its start is written."""
+
+    #: The longest a worker waits for its start to be written before giving up.
+    TIMEOUT = 30.0
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._conn: psycopg.Connection[Any] | None = None
+        self._cond = threading.Condition()
+        self._pending: list[tuple[int, int]] = []
+        self._writing = False
+        self._next = 1  # the number of the batch now filling
+        self._done = 0  # the number of the last batch written (or failed)
+        self._failed: dict[int, BaseException] = {}
+
+    def record(self, task_id: int, attempt: int) -> None:
+        with self._cond:
+            self._pending.append((task_id, attempt))
+            ticket = self._next
+            while self._writing and self._done < ticket:
+                if not self._cond.wait(self.TIMEOUT):
+                    raise StoreBusyError(
+                        "start of task",
+                        task_id,
+                        f"could not be recorded within {self.TIMEOUT:g} s",
+                        "Check the database server",
+                    )
+            if self._done >= ticket:  # written by another caller's batch
+                error = self._failed.get(ticket)
+                if error is not None:
+                    raise error
+                return
+            batch, self._pending = self._pending, []
+            number, self._next = self._next, self._next + 1
+            self._writing = True
+        error = None
+        try:
+            self._write(batch)
+        except BaseException as exc:
+            error = exc
+        with self._cond:
+            self._writing = False
+            self._done = number
+            if error is not None:
+                self._failed[number] = error
+                for old in [n for n in self._failed if n < number - 100]:
+                    del self._failed[old]
+            self._cond.notify_all()
+        if error is not None:
+            raise error
+
+    def _write(self, batch: Sequence[tuple[int, int]]) -> None:
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            conn = self._conn = self._connect()
+            # The mark must survive this process being killed, which a commit the server
+            # has made visible does; waiting for the WAL flush as well (a power loss) would
+            # cost a disk sync before every run.
+            conn.execute("SET synchronous_commit = off")
+        conn.execute(queries.RECORD_STARTS, ([i for i, _ in batch], [a for _, a in batch]))
+
+    def close(self) -> None:
+        with self._cond:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,167 @@
+"""Every SQL statement of the SQLite store, named, in one place (``?`` placeholders).
+
+The hot paths (insert, claim, finish) are plain SQL run on the thread's sqlite3
+connection, not Peewee queries: one prepared statement per call. The tables they read
+are described once, in ``storage/models.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import peewee as pw
+
+from ..models import LIVE, TASK_COLUMNS, TASK_FIELDS, SqliteTasks
+
+# SQLite stores whole REAL values as integers on disk; RETURNING hands them back without
+# the conversion a SELECT makes, so the claim casts them.
+_REAL_FIELDS = {
+    field.column_name
+    for field in SqliteTasks._meta.sorted_fields
+    if isinstance(field, pw.DoubleField)
+}
+_RETURNED_COLUMNS = ", ".join(
+    f"CAST({name} AS REAL)" if name in _REAL_FIELDS else name for name in TASK_FIELDS
+)
+
+NEXT_TASK_ID = (
+    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),"
+    " COALESCE((SELECT MAX(id) FROM tasks), 0)"
+)
+LIVE_ID_FOR_KEY = f"SELECT id FROM tasks WHERE dedup_key = ? AND {LIVE}"
+_INSERT_TASKS = (
+    "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
+    " max_attempts, attempts, timeout, dedup_key) VALUES "
+)
+_TASK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+#: Rows per INSERT statement: one multi-row INSERT per 100 tasks is faster than an
+#: executemany of single-row INSERTs.
+INSERT_CHUNK = 100
+
+
+#: One task, id chosen by SQLite: the acknowledged single submit is one statement.
+INSERT_ONE = (
+    "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
+    " attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+)
+
+#: One due task inserted already claimed by a node (the direct hand-off): what INSERT_ONE
+#: and CLAIM would have written, in one statement.
+INSERT_CLAIMED = (
+    "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
+    " attempts, timeout, owner, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?, 1, ?, ?, ?)"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def insert_tasks(rows: int) -> str:
+    """An INSERT of ``rows`` tasks; each row takes 10 parameters (see ``_TASK_VALUES``)."""
+    return _INSERT_TASKS + ", ".join([_TASK_VALUES] * rows)
+
+
+ANY_DUE = "SELECT 1 FROM tasks WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"
+PROMOTE_DUE = "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"
+NEXT_RUN_AT = "SELECT MIN(run_at) FROM tasks WHERE state = 'scheduled'"
+
+ANY_QUEUED = "SELECT 1 FROM tasks WHERE category = ? AND state = 'queued' LIMIT 1"
+CLAIM = (
+    "UPDATE tasks SET state = 'running', owner = ?, attempts = attempts + 1, started_at = ?"
+    " WHERE id IN (SELECT id FROM tasks WHERE category = ? AND state = 'queued'"
+    " ORDER BY id LIMIT ?)"
+    f" RETURNING {_RETURNED_COLUMNS}"
+)
+
+# The fence: the outcome applies only to the attempt that produced it.
+_FENCE = "WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running'"
+FINISH_TERMINAL = (
+    "UPDATE tasks SET state = ?, finished_at = ?, result = ?, error = ?, reason = ?,"
+    f" owner = NULL {_FENCE}"
+)
+FINISH_RETRY = (
+    "UPDATE tasks SET state = ?, run_at = ?, error = ?, reason = ?, owner = NULL,"
+    f" cancel_requested = 0 {_FENCE}"
+)
+#: Outcomes per FINISH_MANY statement (8 parameters each, well under SQLite's 32,766).
+FINISH_CHUNK = 400
+
+
+@functools.lru_cache(maxsize=8)
+def finish_many(rows: int) -> str:
+    """FINISH_TERMINAL for ``rows`` outcomes in one statement, each fenced like it:
+    ``(id, owner, attempt, state, finished_at, result, error, reason)`` per row. One
+    statement is one long call into SQLite with the GIL released, instead of one short
+    call per outcome, each of which has to win the GIL back from the workers."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "UPDATE tasks SET state = v.column4, finished_at = v.column5, result = v.column6,"
+        f" error = v.column7, reason = v.column8, owner = NULL FROM (VALUES {values}) AS v"
+        " WHERE tasks.id = v.column1 AND tasks.owner = v.column2"
+        " AND tasks.attempts = v.column3 AND tasks.state = 'running'"
+    )
+
+
+RELEASE = (
+    "UPDATE tasks SET state = 'queued', owner = NULL,"
+    " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+    " WHERE id = ? AND owner = ? AND state = 'running'"
+)
+
+STATE_OF = "SELECT state, dedup_key FROM tasks WHERE id = ?"
+CANCEL_WAITING = (
+    "UPDATE tasks SET state = 'cancelled', finished_at = ?, result = NULL, error = NULL,"
+    " reason = 'cancelled', owner = NULL WHERE id = ?"
+)
+REQUEST_CANCEL = "UPDATE tasks SET cancel_requested = 1 WHERE id = ?"
+CANCEL_REQUESTS = (
+    "SELECT id FROM tasks WHERE state = 'running' AND owner = ? AND cancel_requested = 1"
+)
+FAILED_IDS = "SELECT id FROM tasks WHERE state = 'failed' ORDER BY id"
+RETRY_TASK = (
+    "UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
+    " result = NULL, error = NULL, reason = NULL, cancel_requested = 0 WHERE id = ?"
+)
+
+_ORPHAN = "state = 'running' AND (owner IS NULL OR owner <> ?)"
+FAIL_ORPHANS = (
+    "UPDATE tasks SET state = 'failed', reason = 'orphaned', finished_at = ?, result = NULL,"
+    " error = 'interrupted ' || attempts || ' times by a crash', owner = NULL"
+    f" WHERE {_ORPHAN} AND attempts >= max_attempts RETURNING id"
+)
+ORPHANS = f"SELECT id, attempts FROM tasks WHERE {_ORPHAN}"
+UNDO_UNSTARTED = (
+    "UPDATE tasks SET attempts = attempts - 1 WHERE id = ? AND attempts = ? AND attempts > 0"
+)
+REQUEUE_ORPHANS = f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id"
+
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
+COUNTS = "SELECT category, state, COUNT(*) FROM tasks GROUP BY category, state"
+
+LOAD_SETTINGS = (
+    "SELECT category, priority, paused, pinned, min_workers, max_workers FROM category_settings"
+)
+SAVE_SETTINGS = (
+    "INSERT INTO category_settings (category, priority, paused, pinned, min_workers,"
+    " max_workers) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (category) DO UPDATE SET"
+    " priority = excluded.priority, paused = excluded.paused, pinned = excluded.pinned,"
+    " min_workers = excluded.min_workers, max_workers = excluded.max_workers"
+)
+SETTINGS_VERSION = "SELECT settings_version FROM control WHERE id = 1"
+BUMP_SETTINGS_VERSION = "UPDATE control SET settings_version = settings_version + 1 WHERE id = 1"
+# Matches no row, but needs a write transaction: fails at once on a read-only database.
+PROBE_WRITE = "UPDATE control SET settings_version = settings_version WHERE id = 0"
+
+ADD_DECISION = "INSERT INTO decisions (at, body) VALUES (?, ?)"
+PRUNE_DECISIONS = "DELETE FROM decisions WHERE id <= ?"
+RECENT_DECISIONS = "SELECT at, body FROM decisions ORDER BY id DESC LIMIT ?"
+
+HEARTBEAT = (
+    "INSERT INTO nodes (node_id, host, pid, started_at, heartbeat_at, budget, workers,"
+    " counters, stopped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET"
+    " host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,"
+    " heartbeat_at = excluded.heartbeat_at, budget = excluded.budget,"
+    " workers = excluded.workers, counters = excluded.counters, stopped = excluded.stopped"
+)
+NODES = (
+    "SELECT node_id, host, pid, started_at, heartbeat_at, budget, workers, counters, stopped"
+    " FROM nodes ORDER BY started_at, node_id"
+)

@@ -1,0 +1,387 @@
+"""Recognising, creating and migrating jobsched database files.
+
+A jobsched file carries ``PRAGMA application_id = APPLICATION_ID`` and
+``PRAGMA user_version = schema_version()``. Opening a file goes:
+
+1. :func:`inspect_file` looks at it read-only and refuses, untouched, anything that is not
+   ours (empty file, another program's file, not SQLite) or is newer than this program.
+2. A missing file is built by :func:`create_file` under a temporary name and linked into
+   place, so a crash never leaves a half-made database under the real name.
+3. An older file is backed up to ``<db>.v<N>-backup`` (verified; see :func:`backup_file`)
+   and upgraded by :func:`upgrade_file` in one transaction: ``UPGRADES[n - 1]`` takes the
+   schema from version ``n`` to ``n + 1``.
+
+A new (or blank) file gets the current schema at once, generated from the models in
+``storage/models.py``; the upgrades take older files to the same tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import peewee as pw
+from jobsched.core.errors import (
+    ForeignDatabaseError,
+    JobschedError,
+    SchemaTooNewError,
+    StorageError,
+    StoreUnavailableError,
+)
+
+from ..ddl import create_statements
+from ..models import CONTROL_ROW, LIVE, SQLITE_MODELS
+from .connection import sqlite_uri
+from .errors import translate_errors
+
+log = logging.getLogger("jobsched.storage")
+
+#: 'JSCH': marks a SQLite file as a jobsched database.
+APPLICATION_ID = 0x4A534348
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_UNTOUCHED = "jobsched left the file untouched"
+
+
+def _create(db: pw.Database) -> None:
+    """The current schema, from the models, with the control row."""
+    for statement in create_statements(SQLITE_MODELS, db):
+        db.execute_sql(statement)
+    db.execute_sql(CONTROL_ROW)
+
+
+def _upgrade_v2(db: pw.Database) -> None:
+    """The live dedup key index leaves out tasks without a key. In v1 every keyless task
+    had an entry while it lived, so each insert, claim and finish also rewrote this index
+    for nothing: dropping those entries made claims and finishes cheaper. Lookups by key
+    read ``dedup_key = ?``, which implies ``IS NOT NULL``, so they still use it."""
+    db.execute_sql("DROP INDEX tasks_dedup_live")
+    db.execute_sql(
+        "CREATE UNIQUE INDEX tasks_dedup_live ON tasks (dedup_key)"
+        f" WHERE dedup_key IS NOT NULL AND {LIVE}"
+    )
+
+
+#: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
+#: is the first released schema). Append a step with every change to the models; never
+#: edit a released one.
+UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2]
+
+
+def schema_version() -> int:
+    """The schema version this program writes (and the newest it can read): the one the
+    models describe."""
+    return 1 + len(UPGRADES)
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What :func:`inspect_file` found. ``version`` is 0 for a missing or blank file."""
+
+    exists: bool
+    version: int
+    #: A SQLite file with nothing in it (no tables, no marks): adopted and initialised.
+    blank: bool = False
+
+
+def inspect_file(path: str, location: str, busy_timeout: float) -> FileState:
+    """Look at ``path`` without writing it; raise if it must not be opened.
+
+    Reads through SQLite (not the raw header), because a WAL file's latest pages may
+    still live in ``-wal``.
+    """
+    if not os.path.lexists(path):
+        return FileState(exists=False, version=0)
+    _check_regular(path, location, busy_timeout)
+    with translate_errors(location, busy_timeout), open(path, "rb") as file:
+        head = file.read(len(SQLITE_MAGIC))
+    if not head:
+        raise ForeignDatabaseError(
+            "database",
+            location,
+            "is an empty file, not a jobsched database",
+            f"{_UNTOUCHED}; delete it or choose another --db path",
+        )
+    if head != SQLITE_MAGIC:
+        raise ForeignDatabaseError(
+            "database",
+            location,
+            "is not a SQLite database (if it was a jobsched database, its header is damaged)",
+            f"{_UNTOUCHED}; choose another --db path or restore the file from a backup",
+        )
+    with translate_errors(location, busy_timeout):
+        try:
+            app_id, version, objects = _read_marks(path, busy_timeout, settled=True)
+        except sqlite3.DatabaseError:
+            if not os.path.lexists(path + "-wal"):
+                raise  # really unreadable, not a writer that started meanwhile
+            app_id, version, objects = _read_marks(path, busy_timeout, settled=False)
+    if app_id == APPLICATION_ID:
+        if version > schema_version():
+            raise SchemaTooNewError(
+                "database",
+                location,
+                f"has schema version {version}, newer than this jobsched's {schema_version()}",
+                f"Upgrade jobsched; {_UNTOUCHED}",
+            )
+        return FileState(exists=True, version=version)
+    if _blank(app_id, version, objects):
+        return FileState(exists=True, version=0, blank=True)
+    if app_id:
+        why = f"belongs to another application (application_id {app_id:#010x})"
+    else:
+        why = "is another program's SQLite database (it has no jobsched mark)"
+    raise ForeignDatabaseError("database", location, why, f"{_UNTOUCHED}; choose another --db path")
+
+
+def _check_regular(path: str, location: str, busy_timeout: float) -> None:
+    """Refuse a directory, FIFO, socket or device before opening it: reading the header
+    of a FIFO would wait forever for a writer."""
+    with translate_errors(location, busy_timeout):
+        mode = os.stat(path).st_mode  # follows a symlink to the file it names
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise StoreUnavailableError(
+            "database", location, "is a directory", "Point --db at a file inside it"
+        )
+    kind = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket",
+            stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}  # fmt: skip
+    raise StoreUnavailableError(
+        "database",
+        location,
+        f"is {kind.get(stat.S_IFMT(mode), 'not a regular file')}, not a database file",
+        f"{_UNTOUCHED}; point --db at a regular file",
+    )
+
+
+def create_file(path: str, location: str, busy_timeout: float) -> bool:
+    """Build a new database next to ``path`` and link it into place.
+
+    Returns False (and changes nothing) if ``path`` appeared meanwhile: another process
+    created it first, and the caller inspects that file instead.
+    """
+    temp = f"{path}.new-{os.getpid()}-{threading.get_ident()}"
+    db = pw.SqliteDatabase(temp, timeout=busy_timeout, autoconnect=False)
+    try:
+        with translate_errors(location, busy_timeout):
+            db.connect()
+            conn = db.connection()
+            conn.execute("BEGIN IMMEDIATE")
+            _run_steps(db, conn, 0)
+            conn.execute("COMMIT")
+            db.close()
+            if not _place(temp, path):
+                return False
+            _fsync_directory(os.path.dirname(path))
+        log.info("created database %s (schema v%d)", location, schema_version())
+        return True
+    finally:
+        if not db.is_closed():
+            db.close()
+        for leftover in (temp, temp + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def upgrade_file(db: pw.Database, path: str, location: str, state: FileState) -> None:
+    """Upgrade an older (or blank) file to :func:`schema_version` in one transaction.
+
+    The caller holds the store's write lock. The version is read again inside the
+    transaction, so two processes opening an old file migrate it once.
+    """
+    backup = None if state.blank else backup_file(path, state.version)
+    conn = db.connection()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id, version, objects = _marks(conn)
+        ours = app_id == APPLICATION_ID or _blank(app_id, version, objects)
+        if not ours or version > schema_version():
+            raise StorageError(
+                "database", location, "changed while it was being opened", "Open it again"
+            )
+        if version < schema_version():
+            _run_steps(db, conn, version)
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.rollback()
+        if not isinstance(exc, Exception) or isinstance(
+            exc, JobschedError | sqlite3.Error | pw.PeeweeException
+        ):
+            raise  # storage errors are translated by the caller
+        kept = f"; a backup is at {backup}" if backup else ""
+        raise StorageError(
+            "database",
+            location,
+            f"could not be upgraded from schema v{state.version} ({exc!r})",
+            f"It was left at v{state.version}{kept}. Report this with the message above",
+        ) from exc
+    if backup:
+        log.warning(
+            "upgraded database %s from schema v%d to v%d (backup: %s)",
+            location,
+            state.version,
+            schema_version(),
+            backup,
+        )
+
+
+def backup_file(path: str, version: int) -> str:
+    """Copy the database (with its WAL) to ``<db>.v<version>-backup``, verified.
+
+    The copy is written under a temporary name, checked (it opens, passes
+    ``PRAGMA quick_check`` and carries this version), then renamed into place: so one
+    backup per version is kept, an older copy is replaced only by a verified newer one,
+    and a migration interrupted any number of times leaves one good backup, not one
+    per attempt. A failed copy is deleted and the migration does not start.
+    """
+    target = backup_name(path, version)
+    temp = f"{target}{_PARTIAL}{os.getpid()}"
+    try:
+        source = sqlite3.connect(sqlite_uri(os.path.abspath(path), "ro"), uri=True)
+        try:
+            copy = sqlite3.connect(temp)
+            try:
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        _verify_backup(temp, version)
+        os.replace(temp, target)
+        _fsync_directory(os.path.dirname(path))
+    finally:
+        for leftover in (temp, temp + "-journal", temp + "-wal", temp + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+    return target
+
+
+_PARTIAL = ".partial-"
+
+
+def backup_name(path: str, version: int) -> str:
+    """Where the backup of ``path`` taken before upgrading from ``version`` is kept."""
+    return f"{path}.v{version}-backup"
+
+
+def _verify_backup(temp: str, version: int) -> None:
+    conn = sqlite3.connect(sqlite_uri(os.path.abspath(temp), "ro"), uri=True)
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        found = _marks(conn)[1]
+    finally:
+        conn.close()
+    if check != "ok" or found != version:
+        raise StorageError(
+            "backup copy",
+            temp,
+            f"did not verify (quick_check: {check}, schema version {found})",
+            "The database was not upgraded and is unchanged; check the disk and retry",
+        )
+
+
+def remove_partial_backups(path: str) -> list[str]:
+    """Delete backup copies left half-written by a process that has died; their names
+    end in ``.partial-<pid>``. Called by a node at start; returns what it removed."""
+    directory, base = os.path.split(path)
+    removed: list[str] = []
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(base + ".v") and _PARTIAL in name):
+            continue
+        head, _, pid = name.rpartition(_PARTIAL)
+        if not head.endswith("-backup") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, name))
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_marks(path: str, busy_timeout: float, settled: bool) -> tuple[int, int, int]:
+    """The marks of the file at ``path``, read without creating anything beside it.
+
+    With no ``-wal`` file, the database file holds everything (no process has it open in
+    WAL mode), so it is read as ``immutable``: SQLite then creates no ``-wal`` or
+    ``-shm``, and a refused file leaves its directory as it was. Otherwise (or when a
+    writer appeared during that read) it is read through the WAL.
+    """
+    uri = sqlite_uri(os.path.abspath(path), "ro")
+    if settled and not os.path.lexists(path + "-wal"):
+        uri += "&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    try:
+        return _marks(conn)
+    finally:
+        conn.close()
+
+
+def _marks(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(application_id, user_version, number of schema objects) of a database."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0] & 0xFFFFFFFF
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return app_id, version, objects
+
+
+def _blank(app_id: int, version: int, objects: int) -> bool:
+    """A SQLite file with nothing in it and no marks: safe to adopt."""
+    return app_id == 0 and version == 0 and objects == 0
+
+
+def _run_steps(db: pw.Database, conn: sqlite3.Connection, version: int) -> None:
+    """Create the schema (version 0) or apply ``UPGRADES[version - 1:]``, inside the
+    caller's transaction, and stamp the file."""
+    if version == 0:
+        _create(db)
+    else:
+        for step in UPGRADES[version - 1 :]:
+            step(db)
+    # Both pragmas are part of the transaction: a crash leaves the old marks.
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {schema_version()}")
+
+
+def _place(temp: str, path: str) -> bool:
+    """Give ``temp`` the name ``path`` unless that name exists; False if it does."""
+    try:
+        os.link(temp, path)  # atomic and never replaces anyone's file
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            return False
+        os.rename(temp, path)
+        return True
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,589 @@
+"""The durable store: tasks, settings, decisions and nodes in one SQLite file.
+
+Semantics are MemoryStore's (``core/store.py``), checked by the shared contract suite;
+this module adds durability: every write is one ``BEGIN IMMEDIATE`` transaction that has
+committed before the method returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from jobsched.core.errors import (
+    ConfigError,
+    SchedulerStateError,
+    StoreBusyError,
+    StoreMissingError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+)
+from jobsched.core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from jobsched.core.task import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SCHEDULED,
+    TERMINAL,
+    CategorySettings,
+    NewTask,
+    NodeInfo,
+    Outcome,
+    RecoveryReport,
+    TaskRecord,
+)
+
+from .. import rows as shapes
+from . import nodelock, queries
+from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
+from .errors import translate_errors
+from .nodelock import NodeLock
+from .schema import (
+    FileState,
+    create_file,
+    inspect_file,
+    remove_partial_backups,
+    schema_version,
+    upgrade_file,
+)
+from .startlog import StartJournal
+
+log = logging.getLogger("jobsched.storage")
+
+#: Balancer decisions kept in the database (older ones are deleted as new ones arrive).
+DECISIONS_KEPT = 1000
+
+
+class _FenceFailed(Exception):
+    """A batched finish changed fewer rows than it had outcomes: roll it back."""
+
+
+class SqliteStore(shapes.SqlReads):
+    """A :class:`core.store.TaskStore` on a SQLite file. Build it with
+    :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
+
+    Construction touches nothing. ``open(node_id)`` takes the node lock on
+    the database file (a ``flock``: one node per file, see ``storage.nodelock``), creates or upgrades the file and checks it is
+    writable; ``open()`` without a node id is for other processes (CLI readers and
+    writers) and takes no lock. Thread-safe: each thread gets its own connection, and
+    writes queue on one in-process lock.
+    """
+
+    shared = True
+    multi_node = False
+    _q = queries
+    _mark = "?"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        durability: str = "normal",
+        busy_timeout: float = 5.0,
+        pragmas: Mapping[str, object] | None = None,
+    ) -> None:
+        if durability not in DURABILITY:
+            raise ConfigError(
+                "durability", durability, "is not a durability level", "Use 'normal' or 'full'"
+            )
+        if not (isinstance(busy_timeout, int | float) and 0 < busy_timeout < math.inf):
+            raise ConfigError(
+                "busy timeout", busy_timeout, "must be a positive number of seconds", ""
+            )
+        self.location = os.fspath(path)
+        self.path = os.path.abspath(self.location)
+        self.read_only = read_only
+        self.durability = durability
+        self.busy_timeout = float(busy_timeout)
+        self._pragmas = dict(pragmas or {})
+        self._errors = translate_errors(self.location, self.busy_timeout)
+        self._write_lock = write_lock(self.path)
+        self._db: Database | None = None
+        self._node_lock: NodeLock | None = None
+        self._file_key: tuple[int, int] | None = None
+        self._journal: StartJournal | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._db is not None else "closed"
+        return f"SqliteStore({self.location!r}, {state})"
+
+    # --- lifecycle -------------------------------------------------------------------
+    def open(self, node_id: str | None = None) -> None:
+        """Connect and check the file; with ``node_id``, also take the node lock.
+
+        Refuses, leaving the file untouched: a missing directory, a foreign, empty,
+        corrupt or newer file, a second node, and (for a node) a read-only database.
+        """
+        if self._db is not None:
+            raise SchedulerStateError(
+                "store", self.location, "is already open", "Close it before opening it again"
+            )
+        check_sqlite_version()
+        with self._errors:
+            state = self._inspect(node_id)
+            if not state.exists:
+                state = self._create()
+            key = nodelock.use(self.path)
+            lock = None
+            try:
+                if node_id is not None:
+                    lock = NodeLock(self.path, self.location).acquire(key)
+                db = self._connect(state, probe=node_id is not None)
+            except BaseException:
+                if lock is not None:
+                    lock.release()
+                nodelock.unuse(key)
+                raise
+        self._db = db
+        self._file_key = key
+        self._node_lock = lock
+        if lock is not None:
+            self._journal = StartJournal(self.path + ".starts")
+            for name in remove_partial_backups(self.path):
+                log.warning("removed %s, a backup copy left half-written", name)
+
+    def _inspect(self, node_id: str | None) -> FileState:
+        """Everything that can be refused without writing anything, checked first."""
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise StoreMissingError(
+                "database directory",
+                directory,
+                "does not exist",
+                "Create it, or choose a --db path in an existing directory",
+            )
+        state = inspect_file(self.path, self.location, self.busy_timeout)
+        if self.read_only:
+            self._check_read_only(state, node_id)
+        return state
+
+    def _connect(self, state: FileState, probe: bool) -> Database:
+        """Upgrade the file as needed; with ``probe``, check it is writable."""
+        db = connect(
+            self.path,
+            read_only=self.read_only,
+            durability=self.durability,
+            busy_timeout=self.busy_timeout,
+            pragmas=self._pragmas,
+        )
+        try:
+            with self._locked():
+                db.connect()
+                if state.version < schema_version():
+                    upgrade_file(db, self.path, self.location, state)
+                if probe:
+                    self._probe_writable(db.connection())
+        except BaseException:
+            db.close_all()
+            raise
+        return db
+
+    def _create(self) -> FileState:
+        """Build the missing file (before the node lock: the lock lives on the file)."""
+        if create_file(self.path, self.location, self.busy_timeout):
+            return FileState(exists=True, version=schema_version())
+        # another process created it first
+        return inspect_file(self.path, self.location, self.busy_timeout)
+
+    def _check_read_only(self, state: FileState, node_id: str | None) -> None:
+        if node_id is not None:
+            raise StoreReadOnlyError(
+                "database",
+                self.location,
+                "is opened read-only, so a node cannot run on it",
+                "Open it without ?mode=ro to run tasks",
+            )
+        if not state.exists:
+            raise StoreMissingError(
+                "database", self.location, "does not exist", "Check the --db path"
+            )
+        if state.version < schema_version():
+            raise StoreReadOnlyError(
+                "database",
+                self.location,
+                f"has schema v{state.version} and needs an upgrade, but is opened read-only",
+                "Open it once without ?mode=ro to upgrade it",
+            )
+
+    def _probe_writable(self, conn: sqlite3.Connection) -> None:
+        """Fail now, not at the first submit, on a read-only or long-locked database."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(queries.PROBE_WRITE)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close every thread's connection and release the node lock. Idempotent."""
+        db, self._db = self._db, None
+        lock, self._node_lock = self._node_lock, None
+        journal, self._journal = self._journal, None
+        key, self._file_key = self._file_key, None
+        if journal is not None:
+            journal.close()
+        try:
+            if db is not None:
+                with self._errors:
+                    db.close_all()
+        finally:
+            if lock is not None:
+                lock.release()
+            if key is not None:
+                nodelock.unuse(key)  # after the last connection: see storage.nodelock
+
+    # --- connections and transactions ------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        db = self._db
+        if db is None:
+            raise StoreUnavailableError(
+                "database", self.location, "is not open", "Call open() first"
+            )
+        if db.is_closed():
+            db.connect()
+        conn: sqlite3.Connection = db.connection()
+        return conn
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Never block without a timeout: a writer stuck longer than the busy timeout is
+        # reported like a lock held by another process.
+        if not self._write_lock.acquire(timeout=self.busy_timeout):
+            raise StoreBusyError(
+                "database",
+                self.location,
+                f"is busy with another write of this process (waited {self.busy_timeout:g} s)",
+                "Retry; split very large batches",
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        with self._errors, self._locked():
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (SQLITE_FULL, a failed COMMIT): a
+                # second ROLLBACK would raise and hide the real error.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _insert_one(self, query: str, params: Sequence[Any]) -> int:
+        """One INSERT as its own transaction (SQLite commits it when the statement
+        completes): one call into SQLite, so one release of the GIL, instead of BEGIN,
+        the statement, fetching its id and COMMIT. The new row's id is the connection's
+        last rowid, read while this thread still holds the write lock."""
+        with self._errors, self._locked():
+            task_id = self._conn().execute(query, params).lastrowid
+        assert task_id is not None
+        return task_id
+
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._errors:
+            return self._conn().execute(query, params).fetchall()
+
+    # --- recovery ----------------------------------------------------------------------
+    def recover(self, node_id: str, now: float) -> RecoveryReport:
+        """Every ``running`` row not owned by ``node_id`` is an orphan: one node runs on
+        a SQLite file, so its owner has died. Called once at start, before claiming,
+        and only by the node holding the lock: anyone else could take a live node's
+        tasks."""
+        if self._node_lock is None or not self._node_lock.held:
+            raise SchedulerStateError(
+                "store",
+                self.location,
+                "is not open as a node, so it cannot recover tasks",
+                "Open it with a node id (store.open(node_id)) first",
+            )
+        started = self._journal.read() if self._journal is not None else None
+        with self._write() as conn:
+            # A task claimed into the dead node's FIFO that never started gets its
+            # attempt back; only runs that really began count toward `orphaned`. With no
+            # journal, no run counts as begun: a waiting task must never end orphaned.
+            unstarted = [
+                (task_id, attempts)
+                for task_id, attempts in conn.execute(queries.ORPHANS, (node_id,)).fetchall()
+                if started is None or (task_id, attempts) not in started
+            ]
+            if started is None and unstarted:
+                log.warning(
+                    "no start journal (%s.starts): counting none of %d interrupted runs as begun",
+                    self.location,
+                    len(unstarted),
+                )
+            conn.executemany(queries.UNDO_UNSTARTED, unstarted)
+            orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall()]
+            requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()]
+        if self._journal is not None:
+            try:
+                self._journal.reset()
+            except OSError as exc:  # e.g. a full disk: starts are journaled once there is room
+                log.warning("could not start a new journal of task starts (%s)", exc)
+        # The caller (the scheduler) logs what was recovered, for every store alike.
+        return RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """SQLite has no notifications: the node's poll (every ~100 ms) sees new rows."""
+
+    def record_start(self, task_id: int, attempt: int) -> None:
+        """Journal that this attempt begins (see ``sqlite.startlog``)."""
+        if self._journal is not None:
+            self._journal.record(task_id, attempt)
+
+    # --- write path --------------------------------------------------------------------
+    def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
+        """Insert a batch in one transaction; a live dedup key returns the existing id.
+
+        Ids are assigned here, under the write transaction (no other writer can run), so
+        the batch goes in as multi-row INSERTs without reading ids back.
+        """
+        if not tasks:
+            return []
+        if len(tasks) == 1 and tasks[0].dedup_key is None:
+            new = tasks[0]
+            state = SCHEDULED if new.run_at > now else QUEUED
+            row = (new.handler, new.category, state, new.payload, new.run_at, now,
+                   new.max_attempts, new.timeout, None)  # fmt: skip
+            return [self._insert_one(queries.INSERT_ONE, row)]
+        with self._write() as conn:
+            seq, highest = conn.execute(queries.NEXT_TASK_ID).fetchone()
+            next_id = max(seq, highest) + 1
+            ids: list[int] = []
+            rows: list[tuple[Any, ...]] = []
+            keys: dict[str, int] = {}
+            for new in tasks:
+                key = new.dedup_key
+                if key is not None:
+                    existing = keys.get(key)
+                    if existing is None:
+                        found = conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone()
+                        existing = None if found is None else found[0]
+                    if existing is not None:
+                        ids.append(existing)
+                        continue
+                    keys[key] = next_id
+                state = SCHEDULED if new.run_at > now else QUEUED
+                rows.append(
+                    (next_id, new.handler, new.category, state, new.payload, new.run_at, now,
+                     new.max_attempts, new.timeout, key)
+                )  # fmt: skip
+                ids.append(next_id)
+                next_id += 1
+            for start in range(0, len(rows), queries.INSERT_CHUNK):
+                chunk = rows[start : start + queries.INSERT_CHUNK]
+                conn.execute(queries.insert_tasks(len(chunk)), [v for row in chunk for v in row])
+        return ids
+
+    def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
+        """Insert due tasks already claimed by ``owner`` (the node's direct hand-off)."""
+        rows = [
+            (new.handler, new.category, new.payload, new.run_at, now, new.max_attempts,
+             new.timeout, owner, now)
+            for new in tasks
+        ]  # fmt: skip
+        if len(rows) == 1:
+            ids = [self._insert_one(queries.INSERT_CLAIMED, rows[0])]
+        else:
+            with self._write() as conn:
+                ids = []
+                for row in rows:
+                    task_id = conn.execute(queries.INSERT_CLAIMED, row).lastrowid
+                    assert task_id is not None
+                    ids.append(task_id)
+        return [new.claimed(task_id, now, owner) for task_id, new in zip(ids, tasks, strict=True)]
+
+    def promote_due(self, now: float) -> int:
+        # Check first without the write lock: the node calls this on every poll.
+        if not self._read(queries.ANY_DUE, (now,)):
+            return 0
+        with self._write() as conn:
+            return conn.execute(queries.PROMOTE_DUE, (now,)).rowcount
+
+    def next_run_at(self) -> float | None:
+        value: float | None = self._read(queries.NEXT_RUN_AT)[0][0]
+        return value
+
+    def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]:
+        """Move up to ``limit`` queued tasks of ``category``, lowest id first, to running."""
+        if limit <= 0 or not self._read(queries.ANY_QUEUED, (category,)):
+            return []
+        with self._write() as conn:
+            rows = conn.execute(queries.CLAIM, (owner, now, category, limit)).fetchall()
+        return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Write a batch of outcomes in one transaction (the engine's group commit);
+        each applies only if its fence (id, owner, attempt, running) still holds."""
+        if not outcomes:
+            return []
+        applied = self._finish_all_terminal(outcomes)
+        if applied is None:
+            applied = self._finish_each(outcomes)
+        if self._journal is not None:
+            self._journal.forget([out.id for out in outcomes], [out.attempt for out in outcomes])
+        return applied
+
+    def _finish_all_terminal(self, outcomes: Sequence[Outcome]) -> list[bool] | None:
+        """The common batch, every outcome terminal and for a different task, in one
+        statement per chunk; None (nothing written) when the batch is not that, or when
+        a fence did not hold and each outcome's answer is needed."""
+        if any(out.state == SCHEDULED for out in outcomes):
+            return None
+        if len({out.id for out in outcomes}) < len(outcomes):
+            return None
+        try:
+            with self._write() as conn:
+                before = conn.total_changes
+                for start in range(0, len(outcomes), queries.FINISH_CHUNK):
+                    chunk = outcomes[start : start + queries.FINISH_CHUNK]
+                    params = [
+                        value
+                        for out in chunk
+                        for value in (out.id, out.owner, out.attempt, out.state,
+                                      out.finished_at, out.result, out.error, out.reason)
+                    ]  # fmt: skip
+                    conn.execute(queries.finish_many(len(chunk)), params)
+                if conn.total_changes - before != len(outcomes):
+                    raise _FenceFailed
+        except _FenceFailed:
+            return None  # rolled back: the outcomes are written one by one instead
+        return [True] * len(outcomes)
+
+    def _finish_each(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        applied: list[bool] = []
+        with self._write() as conn:
+            for out in outcomes:
+                fence = (out.id, out.owner, out.attempt)
+                if out.state == SCHEDULED:
+                    run_at = out.run_at if out.run_at is not None else out.finished_at
+                    state = QUEUED if run_at <= out.finished_at else SCHEDULED
+                    cursor = conn.execute(
+                        queries.FINISH_RETRY, (state, run_at, out.error, out.reason, *fence)
+                    )
+                else:
+                    cursor = conn.execute(
+                        queries.FINISH_TERMINAL,
+                        (out.state, out.finished_at, out.result, out.error, out.reason, *fence),
+                    )
+                applied.append(cursor.rowcount == 1)
+        return applied
+
+    def release(self, ids: Iterable[int], owner: str) -> int:
+        """Give running tasks back (graceful stop): ``queued``, attempt undone."""
+        ids = list(ids)
+        with self._write() as conn:
+            released = sum(conn.execute(queries.RELEASE, (i, owner)).rowcount for i in ids)
+        if self._journal is not None:
+            self._journal.forget(ids)
+        return released
+
+    def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
+        """Cancel waiting tasks; flag running ones. Either bumps the settings version, so
+        the node sees the flag, and wakes its waiters, on its next poll."""
+        answers: dict[int, str] = {}
+        with self._write() as conn:
+            for task_id in ids:
+                row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
+                if row is None:
+                    answers[task_id] = CANCEL_MISSING
+                elif row[0] in TERMINAL:
+                    answers[task_id] = CANCEL_TERMINAL
+                elif row[0] == RUNNING:
+                    conn.execute(queries.REQUEST_CANCEL, (task_id,))
+                    answers[task_id] = CANCEL_REQUESTED
+                else:
+                    conn.execute(queries.CANCEL_WAITING, (now, task_id))
+                    answers[task_id] = CANCEL_DONE
+            if CANCEL_REQUESTED in answers.values() or CANCEL_DONE in answers.values():
+                conn.execute(queries.BUMP_SETTINGS_VERSION)
+        return answers
+
+    def cancel_requests(self, owner: str) -> set[int]:
+        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
+
+    def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
+        """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
+        whose dedup key a newer live task holds is skipped."""
+        allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
+        done: list[int] = []
+        with self._write() as conn:
+            todo = [r[0] for r in conn.execute(queries.FAILED_IDS)] if ids is None else ids
+            for task_id in todo:
+                row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
+                if row is None or row[0] not in allowed:
+                    continue
+                key = row[1]
+                if key is not None and conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone():
+                    continue
+                conn.execute(queries.RETRY_TASK, (now, task_id))
+                done.append(task_id)
+        return done
+
+    # --- reading -----------------------------------------------------------------------
+    def get(self, task_id: int) -> TaskRecord | None:
+        rows = self._read(queries.GET_TASK, (task_id,))
+        return shapes.task_from(rows[0]) if rows else None
+
+    # --- settings, decisions, nodes ----------------------------------------------------
+    def save_settings(self, category: str, settings: CategorySettings) -> None:
+        values = shapes.settings_values(category, settings)
+        with self._write() as conn:
+            conn.execute(queries.SAVE_SETTINGS, values)
+            conn.execute(queries.BUMP_SETTINGS_VERSION)
+
+    def request_rebalance(self) -> None:
+        with self._write() as conn:
+            conn.execute(queries.BUMP_SETTINGS_VERSION)
+
+    def add_decision(self, at: float, decision: dict[str, Any]) -> None:
+        body = json.dumps(decision, default=str)
+        with self._write() as conn:
+            newest = conn.execute(queries.ADD_DECISION, (at, body)).lastrowid
+            if newest is not None and newest > DECISIONS_KEPT:
+                conn.execute(queries.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
+
+    def heartbeat(self, node: NodeInfo) -> None:
+        values = shapes.node_values(node)
+        with self._write() as conn:
+            conn.execute(queries.HEARTBEAT, values)
+
+    # --- diagnostics -------------------------------------------------------------------
+    def diagnostics(self) -> dict[str, Any]:
+        """Facts about the open database for ``status`` and bug reports."""
+        with self._errors:
+            conn = self._conn()
+
+            def pragma(name: str) -> Any:
+                return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+            return {
+                "path": self.path,
+                "sqlite_version": sqlite3.sqlite_version,
+                "schema_version": pragma("user_version"),
+                "journal_mode": pragma("journal_mode"),
+                "synchronous": {0: "off", 1: "normal", 2: "full", 3: "extra"}.get(
+                    pragma("synchronous"), "unknown"
+                ),
+                "busy_timeout_ms": pragma("busy_timeout"),
+                "page_size": pragma("page_size"),
+                "page_count": pragma("page_count"),
+                "freelist_count": pragma("freelist_count"),
+                "read_only": self.read_only,
+                "node_lock": self._node_lock is not None,
+            }

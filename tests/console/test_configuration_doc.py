@@ -1,0 +1,89 @@
+"""docs/configuration.md says what the config loader does: every key the loader accepts is
+documented with its real default and environment variable, nothing else is, and the
+complete example loads and sets every key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from jobsched.console.settings import (
+    CATEGORY_KEYS,
+    DEFAULT_DB,
+    ENV_KEYS,
+    SCHEDULER_KEYS,
+    STORAGE_KEYS,
+    load_settings,
+)
+from jobsched.core import CategoryConfig, SchedulerConfig
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+ROW = re.compile(r"^\| `(?P<key>[a-z_.A-Z]+)` \|(?P<rest>.*)\|$")
+
+
+def doc_rows() -> dict[str, list[str]]:
+    """Table rows by key: the cells after the key (type, default, bounds, env, flag, ...)."""
+    rows = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        match = ROW.match(line)
+        if match:
+            rows[match["key"]] = [c.strip() for c in match["rest"].split(" | ")]
+    return rows
+
+
+def loader_keys() -> set[str]:
+    return (
+        {f"scheduler.{k}" for k in SCHEDULER_KEYS}
+        | {f"categories.NAME.{k}" for k in CATEGORY_KEYS}
+        | {f"storage.{k}" for k in STORAGE_KEYS}
+    )
+
+
+def first_value(cell: str) -> Any:
+    text = re.search(r"`([^`]*)`", cell)
+    assert text, cell
+    return None if text[1] == "none" else tomllib.loads(f"v = {text[1]}")["v"]
+
+
+def real_defaults() -> dict[str, Any]:
+    sched = {f"scheduler.{f.name}": f.default for f in fields(SchedulerConfig)}
+    sched["scheduler.handlers"] = []
+    cats = {f"categories.NAME.{f.name}": f.default for f in fields(CategoryConfig)}
+    return {**sched, **cats, "storage.db": DEFAULT_DB}
+
+
+def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:
+    documented = set(doc_rows())
+    assert documented == loader_keys(), (
+        f"undocumented: {sorted(loader_keys() - documented)}; "
+        f"documented but refused by the loader: {sorted(documented - loader_keys())}"
+    )
+
+
+def test_documented_defaults_are_the_real_defaults() -> None:
+    defaults = real_defaults()
+    for key, cells in doc_rows().items():
+        assert first_value(cells[1]) == defaults[key], key
+
+
+def test_documented_environment_variables_are_the_ones_read() -> None:
+    documented = {}
+    for key, cells in doc_rows().items():
+        for var in re.findall(r"`(JOBSCHED_[A-Z_]+)`", cells[3]):
+            documented[var] = key
+    expected = {var: f"scheduler.{key}" for var, key in ENV_KEYS.items()}
+    expected["JOBSCHED_DB"] = "storage.db"
+    assert documented == expected
+
+
+def test_the_complete_example_loads_and_sets_every_key(tmp_path: Path) -> None:
+    example = DOC.read_text(encoding="utf-8").split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "jobsched.toml"
+    path.write_text(example, encoding="utf-8")
+    settings = load_settings(path, env={})
+    explicit = {re.sub(r"^categories\.[^.]+\.", "categories.NAME.", k) for k in settings.origins}
+    assert loader_keys() <= explicit
+    assert settings.config.categories["email"].timeout == 30.0

@@ -1,0 +1,55 @@
+"""A database path that names a FIFO, a socket or a directory is refused at once (exit 3,
+one line) by every command, before anything opens it: reading a FIFO's header would wait
+forever for a writer."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.console.cli_support import make_cli
+
+pytestmark = pytest.mark.timeout(120)
+
+COMMANDS = [("status",), ("submit", "b.echo", "--payload", "1"), ("run", "--for", "1")]
+
+
+def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobsched.console.cli", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_a_fifo_as_the_database_is_refused_without_hanging(
+    tmp_path: Path, args: tuple[str]
+) -> None:
+    # Given a FIFO where the database should be
+    cli = make_cli(tmp_path)
+    os.mkfifo(cli.db)
+    # When a command opens it (bounded: a hang fails with TimeoutExpired)
+    done = run_cli(cli.child_env(), tmp_path, *args)
+    # Then it exits 3 with one line naming the path and what it is
+    assert done.returncode == 3, (done.returncode, done.stderr)
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: "), done.stderr
+    assert str(cli.db) in err[0] and "FIFO" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.db", "test.toml"]
+
+
+def test_a_socket_as_the_database_is_refused(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(cli.db))
+        done = run_cli(cli.child_env(), tmp_path, "status")
+    finally:
+        server.close()
+    assert done.returncode == 3, done.stderr
+    assert "socket" in done.stderr and str(cli.db) in done.stderr

@@ -1,0 +1,90 @@
+"""The PostgreSQL schema: a blank schema gets the tables the models describe, and a schema
+of every released version, opened by this program, ends with the same tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from jobsched.storage import PostgresStore
+from jobsched.storage.postgres.connection import parse_url
+from jobsched.storage.postgres.schema import schema_version
+
+from tests.conftest import with_query
+from tests.storage.postgres.released import write_v1_schema
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(parse_url(pg_url).conninfo, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def old_schema(pg_url: str, conn: psycopg.Connection[Any]) -> Iterator[tuple[str, str]]:
+    """(URL, schema) of a schema written at v1, dropped afterwards."""
+    schema = f"jobsched_test_{uuid.uuid4().hex[:12]}_v1"
+    write_v1_schema(conn, schema)
+    try:
+        yield with_query(pg_url, schema=schema), schema
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def describe(conn: psycopg.Connection[Any], schema: str) -> dict[str, Any]:
+    """Every table of ``schema`` as the catalog reads it: columns with types, defaults and
+    nullability, constraints, indexes, storage options, and the control row."""
+    conn.execute(f"SET search_path TO {schema}")  # names print unqualified
+    try:
+        columns = conn.execute(
+            "SELECT table_name, ordinal_position, column_name, data_type, is_nullable,"
+            " column_default FROM information_schema.columns WHERE table_schema = %s"
+            " ORDER BY 1, 2",
+            (schema,),
+        ).fetchall()
+        constraints = conn.execute(
+            "SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid)"
+            " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s ORDER BY 1, 2",
+            (schema,),
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT tablename, indexname, replace(indexdef, %s, 'S')"
+            " FROM pg_indexes WHERE schemaname = %s ORDER BY 1, 2",
+            (schema + ".", schema),
+        ).fetchall()
+        options = conn.execute(
+            "SELECT c.relname, c.relkind, c.reloptions FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s ORDER BY 1",
+            (schema,),
+        ).fetchall()
+        rows = {
+            "control": conn.execute("SELECT * FROM control").fetchall(),
+            "meta": conn.execute(
+                "SELECT id, application, schema_version FROM jobsched_meta"
+            ).fetchall(),
+        }
+    finally:
+        conn.execute("RESET search_path")
+    return {"columns": columns, "constraints": constraints, "indexes": indexes,
+            "options": options, "rows": rows}  # fmt: skip
+
+
+def test_a_blank_schema_gets_the_tables_a_v1_schema_has_after_opening(
+    pg_schema: tuple[str, str], old_schema: tuple[str, str], conn: psycopg.Connection[Any]
+) -> None:
+    # Given a schema made by this program from blank, and one written at v1 and opened by it
+    for url, _ in (pg_schema, old_schema):
+        store = PostgresStore(url)
+        store.open(None)
+        assert store.diagnostics()["schema_version"] == schema_version()
+        store.close()
+    # Then both have the same tables, columns, constraints, indexes and options
+    fresh, old = describe(conn, pg_schema[1]), describe(conn, old_schema[1])
+    assert fresh["indexes"] and fresh["columns"]
+    assert fresh == old

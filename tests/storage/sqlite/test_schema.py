@@ -1,0 +1,91 @@
+"""The SQLite schema: a new file gets the tables the models describe, and a file of every
+released version, upgraded, ends with the same tables and keeps its rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jobsched.storage import SqliteStore, schema_version
+from jobsched.storage.sqlite import queries as sql
+
+from tests.storage.sqlite.released import write_v1_file
+from tests.store_contract import T0, new
+
+MakeStore = Callable[..., SqliteStore]
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """Every table and index of a file as SQLite reads them: columns, index columns and
+    uniqueness, and each object's DDL (spelling of identifiers' quotes aside)."""
+    conn = sqlite3.connect(path)
+    try:
+        objects = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        found: dict[str, Any] = {}
+        for kind, name, table, text in objects:
+            entry: dict[str, Any] = {"sql": " ".join((text or "").replace('"', "").split())}
+            if kind == "table":
+                entry["columns"] = conn.execute(f"PRAGMA table_info({name})").fetchall()
+            else:
+                entry["table"] = table
+                entry["columns"] = conn.execute(f"PRAGMA index_xinfo({name})").fetchall()
+                entry["unique"] = {
+                    row[1]: row[2:] for row in conn.execute(f"PRAGMA index_list({table})")
+                }[name]
+            found[f"{kind} {name}"] = entry
+        found["control"] = conn.execute("SELECT * FROM control").fetchall()
+        return found
+    finally:
+        conn.close()
+
+
+def test_a_new_file_has_the_tables_an_upgraded_v1_file_has(
+    make_store: MakeStore, tmp_path: Path
+) -> None:
+    # Given a file made new by this program, and one written at v1 and upgraded by it
+    fresh, old = tmp_path / "fresh.db", tmp_path / "old.db"
+    make_store(fresh).open(None)
+    write_v1_file(old)
+    make_store(old).open(None)
+    # Then both are at the current version with the same tables, columns and indexes
+    for path in (fresh, old):
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+        conn.close()
+    assert describe(fresh) == describe(old)
+
+
+def test_a_v1_file_gets_the_narrower_dedup_index_and_keeps_its_keys(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a v1 file with a live keyed task and a keyless one
+    write_v1_file(db_path)
+    conn = sqlite3.connect(db_path)
+    for key in ("k", None):
+        conn.execute(
+            "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+            " max_attempts, dedup_key) VALUES ('email.send', 'email', 'queued', 'null', ?, ?,"
+            " 3, ?)",
+            (T0, T0, key),
+        )
+    conn.commit()
+    conn.close()
+    # When the current program opens it
+    store = make_store()
+    store.open("node-a")
+    # Then the index leaves out keyless tasks, a live key still finds its task through it
+    assert store.diagnostics()["schema_version"] == 2
+    assert Path(f"{db_path}.v1-backup").exists()
+    assert store.insert([new(key="k")], T0) == [1]
+    assert store.insert([new()], T0) == [3]
+    store.close()
+    conn = sqlite3.connect(db_path)
+    ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'tasks_dedup_live'").fetchone()
+    assert "dedup_key IS NOT NULL" in ddl[0]
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {sql.LIVE_ID_FOR_KEY}", ("k",)).fetchall()
+    assert "tasks_dedup_live" in str(plan)
+    conn.close()
