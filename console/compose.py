@@ -9,6 +9,7 @@ workload around it if asked, and stops everything in order when the app ends.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -65,7 +66,10 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
     app ends, stops them in reverse order: workload, node (tasks still running are
     released back to the queue), servers.
     """
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
+    # A browser session (`jobsched console --web`) runs the app over pipes; textual-serve
+    # names the driver that speaks its protocol in TEXTUAL_DRIVER.
+    has_terminal = sys.stdout.isatty() and sys.stdin.isatty()
+    if not has_terminal and not os.environ.get("TEXTUAL_DRIVER"):
         print(
             "Error: the console needs a terminal: stdin or stdout is not a TTY. "
             "Use `jobsched run` for a headless node.",
