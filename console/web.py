@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import shlex
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -98,13 +97,11 @@ def require_token(address: Address, token: str | None) -> None:
 def session_command(settings: Settings) -> str:
     """The shell command textual-serve runs for each browser session: this interpreter's
     ``jobsched console --attach`` on the same database and config file."""
+    # Paths as given: each session starts in this process's working directory.
     argv = [sys.executable, "-m", "jobsched.console.cli", "console", "--attach"]
-    db = settings.db
-    if "://" not in db:
-        db = os.path.abspath(db)
-    argv += ["--db", db]
+    argv += ["--db", settings.db]
     if settings.source != DEMO_CONFIG:
-        argv += ["--config", os.path.abspath(settings.source)]
+        argv += ["--config", settings.source]
     return shlex.join(argv)
 
 

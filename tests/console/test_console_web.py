@@ -75,7 +75,7 @@ def test_each_session_attaches_with_this_interpreter_database_and_config(cli: Cl
     settings = load_settings(str(cli.config), "jobs.db", env={}, cwd=str(cli.root))
     argv = shlex.split(session_command(settings))
     assert argv[:5] == [sys.executable, "-m", "jobsched.console.cli", "console", "--attach"]
-    assert argv[5:] == ["--db", str(Path.cwd() / "jobs.db"), "--config", str(cli.config)]
+    assert argv[5:] == ["--db", "jobs.db", "--config", str(cli.config)]
 
 
 def test_the_terminal_check_is_relaxed_only_for_a_textual_driver(
