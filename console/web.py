@@ -9,7 +9,8 @@ server starts no node and the tabs steer a node that runs elsewhere on the same 
 An address other than loopback needs a token (``--token``, ``JOBSCHED_WEB_TOKEN`` or
 ``[web] token``): every request and the websocket must then carry it, as ``?token=`` on the
 first page load (answered with a cookie the later requests send) or as
-``Authorization: Bearer``.
+``Authorization: Bearer``. A request from a page of another site (its ``Origin``) is
+refused whatever the address.
 """
 
 from __future__ import annotations
@@ -143,6 +144,24 @@ def token_gate(token: str) -> Callable[[Any, Handler], Awaitable[Any]]:
     return gate
 
 
+def same_origin_gate() -> Callable[[Any, Handler], Awaitable[Any]]:
+    """aiohttp middleware: a request whose ``Origin`` is another site gets 403, so a page
+    elsewhere cannot open the console's websocket from the viewer's browser (websockets
+    are not bound by the same-origin policy)."""
+    from urllib.parse import urlsplit
+
+    from aiohttp import web
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Handler) -> Any:
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            return web.Response(status=403, text="jobsched console: cross-site request\n")
+        return await handler(request)
+
+    return gate
+
+
 def build_server(command: str, address: Address, token: str | None, say: Say) -> Any:
     """A textual-serve server for ``command`` on ``address``, behind the token gate when
     there is a token. Its page builds URLs from the request's Host header, so it works
@@ -154,6 +173,7 @@ def build_server(command: str, address: Address, token: str | None, say: Say) ->
     class ConsoleServer(Server):  # type: ignore[misc]
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
+            app.middlewares.append(same_origin_gate())
             if token:
                 app.middlewares.append(token_gate(token))
             return app

@@ -142,6 +142,14 @@ def test_with_a_token_every_request_must_carry_it(server: Callable[..., WebServe
     assert asyncio.run(open_websocket(web.url + "/ws", Cookie="jobsched_token=s3cret")) == 101
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_page_of_another_site_cannot_open_the_websocket(server: Callable[..., WebServer]) -> None:
+    web = server()
+    assert asyncio.run(open_websocket(web.url + "/ws", Origin="http://elsewhere.example")) == 403
+    assert asyncio.run(open_websocket(web.url + "/ws", Origin=web.url)) == 101
+
+
 async def open_websocket(url: str, **headers: str) -> int:
     """The status of a websocket handshake: 101 when it opened (then closed at once)."""
     import aiohttp
@@ -180,8 +188,8 @@ def test_two_browsers_attach_to_one_node_and_steer_it(
 ) -> None:
     executable = chromium()
     sync_api = playwright_api()
-    # Given the console served with a node in the serving process
-    web = server()
+    # Given the console served with a node in the serving process, behind a token
+    web = server("--token", "s3cret")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable)
         try:
@@ -189,7 +197,7 @@ def test_two_browsers_attach_to_one_node_and_steer_it(
             for _ in range(2):
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 page.add_init_script(CAPTURE_TERMINAL)
-                page.goto(web.url)
+                page.goto(web.url + "/?token=s3cret")
                 pages.append(page)
             # Then each browser shows the categories, each through an attached console
             for page in pages:
