@@ -162,6 +162,27 @@ def same_origin_gate() -> Callable[[Any, Handler], Awaitable[Any]]:
     return gate
 
 
+def loopback_host_gate() -> Callable[[Any, Handler], Awaitable[Any]]:
+    """aiohttp middleware for a console served without a token: a request whose ``Host``
+    is not a loopback name or address gets 421. A page of another site whose name the
+    attacker resolves to 127.0.0.1 (DNS rebinding) passes the same-origin check, since its
+    Origin and Host agree; the Host gives it away."""
+    from aiohttp import web
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Handler) -> Any:
+        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        if not Address(host.strip("[]"), 0).loopback:
+            return web.Response(
+                status=421,
+                text="jobsched console: served for this machine only (use 127.0.0.1 or "
+                "localhost in the address, or serve with --token)\n",
+            )
+        return await handler(request)
+
+    return gate
+
+
 def build_server(command: str, address: Address, token: str | None, say: Say) -> Any:
     """A textual-serve server for ``command`` on ``address``, behind the token gate when
     there is a token. Its page builds URLs from the request's Host header, so it works
@@ -176,6 +197,8 @@ def build_server(command: str, address: Address, token: str | None, say: Say) ->
             app.middlewares.append(same_origin_gate())
             if token:
                 app.middlewares.append(token_gate(token))
+            else:
+                app.middlewares.append(loopback_host_gate())
             return app
 
         def initialize_logging(self) -> None:

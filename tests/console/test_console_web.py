@@ -150,6 +150,24 @@ def test_a_page_of_another_site_cannot_open_the_websocket(server: Callable[..., 
     assert asyncio.run(open_websocket(web.url + "/ws", Origin=web.url)) == 101
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_without_a_token_only_loopback_host_names_are_served(
+    server: Callable[..., WebServer],
+) -> None:
+    """A site whose name an attacker resolves to 127.0.0.1 (DNS rebinding) sends its own
+    name as Host and Origin, which agree: the Host gives it away."""
+    web = server()
+    port = web.url.rsplit(":", 1)[1]
+    rebound = f"evil.example:{port}"
+    assert fetch(web.url + "/", Host=rebound)[0] == 421
+    assert asyncio.run(
+        open_websocket(web.url + "/ws", Host=rebound, Origin=f"http://{rebound}")
+    ) == 421
+    assert fetch(web.url + "/", Host=f"localhost:{port}")[0] == 200
+    assert fetch(web.url + "/")[0] == 200
+
+
 async def open_websocket(url: str, **headers: str) -> int:
     """The status of a websocket handshake: 101 when it opened (then closed at once)."""
     import aiohttp
