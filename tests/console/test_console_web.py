@@ -161,9 +161,10 @@ def test_without_a_token_only_loopback_host_names_are_served(
     port = web.url.rsplit(":", 1)[1]
     rebound = f"evil.example:{port}"
     assert fetch(web.url + "/", Host=rebound)[0] == 421
-    assert asyncio.run(
-        open_websocket(web.url + "/ws", Host=rebound, Origin=f"http://{rebound}")
-    ) == 421
+    assert (
+        asyncio.run(open_websocket(web.url + "/ws", Host=rebound, Origin=f"http://{rebound}"))
+        == 421
+    )
     assert fetch(web.url + "/", Host=f"localhost:{port}")[0] == 200
     assert fetch(web.url + "/")[0] == 200
 
