@@ -9,8 +9,13 @@ workload around it if asked, and stops everything in order when the app ends.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from jobsched.core import Client, Clock
@@ -65,7 +70,10 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
     app ends, stops them in reverse order: workload, node (tasks still running are
     released back to the queue), servers.
     """
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
+    # A browser session (`jobsched console --web`) runs the app over pipes; textual-serve
+    # names the driver that speaks its protocol in TEXTUAL_DRIVER.
+    has_terminal = sys.stdout.isatty() and sys.stdin.isatty()
+    if not has_terminal and not os.environ.get("TEXTUAL_DRIVER"):
         print(
             "Error: the console needs a terminal: stdin or stdout is not a TTY. "
             "Use `jobsched run` for a headless node.",
@@ -84,7 +92,8 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
         app = build_app(
             source, demo=description, before_stop=workload.stop if workload is not None else None
         )
-        released = app.run() or []
+        with _hangup_ends_the_app(app):
+            released = app.run() or []
     except JobschedError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -93,13 +102,40 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
             try:
                 stop()
             except Exception as exc:
-                print(f"Error: stopping failed: {exc}", file=sys.stderr)
+                _say(f"Error: stopping failed: {exc}")
     if released:
-        print(
-            f"released {len(released)} unfinished task(s) back to the queue: {released[:50]}",
-            file=sys.stderr,
-        )
+        _say(f"released {len(released)} unfinished task(s) back to the queue: {released[:50]}")
     return 0
+
+
+@contextmanager
+def _hangup_ends_the_app(app: JobschedApp) -> Iterator[None]:
+    """While the app runs, SIGHUP (the terminal or the SSH session closed) ends it, so that
+    the node inside stops gracefully on the way out (running tasks get the grace period,
+    the rest go back to the queue) instead of dying with the terminal. The handler runs on
+    the main thread, where the app's event loop runs, and asks that loop to exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def hangup(signum: int, frame: object) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # between the app's loop and ours: nothing runs to ask
+            raise SystemExit(0) from None
+        loop.call_soon_threadsafe(app.exit)
+
+    previous = signal.signal(signal.SIGHUP, hangup)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def _say(line: str) -> None:
+    """A line on stderr, which may be a closed terminal after a hangup."""
+    with suppress(OSError):
+        print(line, file=sys.stderr)
 
 
 def _start_servers(stops: list[Callable[[], Any]]) -> Any:

@@ -1,7 +1,8 @@
 """``jobsched config``: the effective configuration, each value with where it came from.
 
 The rows follow the TOML layout of docs/configuration.md: ``config`` (the file read),
-``storage.db``, every ``scheduler.*`` key and every key of each ``categories.NAME`` table.
+``storage.db``, every ``scheduler.*`` key, every key of each ``categories.NAME`` table and
+``web.token`` (only whether it is set).
 A value's origin is ``default``, the config file's path, ``env JOBSCHED_...`` or
 ``flag --...``.
 """
@@ -35,6 +36,9 @@ def config_rows(settings: Settings) -> list[dict[str, Any]]:
             if key == "priority":
                 value = float(value)
             rows.append({"key": dotted, "value": value, "from": origins.get(dotted, DEFAULT)})
+    # A secret: whether it is set and where from, never its value.
+    token = "(set)" if settings.web_token else None
+    rows.append({"key": "web.token", "value": token, "from": origins.get("web.token", DEFAULT)})
     return rows
 
 

@@ -1,6 +1,6 @@
 """The headless node behind ``jobsched run``: start, report progress, stop on a signal.
 
-Stopping: the first SIGTERM or SIGINT stops gracefully, letting
+Stopping: the first SIGTERM, SIGINT or SIGHUP (a closed terminal) stops gracefully, letting
 running tasks finish within the grace period and releasing the rest; a second signal
 releases the tasks still running at once and ends the process.
 """
@@ -100,7 +100,7 @@ class NodeRunner:
         if threading.current_thread() is not threading.main_thread():
             return {}
         previous = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             previous[sig] = signal.signal(sig, self._on_signal)
         return previous
 

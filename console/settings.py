@@ -72,7 +72,11 @@ CATEGORY_KEYS: dict[str, _Check] = {
     "timeout": (_NUMBER, _is_number),
 }
 STORAGE_KEYS: dict[str, _Check] = {"db": (_STR, _is_str)}
-TABLES = ("scheduler", "categories", "storage")
+WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
+TABLES = ("scheduler", "categories", "storage", "web")
+
+#: The environment variable that sets [web] token (``jobsched console --web``).
+WEB_TOKEN_ENV = "JOBSCHED_WEB_TOKEN"
 
 #: Environment variables and the [scheduler] key each one sets (JOBSCHED_DB and
 #: JOBSCHED_CONFIG are read separately).
@@ -108,6 +112,8 @@ class Settings:
     #: Directories searched first for the handler modules: the working directory, then
     #: the config file's directory (see console/root.py).
     handler_paths: tuple[str, ...] = ()
+    #: The secret ``jobsched console --web`` asks of every request (None: no token).
+    web_token: str | None = None
 
     def with_config(self, **changes: Any) -> Settings:
         """A copy with scheduler fields changed (validated), e.g. ``workers=2``."""
@@ -133,7 +139,7 @@ def load_settings(
     named, named_by = _named_config(config, env)
     text, source, folder = _read_toml_text(named, base, named_by)
     data = _parse_toml(text, source)
-    scheduler, categories, storage = _split_tables(data, source)
+    scheduler, categories, storage, web = _split_tables(data, source)
     layers = _scheduler_layers(scheduler, env, flags, source)
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -155,9 +161,12 @@ def load_settings(
         origins["storage.db"] = db_origin
     if named is not None:
         origins["config"] = named_by
+    web_token, token_origin = _pick_token(env, web, source)
+    if token_origin != DEFAULT:
+        origins["web.token"] = token_origin
     overrides = {k: v for k, v in flags.items() if v is not None}
     paths = tuple(dict.fromkeys(str(p) for p in (base, folder) if p is not None))
-    return Settings(scheduler_config, db_url, source, overrides, origins, paths)
+    return Settings(scheduler_config, db_url, source, overrides, origins, paths, web_token)
 
 
 def _named_config(
@@ -180,6 +189,18 @@ def _pick_db(
     if file_db is not None:
         return file_db, source
     return DEFAULT_DB, DEFAULT
+
+
+def _pick_token(
+    env: Mapping[str, str], web: Mapping[str, Any], source: str
+) -> tuple[str | None, str]:
+    if "token" in web:  # checked even when the environment overrides it
+        _checked("web.token", web["token"], WEB_KEYS["token"], source)
+    if env.get(WEB_TOKEN_ENV):
+        return env[WEB_TOKEN_ENV], f"env {WEB_TOKEN_ENV}"
+    if web.get("token"):
+        return str(web["token"]), source
+    return None, DEFAULT
 
 
 #: One explicitly set [scheduler] value: (where it came from, key, value).
@@ -286,7 +307,7 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
 
 def _split_tables(
     data: Mapping[str, Any], source: str
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     for key, value in data.items():
         if key not in TABLES:
             raise _unknown(key, list(TABLES), source)
@@ -300,6 +321,10 @@ def _split_tables(
     for key in storage:
         if key not in STORAGE_KEYS:
             raise _unknown(f"storage.{key}", [f"storage.{k}" for k in STORAGE_KEYS], source)
+    web = dict(data.get("web", {}))
+    for key in web:
+        if key not in WEB_KEYS:
+            raise _unknown(f"web.{key}", [f"web.{k}" for k in WEB_KEYS], source)
     categories = dict(data.get("categories", {}))
     for name, table in categories.items():
         if not isinstance(table, dict):
@@ -311,7 +336,7 @@ def _split_tables(
                     [f"categories.{name}.{k}" for k in CATEGORY_KEYS],
                     source,
                 )
-    return scheduler, categories, storage
+    return scheduler, categories, storage, web
 
 
 def _category(name: str, table: Mapping[str, Any], source: str) -> CategoryConfig:

@@ -105,17 +105,58 @@ def console(
             "(its new name is printed).",
         ),
     ] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Serve the console to browsers at ADDRESS (default 127.0.0.1:8000); "
+            "each browser session attaches to the node.",
+        ),
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Argument(metavar="[HOST:PORT]", show_default=False, help="Where --web listens."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            metavar="SECRET",
+            help="With --web: every request must carry it (needed beyond loopback; "
+            "env var: JOBSCHED_WEB_TOKEN; config: [web] token).",
+        ),
+    ] = None,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """Open the live Textual console."""
+    """Open the live Textual console (with --web: in browsers)."""
     settings = _settings(ctx)
+    if not web and (address is not None or token is not None):
+        given = address if address is not None else "--token"
+        raise InvalidInputError(
+            "console",
+            given,
+            "is only for --web",
+            "Add --web, e.g. jobsched console --web HOST:PORT",
+        )
     if fresh:
         if attach:
             raise InvalidInputError(
                 "--fresh", "--attach", "cannot be combined", "Use --fresh where the node runs"
             )
         start_fresh(settings.db, lambda line: typer.echo(line, err=True))
+    if web:
+        from ..web import parse_address, serve_console
+
+        code = serve_console(
+            settings,
+            parse_address(address),
+            token or settings.web_token,
+            demo=demo,
+            attach=attach,
+            say=typer.echo,
+        )
+        raise typer.Exit(code)
     try:
         from ..compose import run_console
     except ImportError as exc:

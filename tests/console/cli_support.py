@@ -44,7 +44,8 @@ priority = 1
 
 #: JOBSCHED_* variables a developer's shell may set; the tests pin or clear them all.
 ENV_NAMES = ("JOBSCHED_DB", "JOBSCHED_CONFIG", "JOBSCHED_WORKERS", "JOBSCHED_BALANCE_INTERVAL",
-             "JOBSCHED_GRACE_PERIOD", "JOBSCHED_POLL_INTERVAL", "JOBSCHED_HANDLERS")  # fmt: skip
+             "JOBSCHED_GRACE_PERIOD", "JOBSCHED_POLL_INTERVAL", "JOBSCHED_HANDLERS",
+             "JOBSCHED_WEB_TOKEN")  # fmt: skip
 
 T = TypeVar("T")
 

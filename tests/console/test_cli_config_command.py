@@ -75,3 +75,13 @@ def test_handlers_lists_the_configured_handlers_with_their_category(cli: Cli) ->
     assert names["a.append"] == "a" and names["b.echo"] == "b"
     human = cli("handlers")
     assert human.exit_code == 0 and "b.echo" in human.stdout
+
+
+def test_the_web_token_is_shown_as_set_never_its_value(cli: Cli) -> None:
+    rows = by_key(cli.json("config"))
+    assert rows["web.token"] == {"key": "web.token", "value": None, "from": "default"}
+    result = cli("config", "--json", env={"JOBSCHED_WEB_TOKEN": "s3cret"})
+    assert by_key(json.loads(result.stdout))["web.token"] == {
+        "key": "web.token", "value": "(set)", "from": "env JOBSCHED_WEB_TOKEN"}  # fmt: skip
+    shown = cli("config", env={"JOBSCHED_WEB_TOKEN": "s3cret"})
+    assert "web.token" in shown.stdout and "s3cret" not in shown.stdout

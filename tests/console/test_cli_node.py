@@ -171,9 +171,11 @@ def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, nod
     assert "stopping (signal)" in node.stderr()
 
 
-def test_sigterm_stops_gracefully_and_nothing_is_run_twice(
-    cli: Cli, node: Node, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_stops_gracefully_and_nothing_is_run_twice(
+    cli: Cli, node: Node, tmp_path: Path, signum: signal.Signals
 ) -> None:
+    """SIGHUP too: a closed terminal or SSH session must not kill the node mid-task."""
     log = tmp_path / "runs.log"
     ids = [
         submit(cli, "a.append", "--payload", json.dumps({"path": str(log), "sleep": 0.6}))
@@ -185,8 +187,8 @@ def test_sigterm_stops_gracefully_and_nothing_is_run_twice(
         what="four tasks running",
     )
 
-    # When SIGTERM arrives while tasks run
-    node.signal(signal.SIGTERM)
+    # When the signal arrives while tasks run
+    node.signal(signum)
     assert node.wait() == 0, node.stderr()
     err = node.stderr()
     assert "stopping (signal)" in err and "jobsched: stopped" in err

@@ -16,6 +16,8 @@ from jobsched.console.settings import (
     ENV_KEYS,
     SCHEDULER_KEYS,
     STORAGE_KEYS,
+    WEB_KEYS,
+    WEB_TOKEN_ENV,
     load_settings,
 )
 from jobsched.core import CategoryConfig, SchedulerConfig
@@ -39,6 +41,7 @@ def loader_keys() -> set[str]:
         {f"scheduler.{k}" for k in SCHEDULER_KEYS}
         | {f"categories.NAME.{k}" for k in CATEGORY_KEYS}
         | {f"storage.{k}" for k in STORAGE_KEYS}
+        | {f"web.{k}" for k in WEB_KEYS}
     )
 
 
@@ -52,7 +55,7 @@ def real_defaults() -> dict[str, Any]:
     sched = {f"scheduler.{f.name}": f.default for f in fields(SchedulerConfig)}
     sched["scheduler.handlers"] = []
     cats = {f"categories.NAME.{f.name}": f.default for f in fields(CategoryConfig)}
-    return {**sched, **cats, "storage.db": DEFAULT_DB}
+    return {**sched, **cats, "storage.db": DEFAULT_DB, "web.token": None}
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:
@@ -76,6 +79,7 @@ def test_documented_environment_variables_are_the_ones_read() -> None:
             documented[var] = key
     expected = {var: f"scheduler.{key}" for var, key in ENV_KEYS.items()}
     expected["JOBSCHED_DB"] = "storage.db"
+    expected[WEB_TOKEN_ENV] = "web.token"
     assert documented == expected
 
 
