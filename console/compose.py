@@ -9,7 +9,6 @@ workload around it if asked, and stops everything in order when the app ends.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -82,7 +81,9 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
         return 2
     stops: list[Callable[[], Any]] = []  # run in reverse order on the way out
     released: list[int] = []
+    hangup = Hangup()
     try:
+        hangup.install()  # before the node starts: from then on a hangup must stop it
         servers = _start_servers(stops) if demo else None
         source, client = build_source(settings, attach=attach)
         source.start()
@@ -92,12 +93,14 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
         app = build_app(
             source, demo=description, before_stop=workload.stop if workload is not None else None
         )
-        with _hangup_ends_the_app(app):
-            released = app.run() or []
+        if not hangup.happened.is_set():
+            with hangup.ends(app):
+                released = app.run() or []
     except JobschedError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return exc.exit_code
     finally:
+        hangup.uninstall()
         for stop in reversed(stops):
             try:
                 stop()
@@ -108,28 +111,56 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
     return 0
 
 
-@contextmanager
-def _hangup_ends_the_app(app: JobschedApp) -> Iterator[None]:
-    """While the app runs, SIGHUP (the terminal or the SSH session closed) ends it, so that
-    the node inside stops gracefully on the way out (running tasks get the grace period,
-    the rest go back to the queue) instead of dying with the terminal. The handler runs on
-    the main thread, where the app's event loop runs, and asks that loop to exit."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class Hangup:
+    """SIGHUP (the terminal or the SSH session closed) ends the console as a quit does, so
+    that the node inside stops gracefully on the way out (running tasks get the grace
+    period, the rest go back to the queue) instead of dying with the terminal.
 
-    def hangup(signum: int, frame: object) -> None:
+    The handler only notes the hangup: before the app runs, ``run_console`` then skips it;
+    while it runs, a watcher thread asks it to exit through ``call_from_thread`` (the one
+    safe way in from outside its event loop), retrying until the app is there to ask.
+    """
+
+    def __init__(self) -> None:
+        self.happened = threading.Event()
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGHUP, self._note)
+            self._installed = True
+
+    def uninstall(self) -> None:
+        if self._installed:
+            signal.signal(signal.SIGHUP, self._previous)
+            self._installed = False
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.happened.set()
+
+    @contextmanager
+    def ends(self, app: JobschedApp) -> Iterator[None]:
+        finished = threading.Event()
+
+        def watch() -> None:
+            while not self.happened.wait(0.5):
+                if finished.is_set():
+                    return
+            while not finished.is_set():
+                try:
+                    app.call_from_thread(app.exit)
+                    return
+                except RuntimeError:  # the app is not running yet (or any more)
+                    finished.wait(0.05)
+
+        watcher = threading.Thread(target=watch, name="jobsched-hangup", daemon=True)
+        watcher.start()
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # between the app's loop and ours: nothing runs to ask
-            raise SystemExit(0) from None
-        loop.call_soon_threadsafe(app.exit)
-
-    previous = signal.signal(signal.SIGHUP, hangup)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGHUP, previous)
+            yield
+        finally:
+            finished.set()
+            watcher.join(timeout=1.0)
 
 
 def _say(line: str) -> None:

@@ -271,7 +271,11 @@ def _read_toml_text(
         if not path.is_absolute():
             path = base / path
         if not path.is_file():
-            why = "is a directory" if path.is_dir() else "does not exist"
+            why = (
+                "is a directory" if path.is_dir()
+                else "does not exist" if not path.exists()
+                else "is not a regular file (a device, FIFO or socket)"
+            )  # fmt: skip
             raise ConfigError(
                 "config file",
                 os.fspath(named),

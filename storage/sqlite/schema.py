@@ -143,8 +143,20 @@ def _check_regular(path: str, location: str, busy_timeout: float) -> None:
     """Refuse a directory, FIFO, socket or device before opening it: reading the header
     of a FIFO would wait forever for a writer."""
     with translate_errors(location, busy_timeout):
-        mode = os.stat(path).st_mode  # follows a symlink to the file it names
+        info = os.stat(path)  # follows a symlink to the file it names
+    mode = info.st_mode
     if stat.S_ISREG(mode):
+        if info.st_nlink > 1 and not _being_created(path):
+            # SQLite names the -wal and -shm files after the path: two names of one file
+            # give two write-ahead logs for one database, and corrupt it.
+            raise StoreUnavailableError(
+                "database",
+                location,
+                f"has {info.st_nlink} hard links (other names for the same file), and SQLite "
+                "keeps its write-ahead log per name, so writes through two names corrupt it",
+                f"{_UNTOUCHED}; remove the other links (find them with "
+                f"`find / -samefile {path}`) or use a symbolic link instead",
+            )
         return
     if stat.S_ISDIR(mode):
         raise StoreUnavailableError(
@@ -158,6 +170,15 @@ def _check_regular(path: str, location: str, busy_timeout: float) -> None:
         f"is {kind.get(stat.S_IFMT(mode), 'not a regular file')}, not a database file",
         f"{_UNTOUCHED}; point --db at a regular file",
     )
+
+
+def _being_created(path: str) -> bool:
+    """Whether :func:`create_file` is linking a new database into place right now (the
+    file then has a second name for a moment: its temporary one)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    with contextlib.suppress(OSError):
+        return any(entry.startswith(f"{name}.new-") for entry in os.listdir(folder))
+    return False
 
 
 def create_file(path: str, location: str, busy_timeout: float) -> bool:

@@ -8,6 +8,7 @@ the error, with nothing stored.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -377,6 +378,13 @@ def test_cancel_and_retry_reject_bad_ids(cli: Cli) -> None:
 
 
 # --- configuration and storage faults ------------------------------------------------------
+
+
+def test_a_config_path_that_is_a_device_or_fifo_says_so(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        one_line_error(cli("--config", path, "status"), 2, path, "not a regular file")
 
 
 def test_a_missing_config_file_is_exit_2(cli: Cli, tmp_path: Path) -> None:

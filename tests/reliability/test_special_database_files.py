@@ -53,3 +53,36 @@ def test_a_socket_as_the_database_is_refused(tmp_path: Path) -> None:
         server.close()
     assert done.returncode == 3, done.stderr
     assert "socket" in done.stderr and str(cli.db) in done.stderr
+
+
+def test_a_database_with_a_second_hard_link_is_refused_untouched(tmp_path: Path) -> None:
+    """SQLite names its write-ahead log after the path: a node on one name and a submit
+    through another would write two logs for one file, and corrupt it."""
+    # Given a jobsched database that also has a second name
+    cli = make_cli(tmp_path)
+    assert cli("status").exit_code == 0  # creates it
+    other = tmp_path / "other.db"
+    os.link(cli.db, other)
+    before = cli.db.read_bytes()
+    # When a command opens it by either name
+    for path in (cli.db, other):
+        env = {**cli.child_env(), "JOBSCHED_DB": str(path)}
+        done = run_cli(env, tmp_path, "submit", "b.echo", "--payload", "1")
+        # Then it exits 3 with one line naming the path and the links, and writes nothing
+        assert done.returncode == 3, (done.returncode, done.stderr)
+        err = done.stderr.strip().splitlines()
+        assert len(err) == 1 and "hard links" in err[0] and str(path) in err[0], done.stderr
+    assert cli.db.read_bytes() == before
+    assert not (tmp_path / "other.db-wal").exists()
+
+
+def test_a_symbolic_link_to_the_database_is_the_same_database(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    assert cli("status").exit_code == 0  # creates it
+    link = tmp_path / "link.db"
+    link.symlink_to(cli.db)
+    env = {**cli.child_env(), "JOBSCHED_DB": str(link)}
+    done = run_cli(env, tmp_path, "submit", "b.echo", "--payload", "1")
+    assert done.returncode == 0, done.stderr
+    with cli.store() as store:
+        assert [t.id for t in store.list_tasks()] == [1]
