@@ -9,7 +9,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 
 from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
+from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
@@ -220,6 +222,24 @@ class AttachedView:
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.client.retry(ids)
 
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        return self.client.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.client.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        return self.client.queue_heads()
+
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.retry_matching(query, dry_run)
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.cancel_matching(query, dry_run)
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.delete_matching(query, dry_run)
 
 def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
     totals: dict[str, int] = {}

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import synthetic
+from . import bulk, synthetic
 from .clock import Clock, SystemClock
 from .config import CategoryConfig, SchedulerConfig, check_capacity, check_name, check_priority
 from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
 from .handlers import HandlerFn, HandlerSpec, registered_in
 from .payload import encode_payload, resolve_run_at
+from .query import Page, TaskQuery
 from .store import TaskStore
 from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
 
@@ -257,6 +258,32 @@ class Client:
 
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.store.retry(None if ids is None else list(ids), self.clock.now())
+
+    # --- every task a filter matches (``--filter``, the console's bulk keys) -------------
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> bulk.BulkResult:
+        """Queue again the failed and cancelled tasks ``query`` matches, in batches through
+        :meth:`retry` (so a running node wakes its dispatcher as for one task)."""
+        return bulk.retry_matching(self.store, query, self.retry, dry_run)
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> bulk.BulkResult:
+        """Cancel the waiting tasks ``query`` matches and flag its running ones, in batches
+        through :meth:`cancel`."""
+        return bulk.cancel_matching(self.store, query, self.cancel, dry_run)
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> bulk.BulkResult:
+        """Delete the finished tasks ``query`` matches; live ones are counted as skipped."""
+        return bulk.delete_matching(self.store, query, dry_run)
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        """A page of the tasks a filter matches, over the whole store."""
+        return self.store.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.store.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        """category -> ``run_at`` of the next task it claims, for every configured one."""
+        return self.store.queue_heads(list(self.config.categories))
 
     def get(self, task_id: int) -> TaskRecord:
         row = self.store.get(task_id)

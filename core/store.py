@@ -116,7 +116,16 @@ class TaskStore(Protocol):
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         """Queue failed or cancelled tasks again with fresh attempts (None: every failed)."""
 
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete the finished (succeeded, failed, cancelled) tasks among ``ids`` in one
+        transaction and return how many; a live task among them is left alone."""
+
     def get(self, task_id: int) -> TaskRecord | None: ...
+
+    def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
+        """category -> ``run_at`` of the queued task it claims next (the lowest queued id),
+        for the console's "oldest waiting" age; categories with nothing queued are left
+        out. An index walk per category, however long the queue."""
 
     def list_tasks(
         self, state: str | None = None, category: str | None = None, limit: int = 50
@@ -417,7 +426,30 @@ class MemoryStore:
                 done.append(row.id)
         return done
 
+    def delete(self, ids: Iterable[int]) -> int:
+        deleted = 0
+        with self._lock:
+            for task_id in dict.fromkeys(ids):
+                row = self._rows.get(task_id)
+                if row is not None and row.state in TERMINAL:
+                    del self._rows[task_id]
+                    deleted += 1
+        return deleted
+
     # --- reading -----------------------------------------------------------------
+    def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
+        heads: dict[str, float] = {}
+        with self._lock:
+            for category in categories:
+                heap = self._queued.get(category, [])
+                while heap:  # drop stale entries, as claim would
+                    row = self._rows.get(heap[0])
+                    if row is not None and row.state == QUEUED:
+                        heads[category] = row.run_at
+                        break
+                    heapq.heappop(heap)
+        return heads
+
     def get(self, task_id: int) -> TaskRecord | None:
         with self._lock:
             row = self._rows.get(task_id)
