@@ -23,6 +23,7 @@ from ..cli_base import (
     seconds_option,
     whole_number,
 )
+from .bulk import Filter, tasks_filtered
 from .common import GlobalConfig, GlobalDb, _client, _out, command
 from .submitting import _print_outcome
 
@@ -72,13 +73,28 @@ def tasks(
             "--limit", metavar="N", parser=whole_number, help="At most this many, newest first."
         ),
     ] = 50,
+    filter_text: Filter = None,
+    oldest: Annotated[bool, typer.Option("--oldest", help="Oldest first (with --filter).")] = False,
+    after: Annotated[
+        int | None,
+        typer.Option("--after", metavar="ID", parser=whole_number,
+                     help="The page after this id, in the listing's order (with --filter)."),
+    ] = None,  # fmt: skip
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """List tasks, newest first."""
+    """List tasks, newest first; --filter searches the whole store, page by page."""
     if limit < 1:
         raise InvalidInputError("--limit", limit, "must be 1 or more", "Use e.g. --limit 50")
+    if filter_text is not None or oldest or after is not None:
+        if state is not None or category is not None:
+            raise InvalidInputError(
+                "--filter", filter_text, "replaces --state and --category",
+                "Write them in the filter: --filter 'state:failed cat:email'",
+            )  # fmt: skip
+        tasks_filtered(ctx, filter_text or "", oldest, limit, after, as_json)
+        return
     if state is not None and state not in STATES:
         raise InvalidInputError(
             "task state", state, "is not a state", f"Use one of: {', '.join(STATES)}"
