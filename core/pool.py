@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .task import TaskRecord
@@ -23,6 +24,16 @@ log = logging.getLogger("jobsched.pool")
 
 IDLE = "idle"
 BUSY = "busy"
+RUN_TIMES_KEPT = 256
+
+
+def percentile(values: Iterable[float], fraction: float) -> float | None:
+    """The ``fraction`` (0..1) percentile of ``values`` by nearest rank; None when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
 
 
 class Fifo(queue.Queue[TaskRecord]):
@@ -111,6 +122,8 @@ class WorkerPool:
         self.accepting = True
         self.target = 0
         self.avg_run: float | None = None  # seconds a task runs, a running average
+        # The latest run times (seconds), for the percentiles the console shows.
+        self.run_times: deque[float] = deque(maxlen=RUN_TIMES_KEPT)
         self.workers: list[Worker] = []  # live, not abandoned; includes retiring ones
         self._numbers = 0
         self.lock = threading.RLock()

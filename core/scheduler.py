@@ -41,7 +41,7 @@ from .handle import TaskHandle
 from .handlers import CancelFlag
 from .hooks import Hook, Hooks
 from .outage import CallTimedOutError, OutageTracker, call_within, reason_of
-from .pool import BUSY, IDLE, Worker, WorkerPool
+from .pool import BUSY, IDLE, Worker, WorkerPool, percentile
 from .signals import TaskSignals
 from .snapshot import CategorySnapshot, Metrics, Snapshot, WorkerSnapshot
 from .store import CANCEL_DONE, CANCEL_REQUESTED, MemoryStore, TaskStore
@@ -842,6 +842,7 @@ class Scheduler(Client):
         ran = self.clock.monotonic() - worker.started_mono
         avg = pool.avg_run  # a running average; two workers racing here lose one sample
         pool.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
+        pool.run_times.append(ran)  # a deque's append is atomic: workers may race here
         with pool.lock:
             abandoned = worker.abandoned
             worker.state = IDLE
@@ -1075,6 +1076,9 @@ class Scheduler(Client):
                 "abandoned_threads": self.abandoned_threads,
                 # Tasks finished per second over the last few seconds, per category.
                 "rates": {name: round(rate, 3) for name, rate in self.metrics.rates().items()},
+                # Run time percentiles of the latest tasks, per category: [p50, p95].
+                "run_times": {name: [percentile(list(p.run_times), q) for q in (0.5, 0.95)]
+                              for name, p in self.pools.items()},  # fmt: skip
                 "python": sys.version.split()[0],
             },
             stopped=stopped,
@@ -1177,6 +1181,8 @@ class Scheduler(Client):
                     failed=per.get(FAILED, 0),
                     cancelled=per.get(CANCELLED, 0),
                     rate=rates.get(name, 0.0),
+                    run_p50=percentile(list(pool.run_times), 0.5),
+                    run_p95=percentile(list(pool.run_times), 0.95),
                 )
             )
         totals = self.metrics.totals()

@@ -57,6 +57,9 @@ class CategorySnapshot:
     failed: int
     cancelled: int
     rate: float  # tasks finished per second, recent
+    # Run time of this category's latest tasks (seconds), median and 95th percentile.
+    run_p50: float | None = None
+    run_p95: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
