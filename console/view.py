@@ -88,6 +88,7 @@ class AttachedView:
                 targets[name] = targets.get(name, 0) + int(number)
             for name, number in (node.counters.get("fifo") or {}).items():
                 waiting[name] = waiting.get(name, 0) + int(number)
+        runs = _run_times(live)
         if not targets and decisions:
             targets = dict(decisions[0].get("targets", {}))
         cats = []
@@ -116,6 +117,8 @@ class AttachedView:
                     failed=per.get(FAILED, 0),
                     cancelled=per.get(CANCELLED, 0),
                     rate=rates.get(name, 0.0),
+                    run_p50=runs.get(name, (None, None))[0],
+                    run_p95=runs.get(name, (None, None))[1],
                 )
             )
         return Snapshot(
@@ -140,21 +143,32 @@ class AttachedView:
         ]
         return sorted(nodes, key=lambda n: -n.heartbeat_at)
 
+    def _still_running(self, live: list[NodeInfo]) -> set[int]:
+        """Of the tasks the heartbeats show busy, those still running in the store now: a
+        heartbeat is up to an interval old, and short tasks finish long before the next."""
+        ids = sorted({int(w["task_id"]) for n in live for w in n.workers
+                      if w.get("state") == "busy" and w.get("task_id") is not None})  # fmt: skip
+        if not ids:
+            return set()
+        query = TaskQuery(states=(RUNNING,), id_ranges=tuple((i, i) for i in ids))
+        return {t.id for t in self.client.find_tasks(Page(query, "oldest", len(ids)))}
+
     def _workers(self, live: list[NodeInfo], now: float) -> list[WorkerSnapshot]:
         several = len(live) > 1
+        running = self._still_running(live)
         out = []
         for node in live:
             prefix = f"{node.node_id.split(':')[0]}:{node.pid}/" if several else ""
             for data in node.workers:
                 started = data.get("started_at")
-                busy = data.get("state") == "busy"
+                busy = data.get("state") == "busy" and data.get("task_id") in running
                 out.append(
                     WorkerSnapshot(
                         name=prefix + str(data.get("name", "?")),
                         category=str(data.get("category", "?")),
                         state="busy" if busy else "idle",
-                        task_id=data.get("task_id"),
-                        handler=data.get("handler"),
+                        task_id=data.get("task_id") if busy else None,
+                        handler=data.get("handler") if busy else None,
                         started_at=started,
                         elapsed=max(0.0, now - started) if busy and started else 0.0,
                         retiring=bool(data.get("retiring")),
@@ -222,7 +236,6 @@ class AttachedView:
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.client.retry(ids)
 
-
     def find_tasks(self, page: Page) -> list[TaskRecord]:
         return self.client.find_tasks(page)
 
@@ -241,6 +254,7 @@ class AttachedView:
     def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self.client.delete_matching(query, dry_run)
 
+
 def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for node in nodes:
@@ -248,3 +262,19 @@ def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
             for key, value in per.items():
                 totals[key] = totals.get(key, 0) + int(value)
     return totals
+
+
+def _run_times(nodes: list[NodeInfo]) -> dict[str, tuple[float | None, float | None]]:
+    """category -> (p50, p95) of the freshest node that reports them (the percentiles of
+    several nodes do not combine)."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for node in nodes:  # freshest first
+        for name, pair in (node.counters.get("run_times") or {}).items():
+            if (
+                name not in out
+                and isinstance(pair, list)
+                and len(pair) == 2
+                and pair[0] is not None
+            ):
+                out[name] = (float(pair[0]), float(pair[1]))
+    return out

@@ -77,8 +77,12 @@ def tasks(
     oldest: Annotated[bool, typer.Option("--oldest", help="Oldest first (with --filter).")] = False,
     after: Annotated[
         int | None,
-        typer.Option("--after", metavar="ID", parser=whole_number,
-                     help="The page after this id, in the listing's order (with --filter)."),
+        typer.Option(
+            "--after",
+            metavar="ID",
+            parser=whole_number,
+            help="The page after this id, in the listing's order (with --filter).",
+        ),
     ] = None,  # fmt: skip
     as_json: JsonFlag = False,
     _db: GlobalDb = None,

@@ -45,6 +45,7 @@ def detail_renderable(task: TaskRecord) -> RenderableType:
         ("run at", Text(fmt.timestamp(task.run_at))),
         ("started", Text(fmt.timestamp(task.started_at))),
         ("finished", Text(fmt.timestamp(task.finished_at))),
+        ("took", Text(run_time(task))),
     ]
     if task.cancel_requested:
         rows.append(("cancel", Text("requested", style="yellow")))
@@ -58,12 +59,30 @@ def detail_renderable(task: TaskRecord) -> RenderableType:
     if task.result is not None:
         parts += [Text("\nresult", style="bold underline"), Text(pretty_json(task.result))]
     if task.error:
-        parts += [Text("\nerror", style="bold underline red"), Text(task.error)]
+        # The store keeps the latest attempt's error only.
+        heading = f"\nerror of attempt {task.attempts} (of {task.max_attempts})"
+        parts += [Text(heading, style="bold underline red"), Text(task.error)]
     return Group(*parts)
 
 
-class TaskDetailScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss(None)", "Close", show=True)]
+def run_time(task: TaskRecord) -> str:
+    """How long the latest attempt ran, or has been running."""
+    if task.started_at is None:
+        return "-"
+    if task.finished_at is None:
+        return "running" if task.state == "running" else "-"
+    return f"{max(0.0, task.finished_at - task.started_at):.3f} s"
+
+
+class TaskDetailScreen(ModalScreen[str | None]):
+    """Dismisses with ``"retry"`` or ``"cancel"`` (the app confirms and applies them) or
+    None (closed)."""
+
+    BINDINGS = [
+        Binding("escape,q", "dismiss(None)", "Close", show=True),
+        Binding("r", "dismiss('retry')", "Retry", show=True),
+        Binding("c", "dismiss('cancel')", "Cancel task", show=True),
+    ]
 
     def __init__(self, task: TaskRecord) -> None:
         super().__init__()
@@ -72,5 +91,5 @@ class TaskDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box", classes="dialog") as box:
             box.border_title = f"Task {self.task_record.id}"
-            box.border_subtitle = "esc to close"
+            box.border_subtitle = "r retry · c cancel · esc to close"
             yield Static(detail_renderable(self.task_record), id="detail-body")

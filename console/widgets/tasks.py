@@ -1,12 +1,11 @@
-"""The task list and its filter."""
+"""The task list: one page of the tasks the filter matches."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from jobsched.core.task import STATES, TaskRecord
+from jobsched.core.task import TaskRecord
 from rich.text import Text
 
 from . import format as fmt
@@ -22,43 +21,6 @@ STATE_STYLES = {
 }
 
 
-@dataclass(frozen=True)
-class TaskFilter:
-    """``state:failed cat:email text`` - state and category go to the store query; the
-    remaining words must all appear in the id, handler, category, state or reason."""
-
-    state: str | None = None
-    category: str | None = None
-    words: tuple[str, ...] = ()
-
-    @staticmethod
-    def parse(text: str) -> TaskFilter:
-        state = category = None
-        words = []
-        for token in text.split():
-            key, _, value = token.partition(":")
-            if key in ("state", "s") and value:
-                state = value.lower()
-            elif key in ("category", "cat", "c") and value:
-                category = value
-            elif token.lower() in STATES:
-                state = token.lower()
-            else:
-                words.append(token.lower())
-        return TaskFilter(state, category, tuple(words))
-
-    def matches(self, task: TaskRecord) -> bool:
-        if not self.words:
-            return True
-        hay = f"{task.id} {task.handler} {task.category} {task.state} {task.reason or ''}".lower()
-        return all(w in hay for w in self.words)
-
-    def describe(self) -> str:
-        parts = [f"state:{self.state}"] if self.state else []
-        parts += [f"cat:{self.category}"] if self.category else []
-        return " ".join(parts + list(self.words))
-
-
 def last_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[-1] if lines else ""
@@ -66,19 +28,28 @@ def last_line(text: str | None) -> str:
 
 class TaskTable(KeyedTable):
     COLUMNS = (
-        ("id", "id", 8),
-        ("category", "category", 12),
-        ("handler", "handler", 20),
+        ("id", "id", 7),
+        ("category", "category", 8),
+        ("handler", "handler", 12),
         ("state", "state", 9),
         ("attempts", "tries", 5),
         ("updated", "updated", 8),
-        ("info", "reason / error", 36),
+        ("took", "took", 6),
+        ("info", "reason / error", 20),
     )
+    IMPORTANCE = ("id", "state", "handler", "info", "category", "attempts", "updated", "took")
+    FLEX = {"handler": (1, 40), "info": (3, None), "category": (1, 16)}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order = int
         self.order_reverse = True
+
+    def set_order(self, newest_first: bool) -> None:
+        """Sort newest or oldest first; rows come back in the new order on the next sync."""
+        if self.order_reverse != newest_first:
+            self.order_reverse = newest_first
+            self.reset()
 
     def update_tasks(self, tasks: Sequence[TaskRecord]) -> None:
         self.sync({t.id: task_row(t) for t in tasks})
@@ -96,5 +67,13 @@ def task_row(t: TaskRecord) -> Row:
         Text(t.state, style=STATE_STYLES.get(t.state, "")),
         f"{t.attempts}/{t.max_attempts}",
         fmt.clock_time(updated),
-        Text(info[:200], style="red" if t.state == "failed" else "dim"),
+        took(t),
+        Text(info[:300], style="red" if t.state == "failed" else "dim"),
     )
+
+
+def took(t: TaskRecord) -> str:
+    """How long the last attempt ran ('' while it has not finished)."""
+    if t.started_at is None or t.finished_at is None:
+        return ""
+    return fmt.short_duration(t.finished_at - t.started_at)
