@@ -95,7 +95,8 @@ class JobschedApp(App[list[int]]):
         self.window = TaskWindow()
         self._window_version = 0  # bumped on every filter, order or page change
         self.health = HealthTracker()
-        self._awaited_decision: float | None = None  # `b`: report the next decision
+        # `b`: report a decision newer than this time, or "no change" after the deadline
+        self._awaited_decision: tuple[float, float] | None = None
         self.tasks = TaskActions(self)
         self.last_snapshot: Snapshot | None = None
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
@@ -196,14 +197,20 @@ class JobschedApp(App[list[int]]):
         self._report_decision(snap)
 
     def _report_decision(self, snap: Snapshot) -> None:
-        """After `b`: say what the balancer decided, once its decision shows up."""
-        if self._awaited_decision is None or not snap.decisions:
+        """After `b`: say what the balancer decided once its decision shows up, or that it
+        kept every target (the balancer records no decision when nothing changes)."""
+        if self._awaited_decision is None:
             return
-        newest = snap.decisions[0]
-        if float(newest.get("at") or 0) > self._awaited_decision:
+        after, deadline = self._awaited_decision
+        newest = snap.decisions[0] if snap.decisions else None
+        if newest is not None and float(newest.get("at") or 0) > after:
             self._awaited_decision = None
             changes = "; ".join(newest.get("changes") or []) or "no change"
             self.say(f"Balancer: {changes}")
+        elif self.clock.monotonic() >= deadline:
+            self._awaited_decision = None
+            targets = " ".join(f"{c.name}={c.workers}" for c in snap.categories)
+            self.say(f"Balancer: no change, the targets stay {targets}")
 
     def _status(self) -> tuple[str, float | None, str | None]:
         rate = self.refresh_rate if self.refresh_interval else None
@@ -372,7 +379,9 @@ class JobschedApp(App[list[int]]):
         """Run the balancer; its decision is reported when the next snapshot shows it."""
         snap = self.last_snapshot
         latest = snap.decisions[0].get("at") if snap and snap.decisions else None
-        self._awaited_decision = float(latest or 0)
+        # A node that shares the store picks the request up within a balancer interval.
+        wait = self.source.config.balance_interval + (self.refresh_interval or 0)
+        self._awaited_decision = (float(latest or 0), self.clock.monotonic() + wait)
         self.ops.submit(
             "Rebalance", self.source.rebalance, lambda _: self.say("Rebalance requested")
         )

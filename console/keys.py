@@ -76,10 +76,14 @@ TASK_KEYS = [
     ),
     Binding("r", "retry", "Retry", tooltip="Queue the selected failed or cancelled task again"),
     Binding("c", "cancel_task", "Cancel", tooltip="Cancel the selected task (asks first)"),
+    # A priority binding runs as the key arrives, before the keys queued behind it are
+    # handed to the focused widget: the filter has the focus by then, so a burst typed
+    # after "/" lands in it instead of firing dashboard keys.
     Binding(
         "/",
         "filter",
         "Filter",
+        priority=True,
         tooltip="Filter the task list: state:failed cat:email error:timeout since:2h words",
     ),
     Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the task filter"),
@@ -115,7 +119,7 @@ PALETTE_KEYS = [b for b in ALL_KEYS if b.action != "quit"]
 DEFINITIONS = [
     ("workers", "busy/threads→target, then min..max (or the pin)"),
     ("busy", "tasks a worker thread runs now (this node; all live nodes when attached)"),
-    ("fifo", "tasks claimed by a node, waiting in its memory for a worker"),
+    ("fifo", "tasks claimed by a node, waiting in its memory for a worker (claimed)"),
     ("queued", "tasks waiting: in the store, or claimed into a fifo"),
     ("oldest", "how long the next task to claim has been due"),
     ("drain", "queued / rate/s: time to empty the queue at the recent rate"),

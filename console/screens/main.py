@@ -103,7 +103,8 @@ class MainScreen(Screen[None]):
             self.decision_log.update_decisions(snap.decisions)
             self.history_panel.add_sample(snap.rate, sum(c.queued for c in snap.categories))
             if tasks is not None:
-                self.task_table.update_tasks(tasks)
+                busy = frozenset(w.task_id for w in snap.workers if w.task_id is not None)
+                self.task_table.update_tasks(tasks, snap.node_id, busy)
             self.status_line.update_status(snap, *status)
 
     def open_filter(self) -> None:

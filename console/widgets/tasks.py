@@ -15,6 +15,7 @@ STATE_STYLES = {
     "scheduled": "blue",
     "queued": "cyan",
     "running": "bold green",
+    "claimed": "cyan",
     "succeeded": "green",
     "failed": "bold red",
     "cancelled": "dim",
@@ -51,11 +52,21 @@ class TaskTable(KeyedTable):
             self.order_reverse = newest_first
             self.reset()
 
-    def update_tasks(self, tasks: Sequence[TaskRecord]) -> None:
-        self.sync({t.id: task_row(t) for t in tasks})
+    def update_tasks(
+        self, tasks: Sequence[TaskRecord], node_id: str = "", busy: frozenset[int] = frozenset()
+    ) -> None:
+        """``busy``: the tasks ``node_id``'s workers run now; its other ``running`` tasks
+        are claimed into its FIFO and still wait for a worker (shown ``claimed``)."""
+        self.sync({t.id: task_row(t, node_id, busy) for t in tasks})
 
 
-def task_row(t: TaskRecord) -> Row:
+def shown_state(t: TaskRecord, node_id: str, busy: frozenset[int]) -> str:
+    if t.state == "running" and t.owner == node_id and t.id not in busy:
+        return "claimed"
+    return t.state
+
+
+def task_row(t: TaskRecord, node_id: str = "", busy: frozenset[int] = frozenset()) -> Row:
     updated = t.finished_at or t.started_at or t.created_at
     info = t.reason or ""
     if t.error:
@@ -64,7 +75,7 @@ def task_row(t: TaskRecord) -> Row:
         str(t.id),
         t.category,
         t.handler,
-        Text(t.state, style=STATE_STYLES.get(t.state, "")),
+        Text(shown_state(t, node_id, busy), style=STATE_STYLES.get(t.state, "")),
         f"{t.attempts}/{t.max_attempts}",
         fmt.clock_time(updated),
         took(t),

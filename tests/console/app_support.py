@@ -236,3 +236,8 @@ def screen_text(app: JobschedApp) -> str:
     """The text on the screen (from an SVG export), for literal checks."""
     svg = app.export_screenshot()
     return html.unescape(svg).replace("\xa0", " ")
+
+
+def screen_lines(app: JobschedApp) -> list[str]:
+    """The screen as plain lines, one per terminal row (the compositor's rendering)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
