@@ -159,6 +159,8 @@ class JobschedApp(App[list[int]]):
             self._read_failed(error or RuntimeError("no snapshot"))
         else:  # a page read before the window moved is not shown
             self._apply(snap, tasks if version == self._window_version else None)
+            if self._tasks_stale and self.refresh_interval:
+                self._tick()  # the window moved during this read: read it again now
 
     def refresh_now(self) -> None:
         """Read the source and update every panel now, on the UI thread: at start, after
@@ -453,6 +455,8 @@ class JobschedApp(App[list[int]]):
         self.main.set_list_title(self.window.describe())
         if not self.refresh_interval:
             self.refresh_now()
+        else:  # read the new window now, not at the next tick
+            self._tick()
 
     # ------------------------------------------------------------ nodes, help, palette, quit
     def action_nodes(self) -> None:
