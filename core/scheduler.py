@@ -1077,8 +1077,10 @@ class Scheduler(Client):
                 # Tasks finished per second over the last few seconds, per category.
                 "rates": {name: round(rate, 3) for name, rate in self.metrics.rates().items()},
                 # Run time percentiles of the latest tasks, per category: [p50, p95].
-                "run_times": {name: [percentile(list(p.run_times), q) for q in (0.5, 0.95)]
-                              for name, p in self.pools.items()},  # fmt: skip
+                "run_times": {
+                    name: [percentile(list(p.run_times), q) for q in (0.5, 0.95)]
+                    for name, p in self.pools.items()
+                },  # fmt: skip
                 "python": sys.version.split()[0],
             },
             stopped=stopped,

@@ -81,8 +81,7 @@ def delete_finished_sql(count: int, mark: str) -> str:
     is never deleted, whatever the caller passes."""
     ids = ", ".join([mark] * count)
     return (
-        f"DELETE FROM tasks WHERE id IN ({ids})"
-        " AND state IN ('succeeded', 'failed', 'cancelled')"
+        f"DELETE FROM tasks WHERE id IN ({ids}) AND state IN ('succeeded', 'failed', 'cancelled')"
     )
 
 
@@ -90,6 +89,5 @@ def queue_head_sql(mark: str) -> str:
     """The ``run_at`` of one category's next task to claim (the lowest queued id): a walk
     of the claim index, however long the queue."""
     return (
-        f"SELECT run_at FROM tasks WHERE category = {mark} AND state = 'queued'"
-        " ORDER BY id LIMIT 1"
+        f"SELECT run_at FROM tasks WHERE category = {mark} AND state = 'queued' ORDER BY id LIMIT 1"
     )

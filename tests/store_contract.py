@@ -459,9 +459,7 @@ class StoreContract:
         store.claim("email", 1, NODE, T0)
         assert store.queue_heads(["email"]) == {"email": T0 - 10}
 
-    def test_bulk_actions_touch_exactly_the_matching_eligible_tasks(
-        self, store: TaskStore
-    ) -> None:
+    def test_bulk_actions_touch_exactly_the_matching_eligible_tasks(self, store: TaskStore) -> None:
         from jobsched.core import bulk
 
         failed = self.running(store, 3)
