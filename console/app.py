@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable
 
 from .health import HealthTracker
+from .escape import visible
 from .keys import (
     ALL_KEYS,
     DASHBOARD_ACTIONS,
@@ -241,7 +242,7 @@ class JobschedApp(App[list[int]]):
         else:
             message = f"{type(exc).__name__}: {exc}"
             log.error("%s", what, exc_info=exc)
-        self.notify(message, title=what, severity="error", timeout=8, markup=False)
+        self.notify(visible(message), title=what, severity="error", timeout=8, markup=False)
 
     def operation_finished(self, op: Operation, result: Any, error: BaseException | None) -> None:
         """Runs on the UI thread when a queued operator call returned or raised."""
@@ -255,7 +256,7 @@ class JobschedApp(App[list[int]]):
         self.refresh_now()
 
     def say(self, message: str, severity: str = "information") -> None:
-        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(visible(message), severity=severity, markup=False)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ selection
     def selected_category(self) -> str | None:

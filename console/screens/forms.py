@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from ..escape import visible
+
 #: What a form dismisses with when enter is pressed on the value it opened with.
 UNCHANGED = ("unchanged",)
 
@@ -62,6 +64,7 @@ class ValueForm(ModalScreen[Any]):
         self.dismiss((value,))
 
     def show_error(self, message: str) -> None:
+        message = visible(message)
         self.query_one("#form-error", Static).update(Text(message, style="bold red"))
         self.notify(message, title="Not applied", severity="error", timeout=10, markup=False)
 

@@ -11,9 +11,13 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..escape import visible
 from . import format as fmt
 
 SHOWN = 30
+#: A decision is read from the store (another program may have written it): each of its
+#: lines is shown escaped and cut to this many characters.
+LINE_CHARS = 500
 
 
 def decision_text(decisions: Sequence[Mapping[str, Any]]) -> Group:
@@ -24,13 +28,14 @@ def decision_text(decisions: Sequence[Mapping[str, Any]]) -> Group:
         parts.append(Text("no decision yet", style="dim"))
     for d in decisions[:SHOWN]:
         targets = " ".join(f"{k}={v}" for k, v in sorted(d.get("targets", {}).items()))
+        targets = visible(targets)[:LINE_CHARS]
         head = Text()
         head.append(fmt.clock_time(d.get("at")), style="bold")
-        head.append(f" {d.get('trigger', '')}", style="cyan")
+        head.append(f" {visible(d.get('trigger', ''))[:LINE_CHARS]}", style="cyan")
         head.append(f"  {targets}", style="dim")
         parts.append(head)
         for line in d.get("changes") or ["no change"]:
-            parts.append(Padding(Text(str(line)), (0, 0, 0, 2)))
+            parts.append(Padding(Text(visible(str(line))[:LINE_CHARS]), (0, 0, 0, 2)))
     return Group(*parts)
 
 

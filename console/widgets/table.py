@@ -11,15 +11,26 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowKey
 
+from ..escape import visible
+
 Cell = str | Text
 Row = Sequence[Cell]
 
 
+#: The most characters one cell keeps (a name read from a foreign store may be huge).
+CELL_CHARS = 500
+
+
 def cell(value: object, style: str = "") -> Text:
-    """Any value as a cell. Plain text is never read as markup (names, errors, payloads)."""
+    """Any value as a cell. Plain text is never read as markup (names, errors, payloads),
+    and its control characters are shown escaped, never sent to the terminal."""
     if isinstance(value, Text):
-        return value
-    return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
+        safe = visible(value.plain)[:CELL_CHARS]
+        if safe == value.plain:
+            return value
+        return Text(safe, style=value.style, no_wrap=True, overflow="ellipsis")
+    text = "" if value is None else visible(value)[:CELL_CHARS]
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
 class KeyedTable(DataTable[Text]):
