@@ -18,7 +18,7 @@ from .clock import Clock, SystemClock
 from .config import CategoryConfig, SchedulerConfig, check_capacity, check_name, check_priority
 from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
 from .handlers import HandlerFn, HandlerSpec, registered_in
-from .payload import encode_payload, resolve_run_at
+from .payload import check_dedup_key, check_submit_item, encode_payload, resolve_run_at
 from .query import Page, TaskQuery
 from .store import TaskStore
 from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
@@ -30,15 +30,18 @@ SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
 
 
 def import_handler_modules(modules: Iterable[str]) -> None:
+    """Import the configured handler modules; any way one fails to import (an ImportError,
+    a SyntaxError, an exception it raises, even ``sys.exit()``) is a ConfigError naming
+    the module and what went wrong."""
     for module in modules:
         try:
             importlib.import_module(module)
-        except ImportError as exc:
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a module may raise anything
             raise ConfigError(
                 "handlers module",
                 module,
-                f"cannot be imported ({exc})",
-                "Check the [scheduler] handlers list",
+                f"cannot be imported ({type(exc).__name__}: {exc})",
+                "Fix the module or check the [scheduler] handlers list",
             ) from exc
 
 
@@ -133,13 +136,7 @@ class Client:
         cat = self._category(category)
         text = encode_payload(payload)
         when = resolve_run_at(self.clock.now(), delay, run_at)
-        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
-            raise ConfigError(
-                "dedup key",
-                key,
-                "must be a string of 1 to 200 characters",
-                "Use e.g. 'fetch:https://...'",
-            )
+        key = check_dedup_key(key)
         attempts = (
             max_attempts if max_attempts is not None else spec.max_attempts or cat.max_attempts
         )
@@ -166,7 +163,8 @@ class Client:
         # Items without options differ only in their payload: the handler, category,
         # attempts, timeout and (due now) run_at are worked out once per handler.
         plain: dict[str, NewTask] = {}
-        for item in items:
+        for index, item in enumerate(items):
+            check_submit_item(item, index)
             if len(item) == 2 and isinstance(item[0], str):
                 row = plain.get(item[0])
                 if row is None:

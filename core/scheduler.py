@@ -29,7 +29,14 @@ from typing import Any
 from .balancer import Balancer, Decision, Demand
 from .client import Client, SubmitItem
 from .clock import Clock, SteadyClock, SystemClock
-from .config import MAX_BUDGET, CategoryConfig, SchedulerConfig, check_capacity, check_int
+from .config import (
+    MAX_BUDGET,
+    CategoryConfig,
+    SchedulerConfig,
+    check_capacity,
+    check_int,
+    check_seconds,
+)
 from .errors import (
     SchedulerStateError,
     StorageError,
@@ -229,6 +236,7 @@ class Scheduler(Client):
         deadline plus ``STOP_MARGIN``: each last write gets what is left of that, and the
         tasks it could not give back are listed in ``unreleased``.
         """
+        check_seconds("grace", grace, allow_none=True, allow_zero=True)
         if self.state == "stopping":
             self._deadline = min(self._deadline, self.clock.monotonic() + (grace or 0.0))
             return []
@@ -496,6 +504,7 @@ class Scheduler(Client):
 
     # ================================================================ waiting
     def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
+        check_seconds("timeout", timeout, allow_none=True, allow_zero=True)
         event = threading.Event()
         with self._lock:
             self._waiters.setdefault(task_id, []).append(event)
