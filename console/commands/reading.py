@@ -16,6 +16,7 @@ from jobsched.core.task import CANCELLED, FAILED, STATES, SUCCEEDED
 from .. import reports
 from ..cli_base import (
     ACCEPT_NEGATIVE,
+    FullFlag,
     JsonFlag,
     WaitTimeout,
     complete_categories,
@@ -121,11 +122,12 @@ def tasks(
 def show(
     ctx: typer.Context,
     task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
+    full: FullFlag = False,
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """Everything about one task."""
+    """Everything about one task (a long payload, result or error is cut unless --full)."""
     with _client(ctx) as client:
         task = client.get(task_id)
     if as_json:
@@ -133,7 +135,7 @@ def show(
         return
     from ..tables import print_task
 
-    print_task(task)
+    print_task(task, full=full)
 
 
 class TaskNotFinishedError(WaitTimeoutError):
@@ -152,6 +154,7 @@ def result(
     task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
     timeout: WaitTimeout = None,
+    full: FullFlag = False,
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
@@ -162,4 +165,4 @@ def result(
         task = reports.wait_terminal(client, task_id, timeout) if wait else client.get(task_id)
     if task.state not in (SUCCEEDED, CANCELLED, FAILED):
         raise TaskNotFinishedError(task.id, task.state)
-    _print_outcome(task)
+    _print_outcome(task, full=full or as_json)
