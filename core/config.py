@@ -97,9 +97,9 @@ def check_seconds(
         raise error(what, value, "is not a number of seconds", "Use e.g. 2.0")
     try:
         seconds = float(value)
-    except OverflowError:  # an int beyond any float
-        seconds = math.inf
-    if not math.isfinite(seconds):
+    except OverflowError:  # an int beyond any float: far more than the bound
+        seconds = 2 * MAX_SECONDS
+    if math.isnan(seconds) or seconds == -math.inf:
         raise error(what, value, "must be a finite number of seconds", "Use e.g. 2.0")
     if seconds > MAX_SECONDS:
         raise error(

@@ -123,7 +123,7 @@ def test_tasks_and_status_escape_names_from_the_store(hostile: tuple[Cli, dict[s
 
 
 def test_log_lines_of_the_node_are_escaped(tmp_path: Path) -> None:
-    from jobsched.console.cli import _VisibleFormatter
+    from jobsched.console.commands.node import _VisibleFormatter
 
     record = logging.LogRecord(
         "jobsched", logging.WARNING, __file__, 1, "task %s: %s", ("x", HOSTILE), None
