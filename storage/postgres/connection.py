@@ -83,10 +83,12 @@ def parse_url(
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        # The parser's reason may quote a piece of the password: shown only without one.
+        reason = f" ({exc})" if location == url else ""
         raise InvalidInputError(
             "database URL",
             location,
-            f"is not a valid URL ({exc})",
+            f"is not a valid URL{reason}",
             "Write postgresql://user@host:5432/database, an IPv6 host in brackets: [::1]",
         ) from None
     if ambiguous_credentials(url, parts.netloc):

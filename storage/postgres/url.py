@@ -41,10 +41,24 @@ def redact(url: str) -> str:
     malformed URLs too: one slash, an unencoded ``@ / ? #`` in the password, a broken
     host. A ``password=`` in the query hides everything after it.
     """
+    hidden: list[tuple[int, int]] = []
     span = credentials_span(url)
     if span is not None:
-        url = url[: span[0]] + HIDDEN + url[span[1] :]
-    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + HIDDEN, url)
+        hidden.append(span)
+    query = _QUERY_PASSWORD.search(url)
+    if query is not None:
+        hidden.append((query.end(1), len(url)))
+    # Both spans are found in the raw text, then merged: a password that holds
+    # "?password=" or an "@" must not hide one rule's span from the other.
+    out: list[str] = []
+    at = 0
+    for start, end in sorted(hidden):
+        if out and start <= at:  # overlaps the span just hidden: widen it
+            at = max(at, end)
+            continue
+        out += [url[at:start], HIDDEN]
+        at = end
+    return "".join(out) + url[at:]
 
 
 #: Characters that end or split the user part of a URL: unencoded in a user name or
