@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobsched.core import JobschedError
 from jobsched.storage import open_store
-from jobsched.storage.postgres_url import redact
+from jobsched.storage.postgres.url import redact
 
 pytestmark = pytest.mark.timeout(120)
 
