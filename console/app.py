@@ -25,8 +25,8 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import DataTable
 
-from .health import HealthTracker
 from .escape import visible
+from .health import HealthTracker
 from .keys import (
     ALL_KEYS,
     DASHBOARD_ACTIONS,

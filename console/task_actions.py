@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jobsched.core.bulk import BulkResult
 from jobsched.core.task import TaskRecord
 
+from .escape import visible
 from .screens.detail import TaskDetailScreen
 from .screens.forms import UNCHANGED, goto_form
 
@@ -51,7 +52,7 @@ class TaskActions:
         table = self.app.main.task_table
         handler = record.handler if record else table.cell_text(str(task_id), "handler")
         state = record.state if record else table.cell_text(str(task_id), "state")
-        shown = f" ({handler}, {state})" if handler else ""
+        shown = f" ({visible(handler)}, {visible(state)})" if handler else ""
         self.app.confirm(
             f"Cancel task {task_id}",
             f"Cancel task {task_id}{shown}? A running task is asked to stop.",
@@ -158,7 +159,7 @@ class TaskActions:
                 return
             app.confirm(
                 f"{verb} {count:,} tasks",
-                f"{verb} {count:,} tasks matching {text!r}?\n{preview.describe()}.",
+                f"{verb} {count:,} tasks matching {visible(repr(text))}?\n{preview.describe()}.",
                 apply,
                 f"{verb} {count:,}",
             )
