@@ -25,6 +25,8 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import DataTable
 
+from .escape import visible
+from .health import HealthTracker
 from .keys import (
     ALL_KEYS,
     DASHBOARD_ACTIONS,
@@ -35,21 +37,24 @@ from .keys import (
 )
 from .operations import Operation, OperationQueue
 from .reports import injected_message
-from .screens.detail import TaskDetailScreen
-from .screens.forms import pin_form, priority_form
+from .screens.confirm import ConfirmScreen
+from .screens.forms import UNCHANGED, pin_form, priority_form
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
 from .screens.quit import WAIT, QuitScreen
 from .source import RUNNING, Source, nodes_of
+from .task_actions import TaskActions
+from .tasklist import TaskWindow
 from .widgets import format as fmt
-from .widgets.tasks import TaskFilter
 
 log = logging.getLogger("jobsched.console")
 
 REFRESH_INTERVAL = 0.25  # seconds: about 4 snapshots a second
 TASKS_EVERY = 4  # the task list is a store query: read it on every 4th tick only
-TASK_LIMIT = 200
+
+#: One read of the task list: a page of tasks and the queue heads.
+Tasks = tuple[list[TaskRecord], dict[str, float]]
 
 
 def round_weight(value: float) -> float:
@@ -88,7 +93,12 @@ class JobschedApp(App[list[int]]):
         self.inject_duration_ms = inject_duration_ms
         self.main: MainScreen  # built with the default screen, once the app runs
         self.ops = OperationQueue(self)
-        self.task_filter = TaskFilter()
+        self.window = TaskWindow()
+        self._window_version = 0  # bumped on every filter, order or page change
+        self.health = HealthTracker()
+        # `b`: report a decision newer than this time, or "no change" after the deadline
+        self._awaited_decision: tuple[float, float] | None = None
+        self.tasks = TaskActions(self)
         self.last_snapshot: Snapshot | None = None
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
         self._refresh_times: deque[float] = deque(maxlen=9)
@@ -122,10 +132,13 @@ class JobschedApp(App[list[int]]):
         self._ticks += 1
         with_tasks = self._tasks_stale or self._ticks % TASKS_EVERY == 0
         self.run_worker(
-            partial(self._fetch, with_tasks), thread=True, exit_on_error=False, group="refresh"
+            partial(self._fetch, with_tasks, self._window_version),
+            thread=True,
+            exit_on_error=False,
+            group="refresh",
         )
 
-    def _fetch(self, with_tasks: bool) -> None:
+    def _fetch(self, with_tasks: bool, version: int) -> None:
         snap = tasks = error = None
         try:
             snap = self.source.snapshot()
@@ -133,16 +146,22 @@ class JobschedApp(App[list[int]]):
         except Exception as exc:
             error = exc
         with contextlib.suppress(Exception):  # the app is closing
-            self.call_from_thread(self._fetched, snap, tasks, error)
+            self.call_from_thread(self._fetched, snap, tasks, error, version)
 
     def _fetched(
-        self, snap: Snapshot | None, tasks: list[TaskRecord] | None, error: Exception | None
+        self,
+        snap: Snapshot | None,
+        tasks: Tasks | None,
+        error: Exception | None,
+        version: int,
     ) -> None:
         self._fetching = False
         if snap is None:
             self._read_failed(error or RuntimeError("no snapshot"))
-        else:
-            self._apply(snap, tasks)
+        else:  # a page read before the window moved is not shown
+            self._apply(snap, tasks if version == self._window_version else None)
+            if self._tasks_stale and self.refresh_interval:
+                self._tick()  # the window moved during this read: read it again now
 
     def refresh_now(self) -> None:
         """Read the source and update every panel now, on the UI thread: at start, after
@@ -155,25 +174,46 @@ class JobschedApp(App[list[int]]):
             return
         self._apply(snap, tasks)
 
-    def _load_tasks(self) -> list[TaskRecord]:
-        f = self.task_filter
-        rows = self.source.list_tasks(
-            f.state, f.category, TASK_LIMIT * 5 if f.words else TASK_LIMIT
-        )
-        return [t for t in rows if f.matches(t)][:TASK_LIMIT]
+    def _load_tasks(self) -> Tasks:
+        """One page of the task list and the queue heads (both store reads)."""
+        return self.source.find_tasks(self.window.page), self.source.queue_heads()
 
-    def _apply(self, snap: Snapshot, tasks: list[TaskRecord] | None) -> None:
+    def _apply(self, snap: Snapshot, tasks: Tasks | None) -> None:
         self.last_snapshot = snap
         self.refreshes += 1
-        self._refresh_times.append(self.clock.monotonic())
+        mono = self.clock.monotonic()
+        self._refresh_times.append(mono)
         self._read_error = None
         back = self._outage.ok()
         if back is not None:
             self.notify(back, title="The node can be read again", markup=False)
+        self.health.add(mono, snap)
+        rows = None
         if tasks is not None:
             self._tasks_stale = False
+            rows, heads = tasks
+            self.health.set_heads(heads)
+            self.main.task_table.set_order(self.window.order == "newest")
         self.sub_title = self.demo or f"node {snap.node_id}"
-        self.main.show(snap, tasks, self._status())
+        self.main.show(snap, rows, self._status(), self.health.health(snap))
+        self.main.set_list_title(self.window.describe())
+        self._report_decision(snap)
+
+    def _report_decision(self, snap: Snapshot) -> None:
+        """After `b`: say what the balancer decided once its decision shows up, or that it
+        kept every target (the balancer records no decision when nothing changes)."""
+        if self._awaited_decision is None:
+            return
+        after, deadline = self._awaited_decision
+        newest = snap.decisions[0] if snap.decisions else None
+        if newest is not None and float(newest.get("at") or 0) > after:
+            self._awaited_decision = None
+            changes = "; ".join(newest.get("changes") or []) or "no change"
+            self.say(f"Balancer: {changes}")
+        elif self.clock.monotonic() >= deadline:
+            self._awaited_decision = None
+            targets = " ".join(f"{c.name}={c.workers}" for c in snap.categories)
+            self.say(f"Balancer: no change, the targets stay {targets}")
 
     def _status(self) -> tuple[str, float | None, str | None]:
         rate = self.refresh_rate if self.refresh_interval else None
@@ -202,7 +242,7 @@ class JobschedApp(App[list[int]]):
         else:
             message = f"{type(exc).__name__}: {exc}"
             log.error("%s", what, exc_info=exc)
-        self.notify(message, title=what, severity="error", timeout=8, markup=False)
+        self.notify(visible(message), title=what, severity="error", timeout=8, markup=False)
 
     def operation_finished(self, op: Operation, result: Any, error: BaseException | None) -> None:
         """Runs on the UI thread when a queued operator call returned or raised."""
@@ -216,16 +256,25 @@ class JobschedApp(App[list[int]]):
         self.refresh_now()
 
     def say(self, message: str, severity: str = "information") -> None:
-        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(visible(message), severity=severity, markup=False)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ selection
     def selected_category(self) -> str | None:
+        """The category under the cursor of the categories panel, when that panel has the
+        focus: a category key never acts on a row another panel's focus hides."""
+        if not self.main.cat_table.has_focus:
+            self.say("Category keys act on the categories panel: tab to it first", "warning")
+            return None
         name = self.main.cat_table.selected_key
         if name is None:
             self.say("No category selected", "warning")
         return name
 
     def selected_task(self) -> int | None:
+        """The task under the cursor of the task list, when the task list has the focus."""
+        if not self.main.task_table.has_focus:
+            self.say("Task keys act on the task list: tab to it first", "warning")
+            return None
         key = self.main.task_table.selected_key
         if key is None:
             self.say("No task selected", "warning")
@@ -233,7 +282,13 @@ class JobschedApp(App[list[int]]):
         return int(key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in DASHBOARD_ACTIONS and self.screen is not self.main)
+        name = action.split("(")[0]
+        if name not in DASHBOARD_ACTIONS:
+            return True
+        if self.screen is not self.main:
+            return False
+        # While an input has the focus, its keys are text (escape still clears the filter).
+        return name == "clear_filter" or not self.main.typing
 
     # ------------------------------------------------------------------ category actions
     def action_inject(self, count: int) -> None:
@@ -295,89 +350,114 @@ class JobschedApp(App[list[int]]):
     def _form_done(
         self, label: str, apply: Callable[[Any], Any], answer: tuple[Any] | None
     ) -> None:
-        if answer is not None:
+        if answer == UNCHANGED:
+            self.say(f"{label}: unchanged")
+        elif answer is not None:
             self.ops.submit(
                 label, partial(apply, answer[0]), lambda _: self.say(f"{label}: applied")
             )
 
     def action_toggle_pause(self) -> None:
+        """Resume at once; pausing asks first (the category's workers stop taking tasks)."""
         if (cat := self.selected_category()) is None:
             return
+        shown = self._category(cat)
+        if shown is not None and shown.paused:
+            self._set_paused(cat, False)
+            return
+        question = (
+            f"Pause {cat}? Its workers finish what they run and take no new task "
+            f"({fmt.count(shown.queued) if shown else 'its'} queued wait)."
+        )
+        self.confirm(f"Pause {cat}", question, partial(self._set_paused, cat, True), "Pause")
 
-        def toggle() -> bool:  # reads the stored state, so quick presses alternate
-            paused = not self.source.is_paused(cat)
-            self.source.set_paused(cat, paused)
-            return paused
-
+    def _set_paused(self, cat: str, paused: bool) -> None:
         self.ops.submit(
-            f"Pause {cat}", toggle, lambda p: self.say(f"{cat} {'paused' if p else 'resumed'}")
+            f"Pause {cat}",
+            partial(self.source.set_paused, cat, paused),
+            lambda _: self.say(f"{cat} {'paused' if paused else 'resumed'}"),
         )
 
     def action_rebalance(self) -> None:
+        """Run the balancer; its decision is reported when the next snapshot shows it."""
+        snap = self.last_snapshot
+        latest = snap.decisions[0].get("at") if snap and snap.decisions else None
+        # A node that shares the store picks the request up within a balancer interval.
+        wait = self.source.config.balance_interval + (self.refresh_interval or 0)
+        self._awaited_decision = (float(latest or 0), self.clock.monotonic() + wait)
         self.ops.submit(
             "Rebalance", self.source.rebalance, lambda _: self.say("Rebalance requested")
         )
 
-    # ------------------------------------------------------------------ task actions
-    def action_retry(self) -> None:
-        if (task_id := self.selected_task()) is None:
-            return
+    def confirm(
+        self, title: str, question: str, then: Callable[[], None], yes: str = "Yes"
+    ) -> None:
+        """Ask ``question``; call ``then`` only on yes."""
 
-        def done(ids: list[int]) -> None:
-            if ids:
-                self.say(f"Task {task_id} queued again")
+        def answered(yes_: bool | None) -> None:
+            if yes_:
+                then()
             else:
-                self.say(
-                    f"Task {task_id} was not retried: only failed or cancelled tasks are", "warning"
-                )
+                self.say(f"{title}: nothing changed")
 
-        self.ops.submit(f"Retry task {task_id}", partial(self.source.retry, [task_id]), done)
+        self.push_screen(ConfirmScreen(title, question, yes), answered)
+
+    # ------------------------------------------------------------------ task actions
+    # (what they do lives in console/task_actions.py)
+    def action_retry(self) -> None:
+        self.tasks.retry_selected()
 
     def action_cancel_task(self) -> None:
-        if (task_id := self.selected_task()) is not None:
-            self.ops.submit(
-                f"Cancel task {task_id}",
-                partial(self.source.cancel, [task_id]),
-                lambda answers: self.say(f"Task {task_id}: {answers.get(task_id, '?')}"),
-            )
+        self.tasks.cancel_selected()
 
     def action_task_detail(self, task_id: int | None = None) -> None:
-        if task_id is None and (task_id := self.selected_task()) is None:
-            return
-        self.ops.submit(
-            f"Task {task_id}",
-            partial(self.source.get, task_id),
-            lambda record: self.push_screen(TaskDetailScreen(record)),
-        )
+        self.tasks.detail(task_id)
+
+    def action_filter(self) -> None:
+        self.main.open_filter()
+
+    def action_clear_filter(self) -> None:
+        if self.main.filter_input.display or self.window.text:
+            self.main.clear_filter()
+
+    def action_page(self, step: int) -> None:
+        self.tasks.page(step)
+
+    def action_toggle_order(self) -> None:
+        self.tasks.toggle_order()
+
+    def action_goto(self) -> None:
+        self.tasks.goto()
+
+    def action_bulk(self, action: str) -> None:
+        self.tasks.bulk(action)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a worker shows the task it runs; on any other table, the selected task."""
+        """Enter on a worker shows the task it runs; on the task list, the selected task."""
         event.stop()
         if event.data_table is self.main.worker_table:
             running = self.main.worker_table.cell_text(str(event.row_key.value), "task")
             if not running:
                 self.say("This worker is idle", "warning")
                 return
-            self.action_task_detail(int(running))
-        else:
-            self.action_task_detail()
-
-    def action_filter(self) -> None:
-        self.main.open_filter()
-
-    def action_clear_filter(self) -> None:
-        if self.main.filter_input.display or self.task_filter != TaskFilter():
-            self.main.clear_filter()
+            self.tasks.detail(int(running))
+        elif event.data_table is self.main.task_table:
+            self.tasks.detail(None)
 
     @on(MainScreen.FilterChanged)
     def _filter_changed(self, event: MainScreen.FilterChanged) -> None:
-        new = TaskFilter.parse(event.text)
-        if new != self.task_filter:
-            self.task_filter = new
-            self._tasks_stale = True
-            if not self.refresh_interval:
-                self.refresh_now()
+        self.tasks.filter_changed(event.text, event.submitted)
+
+    def window_moved(self) -> None:
+        """The filter, order or page changed: read the task list again."""
+        self._window_version += 1
+        self._tasks_stale = True
+        self.main.set_list_title(self.window.describe())
+        if not self.refresh_interval:
+            self.refresh_now()
+        else:  # read the new window now, not at the next tick
+            self._tick()
 
     # ------------------------------------------------------------ nodes, help, palette, quit
     def action_nodes(self) -> None:

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 
 import typer
 from jobsched.core import InvalidInputError, JobschedError
+from jobsched.core.config import MAX_SECONDS
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from .escape import visible
 from .settings import load_settings
 
 EXIT_USAGE = 2
@@ -146,24 +148,40 @@ def _one_line(text: str) -> str:
 
 
 def _fail(message: str, code: int) -> int:
-    typer.echo(f"Error: {_one_line(message)}", err=True)
+    # An error may quote a task's error text or a name read from a store: escaped.
+    typer.echo(f"Error: {visible(_one_line(message))}", err=True)
     return code
 
 
 def seconds_option(option: str, value: float | None) -> float | None:
-    if value is not None and (not math.isfinite(value) or value < 0):
+    """A ``--grace``/``--for``/``--timeout`` value: finite, 0 or more, at most MAX_SECONDS."""
+    if value is not None and (not math.isfinite(value) or not 0 <= value <= MAX_SECONDS):
         raise InvalidInputError(
-            option, value, "must be a finite number of seconds, 0 or more", "Use e.g. 30"
+            option,
+            value,
+            f"must be a finite number of seconds from 0 to ten years ({MAX_SECONDS:,.0f} s)",
+            "Use e.g. 30",
         )
     return value
 
 
+#: Whole numbers on the command line fit a signed 64-bit integer (task ids are one).
+LARGEST_WHOLE = 2**63 - 1
+
+
 def whole_number(text: str) -> int:
-    """Parse a whole-number argument, naming the value when it is not one."""
+    """Parse a whole-number argument, naming the value when it is not one or when it is
+    beyond what any store holds (a signed 64-bit integer)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a whole number") from None
+        raise typer.BadParameter(f"{visible(text[:40])!r} is not a whole number") from None
+    if not -LARGEST_WHOLE <= value <= LARGEST_WHOLE:
+        raise typer.BadParameter(
+            f"{text[:30]}{'...' if len(text) > 30 else ''} is out of range "
+            f"(at most {LARGEST_WHOLE})"
+        )
+    return value
 
 
 def parse_task_id(text: str) -> int:
@@ -212,6 +230,9 @@ def complete_handlers(incomplete: str) -> list[str]:
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout.")]
+FullFlag = Annotated[
+    bool, typer.Option("--full", help="Print long values whole instead of cutting them.")
+]
 WaitTimeout = Annotated[
     float | None,
     typer.Option(

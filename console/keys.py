@@ -11,6 +11,7 @@ from .screens.help import KeyGroup
 BURST = 100
 PRIORITY_STEP = 1.5  # weights are relative, so + and - multiply and divide
 
+# The footer shows the keys an operator needs most (``show=True``); ``?`` lists them all.
 CATEGORY_KEYS = [
     Binding(
         "i", "inject(1)", "Inject", tooltip="Inject one synthetic task into the selected category"
@@ -19,24 +20,50 @@ CATEGORY_KEYS = [
         "I",
         f"inject({BURST})",
         f"×{BURST}",
+        show=False,
         tooltip=f"Inject a burst of {BURST} synthetic tasks into the selected category",
     ),
     Binding(
         "+,=",
         "priority_up",
         "Prio+",
+        show=False,
         tooltip=f"Raise the selected category's priority (×{PRIORITY_STEP:g})",
     ),
     Binding(
         "-",
         "priority_down",
         "Prio-",
+        show=False,
         tooltip=f"Lower the selected category's priority (÷{PRIORITY_STEP:g})",
     ),
-    Binding("e", "edit_priority", "Prio=", tooltip="Set the selected category's priority exactly"),
-    Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the selected category"),
-    Binding("P", "pin", "Pin", tooltip="Pin the selected category's worker count (empty: unpin)"),
-    Binding("b", "rebalance", "Balance", tooltip="Run the balancer now"),
+    Binding(
+        "e",
+        "edit_priority",
+        "Prio=",
+        show=False,
+        tooltip="Set the selected category's priority exactly",
+    ),
+    Binding(
+        "p",
+        "toggle_pause",
+        "Pause",
+        tooltip="Pause or resume the selected category (pausing asks first)",
+    ),
+    Binding(
+        "P",
+        "pin",
+        "Pin",
+        show=False,
+        tooltip="Pin the selected category's worker count (empty: unpin)",
+    ),
+    Binding(
+        "b",
+        "rebalance",
+        "Balance",
+        show=False,
+        tooltip="Run the balancer now and show its decision",
+    ),
 ]
 TASK_KEYS = [
     Binding(
@@ -44,25 +71,62 @@ TASK_KEYS = [
         "task_detail",
         "Detail",
         show=False,
-        tooltip="Show the selected task (or the worker's task)",
+        tooltip="Show the selected task (or the worker's task); r / c there retry / cancel it",
         key_display="⏎",
     ),
     Binding("r", "retry", "Retry", tooltip="Queue the selected failed or cancelled task again"),
-    Binding("c", "cancel_task", "Cancel", tooltip="Cancel the selected task"),
-    Binding("/", "filter", "Filter", tooltip="Filter the task list: state:failed cat:email words"),
+    Binding("c", "cancel_task", "Cancel", tooltip="Cancel the selected task (asks first)"),
+    # A priority binding runs as the key arrives, before the keys queued behind it are
+    # handed to the focused widget: the filter has the focus by then, so a burst typed
+    # after "/" lands in it instead of firing dashboard keys.
+    Binding(
+        "/",
+        "filter",
+        "Filter",
+        priority=True,
+        tooltip="Filter the task list: state:failed cat:email error:timeout since:2h words",
+    ),
     Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the task filter"),
-]
+    Binding("right_square_bracket", "page(1)", "Next page", show=False, key_display="]",
+            tooltip="Next page of the task list"),
+    Binding("left_square_bracket", "page(-1)", "Prev page", show=False, key_display="[",
+            tooltip="Previous page of the task list"),
+    Binding("o", "toggle_order", "Order", show=False,
+            tooltip="Task list newest first / oldest first (the head of each queue)"),
+    Binding("g", "goto", "Go to", show=False, tooltip="Go to a task by id"),
+    Binding("R", "bulk('retry')", "Retry all", show=False,
+            tooltip="Retry every failed or cancelled task the filter matches (asks first)"),
+    Binding("C", "bulk('cancel')", "Cancel all", show=False,
+            tooltip="Cancel every waiting or running task the filter matches (asks first)"),
+    Binding("D", "bulk('delete')", "Delete all", show=False,
+            tooltip="Delete every finished task the filter matches (asks first)"),
+]  # fmt: skip
 APP_KEYS = [
-    Binding("n", "nodes", "Node", tooltip="Show every node: host, pid, heartbeat, workers, rate"),
-    Binding("question_mark", "help", "Help", tooltip="Show every key", key_display="?"),
+    Binding("n", "nodes", "Nodes", tooltip="Show every node: host, pid, heartbeat, workers, rate"),
+    Binding("question_mark", "help", "Keys", tooltip="Show every key", key_display="?"),
     Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while tasks run)"),
 ]
 ALL_KEYS = [*CATEGORY_KEYS, *TASK_KEYS, *APP_KEYS]
 # Actions that act on the node or its tasks, and the nodes screen: offered on the
-# dashboard only, not while a dialog is open.
+# dashboard only, not while a dialog or an input is open.
 DASHBOARD_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS + TASK_KEYS} | {"nodes"}
+# Keys that act on the selected category: only while the categories panel has focus.
+CATEGORY_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS} - {"rebalance"}
 # What the command palette offers (quit is among Textual's own commands already).
 PALETTE_KEYS = [b for b in ALL_KEYS if b.action != "quit"]
+
+#: What the numbers mean, for the help screen (one definition of each).
+DEFINITIONS = [
+    ("workers", "busy/threads→target, then min..max (or the pin)"),
+    ("busy", "tasks a worker thread runs now (this node; all live nodes when attached)"),
+    ("fifo", "tasks claimed by a node, waiting in its memory for a worker (claimed)"),
+    ("queued", "tasks waiting: in the store, or claimed into a fifo"),
+    ("oldest", "how long the next task to claim has been due"),
+    ("drain", "queued / rate/s: time to empty the queue at the recent rate"),
+    ("done/1m fail/1m", "tasks finished / failed over the last minute"),
+    ("done failed", "every task the store holds in that state"),
+    ("p50/p95", "run time of the latest 256 tasks (this node)"),
+]
 
 
 def shown_key(binding: Binding) -> str:
@@ -79,7 +143,8 @@ def help_groups() -> list[KeyGroup]:
         ("↑ ↓", "Select a row"),
     ]
     return [
-        ("Selected category", rows(CATEGORY_KEYS)),
-        ("Tasks", rows(TASK_KEYS)),
+        ("Selected category (categories panel focused)", rows(CATEGORY_KEYS)),
         ("Console", rows(APP_KEYS) + extra),
+        ("Tasks (task list focused)", rows(TASK_KEYS)),
+        ("What the columns mean", DEFINITIONS),
     ]

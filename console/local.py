@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from jobsched.core import Clock, Scheduler, Snapshot
+from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, TaskRecord
 
 
@@ -88,3 +90,21 @@ class LocalNode:
 
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.scheduler.retry(ids)
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        return self.scheduler.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.scheduler.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        return self.scheduler.queue_heads()
+
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.scheduler.retry_matching(query, dry_run)
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.scheduler.cancel_matching(query, dry_run)
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.scheduler.delete_matching(query, dry_run)

@@ -58,6 +58,14 @@ def import_handlers(settings: Settings) -> None:
                 f"Put {module.replace('.', '/')}.py in the working directory or beside the "
                 "config file, install it, or fix the [scheduler] handlers list",
             ) from exc
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a module may raise anything
+            # A syntax error, an exception at import, even sys.exit(): one line, exit 2.
+            raise ConfigError(
+                "handlers module",
+                module,
+                f"cannot be imported ({type(exc).__name__}: {exc})",
+                "Fix the module or check the [scheduler] handlers list",
+            ) from exc
 
 
 def build_client(settings: Settings, *, store: TaskStore | None = None, **kw: Any) -> Client:

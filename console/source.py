@@ -17,7 +17,9 @@ from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from jobsched.core import Clock, Snapshot
+from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, TaskRecord
 
 from . import reports
@@ -31,8 +33,8 @@ RUNNING = "running"
 class Source(Protocol):
     """A node the console shows and steers.
 
-    Reading: :meth:`snapshot` (polled about four times a second), :meth:`list_tasks`,
-    :meth:`get`, :meth:`nodes`, :meth:`is_paused`, :meth:`category_config`. Steering:
+    Reading: :meth:`snapshot` (polled about four times a second), :meth:`find_tasks`,
+    :meth:`count_tasks`, :meth:`queue_heads`, :meth:`list_tasks`, :meth:`get`, :meth:`nodes`, :meth:`is_paused`, :meth:`category_config`. Steering:
     every change is validated (a typed error for bad input, nothing written) and written to
     the store, so every node sharing it picks the change up. Lifecycle: the composition
     root calls :meth:`start` before the app runs and :meth:`stop` after it ends; the app
@@ -80,6 +82,18 @@ class Source(Protocol):
         """Tasks newest first, of one state and one category when given."""
         ...
 
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        """A page of the tasks a filter matches, over the whole store (keyset-paged)."""
+        ...
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        """How many tasks a filter matches."""
+        ...
+
+    def queue_heads(self) -> dict[str, float]:
+        """category -> ``run_at`` of the queued task it claims next (nothing queued: absent)."""
+        ...
+
     def get(self, task_id: int) -> TaskRecord:
         """One task; raises :class:`~core.errors.TaskNotFoundError` for an unknown id."""
         ...
@@ -123,6 +137,19 @@ class Source(Protocol):
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         """Queue failed or cancelled tasks again (None: every failed one); returns the ids
         that were queued."""
+        ...
+
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        """Queue again every failed or cancelled task ``query`` matches (``dry_run``: only
+        count them)."""
+        ...
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        """Cancel every waiting task ``query`` matches; flag the running ones."""
+        ...
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        """Delete every finished task ``query`` matches; never a live one."""
         ...
 
 

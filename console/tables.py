@@ -1,12 +1,14 @@
 """Readable Rich output of the reading commands (what they print without ``--json``).
 
-Untrusted text (handler names, errors, payloads) is wrapped in ``rich.text.Text`` so that
-square brackets in it are never taken for markup.
+Untrusted text (handler names, errors, payloads, anything read from a store) is wrapped in
+``rich.text.Text`` so that square brackets in it are never taken for markup, and passed
+through :func:`escape.visible` so that control characters in it are shown, not obeyed.
+Long payloads, results and errors are cut to :data:`SHOWN_CHARS` with a note saying how
+to print them whole.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,12 +19,25 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .escape import json_text, shorten, visible
 from .reports import iso, task_detail
 from .widgets import format as fmt
 
 #: Output that is not a terminal (a pipe, a file) is never wrapped: lines as wide as
 #: their content, so that a value (a result's JSON) is never cut in the middle.
 UNWRAPPED_WIDTH = 100_000
+#: How much of one payload, result or error ``show`` prints unless told ``--full``.
+SHOWN_CHARS = 10_000
+#: How much of one name or reason a row of ``tasks`` or ``status`` shows.
+CELL_CHARS = 200
+
+
+def _text(value: object) -> Text:
+    """One value of a row: on one line, control characters escaped, at most CELL_CHARS."""
+    text = visible("" if value is None else value)
+    if len(text) > CELL_CHARS:
+        text = text[: CELL_CHARS - 1] + "…"
+    return Text(text)
 
 
 def _console() -> Console:
@@ -44,7 +59,7 @@ NODE_NUMBERS = ("pid", "heartbeat", "busy", "done", "rate")
 
 def print_status(report: dict[str, Any]) -> None:
     out = _console()
-    out.print(Text(f"database {report['database']} at {report['at']}"))
+    out.print(_text(f"database {report['database']} at {report['at']}"))
     cats = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
     for column in ("category", "kind", "prio", "workers", "min..max", "queued", "sched",
                    "run", "done", "failed", "cancel", "state"):  # fmt: skip
@@ -55,7 +70,7 @@ def print_status(report: dict[str, Any]) -> None:
         workers = str(c["workers"]) + (f" pin={c['pinned']}" if c["pinned"] is not None else "")
         high = "*" if c["max_workers"] is None else str(c["max_workers"])
         cats.add_row(
-            Text(c["name"]), KINDS.get(c["kind"], c["kind"]), _num(c["priority"]), workers,
+            _text(c["name"]), _text(KINDS.get(c["kind"], c["kind"])), _num(c["priority"]), workers,
             f"{c['min_workers']}..{high}", str(c["queued"]), str(c["scheduled"]), str(c["running"]),
             str(c["succeeded"]), str(c["failed"]), str(c["cancelled"]), "PAUSED" if c["paused"] else "",
         )  # fmt: skip
@@ -66,12 +81,12 @@ def print_status(report: dict[str, Any]) -> None:
             nodes.add_column(column, justify="right" if column in NODE_NUMBERS else "left")
         for n in report["nodes"]:
             nodes.add_row(
-                Text(n["node_id"]),
-                Text(n["host"]),
-                str(n["pid"]),
-                n["state"],
+                _text(n["node_id"]),
+                _text(n["host"]),
+                _text(n["pid"]),
+                _text(n["state"]),
                 f"{n['heartbeat_age']:.1f} s ago",
-                Text(fmt.per_category(n["targets"])),
+                _text(fmt.per_category(n["targets"])),
                 str(sum(n["busy"].values())),
                 str(n["done"]),
                 f"{fmt.rate(n['rate'])}/s",
@@ -82,9 +97,9 @@ def print_status(report: dict[str, Any]) -> None:
     if report["decisions"]:
         out.print("latest balancer decisions (newest first):")
         for d in report["decisions"][:5]:
-            out.print(Text(f"  {d['at']} ({d['trigger']})"))
+            out.print(_text(f"  {d['at']} ({d['trigger']})"))
             for change in d["changes"] or ["no change"]:
-                out.print(Text(f"    {change}"))
+                out.print(_text(f"    {change}"))
 
 
 def print_tasks(rows: Sequence[TaskRecord]) -> None:
@@ -111,21 +126,28 @@ def print_tasks(rows: Sequence[TaskRecord]) -> None:
             else f"{t.finished_at - t.started_at:.2f}s"
         )
         created = (iso(t.created_at) or "")[:19].replace("T", " ")
-        table.add_row(str(t.id), Text(t.handler), Text(t.category), t.state, f"{t.attempts}/{t.max_attempts}",
-                      created, took, t.reason or "")  # fmt: skip
+        table.add_row(str(t.id), _text(t.handler), _text(t.category), _text(t.state),
+                      f"{t.attempts}/{t.max_attempts}", created, took, _text(t.reason))  # fmt: skip
     out.print(table)
 
 
-def print_task(task: TaskRecord) -> None:
+def print_task(task: TaskRecord, *, full: bool = False) -> None:
+    """``show ID``: every field; payload, result and error cut to SHOWN_CHARS each unless
+    ``full``, with a note naming what prints them whole."""
     out = _console()
     data = task_detail(task)
     for key in ("id", "handler", "category", "state", "reason", "attempts", "max_attempts", "timeout",
                 "dedup_key", "created_at", "run_at", "started_at", "finished_at"):  # fmt: skip
         if data.get(key) is not None:
-            out.print(Text(f"{key:>12}: {data[key]}"))
-    out.print(Text(f"{'payload':>12}: {json.dumps(data['payload'], ensure_ascii=False)}"))
+            out.print(_text(f"{key:>12}: {visible(data[key])}"))
+    see_all = f"`jobsched show {task.id} --full` or `--json` prints all of it"
+
+    def long(value: str) -> Text:
+        return Text(value if full else shorten(value, SHOWN_CHARS, see_all))
+
+    out.print(long(f"{'payload':>12}: {json_text(data['payload'], indent=None)}"))
     if task.result is not None:
-        out.print(Text(f"{'result':>12}: {json.dumps(data['result'], ensure_ascii=False)}"))
+        out.print(long(f"{'result':>12}: {json_text(data['result'], indent=None)}"))
     if task.error:
         out.print(Text(f"{'error':>12}:"))
-        out.print(Text(task.error.rstrip()))
+        out.print(long(visible(task.error.rstrip(), multiline=True)))

@@ -9,11 +9,14 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 
 from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
+from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.query import Page, TaskQuery
 from jobsched.core.snapshot import operator_view
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
+    RUNNING,
     SCHEDULED,
     SUCCEEDED,
     NodeInfo,
@@ -85,6 +88,7 @@ class AttachedView:
                 targets[name] = targets.get(name, 0) + number
             for name, number in node.counters.fifo.items():
                 waiting[name] = waiting.get(name, 0) + number
+        runs = _run_times(live)
         if not targets and decisions:
             targets = dict(decisions[0].get("targets", {}))
         cats = []
@@ -114,6 +118,8 @@ class AttachedView:
                     failed=per.get(FAILED, 0),
                     cancelled=per.get(CANCELLED, 0),
                     rate=rates.get(name, 0.0),
+                    run_p50=runs.get(name, (None, None))[0],
+                    run_p95=runs.get(name, (None, None))[1],
                 )
             )
         return Snapshot(
@@ -138,21 +144,32 @@ class AttachedView:
         ]
         return sorted(nodes, key=lambda n: -n.heartbeat_at)
 
+    def _still_running(self, live: list[NodeInfo]) -> set[int]:
+        """Of the tasks the heartbeats show busy, those still running in the store now: a
+        heartbeat is up to an interval old, and short tasks finish long before the next."""
+        ids = sorted({int(w["task_id"]) for n in live for w in n.workers
+                      if w.get("state") == "busy" and w.get("task_id") is not None})  # fmt: skip
+        if not ids:
+            return set()
+        query = TaskQuery(states=(RUNNING,), id_ranges=tuple((i, i) for i in ids))
+        return {t.id for t in self.client.find_tasks(Page(query, "oldest", len(ids)))}
+
     def _workers(self, live: list[NodeInfo], now: float) -> list[WorkerSnapshot]:
         several = len(live) > 1
+        running = self._still_running(live)
         out = []
         for node in live:
             prefix = f"{node.node_id.split(':')[0]}:{node.pid}/" if several else ""
             for data in node.workers:
                 started = data.get("started_at")
-                busy = data.get("state") == "busy"
+                busy = data.get("state") == "busy" and data.get("task_id") in running
                 out.append(
                     WorkerSnapshot(
                         name=prefix + str(data.get("name", "?")),
                         category=str(data.get("category", "?")),
                         state="busy" if busy else "idle",
-                        task_id=data.get("task_id"),
-                        handler=data.get("handler"),
+                        task_id=data.get("task_id") if busy else None,
+                        handler=data.get("handler") if busy else None,
                         started_at=started,
                         elapsed=max(0.0, now - started) if busy and started else 0.0,
                         retiring=bool(data.get("retiring")),
@@ -220,6 +237,24 @@ class AttachedView:
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.client.retry(ids)
 
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        return self.client.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.client.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        return self.client.queue_heads()
+
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.retry_matching(query, dry_run)
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.cancel_matching(query, dry_run)
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.delete_matching(query, dry_run)
+
 
 def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
     totals: dict[str, int] = {}
@@ -228,3 +263,13 @@ def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:
             for key, value in per.items():
                 totals[key] = totals.get(key, 0) + value
     return totals
+
+
+def _run_times(nodes: list[NodeInfo]) -> dict[str, tuple[float | None, float | None]]:
+    """category -> (p50, p95) of the freshest node that reports them (the percentiles of
+    several nodes do not combine)."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for node in nodes:  # freshest first
+        for name, pair in node.counters.run_times.items():
+            out.setdefault(name, pair)
+    return out

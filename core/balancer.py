@@ -234,7 +234,7 @@ def explain(
         elif has_demand(d):
             why = (
                 f"demand {100 * share[d.name]:.0f}% of total "
-                f"({d.queued} queued + {d.running} running, x{d.weight:g})"
+                f"({d.queued:,} queued + {d.running:,} running, x{d.weight:g})"
             )
         elif new == d.min_workers:
             why = f"no demand, kept at its minimum {d.min_workers}"

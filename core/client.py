@@ -12,16 +12,25 @@ import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
-from . import synthetic
+from . import bulk, synthetic
 from .clock import Clock, SystemClock
-from .config import CategoryConfig, SchedulerConfig, check_capacity, check_name, check_priority
+from .config import (
+    CategoryConfig,
+    SchedulerConfig,
+    check_capacity,
+    check_name,
+    check_priority,
+    check_seconds,
+)
+from .engine_hooks import Detached, EngineHooks
 from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec, registered_in
 from .live_settings import effective_category
-from .payload import encode_payload, resolve_run_at
+from .payload import check_dedup_key, check_submit_item, encode_payload, resolve_run_at
+from .query import Page, TaskQuery
 from .store import TaskStore
 from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
 from .waiters import Waiters
@@ -33,79 +42,19 @@ SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
 
 
 def import_handler_modules(modules: Iterable[str]) -> None:
+    """Import the configured handler modules; any way one fails to import (an ImportError,
+    a SyntaxError, an exception it raises, even ``sys.exit()``) is a ConfigError naming
+    the module and what went wrong."""
     for module in modules:
         try:
             importlib.import_module(module)
-        except ImportError as exc:
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a module may raise anything
             raise ConfigError(
                 "handlers module",
                 module,
-                f"cannot be imported ({exc})",
-                "Check the [scheduler] handlers list",
+                f"cannot be imported ({type(exc).__name__}: {exc})",
+                "Fix the module or check the [scheduler] handlers list",
             ) from exc
-
-
-class EngineHooks(Protocol):
-    """What a :class:`Client` tells the engine it writes for, after validating.
-
-    A client of a store no node of this process runs gets :class:`Detached`.
-    """
-
-    def insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
-        """Insert ``rows`` the engine's own way (the direct hand-off), or None to say
-        "insert them into the store as usual"."""
-
-    def insert_queued(
-        self, rows: Sequence[NewTask], now: float, write: Callable[[], list[int]]
-    ) -> list[int]:
-        """Commit ``rows`` through ``write()`` (the store's insert, with ``now`` as its
-        time) and return their ids; the engine tells its hooks they were submitted."""
-
-    def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
-        """``rows`` were committed, with ``now`` as the store's time."""
-
-    def tasks_requeued(self) -> None:
-        """``retry`` queued tasks again."""
-
-    def cancel_answered(self, answers: Mapping[int, str]) -> None:
-        """``cancel`` answered, per id (see the store's CANCEL_* answers)."""
-
-    def settings_changed(self) -> None:
-        """An operator change to a category was saved: reload and rebalance."""
-
-    def wait_poll(self) -> float | None:
-        """Seconds between reads of the store while waiting for a task; None when the
-        engine wakes waiters itself (it runs every task of the store)."""
-
-
-class Detached:
-    """The hooks of a client no engine listens to: waiters poll the store."""
-
-    def __init__(self, poll_interval: float) -> None:
-        self._poll = poll_interval
-
-    def insert_direct(self, rows: Sequence[NewTask]) -> list[int] | None:
-        return None
-
-    def insert_queued(
-        self, rows: Sequence[NewTask], now: float, write: Callable[[], list[int]]
-    ) -> list[int]:
-        return write()
-
-    def tasks_inserted(self, rows: Sequence[NewTask], now: float) -> None:
-        pass
-
-    def tasks_requeued(self) -> None:
-        pass
-
-    def cancel_answered(self, answers: Mapping[int, str]) -> None:
-        pass
-
-    def settings_changed(self) -> None:
-        pass
-
-    def wait_poll(self) -> float | None:
-        return self._poll
 
 
 class Client:
@@ -201,13 +150,7 @@ class Client:
         cat = self._category(category)
         text = encode_payload(payload)
         when = resolve_run_at(self.clock.now(), delay, run_at)
-        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
-            raise ConfigError(
-                "dedup key",
-                key,
-                "must be a string of 1 to 200 characters",
-                "Use e.g. 'fetch:https://...'",
-            )
+        key = check_dedup_key(key)
         attempts = (
             max_attempts if max_attempts is not None else spec.max_attempts or cat.max_attempts
         )
@@ -235,7 +178,8 @@ class Client:
         # Items without options differ only in their payload: the handler, category,
         # attempts, timeout and (due now) run_at are worked out once per handler.
         plain: dict[str, NewTask] = {}
-        for item in items:
+        for index, item in enumerate(items):
+            check_submit_item(item, index)
             if len(item) == 2 and isinstance(item[0], str):
                 row = plain.get(item[0])
                 if row is None:
@@ -265,6 +209,7 @@ class Client:
     def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
         """Block until the task is terminal (any terminal state) and return its record;
         raises WaitTimeoutError after ``timeout`` seconds."""
+        check_seconds("timeout", timeout, allow_none=True, allow_zero=True)
         return self._waiters.wait(self.store, self.clock, task_id, timeout, self._engine.wait_poll)
 
     # --- operator changes (persisted; every node picks them up) ------------------------
@@ -353,6 +298,32 @@ class Client:
         if done:
             self._engine.tasks_requeued()
         return done
+
+    # --- every task a filter matches (``--filter``, the console's bulk keys) -------------
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> bulk.BulkResult:
+        """Queue again the failed and cancelled tasks ``query`` matches, in batches through
+        :meth:`retry` (so a running node wakes its dispatcher as for one task)."""
+        return bulk.retry_matching(self.store, query, self.retry, dry_run)
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> bulk.BulkResult:
+        """Cancel the waiting tasks ``query`` matches and flag its running ones, in batches
+        through :meth:`cancel`."""
+        return bulk.cancel_matching(self.store, query, self.cancel, dry_run)
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> bulk.BulkResult:
+        """Delete the finished tasks ``query`` matches; live ones are counted as skipped."""
+        return bulk.delete_matching(self.store, query, dry_run)
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        """A page of the tasks a filter matches, over the whole store."""
+        return self.store.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.store.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        """category -> ``run_at`` of the next task it claims, for every configured one."""
+        return self.store.queue_heads(list(self.config.categories))
 
     def get(self, task_id: int) -> TaskRecord:
         row = self.store.get(task_id)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .bulk import BulkResult
 from .client import Client, SubmitItem
 from .clock import Clock
 from .config import CategoryConfig, SchedulerConfig
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec
+from .query import Page, TaskQuery
 from .store import TaskStore
 from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
 
@@ -87,6 +89,24 @@ class ClientAPI:
 
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self.client.retry(ids)
+
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.retry_matching(query, dry_run)
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.cancel_matching(query, dry_run)
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self.client.delete_matching(query, dry_run)
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        return self.client.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.client.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        return self.client.queue_heads()
 
     def category_config(self, name: str, settings: Any = None) -> CategoryConfig:
         return self.client.category_config(name, settings)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .errors import ConfigError, InvalidNameError, PriorityError
+from .errors import ConfigError, InvalidInputError, InvalidNameError, PriorityError
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 KINDS = ("fire-and-forget", "request-response")
@@ -44,7 +44,10 @@ def check_priority(value: object, category: str = "") -> float:
                 ) from None
             return check_priority(number, category)
         raise PriorityError(where, value, "not a number", "Use a number above 0, e.g. 2")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
     if not math.isfinite(number):
         raise PriorityError(where, value, "must be finite", "Use a number above 0, e.g. 2")
     if number <= 0:
@@ -57,6 +60,10 @@ def check_priority(value: object, category: str = "") -> float:
     return number
 
 
+#: The most attempts a task may have (a category's, a handler's or one submit's).
+MAX_ATTEMPTS = 1000
+
+
 def check_int(what: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(what, value, "must be a whole number", f"Use a whole number >= {low}")
@@ -66,15 +73,52 @@ def check_int(what: str, value: object, low: int, high: int | None = None) -> in
     return value
 
 
+#: The longest duration any setting or call accepts: ten years. Every delay, timeout,
+#: interval and grace period is checked against it where it enters, so that no deadline
+#: computed from it overflows a clock or a wait (a thread's wait accepts at most
+#: ``threading.TIMEOUT_MAX``).
+MAX_SECONDS = 10 * 365 * 24 * 3600.0
+
+
+def check_seconds(
+    what: str,
+    value: object,
+    *,
+    allow_none: bool = False,
+    allow_zero: bool = False,
+    error: type[InvalidInputError] = ConfigError,
+) -> float | None:
+    """A duration in seconds: a finite number above 0 (or 0 with ``allow_zero``) and at
+    most :data:`MAX_SECONDS`; None only with ``allow_none``. Raises ``error`` naming
+    ``what``, the value and the bound."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise error(what, value, "is not a number of seconds", "Use e.g. 2.0")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float: far more than the bound
+        seconds = 2 * MAX_SECONDS
+    if math.isnan(seconds) or seconds == -math.inf:
+        raise error(what, value, "must be a finite number of seconds", "Use e.g. 2.0")
+    if seconds > MAX_SECONDS:
+        raise error(
+            what,
+            value,
+            f"is more than ten years (the bound is {MAX_SECONDS:,.0f} s)",
+            "Use a shorter duration",
+        )
+    if seconds < 0:
+        raise error(what, value, "must not be negative", "Use e.g. 2.0")
+    if seconds == 0 and not allow_zero:
+        raise error(what, value, "must be above 0", "Use e.g. 2.0")
+    return seconds
+
+
 def _check_seconds(
     what: str, value: object, allow_none: bool = False, allow_zero: bool = False
 ) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(what, value, "must be a finite number of seconds", "Use e.g. 2.0")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(what, value, "must be above 0", "Use e.g. 2.0")
+    check_seconds(what, value, allow_none=allow_none, allow_zero=allow_zero)
 
 
 @dataclass(frozen=True)
@@ -101,7 +145,7 @@ class CategoryConfig:
         check_int(f"{where}min_workers", self.min_workers, 0, budget)
         if self.max_workers is not None:
             check_int(f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET)
-        check_int(f"{where}max_attempts", self.max_attempts, 1, 1000)
+        check_int(f"{where}max_attempts", self.max_attempts, 1, MAX_ATTEMPTS)
         _check_seconds(f"{where}timeout", self.timeout, allow_none=True)
         return self
 
@@ -176,7 +220,10 @@ class SchedulerConfig:
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(
-                    "handlers module", module, "must be a module name", "Use e.g. 'jobsched.demo.handlers'"
+                    "handlers module",
+                    module,
+                    "must be a module name",
+                    "Use e.g. 'jobsched.demo.handlers'",
                 )
         return self
 

@@ -25,6 +25,8 @@ class NodeCounters:
     abandoned_threads: int = 0
     #: category -> tasks finished per second over the last few seconds
     rates: dict[str, float] = field(default_factory=dict)
+    #: category -> run time (s) of its latest tasks: (p50, p95)
+    run_times: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: the node's Python version
     python: str = ""
 
@@ -35,6 +37,7 @@ class NodeCounters:
             "targets": dict(self.targets),
             "abandoned_threads": self.abandoned_threads,
             "rates": dict(self.rates),
+            "run_times": {c: list(pair) for c, pair in self.run_times.items()},
             "python": self.python,
         }
 
@@ -57,6 +60,7 @@ class NodeCounters:
             targets=_numbers(data.get("targets"), int),
             abandoned_threads=abandoned if abandoned is not None else 0,
             rates=_numbers(data.get("rates"), float),
+            run_times=_pairs(data.get("run_times")),
             python=python if isinstance(python, str) else "",
         )
 
@@ -79,4 +83,14 @@ def _numbers(value: object, kind: type[int] | type[float]) -> dict[str, Any]:
         number = _number(item, kind)
         if number is not None:
             out[str(key)] = number
+    return out
+
+
+def _pairs(value: object) -> dict[str, tuple[float, float]]:
+    out = {}
+    for key, item in _mapping(value).items():
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            low, high = (_number(x, float) for x in item)
+            if low is not None and high is not None:
+                out[str(key)] = (low, high)
     return out

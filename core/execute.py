@@ -34,11 +34,11 @@ from .task import (
     SUCCEEDED,
     Outcome,
     TaskRecord,
+    bound_error_text,
 )
 
 log = logging.getLogger("jobsched")
 
-MAX_ERROR_TEXT = 8000
 #: An async handler cancels itself at its timeout; the dispatcher abandons its thread
 #: only this much later, if the coroutine blocked the loop and could not be cancelled.
 ASYNC_CANCEL_GRACE = 1.0
@@ -171,7 +171,4 @@ def _short_repr(value: object) -> str:
 
 
 def _error_text() -> str:
-    text = traceback.format_exc()
-    if len(text) > MAX_ERROR_TEXT:
-        text = "... (truncated)\n" + text[-MAX_ERROR_TEXT:]
-    return text
+    return bound_error_text(traceback.format_exc())

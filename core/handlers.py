@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import check_name
+from .config import MAX_ATTEMPTS, check_int, check_name, check_seconds
 from .errors import ConfigError, SchedulerStateError
 
 HandlerFn = Callable[[Any], Any]
@@ -58,29 +58,9 @@ class HandlerSpec:
         check_name("handler", self.name)
         if self.category is not None:
             check_name("category", self.category)
-        if self.max_attempts is not None and (
-            isinstance(self.max_attempts, bool)
-            or not isinstance(self.max_attempts, int)
-            or self.max_attempts < 1
-        ):
-            raise ConfigError(
-                f"max_attempts of handler {self.name!r}",
-                self.max_attempts,
-                "must be >= 1",
-                "Use e.g. 3",
-            )
-        if self.timeout is not None and (
-            isinstance(self.timeout, bool)
-            or not isinstance(self.timeout, (int, float))
-            or not self.timeout > 0
-            or self.timeout == float("inf")
-        ):
-            raise ConfigError(
-                f"timeout of handler {self.name!r}",
-                self.timeout,
-                "must be a positive number of seconds",
-                "Use e.g. 30",
-            )
+        if self.max_attempts is not None:
+            check_int(f"max_attempts of handler {self.name!r}", self.max_attempts, 1, MAX_ATTEMPTS)
+        check_seconds(f"timeout of handler {self.name!r}", self.timeout, allow_none=True)
         check_handler_callable(f"handler {self.name!r}", self.fn)
         return self
 

@@ -194,6 +194,7 @@ class Housekeeper:
             targets=self._pools.targets(),
             abandoned_threads=self._pools.abandoned_threads,
             rates={name: round(rate, 3) for name, rate in self._metrics.rates().items()},
+            run_times=self._pools.run_times(),
             python=sys.version.split()[0],
         )
 

@@ -1,7 +1,7 @@
 """How the parts of a node reach each other.
 
 :class:`EngineLink` is what the node's :class:`~.client.Client` tells (its
-:class:`~.client.EngineHooks`) and what the worker pools tell (their
+:class:`~.engine_hooks.EngineHooks`) and what the worker pools tell (their
 :class:`~.pool.AttemptEvents`); it forwards each event to the unit that owns the state.
 """
 

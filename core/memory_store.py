@@ -3,15 +3,13 @@ embedding without persistence (``Scheduler(config)`` with no store uses it)."""
 
 from __future__ import annotations
 
-import copy
 import heapq
 import itertools
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
 
+from .memory_book import MemoryBook
 from .query import Page, TaskQuery
 from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
@@ -24,16 +22,14 @@ from .task import (
     SCHEDULED,
     STATES,
     TERMINAL,
-    CategorySettings,
     NewTask,
-    NodeInfo,
     Outcome,
     RecoveryReport,
     TaskRecord,
 )
 
 
-class MemoryStore:
+class MemoryStore(MemoryBook):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -44,16 +40,12 @@ class MemoryStore:
     location = "memory"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._rows: dict[int, TaskRecord] = {}
         self._ids = itertools.count(1)
         self._queued: dict[str, list[int]] = defaultdict(list)  # heap of ids per category
         self._scheduled: list[tuple[float, int]] = []  # heap of (run_at, id)
         self._dedup: dict[str, int] = {}
-        self._settings: dict[str, CategorySettings] = {}
-        self._version = 0
-        self._decisions: list[dict[str, Any]] = []
-        self._nodes: dict[str, NodeInfo] = {}
         self._started: set[tuple[int, int]] = set()
         self.opened = False
 
@@ -342,6 +334,29 @@ class MemoryStore:
         with self._lock:
             return sum(1 for row in self._rows.values() if query.matches(row))
 
+    def delete(self, ids: Iterable[int]) -> int:
+        deleted = 0
+        with self._lock:
+            for task_id in dict.fromkeys(ids):
+                row = self._rows.get(task_id)
+                if row is not None and row.state in TERMINAL:
+                    del self._rows[task_id]
+                    deleted += 1
+        return deleted
+
+    def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
+        heads: dict[str, float] = {}
+        with self._lock:
+            for category in categories:
+                heap = self._queued.get(category, [])
+                while heap:  # drop stale entries, as claim would
+                    row = self._rows.get(heap[0])
+                    if row is not None and row.state == QUEUED:
+                        heads[category] = row.run_at
+                        break
+                    heapq.heappop(heap)
+        return heads
+
     def counts(self) -> dict[str, dict[str, int]]:
         result: dict[str, dict[str, int]] = {}
         with self._lock:
@@ -349,40 +364,3 @@ class MemoryStore:
                 per = result.setdefault(row.category, dict.fromkeys(STATES, 0))
                 per[row.state] += 1
         return result
-
-    # --- settings, decisions, nodes ------------------------------------------------
-    def load_settings(self) -> dict[str, CategorySettings]:
-        with self._lock:
-            return {k: replace(v) for k, v in self._settings.items()}
-
-    def save_settings(self, category: str, settings: CategorySettings) -> None:
-        with self._lock:
-            self._settings[category] = replace(settings)
-            self._version += 1
-
-    def settings_version(self) -> int:
-        with self._lock:
-            return self._version
-
-    def request_rebalance(self) -> None:
-        with self._lock:
-            self._version += 1
-
-    def add_decision(self, at: float, decision: dict[str, Any]) -> None:
-        with self._lock:
-            self._decisions.append(copy.deepcopy(dict(decision, at=at)))
-            del self._decisions[:-500]
-
-    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
-        if limit <= 0:
-            return []
-        with self._lock:
-            return [copy.deepcopy(d) for d in reversed(self._decisions[-limit:])]
-
-    def heartbeat(self, node: NodeInfo) -> None:
-        with self._lock:
-            self._nodes[node.node_id] = replace(node)
-
-    def nodes(self) -> list[NodeInfo]:
-        with self._lock:
-            return [replace(n) for n in self._nodes.values()]

@@ -5,13 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from .errors import PayloadError, ScheduleError
+from .config import MAX_SECONDS, check_seconds
+from .errors import InvalidInputError, PayloadError, ScheduleError
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_DELAY = 10 * 365 * 24 * 3600.0  # ten years: anything longer is a mistake
+MAX_DELAY = MAX_SECONDS  # ten years: anything longer is a mistake
+#: Whole numbers in a payload fit a signed 64-bit integer, as JSON readers elsewhere
+#: (and a JSON column) expect; a larger one is passed as a string.
+MAX_INT = 2**63 - 1
+#: The keyword options of one submit.
+SUBMIT_OPTIONS = ("category", "delay", "run_at", "key", "max_attempts", "timeout")
+#: The longest dedup key, in characters.
+MAX_KEY_CHARS = 200
 
 
 def encode_payload(value: Any) -> str:
@@ -61,16 +70,8 @@ def _check(value: Any, path: str, depth: int) -> None:
         )
     if value is None or isinstance(value, (bool, str)):
         return
-    if isinstance(value, int):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise PayloadError(
-                "payload value at",
-                path,
-                f"{value!r} is not valid JSON",
-                "Use a finite number or null",
-            )
+    if isinstance(value, (int, float)):
+        _check_number(value, path)
         return
     if isinstance(value, dict):
         for key, item in value.items():
@@ -97,6 +98,20 @@ def _check(value: Any, path: str, depth: int) -> None:
         f"{type(value).__name__} is not JSON",
         "Use dicts, lists, strings, numbers, booleans or None",
     )
+
+
+def _check_number(value: int | float, path: str) -> None:
+    if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
+        raise PayloadError(
+            "payload value at",
+            path,
+            "is a whole number outside the signed 64-bit range",
+            "Pass it as a string",
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PayloadError(
+            "payload value at", path, f"{value!r} is not valid JSON", "Use a finite number or null"
+        )
 
 
 def resolve_run_at(now: float, delay: object = 0, run_at: object = None) -> float:
@@ -126,12 +141,64 @@ def resolve_run_at(now: float, delay: object = 0, run_at: object = None) -> floa
         return max(now, when)
     if delay is None:
         return now
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)):
-        raise ScheduleError("delay", delay, "is not a number of seconds", "Use e.g. 5 or 0.5")
-    if not math.isfinite(delay):
-        raise ScheduleError("delay", delay, "must be finite", "Use e.g. 5 or 0.5")
-    if delay < 0:
-        raise ScheduleError("delay", delay, "must not be negative", "Use 0 to run now")
-    if delay > MAX_DELAY:
-        raise ScheduleError("delay", delay, "is more than ten years", "Use a shorter delay")
-    return now + float(delay)
+    seconds = check_seconds("delay", delay, allow_zero=True, error=ScheduleError)
+    assert seconds is not None
+    return now + seconds
+
+
+def check_dedup_key(key: object) -> str | None:
+    """A dedup key is None or a string of 1 to MAX_KEY_CHARS characters that is valid
+    Unicode (a lone surrogate cannot be stored)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS:
+        raise InvalidInputError(
+            "dedup key",
+            key,
+            f"must be a string of 1 to {MAX_KEY_CHARS} characters",
+            "Use e.g. 'fetch:https://...'",
+        )
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            "dedup key",
+            key,
+            "is not valid Unicode (it holds a lone surrogate)",
+            "Use text that encodes as UTF-8, e.g. a hex digest",
+        ) from None
+    return key
+
+
+def check_submit_item(item: object, index: int) -> None:
+    """One ``submit_many`` item: ``(handler, payload)`` or ``(handler, payload, options)``
+    with a string handler and a mapping of options. Raises naming the item's index."""
+    where = f"submit_many item {index}"
+    if not isinstance(item, tuple | list) or len(item) not in (2, 3):
+        raise InvalidInputError(
+            where,
+            item,
+            "is not a (handler, payload) or (handler, payload, options) tuple",
+            "Pass e.g. ('email.send', {'to': 'a@b.c'})",
+        )
+    if not isinstance(item[0], str):
+        raise InvalidInputError(
+            f"{where}: handler", item[0], "is not a string", "Pass the handler's name first"
+        )
+    if len(item) == 3:
+        options = item[2]
+        if not isinstance(options, Mapping):
+            raise InvalidInputError(
+                f"{where}: options",
+                options,
+                "is not a mapping",
+                "Pass submit options as a dict, e.g. {'delay': 5}",
+            )
+        unknown = sorted(str(k) for k in options if k not in SUBMIT_OPTIONS)
+        if unknown:
+            raise InvalidInputError(
+                f"{where}: option",
+                unknown[0],
+                "is not a submit option",
+                f"Use some of: {', '.join(SUBMIT_OPTIONS)}",
+            )

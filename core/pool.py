@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,16 @@ log = logging.getLogger("jobsched.pool")
 IDLE = "idle"
 BUSY = "busy"
 RUN_AVERAGE_WEIGHT = 0.1
+RUN_TIMES_KEPT = 256
+
+
+def percentile(values: Iterable[float], fraction: float) -> float | None:
+    """The ``fraction`` (0..1) percentile of ``values`` by nearest rank; None when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
 
 
 class Fifo(queue.Queue[TaskRecord]):
@@ -216,6 +227,8 @@ class WorkerPool:
         self.accepting = True
         self.target = 0
         self.avg_run: float | None = None  # seconds a task runs, a running average
+        # The latest run times (seconds), for the percentiles the console shows.
+        self.run_times: deque[float] = deque(maxlen=RUN_TIMES_KEPT)
         self.workers: list[Worker] = []  # live, not abandoned; includes retiring ones
         self._numbers = 0
         self.lock = threading.RLock()
@@ -235,6 +248,12 @@ class WorkerPool:
     def note_run_time(self, ran: float) -> None:
         avg = self.avg_run  # a running average; two workers racing here lose one sample
         self.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
+        self.run_times.append(ran)  # a deque's append is atomic: workers may race here
+
+    def run_percentiles(self) -> tuple[float | None, float | None]:
+        """Run time (s) p50 and p95 of the latest tasks; None before any ran."""
+        latest = list(self.run_times)
+        return percentile(latest, 0.5), percentile(latest, 0.95)
 
     def set_target(self, size: int) -> None:
         """Change the size; surplus workers retire after their task (idle ones first)."""

@@ -28,7 +28,7 @@ from .client import Client
 from .client_api import ClientAPI
 from .clock import Clock, SteadyClock, SystemClock
 from .completer import Completer
-from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int
+from .config import MAX_BUDGET, SchedulerConfig, check_capacity, check_int, check_seconds
 from .dispatcher import Dispatcher
 from .errors import SchedulerStateError, StorageError
 from .execute import Executor
@@ -204,6 +204,7 @@ class Scheduler(ClientAPI):
         A store that does not answer cannot hold it past the deadline plus
         ``STOP_MARGIN``: each last write gets what is left of that (see core/stopping).
         """
+        check_seconds("grace", grace, allow_none=True, allow_zero=True)
         if self.state == "stopping":
             self._stop.hurry(grace or 0.0)
             return []

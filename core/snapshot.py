@@ -73,6 +73,9 @@ class CategorySnapshot:
     failed: int
     cancelled: int
     rate: float  # tasks finished per second, recent
+    # Run time of this category's latest tasks (seconds), median and 95th percentile.
+    run_p50: float | None = None
+    run_p95: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -197,6 +200,7 @@ def _category_snapshot(
     stored = settings.get(name)
     fifo = pool.fifo.qsize()
     queued, running = operator_view(per, fifo)
+    run_p50, run_p95 = pool.run_percentiles()
     return CategorySnapshot(
         name=name,
         kind=cat.kind,
@@ -216,4 +220,6 @@ def _category_snapshot(
         failed=per.get(FAILED, 0),
         cancelled=per.get(CANCELLED, 0),
         rate=rates.get(name, 0.0),
+        run_p50=run_p50,
+        run_p95=run_p95,
     )

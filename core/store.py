@@ -102,7 +102,16 @@ class TaskStore(Protocol):
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         """Queue failed or cancelled tasks again with fresh attempts (None: every failed)."""
 
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete the finished (succeeded, failed, cancelled) tasks among ``ids`` in one
+        transaction and return how many; a live task among them is left alone."""
+
     def get(self, task_id: int) -> TaskRecord | None: ...
+
+    def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
+        """category -> ``run_at`` of the queued task it claims next (the lowest queued id),
+        for the console's "oldest waiting" age; categories with nothing queued are left
+        out. An index walk per category, however long the queue."""
 
     def list_tasks(
         self, state: str | None = None, category: str | None = None, limit: int = 50

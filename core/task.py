@@ -117,6 +117,24 @@ class Outcome:
     reason: str | None = None
     run_at: float | None = None
 
+    def __post_init__(self) -> None:
+        # Every path that stores an error builds an Outcome: the bound holds for all.
+        if self.error is not None and len(self.error) > MAX_ERROR_TEXT:
+            self.error = bound_error_text(self.error)
+
+
+#: The most characters of error text (a traceback) stored with a task.
+MAX_ERROR_TEXT = 8000
+_CUT_NOTE = "... (truncated)\n"
+
+
+def bound_error_text(text: str) -> str:
+    """``text`` if it fits MAX_ERROR_TEXT, else its last part (where a traceback names
+    the exception) after a note that it was cut; never longer than MAX_ERROR_TEXT."""
+    if len(text) <= MAX_ERROR_TEXT:
+        return text
+    return _CUT_NOTE + text[-(MAX_ERROR_TEXT - len(_CUT_NOTE)) :]
+
 
 @dataclass(slots=True)
 class RecoveryReport:

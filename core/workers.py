@@ -109,6 +109,15 @@ class WorkerPools:
     def targets(self) -> dict[str, int]:
         return {name: pool.target for name, pool in self.pools.items()}
 
+    def run_times(self) -> dict[str, tuple[float, float]]:
+        """category -> (p50, p95) run time of its latest tasks, for those that ran any."""
+        out = {}
+        for name, pool in self.pools.items():
+            p50, p95 = pool.run_percentiles()
+            if p50 is not None and p95 is not None:
+                out[name] = (p50, p95)
+        return out
+
     # --- stopping ------------------------------------------------------------------
     def drain(self) -> list[int]:
         """Stop taking tasks and empty every FIFO; return the ids that were waiting."""

@@ -74,3 +74,20 @@ def page_sql(columns: str, page: Page, mark: str) -> tuple[str, list[Any]]:
 def count_sql(query: TaskQuery, mark: str) -> tuple[str, list[Any]]:
     clause, params = where(query, mark)
     return f"SELECT count(*) FROM tasks{clause}", params
+
+
+def delete_finished_sql(count: int, mark: str) -> str:
+    """DELETE of up to ``count`` ids (one parameter each), finished rows only: a live task
+    is never deleted, whatever the caller passes."""
+    ids = ", ".join([mark] * count)
+    return (
+        f"DELETE FROM tasks WHERE id IN ({ids}) AND state IN ('succeeded', 'failed', 'cancelled')"
+    )
+
+
+def queue_head_sql(mark: str) -> str:
+    """The ``run_at`` of one category's next task to claim (the lowest queued id): a walk
+    of the claim index, however long the queue."""
+    return (
+        f"SELECT run_at FROM tasks WHERE category = {mark} AND state = 'queued' ORDER BY id LIMIT 1"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -35,6 +36,28 @@ class SqlReads:
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete the finished tasks among ``ids`` in one transaction; return how many."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return 0
+        sql = query_sql.delete_finished_sql(len(wanted), self._mark)
+        with self._write() as conn:
+            return int(conn.execute(sql, wanted).rowcount)
+
+    def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
+        """category -> ``run_at`` of its next queued task (categories with none left out)."""
+        sql = query_sql.queue_head_sql(self._mark)
+        heads: dict[str, float] = {}
+        for category in categories:
+            rows = self._read(sql, (category,))
+            if rows:
+                heads[category] = float(rows[0][0])
+        return heads
 
     def list_tasks(
         self, state: str | None = None, category: str | None = None, limit: int = 50

@@ -441,6 +441,60 @@ class StoreContract:
         assert store.retry([old.id], T0 + 4) == [old.id]
         assert store.insert([new(key="k")], T0 + 5) == [old.id]  # the key is live again
 
+    # --- delete and the bulk actions built on the store ------------------------------------
+    def test_delete_removes_finished_tasks_only(self, store: TaskStore) -> None:
+        ok, bad, gone = self.running(store, 3)
+        store.finish([done(ok), done(bad, FAILED), done(gone, CANCELLED)])
+        waiting = store.insert([new(), new(run_at=T0 + 60)], T0)
+        [running] = self.running(store, category="web")
+        everything = [ok.id, bad.id, gone.id, *waiting, running.id, 999_999, ok.id]
+        assert store.delete(everything) == 3
+        assert [store.get(i) for i in (ok.id, bad.id, gone.id)] == [None, None, None]
+        assert all(store.get(i) is not None for i in (*waiting, running.id))
+        assert store.delete([]) == 0
+
+    def test_queue_heads_give_the_next_claims_run_at_per_category(self, store: TaskStore) -> None:
+        store.insert([new(run_at=T0 - 30), new(run_at=T0 - 10)], T0)
+        store.insert([new(category="web", run_at=T0 + 60)], T0)  # scheduled: not waiting
+        assert store.queue_heads(["email", "web", "nope"]) == {"email": T0 - 30}
+        store.claim("email", 1, NODE, T0)
+        assert store.queue_heads(["email"]) == {"email": T0 - 10}
+
+    def test_bulk_actions_touch_exactly_the_matching_eligible_tasks(self, store: TaskStore) -> None:
+        from jobsched.core import bulk
+
+        failed = self.running(store, 3)
+        store.finish([done(t, FAILED, error="smtp timed out") for t in failed])
+        queued = store.insert([new() for _ in range(4)], T0)
+        [running] = self.running(store, category="web")
+        query = parse("cat:email", T0)
+
+        def retry(ids: list[int]) -> list[int]:
+            return store.retry(ids, T0 + 1)
+
+        assert bulk.retry_matching(store, query, retry, dry_run=True).touched == 3
+        result = bulk.retry_matching(store, parse("error:timed", T0), retry)
+        assert (result.touched, result.skipped) == (3, 0)
+        assert {store.get(t.id).state for t in failed} == {QUEUED}  # type: ignore[union-attr]
+        result = bulk.cancel_matching(
+            store, parse("state:queued,running", T0), lambda ids: store.cancel(ids, T0 + 2)
+        )
+        assert (result.touched, result.requested) == (7, 1)
+        assert store.cancel_requests(NODE) == {running.id}
+        result = bulk.delete_matching(store, TaskQuery())
+        assert (result.touched, result.skipped) == (7, 1)  # the running one stays
+        assert [t.id for t in store.find_tasks(Page(TaskQuery()))] == [running.id]
+        assert queued  # the queued ones were cancelled, then deleted
+
+    def test_bulk_actions_page_past_one_batch(self, store: TaskStore) -> None:
+        from jobsched.core import bulk
+
+        store.insert([new() for _ in range(bulk.BATCH + 7)], T0)
+        result = bulk.cancel_matching(store, TaskQuery(), lambda ids: store.cancel(ids, T0))
+        assert result.touched == bulk.BATCH + 7
+        assert bulk.delete_matching(store, parse("state:cancelled", T0)).touched == bulk.BATCH + 7
+        assert store.count_tasks(TaskQuery()) == 0
+
     # --- recover -------------------------------------------------------------------------
     def test_recover_requeues_running_tasks_of_dead_owners(self, store: TaskStore) -> None:
         a, b = self.running(store, 2)

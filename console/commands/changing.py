@@ -9,6 +9,7 @@ import typer
 from jobsched.core import InvalidInputError
 
 from ..cli_base import ACCEPT_NEGATIVE, parse_task_id, whole_number
+from .bulk import DryRun, Filter, Yes, bulk_of
 from .common import CategoryArg, GlobalConfig, GlobalDb, _client, command
 
 
@@ -20,13 +21,25 @@ def retry(
         typer.Argument(metavar="ID...", parser=parse_task_id, help="Failed or cancelled task ids."),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed task.")] = False,
+    filter_text: Filter = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """Queue failed or cancelled tasks again with fresh attempts."""
+    """Queue failed or cancelled tasks again with fresh attempts (by id, or every one a
+    --filter matches)."""
+    if filter_text is not None:
+        if ids or failed:
+            raise InvalidInputError(
+                "retry", None, "takes ids, --failed or --filter (one of them)",
+                "E.g. jobsched retry --filter 'state:failed cat:email'",
+            )  # fmt: skip
+        bulk_of(ctx, "retry", filter_text, dry_run, yes)
+        return
     if bool(ids) == failed:
         raise InvalidInputError(
-            "retry", None, "needs task ids or --failed (not both)", "E.g. jobsched retry 12 13"
+            "retry", None, "needs task ids, --failed or --filter", "E.g. jobsched retry 12 13"
         )
     with _client(ctx) as client:
         if failed:
@@ -53,12 +66,26 @@ def retry(
 def cancel(
     ctx: typer.Context,
     ids: Annotated[
-        list[int], typer.Argument(metavar="ID...", parser=parse_task_id, help="Task ids.")
-    ],
+        list[int] | None,
+        typer.Argument(metavar="ID...", parser=parse_task_id, help="Task ids."),
+    ] = None,
+    filter_text: Filter = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """Cancel scheduled or queued tasks; ask running ones to stop."""
+    """Cancel scheduled or queued tasks; ask running ones to stop (by id, or every one a
+    --filter matches)."""
+    if (filter_text is None) == (not ids):
+        raise InvalidInputError(
+            "cancel", None, "takes task ids or --filter (one of them)",
+            "E.g. jobsched cancel 12 13, or jobsched cancel --filter 'state:queued cat:email'",
+        )  # fmt: skip
+    if filter_text is not None:
+        bulk_of(ctx, "cancel", filter_text, dry_run, yes)
+        return
+    ids = ids or []
     with _client(ctx) as client:
         wanted = list(dict.fromkeys(ids))
         for task_id in wanted:

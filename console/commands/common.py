@@ -7,7 +7,6 @@ The commands register themselves on :data:`app` from the modules beside this one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from jobsched.core import Client
 from jobsched import core
 
 from ..cli_base import JobschedCommand, JobschedGroup, complete_categories
+from ..escape import json_text
 from ..root import open_client
 from ..settings import DEFAULT_DB, Settings, load_settings
 
@@ -117,5 +117,5 @@ def _client(ctx: typer.Context) -> Iterator[Client]:
 
 
 def _out(data: Any) -> None:
-    """Plain JSON on stdout, nothing else there."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Plain JSON on stdout, nothing else there (control characters escaped)."""
+    typer.echo(json_text(data))

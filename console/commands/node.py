@@ -11,9 +11,18 @@ import typer
 from jobsched.core import InvalidInputError
 
 from ..cli_base import number, seconds_option, whole_number
+from ..escape import visible
 from ..fresh import start_fresh
 from ..root import build_scheduler
 from .common import GlobalConfig, GlobalDb, _settings, command
+
+
+class _VisibleFormatter(logging.Formatter):
+    """Log lines for a terminal: control characters in messages (a task's error, a
+    handler name read from a store) are shown escaped; tracebacks keep their lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), multiline=True)
 
 
 @command()
@@ -67,14 +76,17 @@ def run(
         start_fresh(settings.db, lambda line: typer.echo(line, err=True))
     sched = build_scheduler(settings)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("jobsched: %(levelname)s %(message)s"))
+    handler.setFormatter(_VisibleFormatter("jobsched: %(levelname)s %(message)s"))
     log = logging.getLogger("jobsched")
     log.addHandler(handler)
     if log.level == logging.NOTSET or log.level > logging.INFO:
         log.setLevel(logging.INFO)
     try:
         runner = NodeRunner(
-            sched, lambda line: typer.echo(line, err=True), until_idle=until_idle, duration=duration
+            sched,
+            lambda line: typer.echo(visible(line), err=True),
+            until_idle=until_idle,
+            duration=duration,
         )
         with demo_servers(settings, runner.write):
             code = runner.run()

@@ -16,6 +16,7 @@ from jobsched.core.task import CANCELLED, FAILED, STATES, SUCCEEDED
 from .. import reports
 from ..cli_base import (
     ACCEPT_NEGATIVE,
+    FullFlag,
     JsonFlag,
     WaitTimeout,
     complete_categories,
@@ -23,6 +24,7 @@ from ..cli_base import (
     seconds_option,
     whole_number,
 )
+from .bulk import Filter, tasks_filtered
 from .common import GlobalConfig, GlobalDb, _client, _out, command
 from .submitting import _print_outcome
 
@@ -72,13 +74,32 @@ def tasks(
             "--limit", metavar="N", parser=whole_number, help="At most this many, newest first."
         ),
     ] = 50,
+    filter_text: Filter = None,
+    oldest: Annotated[bool, typer.Option("--oldest", help="Oldest first (with --filter).")] = False,
+    after: Annotated[
+        int | None,
+        typer.Option(
+            "--after",
+            metavar="ID",
+            parser=whole_number,
+            help="The page after this id, in the listing's order (with --filter).",
+        ),
+    ] = None,  # fmt: skip
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """List tasks, newest first."""
+    """List tasks, newest first; --filter searches the whole store, page by page."""
     if limit < 1:
         raise InvalidInputError("--limit", limit, "must be 1 or more", "Use e.g. --limit 50")
+    if filter_text is not None or oldest or after is not None:
+        if state is not None or category is not None:
+            raise InvalidInputError(
+                "--filter", filter_text, "replaces --state and --category",
+                "Write them in the filter: --filter 'state:failed cat:email'",
+            )  # fmt: skip
+        tasks_filtered(ctx, filter_text or "", oldest, limit, after, as_json)
+        return
     if state is not None and state not in STATES:
         raise InvalidInputError(
             "task state", state, "is not a state", f"Use one of: {', '.join(STATES)}"
@@ -101,11 +122,12 @@ def tasks(
 def show(
     ctx: typer.Context,
     task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
+    full: FullFlag = False,
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
-    """Everything about one task."""
+    """Everything about one task (a long payload, result or error is cut unless --full)."""
     with _client(ctx) as client:
         task = client.get(task_id)
     if as_json:
@@ -113,7 +135,7 @@ def show(
         return
     from ..tables import print_task
 
-    print_task(task)
+    print_task(task, full=full)
 
 
 class TaskNotFinishedError(WaitTimeoutError):
@@ -132,6 +154,7 @@ def result(
     task_id: Annotated[int, typer.Argument(metavar="ID", parser=parse_task_id, help="Task id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the task finishes.")] = False,
     timeout: WaitTimeout = None,
+    full: FullFlag = False,
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
@@ -142,4 +165,4 @@ def result(
         task = reports.wait_terminal(client, task_id, timeout) if wait else client.get(task_id)
     if task.state not in (SUCCEEDED, CANCELLED, FAILED):
         raise TaskNotFinishedError(task.id, task.state)
-    _print_outcome(task)
+    _print_outcome(task, full=full or as_json)

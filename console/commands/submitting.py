@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from jobsched.core import InvalidInputError, PayloadError, TaskCancelledError, TaskFailedError
+from jobsched.core.payload import MAX_DEPTH
 from jobsched.core.task import CANCELLED, SUCCEEDED, TaskRecord
 
 from .. import reports
@@ -20,7 +21,12 @@ from ..cli_base import (
     seconds_option,
     whole_number,
 )
-from .common import GlobalConfig, GlobalDb, _client, _out, command
+from ..escape import json_text
+from .common import GlobalConfig, GlobalDb, _client, command
+
+#: The most characters of a result ``result`` and ``submit --wait`` print without
+#: ``--full`` or ``--json`` (a handler may return a value of any size).
+RESULT_CHARS = 1 << 20
 
 
 def _payload(text: str) -> Any:
@@ -44,6 +50,13 @@ def _payload(text: str) -> Any:
 
     try:
         return json.loads(text, parse_constant=refuse)
+    except RecursionError:
+        raise PayloadError(
+            source,
+            text[:40],
+            f"is nested deeper than {MAX_DEPTH} levels",
+            "Flatten the structure",
+        ) from None
     except ValueError as exc:
         raise PayloadError(
             source,
@@ -53,10 +66,22 @@ def _payload(text: str) -> Any:
         ) from None
 
 
-def _print_outcome(task: TaskRecord) -> None:
-    """Print a terminal task's result (exit 0), or raise for failed / cancelled (exit 1)."""
+def _print_outcome(task: TaskRecord, full: bool = True) -> None:
+    """Print a terminal task's result (exit 0), or raise for failed / cancelled (exit 1).
+
+    Unless ``full``, a result longer than RESULT_CHARS is cut there, with a note on stderr
+    saying how much was left out and how to print all of it."""
     if task.state == SUCCEEDED:
-        _out(task.result_value())
+        text = json_text(task.result_value())
+        if full or len(text) <= RESULT_CHARS:
+            typer.echo(text)
+            return
+        typer.echo(text[:RESULT_CHARS])
+        typer.echo(
+            f"jobsched: result cut after {RESULT_CHARS:,} of {len(text):,} characters; "
+            f"`jobsched result {task.id} --full` (or --json) prints all of it",
+            err=True,
+        )
         return
     if task.state == CANCELLED:
         raise TaskCancelledError(task.id)
@@ -114,7 +139,7 @@ def submit(
         if not wait:
             typer.echo(task_id)
             return
-        _print_outcome(reports.wait_terminal(client, task_id, timeout))
+        _print_outcome(reports.wait_terminal(client, task_id, timeout), full=False)
 
 
 @command()

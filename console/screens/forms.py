@@ -15,9 +15,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from ..escape import visible
+
+#: What a form dismisses with when enter is pressed on the value it opened with.
+UNCHANGED = ("unchanged",)
+
 
 class ValueForm(ModalScreen[Any]):
-    """Dismisses with ``(parse(text),)``; escape dismisses with None (nothing changes).
+    """Dismisses with ``(parse(text),)``, with :data:`UNCHANGED` when the text is still the
+    one it opened with, or None on escape (nothing changes).
 
     ``parse`` raises :class:`JobschedError` or ``ValueError`` for bad input.
     """
@@ -47,6 +53,9 @@ class ValueForm(ModalScreen[Any]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.initial and event.value.strip() == self.initial.strip():
+            self.dismiss(UNCHANGED)
+            return
         try:
             value = self.parse(event.value)
         except (JobschedError, ValueError) as exc:
@@ -55,6 +64,7 @@ class ValueForm(ModalScreen[Any]):
         self.dismiss((value,))
 
     def show_error(self, message: str) -> None:
+        message = visible(message)
         self.query_one("#form-error", Static).update(Text(message, style="bold red"))
         self.notify(message, title="Not applied", severity="error", timeout=10, markup=False)
 
@@ -88,4 +98,21 @@ def pin_form(category: str, pinned: int | None) -> ValueForm:
         "" if pinned is None else str(pinned),
         parse_pin,
         "The balancer then gives this category exactly this many workers.",
+    )
+
+
+def parse_task_id(text: str) -> int:
+    value = text.strip().lstrip("#")
+    if not value.isdigit() or int(value) < 1 or int(value) > 2**63 - 1:
+        raise ConfigError("task id", text, "must be a whole number from 1", "Use e.g. 12345")
+    return int(value)
+
+
+def goto_form() -> ValueForm:
+    return ValueForm(
+        "Go to a task",
+        "Task id:",
+        "",
+        parse_task_id,
+        "The task list then starts at this task (within the current filter).",
     )

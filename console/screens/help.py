@@ -15,9 +15,18 @@ from textual.widgets import Static
 KeyGroup = tuple[str, Sequence[tuple[str, str]]]
 
 
+def two_columns(left: Sequence[KeyGroup], right: Sequence[KeyGroup]) -> Table:
+    """Two groups side by side, so every key fits on one screen."""
+    table = Table.grid(padding=(0, 3))
+    table.add_column(ratio=1)
+    table.add_column(ratio=1)
+    table.add_row(keys_table(left), keys_table(right))
+    return table
+
+
 def keys_table(groups: Sequence[KeyGroup]) -> Table:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", justify="right", min_width=10)
+    table.add_column(style="bold", justify="right", min_width=6)
     table.add_column()
     for n, (title, keys) in enumerate(groups):
         if n:
@@ -41,4 +50,5 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box", classes="dialog") as box:
             box.border_title = "Keys"
             box.border_subtitle = "esc to close · ctrl+p for every command"
-            yield Static(keys_table(self.groups))
+            half = (len(self.groups) + 1) // 2
+            yield Static(two_columns(self.groups[:half], self.groups[half:]))

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from ..widgets.categories import CategoryTable
+from ..widgets.categories import CategoryTable, Health
 from ..widgets.decisions import DecisionLog
 from ..widgets.history import HistoryPanel
 from ..widgets.status import StatusLine
@@ -24,7 +24,7 @@ from ..widgets.tasks import TaskTable
 from ..widgets.workers import WorkerTable
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-FILTER_HINT = "filter: state:failed cat:email words  (enter: apply, esc: clear)"
+FILTER_HINT = "filter: state:failed cat:email error:timeout since:2h words  (enter, esc)"
 
 
 class MainScreen(Screen[None]):
@@ -34,9 +34,10 @@ class MainScreen(Screen[None]):
     class FilterChanged(Message):
         """The operator typed in the task filter."""
 
-        def __init__(self, text: str) -> None:
+        def __init__(self, text: str, submitted: bool = False) -> None:
             super().__init__()
             self.text = text
+            self.submitted = submitted  # enter: a bad filter is reported, not only shown
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,32 +94,50 @@ class MainScreen(Screen[None]):
         snap: Snapshot,
         tasks: list[TaskRecord] | None,
         status: tuple[str, float | None, str | None],
+        health: dict[str, Health],
     ) -> None:
         """Update every panel from one snapshot (and the task list when it was read)."""
         with self.app.batch_update():
-            self.cat_table.update_categories(snap.categories)
+            self.cat_table.update_categories(snap.categories, health)
             self.worker_table.update_workers(snap.workers)
             self.decision_log.update_decisions(snap.decisions)
             self.history_panel.add_sample(snap.rate, sum(c.queued for c in snap.categories))
             if tasks is not None:
-                self.task_table.update_tasks(tasks)
+                busy = frozenset(w.task_id for w in snap.workers if w.task_id is not None)
+                self.task_table.update_tasks(tasks, snap.node_id, busy)
             self.status_line.update_status(snap, *status)
 
     def open_filter(self) -> None:
+        """Show the filter and give it the focus now, not after this key's turn: keys typed
+        in the same burst as ``/`` (a paste, fast typing over SSH) go into the filter."""
         self.filter_input.display = True
-        self.filter_input.focus()
+        self.set_focus(self.filter_input)
+
+    @property
+    def typing(self) -> bool:
+        """Whether an input of this screen has the focus (dashboard keys are text then)."""
+        return isinstance(self.focused, Input)
+
+    def set_list_title(self, title: str) -> None:
+        self.query_one("#task-panel").border_title = title
+
+    def show_filter(self, text: str, error: str | None) -> None:
+        """The filter under the task panel, or what is wrong with it."""
+        panel = self.query_one("#task-panel")
+        if error:
+            panel.border_subtitle = Text(f"filter error: {error}", style="bold red")
+        else:
+            panel.border_subtitle = Text(f"filter: {text.strip()}") if text.strip() else ""
 
     def clear_filter(self) -> None:
         """Empty and hide the filter (escape); the task list shows everything again."""
         self.filter_input.value = ""
         self.filter_input.display = False
-        self.task_table.focus()
+        self.set_focus(self.task_table)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        label = Text(f"filter: {event.value.strip()}") if event.value.strip() else ""
-        self.query_one("#task-panel").border_subtitle = label
         self.post_message(self.FilterChanged(event.value))
 
     @on(Input.Submitted, "#filter")
@@ -126,4 +145,5 @@ class MainScreen(Screen[None]):
         event.stop()
         if not event.value.strip():
             event.input.display = False
-        self.task_table.focus()
+        self.set_focus(self.task_table)
+        self.post_message(self.FilterChanged(event.value, submitted=True))

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from ..escape import visible
 from ..widgets import format as fmt
 from ..widgets.nodes import NodeTable
 
@@ -115,7 +116,7 @@ class NodesScreen(ModalScreen[None]):
             if str(error) != self._error:
                 self._error = str(error)
                 self.post_message(self.ReadFailed(error))
-            self.note.update(Text(f"cannot read the nodes: {error}", style="red"))
+            self.note.update(Text(visible(f"cannot read the nodes: {error}"), style="red"))
             return
         self._error = None
         self.table.update_nodes(event.nodes)

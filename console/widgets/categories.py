@@ -1,6 +1,9 @@
-"""The categories panel: one row per category, what the balancer gave it and its backlog."""
+"""The categories panel: one row per category, what the balancer gave it, its backlog and
+how healthy it looks (oldest waiting task, recent throughput and failures, run times)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from jobsched.core import CategorySnapshot
 from rich.text import Text
@@ -11,45 +14,88 @@ from .table import KeyedTable, Row
 KINDS = {"fire-and-forget": "fire", "request-response": "request"}
 
 
+@dataclass(frozen=True)
+class Health:
+    """What the console adds to a category's snapshot: the age of its oldest waiting task
+    (seconds), tasks finished and failed over the last minute (over the samples it has
+    while the console runs its first minute; None before the second), and the time its
+    queue takes to drain at the recent rate (None when nothing finishes)."""
+
+    waiting: float | None = None
+    finished_minute: int | None = None
+    failed_minute: int | None = None
+    drain: float | None = None
+
+
 class CategoryTable(KeyedTable):
-    """Categories of the node. ``workers`` reads busy/threads and the balancer's target."""
+    """Categories of the node. ``workers`` reads busy/threads→the balancer's target, then
+    the configured minimum..maximum or the pin."""
 
     COLUMNS = (
-        ("name", "category", 12),
+        ("name", "category", 10),
         ("kind", "kind", 7),
-        ("priority", "prio", 6),
+        ("priority", "prio", 5),
         ("state", "state", 6),
-        ("workers", "busy/thr→target", 15),
+        ("workers", "workers", 11),
         ("fifo", "fifo", 5),
-        ("queued", "queued", 7),
+        ("queued", "queued", 8),
+        ("waiting", "oldest", 6),
+        ("drain", "drain", 6),
         ("scheduled", "sched", 6),
-        ("running", "running", 7),
         ("succeeded", "done", 8),
-        ("failed", "failed", 6),
-        ("rate", "rate/s", 6),
+        ("failed", "failed", 7),
+        ("minute", "done/1m", 7),
+        ("failed_minute", "fail/1m", 7),
+        ("rate", "rate/s", 7),
+        ("runs", "p50/p95", 11),
     )
+    IMPORTANCE = ("name", "workers", "queued", "failed", "rate", "waiting", "drain", "state",
+                  "fifo", "runs", "minute", "failed_minute", "priority", "scheduled",
+                  "succeeded", "kind")  # fmt: skip
+    FLEX = {"name": (1, 24)}
+    RESERVED = 0
 
-    def update_categories(self, categories: tuple[CategorySnapshot, ...]) -> None:
-        self.sync({c.name: category_row(c) for c in categories})
+    def update_categories(
+        self, categories: tuple[CategorySnapshot, ...], health: dict[str, Health]
+    ) -> None:
+        self.sync({c.name: category_row(c, health.get(c.name, Health())) for c in categories})
 
 
-def category_row(c: CategorySnapshot) -> Row:
-    workers = f"{c.busy}/{c.threads}→{c.workers}"
+def limits(c: CategorySnapshot) -> str:
     if c.pinned is not None:
-        workers += " pin"
+        return f"pin {c.pinned}"
+    high = "∞" if c.max_workers is None else str(c.max_workers)
+    return f"{c.min_workers}..{high}"
+
+
+def run_times(c: CategorySnapshot) -> str:
+    if c.run_p50 is None or c.run_p95 is None:
+        return "-"
+    return f"{fmt.short_duration(c.run_p50)}/{fmt.short_duration(c.run_p95)}"
+
+
+def category_row(c: CategorySnapshot, h: Health) -> Row:
     state = Text("PAUSED", style="bold yellow") if c.paused else Text("active", style="dim")
     failed = Text(fmt.count(c.failed), style="red" if c.failed else "")
+    failed_minute = Text(
+        "-" if h.failed_minute is None else fmt.count(h.failed_minute),
+        style="bold red" if h.failed_minute else "",
+    )
     return (
         c.name,
         KINDS.get(c.kind, c.kind),
         fmt.weight(c.priority),
         state,
-        workers,
+        f"{c.busy}/{c.threads}→{c.workers} {limits(c)}",
         fmt.count(c.fifo),
         fmt.count(c.queued),
+        "-" if h.waiting is None else fmt.short_duration(h.waiting),
+        fmt.eta(h.drain, c.queued),
         fmt.count(c.scheduled),
-        fmt.count(c.running),
         fmt.count(c.succeeded),
         failed,
+        "-" if h.finished_minute is None else fmt.count(h.finished_minute),
+        failed_minute,
         fmt.rate(c.rate),
+        run_times(c),
     )

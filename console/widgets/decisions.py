@@ -5,29 +5,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..escape import visible
 from . import format as fmt
 
 SHOWN = 30
+#: A decision is read from the store (another program may have written it): each of its
+#: lines is shown escaped and cut to this many characters.
+LINE_CHARS = 500
 
 
-def decision_text(decisions: Sequence[Mapping[str, Any]]) -> Text:
-    text = Text(no_wrap=False)
+def decision_text(decisions: Sequence[Mapping[str, Any]]) -> Group:
+    """Each decision: a heading line, then its reasons indented by two cells, and a reason
+    that wraps keeps that indent."""
+    parts: list[RenderableType] = []
     if not decisions:
-        text.append("no decision yet", style="dim")
-    for n, d in enumerate(decisions[:SHOWN]):
-        if n:
-            text.append("\n")
+        parts.append(Text("no decision yet", style="dim"))
+    for d in decisions[:SHOWN]:
         targets = " ".join(f"{k}={v}" for k, v in sorted(d.get("targets", {}).items()))
-        text.append(fmt.clock_time(d.get("at")), style="bold")
-        text.append(f" {d.get('trigger', '')}", style="cyan")
-        text.append(f"  {targets}", style="dim")
+        targets = visible(targets)[:LINE_CHARS]
+        head = Text()
+        head.append(fmt.clock_time(d.get("at")), style="bold")
+        head.append(f" {visible(d.get('trigger', ''))[:LINE_CHARS]}", style="cyan")
+        head.append(f"  {targets}", style="dim")
+        parts.append(head)
         for line in d.get("changes") or ["no change"]:
-            text.append(f"\n  {line}")
-    return text
+            parts.append(Padding(Text(visible(str(line))[:LINE_CHARS]), (0, 0, 0, 2)))
+    return Group(*parts)
 
 
 class DecisionLog(VerticalScroll):

@@ -55,3 +55,29 @@ def timestamp(epoch: float | None) -> str:
         return "-"
     millis = int(round((epoch % 1) * 1000)) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"
+
+
+def short_duration(seconds: float) -> str:
+    """At most five characters: 0.004 -> '4ms', 2.5 -> '2.5s', 75 -> '1m15', 7300 -> '2h01',
+    200000 -> '2d07'."""
+    seconds = max(0.0, seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}"
+    return f"{int(seconds // 86400)}d{int(seconds % 86400 // 3600):02d}"
+
+
+def eta(seconds: float | None, queued: int) -> str:
+    """How long a queue takes to drain: '-' when empty, '∞' when nothing finishes."""
+    if queued <= 0:
+        return "-"
+    if seconds is None:
+        return "∞"
+    return short_duration(seconds)

@@ -30,6 +30,8 @@ class NodeTable(KeyedTable):
         ("done", "done", 8),
         ("rate", "rate/s", 7),
     )
+    IMPORTANCE = ("host", "pid", "state", "heartbeat", "busy", "workers", "rate", "done")
+    FLEX = {"workers": (3, None), "host": (1, 40)}
 
     def update_nodes(self, nodes: Sequence[Mapping[str, Any]]) -> None:
         self.sync({n["node_id"]: node_row(n) for n in nodes})

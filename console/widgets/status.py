@@ -6,6 +6,7 @@ from jobsched.core import Snapshot
 from rich.text import Text
 from textual.widgets import Static
 
+from ..escape import visible
 from . import format as fmt
 
 
@@ -27,11 +28,11 @@ def status_text(
     text.append(f"  failed {fmt.count(failed)}", style="red" if failed else "")
     if snap.abandoned_threads:
         text.append(f"  abandoned threads {snap.abandoned_threads}", style="yellow")
-    text.append(f"  store {location}", style="dim")
+    text.append(f"  store {visible(location)}", style="dim")
     if refresh_rate is not None:
         text.append(f"  refresh {refresh_rate:.1f}/s", style="dim")
     if error:
-        text.append(f"  {error}", style="bold red")
+        text.append(f"  {visible(error)}", style="bold red")
     return text
 
 

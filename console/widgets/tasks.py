@@ -1,12 +1,11 @@
-"""The task list and its filter."""
+"""The task list: one page of the tasks the filter matches."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from jobsched.core.task import STATES, TaskRecord
+from jobsched.core.task import TaskRecord
 from rich.text import Text
 
 from . import format as fmt
@@ -16,47 +15,11 @@ STATE_STYLES = {
     "scheduled": "blue",
     "queued": "cyan",
     "running": "bold green",
+    "claimed": "cyan",
     "succeeded": "green",
     "failed": "bold red",
     "cancelled": "dim",
 }
-
-
-@dataclass(frozen=True)
-class TaskFilter:
-    """``state:failed cat:email text`` - state and category go to the store query; the
-    remaining words must all appear in the id, handler, category, state or reason."""
-
-    state: str | None = None
-    category: str | None = None
-    words: tuple[str, ...] = ()
-
-    @staticmethod
-    def parse(text: str) -> TaskFilter:
-        state = category = None
-        words = []
-        for token in text.split():
-            key, _, value = token.partition(":")
-            if key in ("state", "s") and value:
-                state = value.lower()
-            elif key in ("category", "cat", "c") and value:
-                category = value
-            elif token.lower() in STATES:
-                state = token.lower()
-            else:
-                words.append(token.lower())
-        return TaskFilter(state, category, tuple(words))
-
-    def matches(self, task: TaskRecord) -> bool:
-        if not self.words:
-            return True
-        hay = f"{task.id} {task.handler} {task.category} {task.state} {task.reason or ''}".lower()
-        return all(w in hay for w in self.words)
-
-    def describe(self) -> str:
-        parts = [f"state:{self.state}"] if self.state else []
-        parts += [f"cat:{self.category}"] if self.category else []
-        return " ".join(parts + list(self.words))
 
 
 def last_line(text: str | None) -> str:
@@ -66,25 +29,44 @@ def last_line(text: str | None) -> str:
 
 class TaskTable(KeyedTable):
     COLUMNS = (
-        ("id", "id", 8),
-        ("category", "category", 12),
-        ("handler", "handler", 20),
+        ("id", "id", 7),
+        ("category", "category", 8),
+        ("handler", "handler", 12),
         ("state", "state", 9),
         ("attempts", "tries", 5),
         ("updated", "updated", 8),
-        ("info", "reason / error", 36),
+        ("took", "took", 6),
+        ("info", "reason / error", 20),
     )
+    IMPORTANCE = ("id", "state", "handler", "info", "category", "attempts", "updated", "took")
+    FLEX = {"handler": (1, 40), "info": (3, None), "category": (1, 16)}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order = int
         self.order_reverse = True
 
-    def update_tasks(self, tasks: Sequence[TaskRecord]) -> None:
-        self.sync({t.id: task_row(t) for t in tasks})
+    def set_order(self, newest_first: bool) -> None:
+        """Sort newest or oldest first; rows come back in the new order on the next sync."""
+        if self.order_reverse != newest_first:
+            self.order_reverse = newest_first
+            self.reset()
+
+    def update_tasks(
+        self, tasks: Sequence[TaskRecord], node_id: str = "", busy: frozenset[int] = frozenset()
+    ) -> None:
+        """``busy``: the tasks ``node_id``'s workers run now; its other ``running`` tasks
+        are claimed into its FIFO and still wait for a worker (shown ``claimed``)."""
+        self.sync({t.id: task_row(t, node_id, busy) for t in tasks})
 
 
-def task_row(t: TaskRecord) -> Row:
+def shown_state(t: TaskRecord, node_id: str, busy: frozenset[int]) -> str:
+    if t.state == "running" and t.owner == node_id and t.id not in busy:
+        return "claimed"
+    return t.state
+
+
+def task_row(t: TaskRecord, node_id: str = "", busy: frozenset[int] = frozenset()) -> Row:
     updated = t.finished_at or t.started_at or t.created_at
     info = t.reason or ""
     if t.error:
@@ -93,8 +75,16 @@ def task_row(t: TaskRecord) -> Row:
         str(t.id),
         t.category,
         t.handler,
-        Text(t.state, style=STATE_STYLES.get(t.state, "")),
+        Text(shown_state(t, node_id, busy), style=STATE_STYLES.get(t.state, "")),
         f"{t.attempts}/{t.max_attempts}",
         fmt.clock_time(updated),
-        Text(info[:200], style="red" if t.state == "failed" else "dim"),
+        took(t),
+        Text(info[:300], style="red" if t.state == "failed" else "dim"),
     )
+
+
+def took(t: TaskRecord) -> str:
+    """How long the last attempt ran ('' while it has not finished)."""
+    if t.started_at is None or t.finished_at is None:
+        return ""
+    return fmt.short_duration(t.finished_at - t.started_at)

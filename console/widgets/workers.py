@@ -23,9 +23,11 @@ class WorkerTable(KeyedTable):
         ("category", "category", 9),
         ("state", "state", 8),
         ("task", "task", 7),
-        ("handler", "handler", 16),
+        ("handler", "handler", 12),
         ("elapsed", "elapsed", 7),
     )
+    IMPORTANCE = ("name", "state", "task", "elapsed", "handler", "category")
+    FLEX = {"handler": (3, 48), "category": (1, 16), "name": (1, 24)}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import weakref
@@ -25,11 +24,12 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import peewee as pw
 import psycopg
-from jobsched.core.errors import ConfigError, InvalidInputError
+from jobsched.core.config import check_seconds
+from jobsched.core.errors import InvalidInputError
 from psycopg.conninfo import conninfo_to_dict
 
 from .errors import PgTarget
-from .url import SCHEMES, is_postgres_url, redact
+from .url import SCHEMES, ambiguous_credentials, is_postgres_url, redact
 
 __all__ = ["Database", "PgSettings", "connect_one", "is_postgres_url", "parse_url", "redact"]
 
@@ -80,7 +80,25 @@ def parse_url(
     Keyword arguments, when given, win over the URL's options.
     """
     location = redact(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        # The parser's reason may quote a piece of the password: shown only without one.
+        reason = f" ({exc})" if location == url else ""
+        raise InvalidInputError(
+            "database URL",
+            location,
+            f"is not a valid URL{reason}",
+            "Write postgresql://user@host:5432/database, an IPv6 host in brackets: [::1]",
+        ) from None
+    if ambiguous_credentials(url, parts.netloc):
+        raise InvalidInputError(
+            "database URL",
+            location,
+            "its user name or password holds a character that must be percent-encoded "
+            "(one of @ / ? # [ ]), or the slashes after the scheme are not two",
+            "Percent-encode them, e.g. @ as %40 and / as %2F",
+        )
     if parts.scheme.lower() not in SCHEMES:
         raise InvalidInputError(
             "database URL", location, "is not a PostgreSQL URL", "Write postgresql://host/db"
@@ -97,18 +115,17 @@ def parse_url(
     try:
         params = conninfo_to_dict(conninfo)
     except psycopg.Error as exc:
+        # The driver's reason may quote a piece of the password: shown only without one.
+        reason = f" ({exc})" if location == url else ""
         raise InvalidInputError(
             "database URL",
             location,
-            f"is not a valid PostgreSQL URL ({exc})",
+            f"is not a valid PostgreSQL URL{reason}",
             "Write postgresql://user@host:5432/database",
-        ) from exc
+        ) from None
     if stale_after is None:
         stale_after = _seconds(own.get("stale_after"), location)
-    if not (isinstance(stale_after, int | float) and 0 < stale_after < math.inf):
-        raise ConfigError(
-            "stale_after", stale_after, "must be a positive number of seconds", "Use e.g. 30"
-        )
+    check_seconds("stale_after", stale_after)
     schema = schema if schema is not None else own.get("schema")
     if schema is not None and not _SCHEMA_NAME.match(schema):
         raise InvalidInputError(

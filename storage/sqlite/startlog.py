@@ -36,6 +36,8 @@ import os
 import stat
 import threading
 
+from jobsched.core.errors import StoreUnavailableError
+
 log = logging.getLogger("jobsched.storage")
 
 #: The most of a journal file ever read: far above what a node writes (the file is
@@ -187,7 +189,16 @@ def _used_bytes(path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # no journal can ever be written there: refuse to start
+            raise StoreUnavailableError(
+                "start journal",
+                path,
+                "is a directory",
+                "It is the node's record of task starts beside the database: "
+                "move the directory away",
+            )
+        if not stat.S_ISREG(mode):
             log.warning("ignoring the start journal %s: it is not a regular file", path)
             return None
         chunks: list[bytes] = []

@@ -22,7 +22,9 @@ from jobsched.core import (
     SchedulerConfig,
     Snapshot,
 )
+from jobsched.core.bulk import BulkResult
 from jobsched.core.errors import StoreUnavailableError
+from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, Outcome, TaskRecord
 from textual.pilot import Pilot
 
@@ -192,6 +194,24 @@ class FailingSource:
     def retry(self, ids: Iterable[int] | None) -> list[int]:
         return self._call("retry", lambda: self.inner.retry(ids))
 
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        return self._call("find_tasks", lambda: self.inner.find_tasks(page))
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self._call("count_tasks", lambda: self.inner.count_tasks(query))
+
+    def queue_heads(self) -> dict[str, float]:
+        return self._call("queue_heads", self.inner.queue_heads)
+
+    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self._call("retry_matching", lambda: self.inner.retry_matching(query, dry_run))
+
+    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self._call("cancel_matching", lambda: self.inner.cancel_matching(query, dry_run))
+
+    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
+        return self._call("delete_matching", lambda: self.inner.delete_matching(query, dry_run))
+
 
 async def ready(pilot: Pilot[Any]) -> None:
     """Wait for the app's first read of the node (the panels have data)."""
@@ -216,3 +236,8 @@ def screen_text(app: JobschedApp) -> str:
     """The text on the screen (from an SVG export), for literal checks."""
     svg = app.export_screenshot()
     return html.unescape(svg).replace("\xa0", " ")
+
+
+def screen_lines(app: JobschedApp) -> list[str]:
+    """The screen as plain lines, one per terminal row (the compositor's rendering)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -12,6 +12,7 @@ import pytest
 from jobsched.console.app import JobschedApp
 from jobsched.console.compose import run_console
 from jobsched.console.local import LocalNode
+from jobsched.console.screens.confirm import ConfirmScreen
 from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.console.screens.forms import ValueForm
 from jobsched.console.screens.help import HelpScreen
@@ -104,8 +105,12 @@ def test_pause_stops_feeding_the_category_and_resume_restarts_it() -> None:
     app = make_app(sched)
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
-        # Given a paused category with work waiting
+        # Given a paused category with work waiting (pausing asks first)
         await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "email" not in sched.load_settings()
+        await pilot.press("y")
         await settle(pilot)
         assert sched.load_settings()["email"].paused
         sched.inject("email", 10, duration_ms=0)
@@ -192,7 +197,13 @@ def test_retry_and_cancel_act_on_the_selected_task() -> None:
         tasks = app.main.task_table
         tasks.focus()
         assert tasks.selected_key == str(queued)  # newest first
-        await pilot.press("c")
+        await pilot.press("c")  # asks first: no (escape) changes nothing
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert sched.get(queued).state == "scheduled"
+        await pilot.press("c", "y")
         await settle(pilot)
         assert sched.get(queued).state == "cancelled"
         await pilot.press("down")

@@ -3,15 +3,26 @@ timer, no animation. Regenerate with ``pytest --snapshot-update`` after a delibe
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from jobsched.console.view import AttachedView
 from jobsched.core import Client, FakeClock, MemoryStore
 from jobsched.core.counters import NodeCounters
 from jobsched.core.task import NodeInfo
 from textual.pilot import Pilot
 
-from .app_support import build_scheduler, make_app, populate, ready, settle, step
+from .app_support import (
+    build_scheduler,
+    make_app,
+    populate,
+    ready,
+    screen_lines,
+    screen_text,
+    settle,
+    step,
+)
 
 SIZE = (120, 40)
 DEMO = "demo: SMTP on 127.0.0.1:8025, HTTP on 127.0.0.1:8080"
@@ -32,9 +43,47 @@ def dashboard() -> Any:
     return app, run_before
 
 
-def test_main_screen(snap_compare: Any) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     app, run_before = dashboard()
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize(
+    ("size", "wanted"),
+    [
+        ((80, 24), ["failed", "rate/s", "oldest", "drain", "reason / error"]),
+        ((100, 30), ["failed", "rate/s", "fifo", "p50/p95", "took"]),
+        (
+            (160, 48),
+            [
+                "failed",
+                "rate/s",
+                "done/1m",
+                "fail/1m",
+                "p50/p95",
+                "kind",
+                "boom [bold]x[/] [/nope]",
+            ],
+        ),
+    ],  # fmt: skip
+)
+def test_the_columns_that_matter_survive_each_size(
+    size: tuple[int, int], wanted: list[str]
+) -> None:
+    app, run_before = dashboard()
+
+    async def check() -> None:
+        async with app.run_test(size=size) as pilot:
+            await run_before(pilot)
+            text = screen_text(app)
+            for word in wanted:
+                assert word in text, (size, word)
+            footer = screen_lines(app)[-1]
+            for key in ("r Retry", "c Cancel", "/ Filter", "n Nodes", "? Keys"):
+                assert key in footer, (size, footer)
+
+    asyncio.run(check())
 
 
 def test_help_screen(snap_compare: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from jobsched.console.view import AttachedView
 from jobsched.core import Client, FakeClock, Scheduler, TaskStore
-from jobsched.core.task import NodeInfo
+from jobsched.core.task import NodeInfo, Outcome
 from jobsched.storage import open_store
 
 from .app_support import build_scheduler, make_app, populate, ready, settle, step
@@ -49,15 +49,37 @@ def test_busy_workers_show_their_elapsed_time_by_the_view_clock() -> None:
     sched, clock = build_scheduler()
     view = attach(sched, clock)
     now = clock.now()
-    busy = {"name": "web-1", "category": "web", "state": "busy", "task_id": 7, "handler": "web.fetch",
-            "started_at": now - 2.0, "elapsed": 0.1, "retiring": False}  # fmt: skip
+    # Given a task another node claimed and runs
+    row = sched.build_task("web.fetch", {"url": "u"})
+    [task_id] = sched.store.insert([row], now)
+    assert [t.id for t in sched.store.claim("web", 1, "other", now)] == [task_id]
+    busy = {"name": "web-1", "category": "web", "state": "busy", "task_id": task_id,
+            "handler": "web.fetch", "started_at": now - 2.0, "elapsed": 0.1, "retiring": False}  # fmt: skip
     heartbeat(sched.store, "other", now, [busy])
     clock.advance(1.5)
 
-    worker = next(w for w in view.snapshot().workers if w.name.endswith("web-1") and w.task_id == 7)
+    worker = next(w for w in view.snapshot().workers if w.task_id == task_id)
 
     assert worker.state == "busy" and worker.elapsed == 3.5
     assert view.snapshot().category("web").busy == 1
+
+
+def test_a_worker_whose_task_finished_since_the_heartbeat_shows_idle() -> None:
+    # Given a heartbeat that shows a worker busy with a task that has finished since
+    sched, clock = build_scheduler()
+    view = attach(sched, clock)
+    now = clock.now()
+    [task_id] = sched.store.insert([sched.build_task("web.fetch", {"url": "u"})], now)
+    [task] = sched.store.claim("web", 1, "other", now)
+    busy = {"name": "web-1", "category": "web", "state": "busy", "task_id": task_id,
+            "handler": "web.fetch", "started_at": now, "retiring": False}  # fmt: skip
+    heartbeat(sched.store, "other", now, [busy])
+    sched.store.finish([Outcome(task_id, "other", task.attempts, "succeeded", now + 0.02)])
+    clock.advance(1.0)
+    # Then the view shows it idle, not busy for a climbing second
+    worker = next(w for w in view.snapshot().workers if w.name == "other:1/web-1")
+    assert (worker.state, worker.task_id, worker.elapsed) == ("idle", None, 0.0)
+    assert view.snapshot().category("web").busy == 0
 
 
 def test_every_live_node_shows_and_stale_nodes_do_not() -> None:

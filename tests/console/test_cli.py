@@ -370,8 +370,8 @@ def test_cancel_and_retry(cli: Cli) -> None:
 def test_cancel_and_retry_reject_bad_ids(cli: Cli) -> None:
     done = submit(cli, "b.echo")
     one_line_error(cli("cancel", "404"), 2, "unknown task 404")
-    one_line_error(cli("retry"), 2, "needs task ids or --failed")
-    one_line_error(cli("retry", "1", "--failed"), 2, "needs task ids or --failed")
+    one_line_error(cli("retry"), 2, "needs task ids, --failed or --filter")
+    one_line_error(cli("retry", "1", "--failed"), 2, "needs task ids, --failed or --filter")
     one_line_error(cli("retry", "404"), 2, "unknown task 404")
     result = cli("retry", str(done))
     assert result.exit_code == 2 and "is queued" in result.stderr

@@ -58,7 +58,7 @@ def test_help_shows_metavars_not_python_types(cli: Cli, command: str | None) -> 
 
 
 def test_help_shows_argument_metavars_in_usage(cli: Cli) -> None:
-    assert "jobsched cancel [OPTIONS] ID..." in cli("cancel", "--help").stdout
+    assert "jobsched cancel [OPTIONS] [ID...]" in cli("cancel", "--help").stdout  # or --filter
     assert "jobsched retry [OPTIONS] [ID...]" in cli("retry", "--help").stdout
     assert "jobsched priority [OPTIONS] CATEGORY WEIGHT" in cli("priority", "--help").stdout
 

@@ -18,6 +18,8 @@ ALLOWED_PRIVATE = {
     "_conn": "a Peewee store's per-thread connection (storage, not the engine)",
     "_http": "the demo's HTTP server (demo, not the engine)",
     "_exit": "os._exit, a process's end without cleanup (the standard library)",
+    "_compositor": "Textual's screen compositor, to read the rendered rows (the UI library)",
+    "_driver": "Textual's driver, to feed a burst of keys as one read (the UI library)",
 }
 
 

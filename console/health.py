@@ -1,0 +1,58 @@
+"""The health numbers the console adds to a snapshot, per category: the age of the oldest
+waiting task, finished and failed tasks over the last minute, and an estimate to drain.
+
+Finished and failed come from successive snapshots (their counts are the store's, so they
+agree between a local node and an attached view); the oldest waiting age from the store's
+queue heads, read with the task list. Pure bookkeeping: the app feeds it and reads it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+
+from jobsched.core import Snapshot
+
+from .widgets.categories import Health
+
+WINDOW = 60.0  # seconds: "last minute"
+
+
+class HealthTracker:
+    """Remembers ``(monotonic time, finished, failed)`` per category over :data:`WINDOW`."""
+
+    def __init__(self, window: float = WINDOW) -> None:
+        self.window = window
+        self._samples: deque[tuple[float, dict[str, tuple[int, int]]]] = deque()
+        self.heads: dict[str, float] = {}  # category -> run_at of its next queued task
+
+    def add(self, mono: float, snap: Snapshot) -> None:
+        self._samples.append(
+            (
+                mono,
+                {c.name: (c.succeeded + c.failed + c.cancelled, c.failed) for c in snap.categories},
+            )  # fmt: skip
+        )
+        while len(self._samples) > 2 and mono - self._samples[1][0] >= self.window:
+            self._samples.popleft()
+
+    def set_heads(self, heads: Mapping[str, float]) -> None:
+        self.heads = dict(heads)
+
+    def health(self, snap: Snapshot) -> dict[str, Health]:
+        first = self._samples[0][1] if len(self._samples) > 1 else None
+        last = self._samples[-1][1] if self._samples else {}
+        out: dict[str, Health] = {}
+        for c in snap.categories:
+            finished = failed = None
+            if first is not None and c.name in first and c.name in last:
+                finished = max(0, last[c.name][0] - first[c.name][0])
+                failed = max(0, last[c.name][1] - first[c.name][1])
+            head = self.heads.get(c.name)
+            out[c.name] = Health(
+                waiting=None if head is None else max(0.0, snap.at - head),
+                finished_minute=finished,
+                failed_minute=failed,
+                drain=c.queued / c.rate if c.rate > 0 else None,
+            )
+        return out

@@ -1,0 +1,294 @@
+"""The operator's console with Pilot: the task list as a window onto the store (pages,
+order, go-to-id), bulk actions with their confirmation, keys typed in a burst, keys that
+act on the focused panel only, forms that say "unchanged", and what `b` decided."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jobsched.console.app import JobschedApp
+from jobsched.console.screens.confirm import ConfirmScreen
+from jobsched.console.screens.detail import TaskDetailScreen
+from jobsched.core import FakeClock, Scheduler, SchedulerConfig
+from jobsched.core.task import NewTask
+from jobsched.storage import open_store
+from textual import events
+from textual.pilot import Pilot
+
+from .app_support import build_scheduler, make_app, populate, ready, screen_text, settle, step
+
+Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
+
+
+def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await ready(pilot)
+            await scenario(app, pilot)
+
+    asyncio.run(main())
+
+
+def recording(app: JobschedApp) -> list[str]:
+    """Every notification message the app shows from now on."""
+    said: list[str] = []
+    notify = app.notify
+
+    def record(message: str, **kwargs: Any) -> None:
+        said.append(message)
+        notify(message, **kwargs)
+
+    app.notify = record  # type: ignore[method-assign]
+    return said
+
+
+async def burst(pilot: Pilot[Any], keys: str) -> None:
+    """Keys as a paste or fast typing over SSH delivers them: every event queued before
+    the app handles the first (Pilot's ``press`` waits for the app between keys)."""
+    names = {"/": "slash", ":": "colon", " ": "space"}
+    for char in keys:
+        event = events.Key(names.get(char, char), char)
+        event.set_sender(pilot.app)
+        pilot.app._driver.send_message(event)  # type: ignore[union-attr]
+    await settle(pilot)
+
+
+def states(sched: Scheduler) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for per in sched.counts().values():
+        for state, n in per.items():
+            out[state] = out.get(state, 0) + n
+    return out
+
+
+@pytest.mark.parametrize("typed", ["burst", "press"])
+def test_keys_typed_right_after_slash_go_into_the_filter(typed: str) -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    before = states(sched)
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        app.main.task_table.focus()
+        await pilot.pause()
+        # When "/cat:web" arrives in one burst (c would cancel, a... are dashboard keys)
+        if typed == "burst":
+            await burst(pilot, "/cat:web")
+        else:
+            await pilot.press(*"/cat:web")
+            await settle(pilot)
+        # Then it is the filter's text, nothing was asked or cancelled, the list filters
+        assert app.main.filter_input.value == "cat:web"
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert states(sched) == before
+        assert {app.main.task_table.cell_text(k, "category")
+                for k in app.main.task_table.keys_in_order()} == {"web"}  # fmt: skip
+
+    drive(app, scenario)
+
+
+def test_a_bad_filter_is_shown_and_reported_and_keeps_the_list() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        await pilot.press("slash", *"state:bogus", "enter")
+        await settle(pilot)
+        assert "filter error: unknown state 'bogus'" in screen_text(app)
+        assert any("Filter not applied" in m and "bogus" in m for m in said)
+        # Bulk keys refuse to act on a filter that does not parse
+        await pilot.press("R")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen) and "Fix the filter" in said[-1]
+
+    drive(app, scenario)
+
+
+def test_bulk_retry_cancel_and_delete_ask_with_the_count_first() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    failed = states(sched)["failed"]
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        await pilot.press("slash", *"state:failed", "enter")
+        await settle(pilot)
+        # R: the question states the count; no changes nothing
+        await pilot.press("R")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"Retry {failed} tasks matching 'state:failed'?" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert states(sched)["failed"] == failed
+        await pilot.press("R", "y")
+        await settle(pilot)
+        assert states(sched)["failed"] == 0 and f"{failed} retried" in said[-1]
+        # C on every waiting task: cancelled, running ones asked to stop
+        await pilot.press("escape", "C")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert states(sched)["queued"] == states(sched)["scheduled"] == 0
+        assert "cancelled" in said[-1]
+        # D deletes finished tasks only and says how many live ones it skipped
+        live = states(sched)["running"]
+        await pilot.press("D", "y")
+        await settle(pilot)
+        assert states(sched) == {**dict.fromkeys(states(sched), 0), "running": live}
+        assert "deleted" in said[-1] and (f"{live} skipped" in said[-1] or not live)
+
+    drive(app, scenario)
+
+
+def test_cancel_asks_first_and_category_keys_need_the_categories_panel() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        app.main.task_table.focus()
+        await pilot.pause()
+        # p with the task list focused: a warning, no question, nothing paused
+        await pilot.press("p", "i")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert sched.load_settings() == {} and "categories panel" in said[-1]
+        # r / c with the categories panel focused act on no task
+        app.main.cat_table.focus()
+        await pilot.press("c")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen) and "task list" in said[-1]
+
+    drive(app, scenario)
+
+
+def test_enter_on_an_unchanged_form_says_unchanged() -> None:
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        await pilot.press("e", "enter")
+        await settle(pilot)
+        assert said[-1] == "Priority of email: unchanged"
+        assert sched.load_settings() == {}
+        await pilot.press("e", "ctrl+u", *"2", "enter")
+        await settle(pilot)
+        assert said[-1] == "Priority of email: applied"
+
+    drive(app, scenario)
+
+
+def test_b_reports_what_the_balancer_decided_or_that_nothing_changed() -> None:
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        # Nothing to change: after the wait, "no change" and the targets
+        await pilot.press("b")
+        await settle(pilot)
+        step(sched, clock, 2)
+        app.refresh_now()
+        assert said[-1] == "Balancer: no change, the targets stay email=1 web=3", said
+        # Demand moved: the decision's reasons
+        sched.inject("email", 40, duration_ms=0)
+        await pilot.press("b")
+        await settle(pilot)
+        step(sched, clock)
+        app.refresh_now()
+        assert said[-1].startswith("Balancer: ") and "->" in said[-1], said
+
+    drive(app, scenario)
+
+
+def test_pages_and_order_reach_the_head_of_the_queue() -> None:
+    sched, clock = build_scheduler()
+    sched.set_paused("email", True)
+    ids = sched.inject("email", 450, duration_ms=0)
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        table = app.main.task_table
+        table.focus()
+        assert table.keys_in_order()[0] == str(ids[-1])  # newest first, page 1
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert table.keys_in_order()[0] == str(ids[-201])
+        assert "page 2" in screen_text(app)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert table.keys_in_order()[0] == str(ids[-1])
+        # o: oldest first, the head of the queue on top
+        await pilot.press("o")
+        await settle(pilot)
+        assert table.keys_in_order()[:2] == [str(ids[0]), str(ids[1])]
+        assert "oldest first" in screen_text(app)
+
+    drive(app, scenario)
+
+
+def test_retry_from_the_detail_view() -> None:
+    sched, clock = build_scheduler()
+    failed = sched.submit("web.fetch", {"fail": "once"}).id
+    step(sched, clock, 2)
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        app.main.task_table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetailScreen)
+        text = screen_text(app)
+        assert "error of attempt 1 (of 1)" in text and "took" in text
+        await pilot.press("r")
+        await settle(pilot)
+        assert sched.get(failed).state == "queued"
+
+    drive(app, scenario)
+
+
+def test_go_to_an_id_among_200000_tasks_in_sqlite(tmp_path: Path) -> None:
+    # Given 200,000 tasks in a real SQLite file, inserted in batches
+    store = open_store(tmp_path / "jobs.db")
+    store.open()
+    clock = FakeClock()
+    rows = [NewTask("email.send", "email", '{"n": 1}', clock.now(), 3, None, None)] * 10_000
+    for _ in range(20):
+        store.insert(rows, clock.now())
+    store.close()
+    sched, _ = build_scheduler()  # for its config and handlers
+    config: SchedulerConfig = sched.config
+    node = Scheduler(config, open_store(tmp_path / "jobs.db"), clock=clock, threaded=False,
+                     node_id="big", rng=random.Random(1))  # fmt: skip
+    node.start()
+    node.set_paused("email", True)
+    app = make_app(node)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        table = app.main.task_table
+        assert table.keys_in_order()[0] == "200000"
+        await pilot.press("g", *"12345", "enter")
+        await settle(pilot)
+        assert table.keys_in_order()[0] == "12345" and table.selected_key == "12345"
+        assert table.has_focus
+        # And the filter finds it too, over the whole store
+        await pilot.press("slash", *"id:12345", "enter")
+        await settle(pilot)
+        assert table.keys_in_order() == ["12345"]
+
+    try:
+        drive(app, scenario)
+    finally:
+        node.stop(0)
