@@ -19,6 +19,7 @@ import pytest
 from jobsched.console.escape import json_text, visible
 from jobsched.console.screens.detail import TaskDetailScreen, detail_renderable
 from jobsched.core import CategoryConfig, FakeClock, Scheduler, SchedulerConfig
+from jobsched.core.counters import NodeCounters
 from jobsched.core.task import NewTask, NodeInfo, Outcome
 from jobsched.storage import open_store
 from rich.console import Console
@@ -63,7 +64,7 @@ def hostile_rows(db: Path) -> dict[str, int]:
             ]
         )  # fmt: skip
         store.heartbeat(
-            NodeInfo(f"node{CLEAR}", f"host{CLIPBOARD}", 1, now, now, 4, counters={"targets": {"a": 4}})
+            NodeInfo(f"node{CLEAR}", f"host{CLIPBOARD}", 1, now, now, 4, counters=NodeCounters(targets={"a": 4}))
         )  # fmt: skip
         store.add_decision(now, {"at": now, "trigger": f"t{BLINK}", "changes": [f"a {CLEAR}"]})
     finally:
