@@ -1,4 +1,7 @@
-"""Engine bugs found in review, each pinned by a test that failed before its fix."""
+"""Edge cases of a task's life in the engine: a result that cannot even be shown, a timeout
+check racing the worker's next task, a task queued behind a timed-out one, one id cancelled
+twice in one call, a delay that ends while its row is written, and a pause that could not
+give its tasks back."""
 
 from __future__ import annotations
 
