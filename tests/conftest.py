@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+# Running in parallel (pytest-xdist): test order, temporary directories, unused snapshots.
+pytest_plugins = ["tests.parallel"]
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +52,11 @@ def with_query(url: str, **options: object) -> str:
 
 @pytest.fixture(scope="session")
 def pg_url() -> str:
-    """The test server's URL; skips (fails under CI) when it cannot be reached."""
+    """The test server's URL; skips (fails under CI) when it cannot be reached.
+
+    Under pytest-xdist each worker gets a database of its own on that server (the base
+    database's name plus ``_gw0``, ``_gw1``, ...): advisory locks, ``NOTIFY`` and node
+    rows are per database, so workers never see each other's."""
     from jobsched.storage.postgres.url import redact
 
     url = os.environ.get(PG_ENV) or PG_DEFAULT
@@ -61,7 +69,39 @@ def pg_url() -> str:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set, so this is an error: {message}", pytrace=False)
         pytest.skip(message)
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return url
+    worker_url, database = worker_database(url, worker)
+    _create_database(url, database)
+    return worker_url
+
+
+def worker_database(url: str, worker: str) -> tuple[str, str]:
+    """(URL, name) of the database of xdist worker ``worker`` beside ``url``'s database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from jobsched.storage.postgres.connection import parse_url
+
+    params = parse_url(url).params
+    database = f"{params.get('dbname') or params.get('user') or 'postgres'}_{worker}"
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}")), database
+
+
+def _create_database(url: str, database: str) -> None:
+    """Create ``database`` unless it exists. It is kept for the next run, like the base
+    database: dropping one makes the server flush and wait on every backend, which takes
+    seconds on a busy server, and each test drops its own schema anyway."""
+    import psycopg
+    from jobsched.storage.postgres.connection import parse_url
+    from psycopg import sql
+
+    with psycopg.connect(parse_url(url).conninfo, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+            return
+        # DuplicateDatabase: another run created it meanwhile.
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
 @pytest.fixture

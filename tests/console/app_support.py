@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import random
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -220,6 +221,15 @@ async def ready(pilot: Pilot[Any]) -> None:
             return
         await pilot.pause(0.01)
     raise AssertionError("the console never read the node")
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` holds (a resize or a refresh may take several
+    passes of the message loop on a busy machine); after ``timeout`` seconds, return and
+    let the caller's assertion say what is wrong."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.01)
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -556,10 +556,13 @@ def a_large_backlog(tmp_path: Path) -> None:
 @row(30)
 def terminal_resized(tmp_path: Path) -> None:
     """Also: tests/console/test_app.py."""
-    from tests.console.app_support import build_scheduler, make_app, ready
+    from tests.console.app_support import build_scheduler, make_app, ready, until
 
     sched, _ = build_scheduler()
     app = make_app(sched)
+
+    def shown() -> str:
+        return " ".join(str(w.render()) for w in app.screen.query("*") if w.display)
 
     async def scenario() -> str:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -568,8 +571,8 @@ def terminal_resized(tmp_path: Path) -> None:
                 await pilot.resize_terminal(*size)
                 await pilot.pause()
             await pilot.resize_terminal(20, 5)
-            await pilot.pause()
-            return " ".join(str(w.render()) for w in app.screen.query("*") if w.display)
+            await until(pilot, lambda: "too small" in shown().lower())
+            return shown()
 
     text = asyncio.run(scenario())
     assert "too small" in text.lower()
