@@ -1,10 +1,12 @@
 """Poll a database like the console does (about 4 Hz) and count errors.
 
-``python -m tests.crashkit.reader DB SECONDS`` prints ``reads=N errors=M`` and any error.
+``python -m tests.crashkit.reader DB SECONDS`` prints ``ready``, reads until SIGTERM (or for
+SECONDS at most), then prints ``reads=N errors=M`` and any error.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -17,9 +19,11 @@ def main() -> int:
     store = open_store(db)
     store.open(None)
     reads = errors = 0
-    pause = threading.Event()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("ready", flush=True)
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while not stop.is_set() and time.monotonic() < end:
         try:
             store.counts()
             store.list_tasks(limit=50)
@@ -29,7 +33,7 @@ def main() -> int:
         except Exception as exc:  # counted and shown: the test asserts there are none
             errors += 1
             print(f"error: {type(exc).__name__}: {exc}", flush=True)
-        pause.wait(0.25)
+        stop.wait(0.25)
     store.close()
     print(f"reads={reads} errors={errors}", flush=True)
     return 0

@@ -6,6 +6,7 @@ left stuck.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +36,14 @@ def test_node_reader_and_submitter_share_the_file_without_lock_errors(tmp_path: 
     db, log = tmp_path / "busy.db", tmp_path / "exec.log"
     node = spawn(db, log, "--workers", "8")
     wait_ready(node)
-    reader = _child("tests.crashkit.reader", str(db), "8")
+    reader = _child("tests.crashkit.reader", str(db), "120")
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "ready"
     submitter = _child("tests.crashkit.submitter", str(db), "3000")
     out, err = submitter.communicate(timeout=120)
     assert submitter.returncode == 0, err
     acknowledged = [int(x) for x in out.split() if x.isdigit()]
+    # The reader has read all along the submissions: stop it (it reads at most 120 s)
+    reader.send_signal(signal.SIGTERM)
     reader_out, reader_err = reader.communicate(timeout=60)
     node.send_signal(15)
     assert node.wait(timeout=30) == 0
