@@ -65,10 +65,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput[_OUTPUT_KEY] = _worker_snapshots(config)
         return
     unused = config.stash[_unused_key] - config.stash[_used_key]
-    if not unused or config.getoption("update_snapshots", False):
+    if not unused:
         return
+    # Reported even with --snapshot-update: under xdist syrupy does not delete them.
     config.stash[_report_key] = sorted(unused)
-    if not config.getoption("warn_unused_snapshots", False):
+    if not config.getoption("update_snapshots", False) and not config.getoption(
+        "warn_unused_snapshots", False
+    ):
         session.exitstatus = int(session.exitstatus) | _EXIT_UNUSED
 
 
@@ -90,7 +93,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     terminalreporter.section("unused snapshots (all xdist workers)")
     for location, name in unused:
-        terminalreporter.write_line(f"unused: {name} ({Path(location).relative_to(config.rootpath)})")
+        where = Path(location)
+        if where.is_relative_to(config.rootpath):
+            where = where.relative_to(config.rootpath)
+        terminalreporter.write_line(f"unused: {name} ({where})")
     terminalreporter.write_line(
         f"{len(unused)} snapshot(s) unused. Delete them, or run `python -m pytest -n 0 "
         "--snapshot-update` (syrupy deletes unused snapshots only in a serial run)."
