@@ -28,6 +28,9 @@ _OUTPUT_KEY = "jobsched_snapshots"
 _EXIT_UNUSED = 1  # syrupy's exit status for unused snapshots
 
 Snapshot = tuple[str, str]  # (location, name)
+_used_key = pytest.StashKey[set[Snapshot]]()
+_unused_key = pytest.StashKey[set[Snapshot]]()
+_report_key = pytest.StashKey[list[Snapshot]]()
 
 
 def _worker() -> str | None:
@@ -50,9 +53,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # --- unused snapshots across workers ---------------------------------------------------
-
-_used_key = pytest.StashKey[set[Snapshot]]()
-_unused_key = pytest.StashKey[set[Snapshot]]()
 
 
 @pytest.hookimpl(trylast=True)
@@ -83,8 +83,6 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         node.config.stash[_used_key].update(map(tuple, sent["used"]))
         node.config.stash[_unused_key].update(map(tuple, sent["unused"]))
 
-
-_report_key = pytest.StashKey[list[Snapshot]]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
