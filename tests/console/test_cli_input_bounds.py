@@ -53,7 +53,7 @@ def test_a_directory_in_place_of_the_start_journal_is_storage_unavailable(tmp_pa
     cli = make_cli(tmp_path)
     assert cli("tasks").exit_code == 0  # the database exists
     (tmp_path / "jobs.db.starts").mkdir()
-    one_line_error(cli("run", "--until-idle"), 3, "start journal", "jobs.db.starts", "directory")
+    one_line_error(cli("run", "--until-idle"), 3, "start journal", "is a directory")
 
 
 def test_a_malformed_ipv6_postgres_url_is_bad_input_and_redacted(tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ ALLOWED_PRIVATE = {
     "_exit": "os._exit, a process's end without cleanup (the standard library)",
     "_compositor": "Textual's screen compositor, to read the rendered rows (the UI library)",
     "_driver": "Textual's driver, to feed a burst of keys as one read (the UI library)",
+    "_replace": "a named tuple's public copy-with-changes method (the standard library)",
+    "_skipped_items_match_name": "syrupy's snapshot report, to list unused snapshots under"
+    " xdist (the snapshot library)",
 }
 
 
