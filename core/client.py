@@ -8,18 +8,23 @@ written here is validated first: a rejected input raises a typed error and store
 
 from __future__ import annotations
 
-import importlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from . import bulk, synthetic
+from .catalog import Catalog, Directory, Resolved
+from .client_reads import StoreReads
 from .clock import Clock, SystemClock
+from .commits import CommitFeed
 from .config import (
+    MAX_ATTEMPTS,
     CategoryConfig,
     SchedulerConfig,
     check_capacity,
+    check_int,
     check_name,
     check_priority,
     check_seconds,
@@ -27,12 +32,12 @@ from .config import (
 from .engine_hooks import Detached, EngineHooks
 from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, UnknownHandlerError
 from .handle import TaskHandle
-from .handlers import HandlerFn, HandlerSpec, registered_in
+from .handlers import HandlerFn, HandlerSpec, import_handler_modules, registered_in
 from .live_settings import effective_category
 from .payload import check_dedup_key, check_submit_item, encode_payload, resolve_run_at
-from .query import Page, TaskQuery
+from .query import TaskQuery
 from .store import TaskStore
-from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
+from .task import CategorySettings, NewTask, TaskRecord
 from .waiters import Waiters
 
 log = logging.getLogger("jobsched")
@@ -41,24 +46,44 @@ log = logging.getLogger("jobsched")
 SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
 
 
-def import_handler_modules(modules: Iterable[str]) -> None:
-    """Import the configured handler modules; any way one fails to import (an ImportError,
-    a SyntaxError, an exception it raises, even ``sys.exit()``) is a ConfigError naming
-    the module and what went wrong."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a module may raise anything
-            raise ConfigError(
-                "handlers module",
-                module,
-                f"cannot be imported ({type(exc).__name__}: {exc})",
-                "Fix the module or check the [scheduler] handlers list",
-            ) from exc
+class Client(StoreReads):
+    """Validates and writes tasks and operator changes to a store.
 
+    A node composes one; another process (a web app that only enqueues, the CLI) makes
+    one with :meth:`connect`, which needs no handler code.
+    """
 
-class Client:
-    """Validates and writes tasks and operator changes to a store."""
+    @classmethod
+    def connect(
+        cls,
+        db: str | os.PathLike[str] | TaskStore,
+        *,
+        validate: str = "nodes",
+        config: SchedulerConfig | None = None,
+        clock: Clock | None = None,
+    ) -> Client:
+        """A producer's client: submits by handler name, waits for results, without
+        importing any handler. ``db``: a path or URL (opened here, closed by
+        :meth:`close`) or an open store. ``validate="nodes"`` accepts the handlers and
+        categories the live nodes publish in their heartbeats; ``"none"`` accepts any
+        well-formed name (category: the part before the dot). ``config`` is needed only
+        for operator changes (priority, pause, pins, limits, inject)."""
+        from .producer import connect
+
+        return connect(cls, db, validate=validate, config=config, clock=clock)
+
+    def close(self) -> None:
+        """Close the commit watch, and the store if :meth:`connect` opened it."""
+        if self._feed is not None:
+            self._feed.close()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __init__(
         self,
@@ -68,6 +93,9 @@ class Client:
         *,
         engine: EngineHooks | None = None,
         waiters: Waiters | None = None,
+        directory: Directory | None = None,
+        configured: bool = True,
+        owns_store: bool = False,
     ) -> None:
         self.config = config.validate()
         #: The node's worker budget; starts as ``config.workers``, see ``set_workers``.
@@ -76,6 +104,13 @@ class Client:
         self.clock: Clock = clock or SystemClock()
         self._engine: EngineHooks = engine or Detached(self.config.poll_interval)
         self._waiters = waiters or Waiters()
+        #: a producer's client (``connect``) resolves names here instead of its handlers
+        self._directory = directory
+        #: False for a producer's client connected without a config
+        self._configured = configured
+        self._owns_store = owns_store
+        # No node in this process: the store's commits wake waiters.
+        self._feed = CommitFeed(store) if engine is None else None
         self.handlers: dict[str, HandlerSpec] = {}
         import_handler_modules(config.handlers)
         for spec in registered_in(config.handlers):
@@ -122,6 +157,13 @@ class Client:
         return effective_category(cat, stored)
 
     def _category(self, name: str) -> CategoryConfig:
+        if not self._configured:
+            raise ConfigError(
+                "category",
+                name,
+                "is not configured in this client (it was connected without a config)",
+                "Pass config= to Client.connect to change categories",
+            )
         try:
             return self.config.categories[name]
         except KeyError:
@@ -141,31 +183,38 @@ class Client:
         timeout: float | None = None,
     ) -> NewTask:
         """Validate one submit and return the row to insert (raises, storing nothing)."""
+        where = self._resolve(handler, category)
+        text = encode_payload(payload)
+        when = resolve_run_at(self.clock.now(), delay, run_at)
+        key = check_dedup_key(key)
+        attempts = max_attempts if max_attempts is not None else where.max_attempts
+        limit = timeout if timeout is not None else where.timeout
+        if max_attempts is not None:
+            # Only the caller's own values need checking: the handler's and the
+            # category's were checked when they were registered and configured.
+            check_int(f"max_attempts of handler {handler!r}", attempts, 1, MAX_ATTEMPTS)
+        if timeout is not None:
+            check_seconds(f"timeout of handler {handler!r}", limit, allow_none=True)
+        return NewTask(handler, where.category, text, when, attempts, limit, key)
+
+    def _resolve(self, handler: str, category: str | None) -> Resolved:
+        """What submitting ``handler`` (into ``category``) means, or a typed refusal."""
+        if self._directory is not None:
+            return self._directory.resolve(handler, category)
         spec = self.handlers.get(handler) if isinstance(handler, str) else None
         if spec is None:
             check_name("handler", handler)
             raise UnknownHandlerError(handler, self.handlers)
-        category = category if category is not None else spec.category
-        assert category is not None
-        cat = self._category(category)
-        text = encode_payload(payload)
-        when = resolve_run_at(self.clock.now(), delay, run_at)
-        key = check_dedup_key(key)
-        attempts = (
-            max_attempts if max_attempts is not None else spec.max_attempts or cat.max_attempts
-        )
-        limit = (
-            timeout
-            if timeout is not None
-            else spec.timeout
-            if spec.timeout is not None
-            else cat.timeout
-        )
-        if max_attempts is not None or timeout is not None:
-            # Only the caller's own values need checking: the handler's and the
-            # category's were checked when they were registered and configured.
-            HandlerSpec(handler, spec.fn, category, attempts, limit).validate()
-        return NewTask(handler, category, text, when, attempts, limit, key)
+        name = category if category is not None else spec.category
+        assert name is not None
+        cat = self._category(name)
+        attempts = spec.max_attempts or cat.max_attempts
+        return Resolved(name, attempts, spec.timeout if spec.timeout is not None else cat.timeout)
+
+    def catalog(self) -> Catalog:
+        """The handlers and categories this client knows, as a node's heartbeat publishes
+        them for producers' clients."""
+        return Catalog.of(self.handlers.values(), self.config.categories)
 
     def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
         """Validate, insert (committed) and return a handle. Options: category, delay,
@@ -208,9 +257,17 @@ class Client:
 
     def wait(self, task_id: int, timeout: float | None = None) -> TaskRecord:
         """Block until the task is terminal (any terminal state) and return its record;
-        raises WaitTimeoutError after ``timeout`` seconds."""
+        raises WaitTimeoutError after ``timeout`` seconds. With no node in this process,
+        the store's commits wake the wait (see ``core/commits.py``)."""
         check_seconds("timeout", timeout, allow_none=True, allow_zero=True)
+        if self._feed is not None:
+            return self._feed.wait_terminal(self.clock, task_id, timeout)
         return self._waiters.wait(self.store, self.clock, task_id, timeout, self._engine.wait_poll)
+
+    def result(self, task_id: int, timeout: float | None = None) -> Any:
+        """The handler's return value of task ``task_id``, once it ends; raises
+        TaskFailedError / TaskCancelledError / WaitTimeoutError."""
+        return TaskHandle(self, task_id).result(timeout)
 
     # --- operator changes (persisted; every node picks them up) ------------------------
     def _settings_of(self, category: str) -> tuple[dict[str, CategorySettings], CategorySettings]:
@@ -314,47 +371,8 @@ class Client:
         """Delete the finished tasks ``query`` matches; live ones are counted as skipped."""
         return bulk.delete_matching(self.store, query, dry_run)
 
-    def find_tasks(self, page: Page) -> list[TaskRecord]:
-        """A page of the tasks a filter matches, over the whole store."""
-        return self.store.find_tasks(page)
-
-    def count_tasks(self, query: TaskQuery) -> int:
-        return self.store.count_tasks(query)
-
-    def queue_heads(self) -> dict[str, float]:
-        """category -> ``run_at`` of the next task it claims, for every configured one."""
-        return self.store.queue_heads(list(self.config.categories))
-
     def get(self, task_id: int) -> TaskRecord:
         row = self.store.get(task_id)
         if row is None:
             raise TaskNotFoundError(task_id)
         return row
-
-    # --- reading what the store holds (for the CLI and the console) --------------------
-    @property
-    def location(self) -> str:
-        """Where the store lives (a path or URL), for status lines and reports."""
-        return self.store.location
-
-    def list_tasks(
-        self, state: str | None = None, category: str | None = None, limit: int = 50
-    ) -> list[TaskRecord]:
-        """Tasks, newest first, of one state and category when given."""
-        return self.store.list_tasks(state, category, limit)
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """category -> state -> number of tasks, over every node of the store."""
-        return self.store.counts()
-
-    def load_settings(self) -> dict[str, CategorySettings]:
-        """The operator changes persisted per category."""
-        return self.store.load_settings()
-
-    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The balancer's decisions of every node, newest first."""
-        return self.store.recent_decisions(limit)
-
-    def nodes(self) -> list[NodeInfo]:
-        """Every node's latest heartbeat, alive, silent or stopped."""
-        return self.store.nodes()

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .catalog import Catalog
+
 
 @dataclass(frozen=True)
 class NodeCounters:
@@ -29,6 +31,8 @@ class NodeCounters:
     run_times: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: the node's Python version
     python: str = ""
+    #: the node's handlers and categories, for clients that submit by name
+    catalog: Catalog = field(default_factory=Catalog)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +43,7 @@ class NodeCounters:
             "rates": dict(self.rates),
             "run_times": {c: list(pair) for c, pair in self.run_times.items()},
             "python": self.python,
+            "catalog": self.catalog.to_dict(),
         }
 
     @classmethod
@@ -62,6 +67,7 @@ class NodeCounters:
             rates=_numbers(data.get("rates"), float),
             run_times=_pairs(data.get("run_times")),
             python=python if isinstance(python, str) else "",
+            catalog=Catalog.from_dict(data.get("catalog")),
         )
 
 

@@ -109,10 +109,10 @@ class UnknownCategoryError(_UnknownNameError):
 
 
 class UnknownHandlerError(_UnknownNameError):
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        super().__init__(
-            "handler", "handlers", name, known, "no handler is registered under this name"
-        )
+    def __init__(
+        self, name: str, known: Iterable[str], why: str = "no handler is registered under this name"
+    ) -> None:
+        super().__init__("handler", "handlers", name, known, why)
 
 
 class PayloadError(InvalidInputError):

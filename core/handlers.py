@@ -8,9 +8,10 @@ scheduler only. ``current_task()`` tells a handler which task it is running.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,3 +216,19 @@ def current_task() -> TaskContext:
 
 def _set_current(ctx: TaskContext | None) -> None:
     _current.set(ctx)
+
+
+def import_handler_modules(modules: Iterable[str]) -> None:
+    """Import the configured handler modules; any way one fails to import (an ImportError,
+    a SyntaxError, an exception it raises, even ``sys.exit()``) is a ConfigError naming
+    the module and what went wrong."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a module may raise anything
+            raise ConfigError(
+                "handlers module",
+                module,
+                f"cannot be imported ({type(exc).__name__}: {exc})",
+                "Fix the module or check the [scheduler] handlers list",
+            ) from exc

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .balancer import Balancer, Decision, Demand
+from .catalog import Catalog
 from .clock import Clock
 from .config import SchedulerConfig
 from .counters import NodeCounters
@@ -73,6 +74,7 @@ class Housekeeper:
         *,
         signals: TaskSignals | None = None,
         outage: OutageTracker | None = None,
+        catalog: Callable[[], Catalog] = Catalog,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -85,6 +87,8 @@ class Housekeeper:
         self._rebalance = rebalance
         self._want = want
         self._signals = signals or TaskSignals(Hooks(threaded=False))
+        #: what the heartbeat publishes of the node's handlers (for producers' clients)
+        self._catalog = catalog
         #: logs a store outage once per change of state
         self.outage = outage or OutageTracker("housekeeper", "the store", monotonic=clock.monotonic)
         self.balancer = Balancer(config.workers, config.cooldown)
@@ -196,6 +200,7 @@ class Housekeeper:
             rates={name: round(rate, 3) for name, rate in self._metrics.rates().items()},
             run_times=self._pools.run_times(),
             python=sys.version.split()[0],
+            catalog=self._catalog(),
         )
 
     def heartbeat(self, stopped: bool = False) -> None:

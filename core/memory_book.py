@@ -20,6 +20,11 @@ class MemoryBook:
         self._version = 0
         self._decisions: list[dict[str, Any]] = []
         self._nodes: dict[str, NodeInfo] = {}
+        self._commits = CommitCounter()
+
+    def watch_commits(self) -> CommitCounter.Watch:
+        """A watch woken when outcomes or cancellations are written (see TaskStore)."""
+        return self._commits.watch()
 
     # --- settings, decisions, nodes ------------------------------------------------
     def load_settings(self) -> dict[str, CategorySettings]:
@@ -57,3 +62,35 @@ class MemoryBook:
     def nodes(self) -> list[NodeInfo]:
         with self._lock:
             return [replace(n) for n in self._nodes.values()]
+
+
+class CommitCounter:
+    """Counts the memory store's writes that may end tasks; watches wait for the count to
+    move (the in-process stand-in for PostgreSQL's NOTIFY or SQLite's data_version)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.count = 0
+
+    def committed(self) -> None:
+        with self._cond:
+            self.count += 1
+            self._cond.notify_all()
+
+    def watch(self) -> CommitCounter.Watch:
+        return CommitCounter.Watch(self)
+
+    class Watch:
+        def __init__(self, counter: CommitCounter) -> None:
+            self._counter = counter
+            self._seen = counter.count
+
+        def changed(self, timeout: float) -> bool:
+            counter = self._counter
+            with counter._cond:
+                moved = counter._cond.wait_for(lambda: counter.count != self._seen, timeout)
+                self._seen = counter.count
+            return moved
+
+        def close(self) -> None:
+            pass

@@ -202,6 +202,7 @@ class MemoryStore(MemoryBook):
                         reason=out.reason,
                     )
                 applied.append(True)
+        self._commits.committed()
         return applied
 
     def _terminate(
@@ -254,6 +255,7 @@ class MemoryStore(MemoryBook):
                     answers[task_id] = CANCEL_DONE
             if any(a == CANCEL_REQUESTED for a in answers.values()):
                 self._version += 1
+        self._commits.committed()
         return answers
 
     def cancel_requests(self, owner: str) -> set[int]:

@@ -113,7 +113,7 @@ class Scheduler(ClientAPI):
         self.housekeeper = Housekeeper(
             store, steady, config, self.node_id, self.workers, self.settings, self.metrics,
             self.waiters, self._rebalance, self.dispatcher.want,
-            signals=self.signals, outage=self.outages["housekeeper"],
+            signals=self.signals, outage=self.outages["housekeeper"], catalog=self.client.catalog,
         )  # fmt: skip
         self.threads: dict[str, threading.Thread] = {}
         self._stop = StopWrites(store, steady, self.node_id, self.location)

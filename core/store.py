@@ -24,7 +24,7 @@ Rules every store keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .query import Page, TaskQuery
 from .task import (
@@ -35,6 +35,9 @@ from .task import (
     RecoveryReport,
     TaskRecord,
 )
+
+if TYPE_CHECKING:
+    from .commits import CommitWatch
 
 # Answers of ``cancel`` per id.
 CANCEL_DONE = "cancelled"
@@ -144,5 +147,10 @@ class TaskStore(Protocol):
         """Newest first."""
 
     def heartbeat(self, node: NodeInfo) -> None: ...
+
+    def watch_commits(self) -> CommitWatch:
+        """A new watch, on a connection of its own, for signs that another connection
+        committed outcomes or cancellations: what wakes a waiting client with no node in
+        its process. The store closes it when it closes."""
 
     def nodes(self) -> list[NodeInfo]: ...

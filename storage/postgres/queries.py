@@ -12,6 +12,12 @@ CHANNEL = "jobsched_work"
 #: Sent (delivered at commit) when work or settings change; a hint, never the only signal.
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
 LISTEN = f"LISTEN {CHANNEL}"
+#: Sent (delivered at commit, once per transaction) when outcomes or cancellations end
+#: tasks: what wakes a client waiting for a result in a process with no node.
+DONE_CHANNEL = "jobsched_done"
+NOTIFY_DONE = f"SELECT pg_notify('{DONE_CHANNEL}', '')"
+LISTEN_DONE = f"LISTEN {DONE_CHANNEL}"
+_DONE = f"pg_notify('{DONE_CHANNEL}', '')"
 
 _T_COLUMNS = ", ".join(f"t.{name}" for name in TASK_FIELDS)
 
@@ -67,7 +73,8 @@ FINISH_TERMINAL = (
     " FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::text[], %s::float8[],"
     " %s::text[], %s::text[], %s::text[])"
     " AS v(id, owner, attempt, state, finished_at, result, error, reason)"
-    f" WHERE {_FENCE} RETURNING t.id"
+    # Identical notifications of one transaction are delivered once: one per batch.
+    f" WHERE {_FENCE} RETURNING t.id, {_DONE}"
 )
 FINISH_RETRY = (
     "UPDATE tasks AS t SET state = v.state, run_at = v.run_at, error = v.error,"

@@ -81,6 +81,7 @@ from .connection import Database, PgSettings, connect_one, parse_url
 from .errors import translate_pg_errors
 from .schema import LOCK_RECOVERY, current_schema, lock_key, prepare_schema
 from .threads import Listener, StartRecorder
+from .watch import ListenWatch
 
 log = logging.getLogger("jobsched.storage")
 
@@ -135,6 +136,7 @@ class PostgresStore(shapes.SqlReads):
         self._recovery_key = 0
         self._listener: Listener | None = None
         self._starts: StartRecorder | None = None
+        self._watches: list[ListenWatch] = []
         self._warned_recovered: dict[str, Any] = {}  # node id -> recovered_at warned of
 
     def __repr__(self) -> str:
@@ -192,6 +194,9 @@ class PostgresStore(shapes.SqlReads):
             listener.stop()
         if starts is not None:
             starts.close()
+        watches, self._watches = self._watches, []
+        for watch in watches:
+            watch.close()
         if db is not None:
             with self._errors:
                 db.close_all()
@@ -226,6 +231,14 @@ class PostgresStore(shapes.SqlReads):
                 "database", self.location, "is not open", "Call open() first"
             )
         self._listener.add(callback)
+
+    def watch_commits(self) -> ListenWatch:
+        """A watch that LISTENs, on its own connection, for batches of outcomes."""
+        self._conn()  # refuses when the store is not open
+        with self._errors:
+            watch = ListenWatch(self._own_connection())
+        self._watches.append(watch)
+        return watch
 
     def record_start(self, task_id: int, attempt: int) -> None:
         """Mark the attempt as begun, before its handler runs (see the module docstring)."""
@@ -402,6 +415,7 @@ class PostgresStore(shapes.SqlReads):
                 else:
                     query, values = queries.FINISH_TERMINAL_ONE, _terminal_values(out)[3:]
                 applied.append(conn.execute(query, (*values, *fence)).rowcount == 1)
+            conn.execute(queries.NOTIFY_DONE)
         return applied
 
     def release(self, ids: Iterable[int], owner: str) -> int:
@@ -439,6 +453,7 @@ class PostgresStore(shapes.SqlReads):
                     waiting.append(task_id)
             if waiting:
                 conn.execute(queries.CANCEL_WAITING, (now, waiting))
+                conn.execute(queries.NOTIFY_DONE)
             if running:
                 conn.execute(queries.REQUEST_CANCEL, (running,))
                 conn.execute(queries.BUMP_SETTINGS_VERSION)

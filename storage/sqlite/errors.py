@@ -8,6 +8,7 @@ saying what to do. The original exception stays attached as ``__cause__`` for lo
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 import peewee
@@ -100,6 +101,15 @@ def storage_error(exc: BaseException, location: str, busy_timeout: float) -> Sto
 
 def _os_error(exc: OSError, location: str) -> StorageError:
     path = exc.filename or location
+    if exc.errno in (errno.EACCES, errno.EPERM) and not os.access(path, os.R_OK):
+        # Denied, and not even readable (the file's mode, or a directory on its path):
+        # saying "not writable" would send the operator to the wrong permission.
+        return StoreUnavailableError(
+            "file",
+            path,
+            f"cannot be read ({exc.strerror})",
+            "Give this user read and write permission on the file and its directory",
+        )
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return StoreReadOnlyError(
             "file", path, f"is not writable ({exc.strerror})", "Check permissions and the mount"

@@ -161,6 +161,9 @@ HEARTBEAT = (
     " heartbeat_at = excluded.heartbeat_at, budget = excluded.budget,"
     " workers = excluded.workers, counters = excluded.counters, stopped = excluded.stopped"
 )
+# At a node's start (it holds the file's lock): every other node row is of a node that
+# died without saying so (kill -9), as only one node runs on a file.
+STOP_OTHER_NODES = "UPDATE nodes SET stopped = 1 WHERE node_id != ? AND stopped = 0"
 NODES = (
     "SELECT node_id, host, pid, started_at, heartbeat_at, budget, workers, counters, stopped"
     " FROM nodes ORDER BY started_at, node_id"

@@ -42,7 +42,14 @@ from jobsched.core.task import (
 
 from .. import rows as shapes
 from . import nodelock, queries
-from .connection import DURABILITY, Database, check_sqlite_version, connect, write_lock
+from .connection import (
+    DURABILITY,
+    Database,
+    check_sqlite_version,
+    connect,
+    sqlite_uri,
+    write_lock,
+)
 from .errors import translate_errors
 from .nodelock import NodeLock
 from .schema import (
@@ -54,6 +61,7 @@ from .schema import (
     upgrade_file,
 )
 from .startlog import StartJournal
+from .watch import DataVersionWatch
 
 log = logging.getLogger("jobsched.storage")
 
@@ -110,6 +118,7 @@ class SqliteStore(shapes.SqlReads):
         self._node_lock: NodeLock | None = None
         self._file_key: tuple[int, int] | None = None
         self._journal: StartJournal | None = None
+        self._watches: list[DataVersionWatch] = []
 
     def __repr__(self) -> str:
         state = "open" if self._db is not None else "closed"
@@ -230,6 +239,9 @@ class SqliteStore(shapes.SqlReads):
         key, self._file_key = self._file_key, None
         if journal is not None:
             journal.close()
+        watches, self._watches = self._watches, []
+        for watch in watches:
+            watch.close()
         try:
             if db is not None:
                 with self._errors:
@@ -301,7 +313,7 @@ class SqliteStore(shapes.SqlReads):
     # --- recovery ----------------------------------------------------------------------
     def recover(self, node_id: str, now: float) -> RecoveryReport:
         """Every ``running`` row not owned by ``node_id`` is an orphan: one node runs on
-        a SQLite file, so its owner has died. Called once at start, before claiming,
+        a SQLite file, so its owner has died (and every other node row is marked stopped). Called once at start, before claiming,
         and only by the node holding the lock: anyone else could take a live node's
         tasks."""
         if self._node_lock is None or not self._node_lock.held:
@@ -330,6 +342,8 @@ class SqliteStore(shapes.SqlReads):
             conn.executemany(queries.UNDO_UNSTARTED, unstarted)
             orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall()]
             requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()]
+            # Their nodes are gone too: `status` must not count a killed node's workers.
+            conn.execute(queries.STOP_OTHER_NODES, (node_id,))
         if self._journal is not None:
             try:
                 self._journal.reset()
@@ -340,6 +354,20 @@ class SqliteStore(shapes.SqlReads):
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """SQLite has no notifications: the node's poll (every ~100 ms) sees new rows."""
+
+    def watch_commits(self) -> DataVersionWatch:
+        """A watch on ``PRAGMA data_version``, on its own connection (closed with the
+        store, before the file's shared descriptor: see ``storage.nodelock``)."""
+        self._conn()  # refuses when the store is not open
+        mode = "ro" if self.read_only else "rw"
+        with self._errors:
+            conn = sqlite3.connect(
+                sqlite_uri(self.path, mode), uri=True, check_same_thread=False,
+                timeout=self.busy_timeout,
+            )  # fmt: skip
+            watch = DataVersionWatch(conn)
+        self._watches.append(watch)
+        return watch
 
     def record_start(self, task_id: int, attempt: int) -> None:
         """Journal that this attempt begins (see ``sqlite.startlog``)."""

@@ -1,0 +1,55 @@
+"""What a :class:`~.client.Client` reads from its store, for the CLI and the console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import SchedulerConfig
+from .query import Page, TaskQuery
+from .store import TaskStore
+from .task import CategorySettings, NodeInfo, TaskRecord
+
+
+class StoreReads:
+    """Reads of the client's store: pages of tasks, counts, settings, decisions, nodes."""
+
+    store: TaskStore
+    config: SchedulerConfig
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        """A page of the tasks a filter matches, over the whole store."""
+        return self.store.find_tasks(page)
+
+    def count_tasks(self, query: TaskQuery) -> int:
+        return self.store.count_tasks(query)
+
+    def queue_heads(self) -> dict[str, float]:
+        """category -> ``run_at`` of the next task it claims, for every configured one."""
+        return self.store.queue_heads(list(self.config.categories))
+
+    @property
+    def location(self) -> str:
+        """Where the store lives (a path or URL), for status lines and reports."""
+        return self.store.location
+
+    def list_tasks(
+        self, state: str | None = None, category: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Tasks, newest first, of one state and category when given."""
+        return self.store.list_tasks(state, category, limit)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """category -> state -> number of tasks, over every node of the store."""
+        return self.store.counts()
+
+    def load_settings(self) -> dict[str, CategorySettings]:
+        """The operator changes persisted per category."""
+        return self.store.load_settings()
+
+    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The balancer's decisions of every node, newest first."""
+        return self.store.recent_decisions(limit)
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node's latest heartbeat, alive, silent or stopped."""
+        return self.store.nodes()
