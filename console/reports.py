@@ -8,20 +8,16 @@ shapes are the ``--json`` contract the README describes. Timestamps are ISO 8601
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from jobsched.core import Client, TaskRecord, WaitTimeoutError
+from jobsched.core import Client, TaskRecord
 from jobsched.core.snapshot import operator_view
-from jobsched.core.task import STATES, TERMINAL, NodeInfo
+from jobsched.core.task import STATES, NodeInfo
 
 #: A node whose heartbeat is older than this many heartbeat intervals (plus a second)
 #: counts as gone; see :func:`stale_after`.
 ALIVE_INTERVALS = 3.0
-#: How often a waiter in another process reads the task again.
-WAIT_POLL = 0.1
 
 
 def iso(ts: float | None) -> str | None:
@@ -60,28 +56,13 @@ def task_summary(task: TaskRecord) -> dict[str, Any]:
     }
 
 
-def wait_terminal(
-    client: Client,
-    task_id: int,
-    timeout: float | None,
-    *,
-    poll: float = WAIT_POLL,
-    monotonic: Callable[[], float] = time.monotonic,
-) -> TaskRecord:
-    """Read the task every ``poll`` seconds until it is terminal (another process runs it).
+def wait_terminal(client: Client, task_id: int, timeout: float | None) -> TaskRecord:
+    """Block until the task is terminal (another process runs it): the client's wait,
+    woken by the store's commits (PostgreSQL notifications, SQLite's data_version).
 
     Raises TaskNotFoundError for an unknown id and WaitTimeoutError at the deadline.
     """
-    deadline = None if timeout is None else monotonic() + timeout
-    pause = threading.Event()  # never set: an interruptible wait with a timeout
-    while True:
-        task = client.get(task_id)
-        if task.state in TERMINAL:
-            return task
-        left = None if deadline is None else deadline - monotonic()
-        if left is not None and left <= 0:
-            raise WaitTimeoutError(task_id, timeout or 0.0)
-        pause.wait(poll if left is None else min(poll, left))
+    return client.wait(task_id, timeout)
 
 
 def injected_message(category: str, ids: Sequence[int]) -> str:
