@@ -147,3 +147,35 @@ def test_nodes_without_a_catalog_are_not_counted_as_knowing_any_handler() -> Non
     client = Client.connect(store, clock=clock)
     with pytest.raises(UnknownHandlerError, match="Known handlers: \\(none\\)"):
         client.submit("email.send", {})
+
+
+class _BrokenWatch:
+    """A watch whose connection has dropped: every wait for a sign fails."""
+
+    closed = 0
+
+    def changed(self, timeout: float) -> bool:
+        raise ConnectionError("the listening connection dropped")
+
+    def close(self) -> None:
+        _BrokenWatch.closed += 1
+
+
+class _StoreWithBrokenWatch(MemoryStore):
+    def watch_commits(self) -> Any:
+        return _BrokenWatch()
+
+
+@pytest.mark.timeout(10)
+def test_a_waiter_whose_watch_fails_still_sees_the_result_by_reading_the_store() -> None:
+    store = _StoreWithBrokenWatch()
+    client = Client.connect(store, validate="none")
+    handle = client.submit("web.fetch", {})
+    got: list[Any] = []
+    waiting = threading.Thread(target=lambda: got.append(handle.result(timeout=8)))
+    waiting.start()
+    (claimed,) = store.claim("web", 1, "node-x", 0.0)
+    store.finish([Outcome(claimed.id, "node-x", 1, SUCCEEDED, 1.0, result="7")])
+    waiting.join(8)
+    assert got == [7]
+    assert _BrokenWatch.closed >= 1  # the failed watch was dropped, to be opened again
