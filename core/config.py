@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import ConfigError, InvalidInputError, InvalidNameError, PriorityError
+from .retention import DEFAULT_RETENTION, parse_rules
+
+#: The largest result a handler may return, as JSON bytes (the payload limit's size).
+MAX_RESULT_BYTES = 1024 * 1024
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 KINDS = ("fire-and-forget", "request-response")
@@ -175,10 +179,18 @@ class SchedulerConfig:
     #: one transaction carries many outcomes. Delays result() by at most this much, and
     #: only under load; 0 writes each outcome as soon as it arrives.
     commit_linger: float = 0.002
+    #: How long finished tasks are kept, per state (see ``core/retention.py``): a
+    #: duration (``"7d"``), a count of the newest to keep (``10000``) or ``"forever"``.
+    #: States left out keep their defaults.
+    retention: Mapping[str, str | int] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+    #: A handler's result larger than this (as JSON bytes) is not stored: the task fails
+    #: with reason ``result_too_large``.
+    max_result_bytes: int = MAX_RESULT_BYTES
 
     def __post_init__(self) -> None:
-        # Freeze the mapping so a config cannot change under a running scheduler.
+        # Freeze the mappings so a config cannot change under a running scheduler.
         object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
+        object.__setattr__(self, "retention", MappingProxyType(dict(self.retention)))
         object.__setattr__(self, "handlers", tuple(self.handlers))
 
     def validate(self) -> SchedulerConfig:
@@ -217,6 +229,8 @@ class SchedulerConfig:
                 "must be at most 0.1 s (it delays every result under load)",
                 "Use e.g. 0.001",
             )
+        parse_rules(self.retention)
+        check_int("max_result_bytes", self.max_result_bytes, 1, 1024 * MAX_RESULT_BYTES)
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(

@@ -21,6 +21,7 @@ import traceback
 
 from .asyncrun import HandlerTimedOut, run_awaitable
 from .clock import Clock
+from .config import MAX_RESULT_BYTES
 from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
 from .signals import TaskSignals
 from .task import (
@@ -29,6 +30,7 @@ from .task import (
     REASON_CANCELLED,
     REASON_ERROR,
     REASON_HANDLER_MISSING,
+    REASON_RESULT_TOO_LARGE,
     REASON_TIMED_OUT,
     SCHEDULED,
     SUCCEEDED,
@@ -57,7 +59,9 @@ class Executor:
         retry_max: float,
         rng: random.Random | None = None,
         signals: TaskSignals | None = None,
+        max_result_bytes: int = MAX_RESULT_BYTES,
     ) -> None:
+        self.max_result_bytes = max_result_bytes
         self.signals = signals
         self.clock = clock
         self.node_id = node_id
@@ -110,6 +114,12 @@ class Executor:
             _set_current(None)
         now = self.clock.now()
         result = _result_text(task, value)
+        # The encoder escapes every non-ASCII character, so characters are bytes here.
+        if len(result) > self.max_result_bytes:
+            return Outcome(
+                *fence, FAILED, now, reason=REASON_RESULT_TOO_LARGE,
+                error=_too_large(len(result), self.max_result_bytes),
+            )  # fmt: skip
         state = CANCELLED if cancel.is_set() else SUCCEEDED
         return Outcome(
             *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
@@ -159,6 +169,14 @@ def _result_text(task: TaskRecord, value: object) -> str:
             exc,
         )
         return json.dumps({"unserialisable_result": _short_repr(value)})
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"the result of {size:,} bytes (as JSON) is over the limit of {limit:,} bytes"
+        " (max_result_bytes); it was not stored. Store large data elsewhere and return a"
+        " reference (a path or URL)"
+    )
 
 
 def _short_repr(value: object) -> str:

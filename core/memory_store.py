@@ -6,12 +6,13 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 
 from .memory_book import MemoryBook
 from .query import Page, TaskQuery
-from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from .retention import PruneRule
+from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL, CountDifference
 from .task import (
     CANCELLED,
     FAILED,
@@ -366,3 +367,34 @@ class MemoryStore(MemoryBook):
                 per = result.setdefault(row.category, dict.fromkeys(STATES, 0))
                 per[row.state] += 1
         return result
+
+    def check_counts(self, repair: bool = False) -> list[CountDifference]:
+        """Always consistent: :meth:`counts` is the full count here."""
+        return []
+
+    def compact_counts(self) -> None:
+        """Nothing to fold."""
+
+    def _prunable(self, rule: PruneRule) -> list[int]:
+        """Ids ``rule`` matches, oldest finished first (the caller holds the lock)."""
+        if rule.state not in TERMINAL:
+            return []
+        finished = sorted(
+            (row.finished_at, row.id)
+            for row in self._rows.values()
+            if row.state == rule.state and row.finished_at is not None
+        )
+        if rule.keep is not None:
+            finished = finished[: max(0, len(finished) - rule.keep)]
+        return [task_id for at, task_id in finished if at < rule.finished_before]
+
+    def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
+        with self._lock:
+            victims = [i for i in self._prunable(rule) if i not in spare][: max(0, limit)]
+            for task_id in victims:
+                del self._rows[task_id]
+        return len(victims)
+
+    def count_prunable(self, rule: PruneRule) -> int:
+        with self._lock:
+            return len(self._prunable(rule))

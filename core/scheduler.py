@@ -7,7 +7,9 @@ Units (each owns its state and its thread body, a one-iteration step that tests 
 - :class:`~.housekeeper.Housekeeper`: counts, the balancer, the heartbeat, recovery of
   dead nodes;
 - :class:`~.workers.WorkerPools`: the workers of each category, each running its whole
-  attempt.
+  attempt;
+- :class:`~.retention.Retention`: deletes finished tasks past their retention, a batch
+  at a time.
 The :class:`~.client.Client` validates and writes; it tells the engine through an
 :class:`~.link.EngineLink`. No engine thread ever calls into a UI; observers read
 :meth:`Scheduler.snapshot`.
@@ -39,6 +41,7 @@ from .live_settings import LiveSettings
 from .memory_store import MemoryStore
 from .outage import OutageTracker
 from .pool import AttemptKit, WorkerPool
+from .retention import Retention, parse_rules
 from .signals import TaskSignals
 from .snapshot import Metrics, Snapshot, build_snapshot
 from .stopping import STOP_MARGIN, StopWrites
@@ -57,7 +60,7 @@ def outage_trackers(location: str, monotonic: Callable[[], float]) -> dict[str, 
     """One store outage tracker per thread kind (see core/outage)."""
     return {
         name: OutageTracker(name, location, monotonic=monotonic)
-        for name in ("dispatcher", "completer", "housekeeper", "workers")
+        for name in ("dispatcher", "completer", "housekeeper", "workers", "retention")
     }
 
 
@@ -115,6 +118,11 @@ class Scheduler(ClientAPI):
             self.waiters, self._rebalance, self.dispatcher.want,
             signals=self.signals, outage=self.outages["housekeeper"], catalog=self.client.catalog,
         )  # fmt: skip
+        # Deletes finished tasks past their retention; never those a wait() here waits on.
+        self.retention = Retention(
+            store, parse_rules(config.retention), steady, spare=self.waiters.waited,
+            outage=self.outages["retention"],
+        )  # fmt: skip
         self.threads: dict[str, threading.Thread] = {}
         self._stop = StopWrites(store, steady, self.node_id, self.location)
 
@@ -128,8 +136,9 @@ class Scheduler(ClientAPI):
     def _worker_pools(self, link: EngineLink, rng: random.Random | None) -> WorkerPools:
         config, clock = self.config, self.clock
         executor = Executor(
-            clock, self.node_id, config.retry_base, config.retry_max, rng, self.signals
-        )
+            clock, self.node_id, config.retry_base, config.retry_max, rng, self.signals,
+            config.max_result_bytes,
+        )  # fmt: skip
         kit = AttemptKit(
             clock, self.store, executor, self.client.handlers, self.claims, self.metrics,
             self.timer.schedule_mono, self.signals, self.outages["workers"],
@@ -179,6 +188,7 @@ class Scheduler(ClientAPI):
                 "dispatcher": self.dispatcher.loop,
                 "completer": self._complete_loop,
                 "housekeeper": self.housekeeper.loop,
+                "retention": self.retention.loop,
             }
             for name, body in bodies.items():
                 thread = threading.Thread(target=body, name=f"jobsched-{name}", daemon=True)
@@ -213,11 +223,12 @@ class Scheduler(ClientAPI):
         end = self._stop
         end.begin(self.config.grace_period if grace is None else grace)
         self.state = "stopping"
-        # 1. Nothing claims, rebalances or spawns from here on; the two threads end.
+        # 1. Nothing claims, rebalances, spawns or prunes from here on; those threads end.
         self.workers.running = False
         self.dispatcher.stop()
         self.housekeeper.stop()
-        for name in ("dispatcher", "housekeeper"):
+        self.retention.stop()
+        for name in ("dispatcher", "housekeeper", "retention"):
             self._join(name, 0.5)
         # 2. Give back what waits in the FIFOs (claims in doubt are adopted first).
         released = self.dispatcher.close(end.bounded)
@@ -262,7 +273,8 @@ class Scheduler(ClientAPI):
     def step(self) -> int:
         """Run every unit once on this thread (``threaded=False`` only).
 
-        Order: dispatcher, one task per worker, completer, housekeeper, pool sizes.
+        Order: dispatcher, one task per worker, completer, housekeeper, pool sizes,
+        one retention batch.
         Returns the number of tasks run.
         """
         if self.threaded:
@@ -282,6 +294,7 @@ class Scheduler(ClientAPI):
             pass
         self.housekeeper.run_once()
         self.workers.reconcile()
+        self.retention.run_once(self.clock.now())
         self.housekeeper.refresh_counts()  # stepped observers see every step's effect
         return self._started() - before
 

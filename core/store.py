@@ -23,10 +23,11 @@ Rules every store keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .query import Page, TaskQuery
+from .retention import PruneRule
 from .task import (
     CategorySettings,
     NewTask,
@@ -38,6 +39,9 @@ from .task import (
 
 if TYPE_CHECKING:
     from .commits import CommitWatch
+
+#: ``(category, state, kept, actual)``: a counter that disagrees with a full count.
+CountDifference = tuple[str, str, int, int]
 
 # Answers of ``cancel`` per id.
 CANCEL_DONE = "cancelled"
@@ -130,7 +134,27 @@ class TaskStore(Protocol):
         """How many tasks ``query`` matches (what a bulk action would touch)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """category -> state -> number of tasks."""
+        """category -> state -> number of tasks. SQL stores read it from counters kept
+        with every write (no scan of the task table), so its cost does not grow with
+        history; :meth:`check_counts` compares them with a full count."""
+
+    def check_counts(self, repair: bool = False) -> list[CountDifference]:
+        """Where :meth:`counts` differs from a full count of the task table, as
+        ``(category, state, kept, actual)``; with ``repair``, rebuild the counters from
+        the full count (in one transaction). ``jobsched check`` calls it."""
+
+    def compact_counts(self) -> None:
+        """Fold the counters' pending changes into their totals, keeping :meth:`counts`
+        cheap (a no-op where writes update the totals directly). The retention unit
+        calls it every pass."""
+
+    def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
+        """Delete at most ``limit`` tasks that ``rule`` matches (only ever terminal
+        ones), oldest finished first, except the ids in ``spare``, in one transaction;
+        return how many were deleted."""
+
+    def count_prunable(self, rule: PruneRule) -> int:
+        """How many tasks ``rule`` matches (what ``jobsched prune --dry-run`` reports)."""
 
     def load_settings(self) -> dict[str, CategorySettings]: ...
 

@@ -24,6 +24,7 @@ REASON_TIMED_OUT = "timed_out"
 REASON_ORPHANED = "orphaned"
 REASON_HANDLER_MISSING = "handler_missing"
 REASON_CANCELLED = "cancelled"
+REASON_RESULT_TOO_LARGE = "result_too_large"
 
 
 @dataclass(slots=True)

@@ -23,6 +23,11 @@ class Waiters:
         for event in events:
             event.set()
 
+    def waited(self) -> frozenset[int]:
+        """Ids some thread of this process is waiting on (retention leaves them)."""
+        with self._lock:
+            return frozenset(self._events)
+
     def notify_all(self) -> None:
         with self._lock:
             events = [e for per in self._events.values() for e in per]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
-from jobsched.core.task import QUEUED, RUNNING, SCHEDULED, STATES
+from jobsched.core.task import QUEUED, RUNNING, SCHEDULED, STATES, TERMINAL
 
 #: States in which a dedup key is taken (the partial unique index covers exactly these).
 LIVE_STATES = (SCHEDULED, QUEUED, RUNNING)
@@ -131,6 +131,19 @@ SqliteTasks.add_index(
 )
 
 
+# retention (prune): WHERE state = ? AND finished_at < ? ORDER BY finished_at, id; only
+# finished rows are in it.
+SqliteTasks.add_index(
+    SqliteTasks.index(
+        SqliteTasks.state,
+        SqliteTasks.finished_at,
+        SqliteTasks.id,
+        where=pw.SQL("finished_at IS NOT NULL"),
+        name="tasks_finished",
+    )
+)
+
+
 class PostgresTasks(_Tasks):
     # Set (fenced by the attempt) before the handler runs: recovery counts only runs that
     # began. SQLite keeps this in a journal beside the file instead.
@@ -170,6 +183,107 @@ PostgresTasks.add_index(
         PostgresTasks.dedup_key, unique=True, where=pw.SQL(LIVE), name="tasks_dedup_live"
     )
 )
+
+
+# retention (prune): WHERE state = ? AND finished_at < ? ORDER BY finished_at, id; only
+# finished rows are in it.
+PostgresTasks.add_index(
+    PostgresTasks.index(
+        PostgresTasks.state,
+        PostgresTasks.finished_at,
+        PostgresTasks.id,
+        where=pw.SQL("finished_at IS NOT NULL"),
+        name="tasks_finished",
+    )
+)
+
+
+# --- task counts ----------------------------------------------------------------------------
+class TaskCountRow(_Base):
+    """How many tasks are in each (category, state): kept by triggers on ``tasks`` in the
+    writing transaction, so ``counts()`` reads a few rows instead of scanning the table."""
+
+    category = pw.TextField()
+    state = pw.TextField()
+    n = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "task_counts"
+        primary_key = pw.CompositeKey("category", "state")
+
+
+class TaskCountDeltaRow(_Base):
+    """PostgreSQL: changes to ``task_counts`` not yet folded into it. Each writing
+    statement appends its net change per (category, state) here instead of updating one
+    shared row, so nodes that claim and finish at once never wait on each other's counter
+    rows; ``counts()`` adds these to the totals, and ``compact_counts()`` folds them."""
+
+    id = pw.BigAutoField()
+    category = pw.TextField()
+    state = pw.TextField()
+    n = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "task_count_deltas"
+
+
+#: SQLite: one row-level trigger per kind of change (SQLite has no statement triggers).
+#: A task's category never changes, and an UPDATE that leaves the state alone costs only
+#: the WHEN test.
+SQLITE_COUNT_TRIGGERS = (
+    "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN"
+    " INSERT INTO task_counts (category, state, n) VALUES (NEW.category, NEW.state, 1)"
+    " ON CONFLICT (category, state) DO UPDATE SET n = n + 1; END",
+    "CREATE TRIGGER tasks_count_update AFTER UPDATE OF state, category ON tasks"
+    " WHEN OLD.state IS NOT NEW.state OR OLD.category IS NOT NEW.category BEGIN"
+    " UPDATE task_counts SET n = n - 1 WHERE category = OLD.category AND state = OLD.state;"
+    " INSERT INTO task_counts (category, state, n) VALUES (NEW.category, NEW.state, 1)"
+    " ON CONFLICT (category, state) DO UPDATE SET n = n + 1; END",
+    "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN"
+    " UPDATE task_counts SET n = n - 1 WHERE category = OLD.category AND state = OLD.state;"
+    " END",
+)
+
+#: PostgreSQL: statement-level triggers with transition tables: one INSERT of the net
+#: change per (category, state) per statement, whatever its number of rows.
+POSTGRES_COUNT_FUNCTION = (
+    "CREATE FUNCTION jobsched_count_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " INSERT INTO task_count_deltas (category, state, n)"
+    " SELECT category, state, count(*) FROM new_rows GROUP BY category, state;"
+    " ELSIF TG_OP = 'DELETE' THEN"
+    " INSERT INTO task_count_deltas (category, state, n)"
+    " SELECT category, state, -count(*) FROM old_rows GROUP BY category, state;"
+    " ELSE"
+    " INSERT INTO task_count_deltas (category, state, n)"
+    " SELECT category, state, sum(d) FROM (SELECT category, state, 1 AS d FROM new_rows"
+    " UNION ALL SELECT category, state, -1 FROM old_rows) AS c"
+    " GROUP BY category, state HAVING sum(d) <> 0;"
+    " END IF;"
+    " RETURN NULL;"
+    " END $fn$"
+)
+POSTGRES_COUNT_TRIGGERS = (
+    POSTGRES_COUNT_FUNCTION,
+    "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS"
+    " new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_tasks()",
+    "CREATE TRIGGER tasks_count_update AFTER UPDATE ON tasks REFERENCING OLD TABLE AS"
+    " old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION"
+    " jobsched_count_tasks()",
+    "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS"
+    " old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_tasks()",
+)
+
+#: Fills ``task_counts`` from a full count (a new schema's upgrade, ``check --repair``).
+FILL_COUNTS = (
+    "INSERT INTO task_counts (category, state, n)"
+    " SELECT category, state, count(*) FROM tasks GROUP BY category, state"
+)
+#: A full count of the task table, for ``check_counts``.
+SCAN_COUNTS = "SELECT category, state, count(*) FROM tasks GROUP BY category, state"
+#: States a retention rule may delete (a prune of any other state deletes nothing).
+PRUNABLE_STATES = tuple(sorted(TERMINAL))
 
 
 # --- settings, control, decisions ---------------------------------------------------------
@@ -248,6 +362,7 @@ class PostgresMeta(_Base):
 
 SQLITE_MODELS: tuple[type[pw.Model], ...] = (
     SqliteTasks,
+    TaskCountRow,
     CategorySettingsRow,
     ControlRow,
     DecisionRow,
@@ -256,6 +371,8 @@ SQLITE_MODELS: tuple[type[pw.Model], ...] = (
 POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     PostgresMeta,
     PostgresTasks,
+    TaskCountRow,
+    TaskCountDeltaRow,
     CategorySettingsRow,
     ControlRow,
     DecisionRow,

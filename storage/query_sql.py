@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobsched.core.query import Page, TaskQuery
+from jobsched.core.retention import PruneRule
 
 
 def where(query: TaskQuery, mark: str) -> tuple[str, list[Any]]:
@@ -91,3 +92,42 @@ def queue_head_sql(mark: str) -> str:
     return (
         f"SELECT run_at FROM tasks WHERE category = {mark} AND state = 'queued' ORDER BY id LIMIT 1"
     )
+
+
+def prune_where(rule: PruneRule, mark: str, spare: tuple[str, Any] | None) -> tuple[str, list[Any]]:
+    """`` WHERE ...`` of the tasks a retention rule matches (see ``PruneRule``): walks the
+    ``tasks_finished`` index. ``spare`` is the backend's clause leaving ids out, with its
+    one parameter (a list of ids in the driver's form)."""
+    clauses = [f"state = {mark}", f"finished_at < {mark}"]
+    params: list[Any] = [rule.state, rule.finished_before]
+    if rule.keep is not None:
+        # The newest `keep` stay: only rows at or before the (keep + 1)-th newest go; with
+        # fewer rows than that the subquery is NULL and nothing matches.
+        clauses.append(
+            f"(finished_at, id) <= (SELECT finished_at, id FROM tasks WHERE state = {mark}"
+            " AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC"
+            f" LIMIT 1 OFFSET {mark})"
+        )
+        params.extend((rule.state, rule.keep))
+    if spare is not None:
+        clauses.append(spare[0])
+        params.append(spare[1])
+    return " WHERE " + " AND ".join(clauses), params
+
+
+def prune_sql(
+    rule: PruneRule, limit: int, mark: str, spare: tuple[str, Any] | None
+) -> tuple[str, list[Any]]:
+    """The DELETE of one batch: at most ``limit`` matching tasks, oldest finished first."""
+    clause, params = prune_where(rule, mark, spare)
+    params.append(limit)
+    return (
+        f"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks{clause}"
+        f" ORDER BY finished_at, id LIMIT {mark})",
+        params,
+    )
+
+
+def prunable_count_sql(rule: PruneRule, mark: str) -> tuple[str, list[Any]]:
+    clause, params = prune_where(rule, mark, None)
+    return f"SELECT count(*) FROM tasks{clause}", params

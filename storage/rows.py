@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 
 from jobsched.core.counters import NodeCounters
 from jobsched.core.query import Page, TaskQuery
-from jobsched.core.task import STATES, CategorySettings, NodeInfo, TaskRecord
+from jobsched.core.retention import PruneRule
+from jobsched.core.store import CountDifference
+from jobsched.core.task import STATES, TERMINAL, CategorySettings, NodeInfo, TaskRecord
 
 from . import query_sql
 
@@ -82,8 +84,15 @@ class SqlReads:
         return int(self._read(sql, params)[0][0])
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """category -> state -> number of tasks (every state present, zeros included)."""
+        """category -> state -> number of tasks (every state present, zeros included),
+        from the counters the triggers keep: a few rows, however many tasks there are."""
         return counts_from(self._read(self._q.COUNTS))
+
+    def count_prunable(self, rule: PruneRule) -> int:
+        if rule.state not in TERMINAL:
+            return 0
+        sql, params = query_sql.prunable_count_sql(rule, self._mark)
+        return int(self._read(sql, params)[0][0])
 
     def load_settings(self) -> dict[str, CategorySettings]:
         return settings_from(self._read(self._q.LOAD_SETTINGS))
@@ -122,6 +131,20 @@ def counts_from(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, int]]:
     for category, state, number in rows:
         result.setdefault(category, dict.fromkeys(STATES, 0))[state] = int(number)
     return result
+
+
+def count_differences(rows: Iterable[Sequence[Any]]) -> list[CountDifference]:
+    """``(category, state, kept, actual)`` wherever the counters (rows tagged 0) and a
+    full count (rows tagged 1) disagree, sorted."""
+    kept: dict[tuple[str, str], int] = {}
+    actual: dict[tuple[str, str], int] = {}
+    for tag, category, state, number in rows:
+        (actual if tag else kept)[(category, state)] = int(number)
+    return [
+        (category, state, kept.get((category, state), 0), actual.get((category, state), 0))
+        for category, state in sorted(kept.keys() | actual.keys())
+        if kept.get((category, state), 0) != actual.get((category, state), 0)
+    ]
 
 
 def settings_from(rows: Iterable[Sequence[Any]]) -> dict[str, CategorySettings]:

@@ -6,7 +6,7 @@ is one statement: one round trip, one plan. The tables are described once, in
 
 from __future__ import annotations
 
-from ..models import LIVE, TASK_COLUMNS, TASK_FIELDS
+from ..models import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
 
 CHANNEL = "jobsched_work"
 #: Sent (delivered at commit) when work or settings change; a hint, never the only signal.
@@ -153,7 +153,33 @@ PRUNE_NODES = f"DELETE FROM nodes AS n WHERE {_FORGOTTEN}"
 
 # --- reading ------------------------------------------------------------------------------
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
-COUNTS = "SELECT category, state, count(*) FROM tasks GROUP BY category, state"
+# The totals plus the changes not folded into them yet (see models.TaskCountDeltaRow).
+_KEPT_COUNTS = (
+    "SELECT category, state, sum(n) AS n FROM (SELECT category, state, n FROM task_counts"
+    " UNION ALL SELECT category, state, n FROM task_count_deltas) AS c"
+    " GROUP BY category, state HAVING sum(n) <> 0"
+)
+COUNTS = _KEPT_COUNTS
+# Both in one statement: one snapshot.
+COUNTS_AND_SCAN = (
+    f"SELECT 0, k.* FROM ({_KEPT_COUNTS}) AS k UNION ALL SELECT 1, s.* FROM ({SCAN_COUNTS}) AS s"
+)
+# Folds the pending changes into the totals. Only one process folds at a time (the
+# advisory lock below): folders never wait on each other's rows.
+FOLD_COUNTS = (
+    "WITH moved AS (DELETE FROM task_count_deltas RETURNING category, state, n)"
+    " INSERT INTO task_counts (category, state, n) SELECT category, state, sum(n)"
+    " FROM moved GROUP BY category, state ORDER BY category, state"
+    " ON CONFLICT (category, state) DO UPDATE SET n = task_counts.n + excluded.n"
+)
+ANY_DELTAS = "SELECT EXISTS (SELECT 1 FROM task_count_deltas)"
+# A repair sees no writer between its count and its new totals.
+LOCK_TASKS_FOR_REPAIR = "LOCK TABLE tasks IN SHARE MODE"
+CLEAR_COUNTS = "DELETE FROM task_counts"
+CLEAR_DELTAS = "DELETE FROM task_count_deltas"
+REFILL_COUNTS = FILL_COUNTS
+# Retention: ids some waiter still waits on are left out (one array parameter).
+SPARE_IDS = "NOT (id = ANY(%s))"
 
 # --- settings, decisions, nodes -----------------------------------------------------------
 LOAD_SETTINGS = (

@@ -35,7 +35,15 @@ from jobsched.core.errors import (
 from psycopg import sql as pgsql
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, POSTGRES_MODELS, PostgresMeta
+from ..models import (
+    CONTROL_ROW,
+    FILL_COUNTS,
+    POSTGRES_COUNT_TRIGGERS,
+    POSTGRES_MODELS,
+    PostgresMeta,
+    TaskCountDeltaRow,
+    TaskCountRow,
+)
 
 log = logging.getLogger("jobsched.storage")
 
@@ -46,6 +54,7 @@ _UNTOUCHED = "jobsched left the database untouched"
 #: Second halves of the advisory lock keys (the first half is 'JSC' and the schema's CRC).
 LOCK_SETUP = 1
 LOCK_RECOVERY = 2
+LOCK_COUNTS = 3
 
 #: The dialect the DDL is generated in (never connected).
 _DIALECT = pw.PostgresqlDatabase(None)
@@ -55,13 +64,33 @@ def _create(conn: psycopg.Connection[Any]) -> None:
     """The current schema, from the models, with the control row."""
     for statement in create_statements(POSTGRES_MODELS, _DIALECT):
         conn.execute(statement)
+    for statement in POSTGRES_COUNT_TRIGGERS:
+        conn.execute(statement)
     conn.execute(CONTROL_ROW)
+
+
+def _upgrade_v2(conn: psycopg.Connection[Any]) -> None:
+    """Retention and counts without scans: an index of finished tasks by state and finish
+    time (what a prune walks); ``task_counts`` and ``task_count_deltas``, kept by
+    statement triggers and filled here from a full count. The task table is locked
+    against writers (of older nodes still running) until the upgrade commits, so no
+    write slips between the count and the triggers."""
+    conn.execute("LOCK TABLE tasks IN SHARE ROW EXCLUSIVE MODE")
+    conn.execute(
+        "CREATE INDEX tasks_finished ON tasks (state, finished_at, id)"
+        " WHERE finished_at IS NOT NULL"
+    )
+    for statement in create_statements([TaskCountRow, TaskCountDeltaRow], _DIALECT):
+        conn.execute(statement)
+    for statement in POSTGRES_COUNT_TRIGGERS:
+        conn.execute(statement)
+    conn.execute(FILL_COUNTS)
 
 
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
-UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = []
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2]
 
 
 def schema_version() -> int:

@@ -47,7 +47,7 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,7 +59,14 @@ from jobsched.core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from jobsched.core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from jobsched.core.retention import PruneRule
+from jobsched.core.store import (
+    CANCEL_DONE,
+    CANCEL_MISSING,
+    CANCEL_REQUESTED,
+    CANCEL_TERMINAL,
+    CountDifference,
+)
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
@@ -75,11 +82,12 @@ from jobsched.core.task import (
     TaskRecord,
 )
 
+from .. import query_sql
 from .. import rows as shapes
 from . import queries
 from .connection import Database, PgSettings, connect_one, parse_url
 from .errors import translate_pg_errors
-from .schema import LOCK_RECOVERY, current_schema, lock_key, prepare_schema
+from .schema import LOCK_COUNTS, LOCK_RECOVERY, current_schema, lock_key, prepare_schema
 from .threads import Listener, StartRecorder
 from .watch import ListenWatch
 
@@ -178,6 +186,7 @@ class PostgresStore(shapes.SqlReads):
             raise
         self.schema = schema
         self._recovery_key = lock_key(schema, LOCK_RECOVERY)
+        self._counts_key = lock_key(schema, LOCK_COUNTS)
         self._db = db
         self._listener = Listener(self._own_connection, self.location)
         self._starts = StartRecorder(self._own_connection)
@@ -508,6 +517,40 @@ class PostgresStore(shapes.SqlReads):
             return None
         rows = self._read(queries.GET_TASK, (task_id,))
         return shapes.task_from(rows[0]) if rows else None
+
+    # --- retention and counts ----------------------------------------------------------
+    def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
+        """Delete one batch of finished tasks past ``rule`` (one short statement)."""
+        if rule.state not in TERMINAL or limit <= 0:
+            return 0
+        kept = (queries.SPARE_IDS, _ids(spare)) if spare else None
+        sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
+        with self._errors:
+            deleted: int = self._conn().execute(sql, params).rowcount
+        return deleted
+
+    def compact_counts(self) -> None:
+        """Fold ``task_count_deltas`` into ``task_counts``; skipped while another process
+        folds (it does the same work)."""
+        if not self._read(queries.ANY_DELTAS)[0][0]:
+            return
+        with self._write() as conn:
+            if conn.execute(queries.TRY_RECOVERY_LOCK, (self._counts_key,)).fetchone()[0]:  # type: ignore[index]
+                conn.execute(queries.FOLD_COUNTS)
+
+    def check_counts(self, repair: bool = False) -> list[CountDifference]:
+        """Counters against a full count; ``repair`` rebuilds them with writers held off."""
+        differences = shapes.count_differences(self._read(queries.COUNTS_AND_SCAN))
+        if differences and repair:
+            with self._write() as conn:
+                conn.execute(queries.LOCK_TASKS_FOR_REPAIR)
+                differences = shapes.count_differences(
+                    conn.execute(queries.COUNTS_AND_SCAN).fetchall()
+                )
+                conn.execute(queries.CLEAR_DELTAS)
+                conn.execute(queries.CLEAR_COUNTS)
+                conn.execute(queries.REFILL_COUNTS)
+        return differences
 
     # --- settings, decisions, nodes ----------------------------------------------------
     def save_settings(self, category: str, settings: CategorySettings) -> None:

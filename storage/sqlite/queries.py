@@ -11,7 +11,7 @@ import functools
 
 import peewee as pw
 
-from ..models import LIVE, TASK_COLUMNS, TASK_FIELDS, SqliteTasks
+from ..models import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS, SqliteTasks
 
 # SQLite stores whole REAL values as integers on disk; RETURNING hands them back without
 # the conversion a SELECT makes, so the claim casts them.
@@ -134,7 +134,17 @@ UNDO_UNSTARTED = (
 REQUEUE_ORPHANS = f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id"
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
-COUNTS = "SELECT category, state, COUNT(*) FROM tasks GROUP BY category, state"
+# Kept by the triggers of models.SQLITE_COUNT_TRIGGERS in every writing transaction.
+COUNTS = "SELECT category, state, n FROM task_counts WHERE n <> 0"
+# Both in one statement: one snapshot.
+COUNTS_AND_SCAN = (
+    f"SELECT 0, category, state, n FROM task_counts WHERE n <> 0"
+    f" UNION ALL SELECT 1, s.* FROM ({SCAN_COUNTS}) AS s"
+)
+CLEAR_COUNTS = "DELETE FROM task_counts"
+REFILL_COUNTS = FILL_COUNTS
+# Retention: ids some waiter still waits on are left out (one JSON array parameter).
+SPARE_IDS = "id NOT IN (SELECT value FROM json_each(?))"
 
 LOAD_SETTINGS = (
     "SELECT category, priority, paused, pinned, min_workers, max_workers FROM category_settings"

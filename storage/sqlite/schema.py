@@ -36,7 +36,14 @@ from jobsched.core.errors import (
 )
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, LIVE, SQLITE_MODELS
+from ..models import (
+    CONTROL_ROW,
+    FILL_COUNTS,
+    LIVE,
+    SQLITE_COUNT_TRIGGERS,
+    SQLITE_MODELS,
+    TaskCountRow,
+)
 from .connection import sqlite_uri
 from .errors import translate_errors
 
@@ -51,6 +58,8 @@ _UNTOUCHED = "jobsched left the file untouched"
 def _create(db: pw.Database) -> None:
     """The current schema, from the models, with the control row."""
     for statement in create_statements(SQLITE_MODELS, db):
+        db.execute_sql(statement)
+    for statement in SQLITE_COUNT_TRIGGERS:
         db.execute_sql(statement)
     db.execute_sql(CONTROL_ROW)
 
@@ -67,10 +76,25 @@ def _upgrade_v2(db: pw.Database) -> None:
     )
 
 
+def _upgrade_v3(db: pw.Database) -> None:
+    """Retention and counts without scans: an index of finished tasks by state and
+    finish time (what a prune walks), and ``task_counts``, kept by triggers, filled here
+    from a full count (inside the upgrade's transaction: no write can slip between)."""
+    db.execute_sql(
+        "CREATE INDEX tasks_finished ON tasks (state, finished_at, id)"
+        " WHERE finished_at IS NOT NULL"
+    )
+    for statement in create_statements([TaskCountRow], db):
+        db.execute_sql(statement)
+    for statement in SQLITE_COUNT_TRIGGERS:
+        db.execute_sql(statement)
+    db.execute_sql(FILL_COUNTS)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
-UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2]
+UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3]
 
 
 def schema_version() -> int:

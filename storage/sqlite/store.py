@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,7 +24,14 @@ from jobsched.core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from jobsched.core.store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
+from jobsched.core.retention import PruneRule
+from jobsched.core.store import (
+    CANCEL_DONE,
+    CANCEL_MISSING,
+    CANCEL_REQUESTED,
+    CANCEL_TERMINAL,
+    CountDifference,
+)
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
@@ -40,6 +47,7 @@ from jobsched.core.task import (
     TaskRecord,
 )
 
+from .. import query_sql
 from .. import rows as shapes
 from . import nodelock, queries
 from .connection import (
@@ -567,6 +575,51 @@ class SqliteStore(shapes.SqlReads):
     def get(self, task_id: int) -> TaskRecord | None:
         rows = self._read(queries.GET_TASK, (task_id,))
         return shapes.task_from(rows[0]) if rows else None
+
+    # --- retention and counts ----------------------------------------------------------
+    def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
+        """Delete one batch of finished tasks past ``rule`` (one short transaction). The
+        pages they leave are reused by later writes, so the file stops growing;
+        :meth:`vacuum` gives them back to the file system."""
+        if rule.state not in TERMINAL or limit <= 0:
+            return 0
+        kept = (queries.SPARE_IDS, json.dumps(sorted(spare))) if spare else None
+        sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
+        with self._write() as conn:
+            deleted: int = conn.execute(sql, params).rowcount
+        return deleted
+
+    def compact_counts(self) -> None:
+        """Nothing to fold: the triggers update the totals in place (one writer)."""
+
+    def check_counts(self, repair: bool = False) -> list[CountDifference]:
+        """Counters against a full count; ``repair`` rebuilds them in one transaction."""
+        differences = shapes.count_differences(self._read(queries.COUNTS_AND_SCAN))
+        if differences and repair:
+            with self._write() as conn:
+                differences = shapes.count_differences(
+                    conn.execute(queries.COUNTS_AND_SCAN).fetchall()
+                )
+                conn.execute(queries.CLEAR_COUNTS)
+                conn.execute(queries.REFILL_COUNTS)
+        return differences
+
+    def vacuum(self) -> tuple[int, int]:
+        """Rewrite the file without its free pages (SQLite ``VACUUM``); return its size in
+        bytes before and after. Refused (:class:`NodeLockedError`) while a node runs on
+        the file: VACUUM holds the write lock for as long as it copies the database."""
+        with self._errors, nodelock.exclusive(self.path, self.location), self._locked():
+            conn = self._conn()
+            before = self._file_bytes(conn)
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return before, self._file_bytes(conn)
+
+    @staticmethod
+    def _file_bytes(conn: sqlite3.Connection) -> int:
+        pages: int = conn.execute("PRAGMA page_count").fetchone()[0]
+        size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        return pages * size
 
     # --- settings, decisions, nodes ----------------------------------------------------
     def save_settings(self, category: str, settings: CategorySettings) -> None:

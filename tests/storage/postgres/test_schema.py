@@ -63,7 +63,20 @@ def describe(conn: psycopg.Connection[Any], schema: str) -> dict[str, Any]:
             " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s ORDER BY 1",
             (schema,),
         ).fetchall()
+        triggers = conn.execute(
+            "SELECT c.relname, t.tgname, replace(pg_get_triggerdef(t.oid), %s, 'S')"
+            " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY 1, 2",
+            (schema + ".", schema),
+        ).fetchall()
+        functions = conn.execute(
+            "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n"
+            " ON n.oid = p.pronamespace WHERE n.nspname = %s ORDER BY 1",
+            (schema,),
+        ).fetchall()
         rows = {
+            "task_counts": conn.execute("SELECT * FROM task_counts ORDER BY 1, 2").fetchall(),
             "control": conn.execute("SELECT * FROM control").fetchall(),
             "meta": conn.execute(
                 "SELECT id, application, schema_version FROM jobsched_meta"
@@ -72,7 +85,8 @@ def describe(conn: psycopg.Connection[Any], schema: str) -> dict[str, Any]:
     finally:
         conn.execute("RESET search_path")
     return {"columns": columns, "constraints": constraints, "indexes": indexes,
-            "options": options, "rows": rows}  # fmt: skip
+            "options": options, "triggers": triggers, "functions": functions,
+            "rows": rows}  # fmt: skip
 
 
 def test_a_blank_schema_gets_the_tables_a_v1_schema_has_after_opening(

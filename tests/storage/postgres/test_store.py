@@ -161,7 +161,8 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     make_store().open(None)
     _, schema = pg_schema
     assert tables(admin, schema) == [
-        "category_settings", "control", "decisions", "jobsched_meta", "nodes", "tasks",
+        "category_settings", "control", "decisions", "jobsched_meta", "nodes",
+        "task_count_deltas", "task_counts", "tasks",
     ]  # fmt: skip
     assert admin.execute("SELECT application, schema_version FROM jobsched_meta").fetchall() == [
         ("jobsched", schema_version())
@@ -227,7 +228,9 @@ def test_a_newer_schema_is_refused_untouched(
 def test_an_older_schema_is_upgraded_in_one_transaction(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a v1 schema with a task, and a program whose schema v2 adds a column
+    # Given a schema at the current version N with a task, and a program whose N + 1 adds
+    # a column
+    current = schema_version()
     old = make_store()
     old.open(None)
     [task_id] = old.insert([new()], T0)
@@ -241,8 +244,8 @@ def test_an_older_schema_is_upgraded_in_one_transaction(
     # When it opens the database
     store = make_store()
     store.open("node-a")
-    # Then the schema is v2, with the column, and the task is still there
-    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (2,)
+    # Then the schema is at N + 1, with the column, and the task is still there
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (current + 1,)
     assert admin.execute("SELECT id, note FROM tasks").fetchall() == [(task_id, None)]
 
 
@@ -255,10 +258,11 @@ def test_a_failed_upgrade_leaves_the_old_schema(
         conn.execute("ALTER TABLE tasks ADD COLUMN note text")
         raise RuntimeError("step failed")
 
+    current = schema_version()
     monkeypatch.setattr(postgres_schema, "UPGRADES", [*postgres_schema.UPGRADES, half_done])
-    with pytest.raises(StorageError, match="could not be upgraded from schema v1"):
+    with pytest.raises(StorageError, match=f"could not be upgraded from schema v{current}"):
         make_store().open(None)
-    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (1,)
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (current,)
     columns = [r[0] for r in admin.execute("SELECT column_name FROM information_schema"
                                            ".columns WHERE table_name = 'tasks'")]  # fmt: skip
     assert "note" not in columns
