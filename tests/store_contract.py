@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 from jobsched.core.counters import NodeCounters
 from jobsched.core.query import Page, TaskQuery, parse
+from jobsched.core.retention import PruneRule
 from jobsched.core.store import (
     CANCEL_DONE,
     CANCEL_MISSING,
@@ -641,6 +642,77 @@ class StoreContract:
             QUEUED: 1, SCHEDULED: 1, SUCCEEDED: 1,
         }  # fmt: skip
         assert counts["web"] == dict.fromkeys(STATES, 0) | {QUEUED: 1}
+
+    def test_counts_follow_every_kind_of_write_and_agree_with_a_full_count(
+        self, store: TaskStore
+    ) -> None:
+        # Given tasks moved through every transition: insert (due, scheduled, claimed),
+        # promote, claim, finish (terminal and retry), release, cancel, retry, recover
+        store.insert([new() for _ in range(6)] + [new(run_at=T0 + 5), new(category="web")], T0)
+        store.insert_claimed([new(category="web")], T0, NODE)
+        store.promote_due(T0 + 10)
+        tasks = store.claim("email", 5, NODE, T0 + 10)
+        store.finish([done(tasks[0]), done(tasks[1], FAILED, error="x", reason=REASON_ERROR)])
+        store.finish([done(tasks[2], SCHEDULED, run_at=T0 + 60, error="x", reason=REASON_ERROR)])
+        store.release([tasks[3].id], NODE)
+        store.cancel([tasks[3].id], T0 + 11)
+        store.retry([tasks[1].id], T0 + 12)
+        store.recover(OTHER, T0 + 13)
+        # Then counts() is exactly what the rows say, and the check finds nothing
+        tally: dict[str, dict[str, int]] = {}
+        for row in store.list_tasks(limit=100):
+            tally.setdefault(row.category, dict.fromkeys(STATES, 0))[row.state] += 1
+        assert store.counts() == tally
+        assert store.check_counts() == []
+        store.compact_counts()
+        assert store.counts() == tally
+
+    # --- retention ---------------------------------------------------------------------
+    def finished(self, store: TaskStore, ats: list[float], state: str = SUCCEEDED) -> list[int]:
+        """Given one task per time in ``ats``, finished in ``state`` at that time."""
+        tasks = self.running(store, len(ats))
+        store.finish([done(t, state, at) for t, at in zip(tasks, ats, strict=True)])
+        return [t.id for t in tasks]
+
+    def test_prune_deletes_tasks_finished_before_the_cutoff_oldest_first(
+        self, store: TaskStore
+    ) -> None:
+        ids = self.finished(store, [T0 + 30, T0 + 10, T0 + 20, T0 + 40])
+        rule = PruneRule(SUCCEEDED, finished_before=T0 + 35)
+        assert store.count_prunable(rule) == 3
+        assert store.prune(rule, limit=2) == 2
+        assert [store.get(i) is None for i in ids] == [False, True, True, False]
+        assert store.prune(rule, limit=2) == 1
+        assert store.get(ids[0]) is None and store.get(ids[3]) is not None
+        assert store.prune(rule, limit=2) == 0
+        assert store.counts()["email"][SUCCEEDED] == 1
+        assert store.check_counts() == []
+
+    def test_prune_keeps_the_newest_n(self, store: TaskStore) -> None:
+        ids = self.finished(store, [T0 + 10, T0 + 40, T0 + 20, T0 + 30, T0 + 30])
+        rule = PruneRule(SUCCEEDED, finished_before=T0 + 100, keep=3)
+        assert store.count_prunable(rule) == 2
+        assert store.prune(rule, limit=500) == 2
+        assert [store.get(i) is None for i in ids] == [True, False, True, False, False]
+        assert store.prune(rule, limit=500) == 0
+        assert store.prune(PruneRule(SUCCEEDED, T0 + 100, keep=10), limit=500) == 0
+
+    def test_prune_takes_only_its_state_and_never_a_live_task(self, store: TaskStore) -> None:
+        failed = self.finished(store, [T0 + 1], FAILED)
+        [live] = self.running(store)
+        store.insert([new(), new(run_at=T0 + 500)], T0)
+        assert store.prune(PruneRule(SUCCEEDED, T0 + 1000), limit=500) == 0
+        for state in (QUEUED, SCHEDULED, RUNNING):
+            assert store.count_prunable(PruneRule(state, T0 + 1000)) == 0
+            assert store.prune(PruneRule(state, T0 + 1000, keep=0), limit=500) == 0
+        assert store.get(live.id) is not None
+        assert store.prune(PruneRule(FAILED, T0 + 1000, keep=0), limit=500) == 1
+        assert store.get(failed[0]) is None
+
+    def test_prune_leaves_the_spared_ids(self, store: TaskStore) -> None:
+        ids = self.finished(store, [T0 + 1, T0 + 2, T0 + 3])
+        assert store.prune(PruneRule(SUCCEEDED, T0 + 100), 500, spare={ids[1], 10**6}) == 2
+        assert [store.get(i) is None for i in ids] == [True, False, True]
 
     # --- settings ----------------------------------------------------------------------------
     def test_settings_round_trip_and_bump_the_version(self, store: TaskStore) -> None:
