@@ -2,7 +2,7 @@
 
 The rows follow the TOML layout of docs/configuration.md: ``config`` (the file read),
 ``storage.db``, every ``scheduler.*`` key, every key of each ``categories.NAME`` table and
-``web.token`` (only whether it is set).
+``retention.*`` and ``web.token`` (only whether it is set).
 A value's origin is ``default``, the config file's path, ``env JOBSCHED_...`` or
 ``flag --...``.
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import CATEGORY_KEYS, DEFAULT, SCHEDULER_KEYS, Settings
+from jobsched.core.retention import DEFAULT_RETENTION
+
+from .settings import CATEGORY_KEYS, DEFAULT, RETENTION_KEYS, SCHEDULER_KEYS, Settings
 
 
 def _plain(value: Any) -> Any:
@@ -36,6 +38,10 @@ def config_rows(settings: Settings) -> list[dict[str, Any]]:
             if key == "priority":
                 value = float(value)
             rows.append({"key": dotted, "value": value, "from": origins.get(dotted, DEFAULT)})
+    for key in RETENTION_KEYS:
+        dotted = f"retention.{key}"
+        value = settings.config.retention.get(key, DEFAULT_RETENTION[key])
+        rows.append({"key": dotted, "value": value, "from": origins.get(dotted, DEFAULT)})
     # A secret: whether it is set and where from, never its value.
     token = "(set)" if settings.web_token else None
     rows.append({"key": "web.token", "value": token, "from": origins.get("web.token", DEFAULT)})

@@ -62,6 +62,7 @@ SCHEDULER_KEYS: dict[str, _Check] = {
     "retry_max": (_NUMBER, _is_number),
     "heartbeat_interval": (_NUMBER, _is_number),
     "commit_linger": (_NUMBER, _is_number),
+    "max_result_bytes": (_INT, _is_int),
 }
 CATEGORY_KEYS: dict[str, _Check] = {
     "kind": (_STR, _is_str),
@@ -72,8 +73,19 @@ CATEGORY_KEYS: dict[str, _Check] = {
     "timeout": (_NUMBER, _is_number),
 }
 STORAGE_KEYS: dict[str, _Check] = {"db": (_STR, _is_str)}
+
+
+def _is_rule(value: object) -> bool:
+    return _is_str(value) or _is_int(value)
+
+
+#: [retention]: how long finished tasks are kept, per state (see core/retention.py).
+RETENTION_KEYS: dict[str, _Check] = {
+    state: ('a duration such as "7d", a count, or "forever"', _is_rule)
+    for state in ("succeeded", "failed", "cancelled")
+}
 WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
-TABLES = ("scheduler", "categories", "storage", "web")
+TABLES = ("scheduler", "categories", "storage", "web", "retention")
 
 #: The environment variable that sets [web] token (``jobsched console --web``).
 WEB_TOKEN_ENV = "JOBSCHED_WEB_TOKEN"
@@ -139,13 +151,22 @@ def load_settings(
     named, named_by = _named_config(config, env)
     text, source, folder = _read_toml_text(named, base, named_by)
     data = _parse_toml(text, source)
-    scheduler, categories, storage, web = _split_tables(data, source)
+    scheduler, categories, storage, web, retention = _split_tables(data, source)
     layers = _scheduler_layers(scheduler, env, flags, source)
+    if retention:  # one layer: the states left out keep their defaults
+        rules = {
+            key: _checked(f"retention.{key}", value, RETENTION_KEYS[key], source)
+            for key, value in retention.items()
+        }
+        layers.insert(0, (source, "retention", rules))
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for origin, key, value in layers:
         values[key] = value
-        origins[f"scheduler.{key}"] = origin
+        if key == "retention":
+            origins.update({f"retention.{state}": origin for state in value})
+        else:
+            origins[f"scheduler.{key}"] = origin
     cats = {name: _category(name, table, source) for name, table in categories.items()}
     for name, table in categories.items():
         origins.update({f"categories.{name}.{key}": source for key in table})
@@ -311,7 +332,7 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
 
 def _split_tables(
     data: Mapping[str, Any], source: str
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     for key, value in data.items():
         if key not in TABLES:
             raise _unknown(key, list(TABLES), source)
@@ -329,6 +350,10 @@ def _split_tables(
     for key in web:
         if key not in WEB_KEYS:
             raise _unknown(f"web.{key}", [f"web.{k}" for k in WEB_KEYS], source)
+    retention = dict(data.get("retention", {}))
+    for key in retention:
+        if key not in RETENTION_KEYS:
+            raise _unknown(f"retention.{key}", [f"retention.{k}" for k in RETENTION_KEYS], source)
     categories = dict(data.get("categories", {}))
     for name, table in categories.items():
         if not isinstance(table, dict):
@@ -340,7 +365,7 @@ def _split_tables(
                     [f"categories.{name}.{k}" for k in CATEGORY_KEYS],
                     source,
                 )
-    return scheduler, categories, storage, web
+    return scheduler, categories, storage, web, retention
 
 
 def _category(name: str, table: Mapping[str, Any], source: str) -> CategoryConfig:

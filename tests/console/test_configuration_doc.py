@@ -14,6 +14,7 @@ from jobsched.console.settings import (
     CATEGORY_KEYS,
     DEFAULT_DB,
     ENV_KEYS,
+    RETENTION_KEYS,
     SCHEDULER_KEYS,
     STORAGE_KEYS,
     WEB_KEYS,
@@ -21,6 +22,7 @@ from jobsched.console.settings import (
     load_settings,
 )
 from jobsched.core import CategoryConfig, SchedulerConfig
+from jobsched.core.retention import DEFAULT_RETENTION
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 ROW = re.compile(r"^\| `(?P<key>[a-z_.A-Z]+)` \|(?P<rest>.*)\|$")
@@ -42,6 +44,7 @@ def loader_keys() -> set[str]:
         | {f"categories.NAME.{k}" for k in CATEGORY_KEYS}
         | {f"storage.{k}" for k in STORAGE_KEYS}
         | {f"web.{k}" for k in WEB_KEYS}
+        | {f"retention.{k}" for k in RETENTION_KEYS}
     )
 
 
@@ -52,10 +55,13 @@ def first_value(cell: str) -> Any:
 
 
 def real_defaults() -> dict[str, Any]:
-    sched = {f"scheduler.{f.name}": f.default for f in fields(SchedulerConfig)}
+    sched = {
+        f"scheduler.{f.name}": f.default for f in fields(SchedulerConfig) if f.name != "retention"
+    }
     sched["scheduler.handlers"] = []
     cats = {f"categories.NAME.{f.name}": f.default for f in fields(CategoryConfig)}
-    return {**sched, **cats, "storage.db": DEFAULT_DB, "web.token": None}
+    kept = {f"retention.{state}": rule for state, rule in DEFAULT_RETENTION.items()}
+    return {**sched, **cats, **kept, "storage.db": DEFAULT_DB, "web.token": None}
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:

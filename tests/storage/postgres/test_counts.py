@@ -91,7 +91,9 @@ def test_a_damaged_counter_is_found_and_repaired(
     store.insert([new() for _ in range(5)], T0)
     store.compact_counts()
     admin.execute("UPDATE task_counts SET n = 2 WHERE state = 'queued'")
-    admin.execute("INSERT INTO task_count_deltas (category, state, n) VALUES ('ghost', 'failed', 4)")
+    admin.execute(
+        "INSERT INTO task_count_deltas (category, state, n) VALUES ('ghost', 'failed', 4)"
+    )
     expected = [("email", QUEUED, 2, 5), ("ghost", "failed", 4, 0)]
     assert store.check_counts() == expected
     assert store.check_counts(repair=True) == expected

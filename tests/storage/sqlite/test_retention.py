@@ -35,7 +35,9 @@ def cycle(store: SqliteStore, at: float, count: int = 2000) -> None:
         pass
 
 
-def test_the_file_stops_growing_once_old_tasks_are_pruned(make_store: MakeStore, db_path: Path) -> None:
+def test_the_file_stops_growing_once_old_tasks_are_pruned(
+    make_store: MakeStore, db_path: Path
+) -> None:
     # Given a node's store that inserts, finishes and prunes the same volume each cycle
     store = make_store()
     store.open("node-a")
