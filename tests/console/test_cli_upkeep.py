@@ -27,7 +27,10 @@ def finished(cli: Cli, state: str, ages: list[float]) -> None:
         store.insert([new(category="a") for _ in ages], now - max(ages) - 60)
         tasks = store.claim("a", len(ages), "node-x", now - max(ages) - 60)
         store.finish(
-            [Outcome(t.id, "node-x", t.attempts, state, now - age) for t, age in zip(tasks, ages)]
+            [
+                Outcome(t.id, "node-x", t.attempts, state, now - age)
+                for t, age in zip(tasks, ages, strict=True)
+            ]
         )
 
 
