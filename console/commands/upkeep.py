@@ -9,18 +9,11 @@ from typing import Annotated
 
 import typer
 from jobsched.core import InvalidInputError
-from jobsched.core.retention import (
-    BATCH,
-    RETAINED_STATES,
-    RetentionRule,
-    parse_duration,
-    parse_rules,
-    prune_rule,
-)
-from jobsched.core.store import TaskStore
+from jobsched.core.retention import RETAINED_STATES, RetentionRule, parse_duration, parse_rules
 
+from .. import upkeep as work
 from ..cli_base import JsonFlag
-from .common import GlobalConfig, GlobalDb, _client, _out, command
+from .common import GlobalConfig, GlobalDb, _out, _settings, command
 
 
 def _rules(
@@ -40,24 +33,6 @@ def _rules(
             "--older-than", older_than, "is not a duration", 'Use e.g. "7d", "12h", "30m" or "45s"'
         )
     return [RetentionRule(s, max_age=seconds) for s in states]
-
-
-def _prune_all(
-    store: TaskStore, rules: list[RetentionRule], now: float, dry_run: bool
-) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for rule in rules:
-        prune = prune_rule(rule, now)
-        if prune is None:
-            counts[rule.state] = 0
-        elif dry_run:
-            counts[rule.state] = store.count_prunable(prune)
-        else:
-            total = 0
-            while deleted := store.prune(prune, BATCH):  # one short transaction per batch
-                total += deleted
-            counts[rule.state] = total
-    return counts
 
 
 @command()
@@ -90,9 +65,9 @@ def prune(
     Follows [retention] of the configuration unless --older-than is given; never
     deletes a task that is not finished, nor one finished in the last 10 seconds.
     """
-    with _client(ctx) as client:
-        rules = _rules(parse_rules(client.config.retention), state, older_than)
-        counts = _prune_all(client.store, rules, client.clock.now(), dry_run)
+    settings = _settings(ctx)
+    rules = _rules(parse_rules(settings.config.retention), state, older_than)
+    counts = work.prune_tasks(settings.db, rules, dry_run)
     if as_json:
         _out({"dry_run": dry_run, "deleted" if not dry_run else "would_delete": counts})
         return
@@ -115,9 +90,7 @@ def check(
 
     Exit 0 when they agree (after --repair: when the repair made them agree), 1 when not.
     """
-    with _client(ctx) as client:
-        differences = client.store.check_counts(repair=repair)
-        left = client.store.check_counts() if repair and differences else differences
+    differences, left = work.check_counts(_settings(ctx).db, repair)
     rows = [
         {"category": c, "state": s, "counted": kept, "actual": actual}
         for c, s, kept, actual in differences
@@ -156,19 +129,8 @@ def vacuum(
     Not needed to stop growth (pruned pages are reused); refused while a node runs on
     the file (exit 4), since it holds the write lock while it copies the database.
     """
-    from jobsched.storage import SqliteStore
-
-    with _client(ctx) as client:
-        store = client.store
-        if not isinstance(store, SqliteStore):
-            raise InvalidInputError(
-                "vacuum",
-                store.location,
-                "applies to SQLite files only",
-                "On PostgreSQL, autovacuum reuses the space; run VACUUM FULL in a quiet hour",
-            )
-        before, after = store.vacuum()
+    location, before, after = work.vacuum_file(_settings(ctx).db)
     if as_json:
         _out({"bytes_before": before, "bytes_after": after})
         return
-    typer.echo(f"vacuumed {store.location}: {before:,} bytes -> {after:,} bytes")
+    typer.echo(f"vacuumed {location}: {before:,} bytes -> {after:,} bytes")
