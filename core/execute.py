@@ -112,6 +112,13 @@ class Executor:
             return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
         finally:
             _set_current(None)
+        return self._returned(task, value, cancel)
+
+    def _returned(self, task: TaskRecord, value: object, cancel: CancelFlag) -> Outcome:
+        """The outcome of a handler that returned ``value``: its result stored, unless
+        it is over ``max_result_bytes`` (then the task fails, and is not retried: it
+        would be as large again)."""
+        fence = (task.id, self.node_id, task.attempts)
         now = self.clock.now()
         result = _result_text(task, value)
         # The encoder escapes every non-ASCII character, so characters are bytes here.

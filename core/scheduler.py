@@ -118,11 +118,7 @@ class Scheduler(ClientAPI):
             self.waiters, self._rebalance, self.dispatcher.want,
             signals=self.signals, outage=self.outages["housekeeper"], catalog=self.client.catalog,
         )  # fmt: skip
-        # Deletes finished tasks past their retention; never those a wait() here waits on.
-        self.retention = Retention(
-            store, parse_rules(config.retention), steady, spare=self.waiters.waited,
-            outage=self.outages["retention"],
-        )  # fmt: skip
+        self.retention = self._retention(store, config, steady)
         self.threads: dict[str, threading.Thread] = {}
         self._stop = StopWrites(store, steady, self.node_id, self.location)
 
@@ -132,6 +128,13 @@ class Scheduler(ClientAPI):
         until recovered (by another node once this one's heartbeat is stale, or by the
         next start)."""
         return self._stop.unreleased
+
+    def _retention(self, store: TaskStore, config: SchedulerConfig, clock: Clock) -> Retention:
+        """Deletes finished tasks past their retention; never those a wait() here waits on."""
+        rules = parse_rules(config.retention)
+        return Retention(
+            store, rules, clock, spare=self.waiters.waited, outage=self.outages["retention"]
+        )
 
     def _worker_pools(self, link: EngineLink, rng: random.Random | None) -> WorkerPools:
         config, clock = self.config, self.clock

@@ -151,10 +151,9 @@ def test_the_loop_stops_when_asked() -> None:
     finished(store, clock, SUCCEEDED, 3)
     clock.advance(DAY)
     retention = unit(store, clock, {SUCCEEDED: "1h"}, interval=30.0)
-    stop = threading.Event()
-    thread = threading.Thread(target=retention.run, args=(stop,))
+    thread = threading.Thread(target=retention.loop)
     thread.start()
-    stop.set()
+    retention.stop()
     thread.join(timeout=5)
     assert not thread.is_alive()
 
@@ -185,7 +184,7 @@ def test_the_scheduler_spares_a_task_its_wait_is_reading() -> None:
         clock.advance(DAY)
         # Then retention leaves it while the wait lasts, and takes it once it has ended
         assert sched.retention.run_once(clock.now()) == 0
-        sched._notify([task_id])
+        sched.waiters.notify([task_id])
         waiter.join(timeout=5)
         assert [a.state for a in answers] == [CANCELLED]
         assert sched.retention.run_once(clock.now()) == 1

@@ -13,6 +13,7 @@ from jobsched.core import NodeLockedError
 from jobsched.core.retention import PruneRule
 from jobsched.core.task import QUEUED, SUCCEEDED
 from jobsched.storage import SqliteStore
+from jobsched.storage.sqlite import queries
 
 from tests.storage.sqlite.released import write_v1_file
 from tests.store_contract import T0, done, new
@@ -115,6 +116,6 @@ def test_counts_read_the_counters_not_the_task_table(make_store: MakeStore, db_p
     store = make_store()
     store.open(None)
     conn = sqlite3.connect(db_path)
-    plan = str(conn.execute("EXPLAIN QUERY PLAN " + store._q.COUNTS).fetchall())
+    plan = str(conn.execute("EXPLAIN QUERY PLAN " + queries.COUNTS).fetchall())
     conn.close()
     assert "task_counts" in plan and "tasks " not in plan.replace("task_counts", "")
