@@ -200,8 +200,9 @@ PostgresTasks.add_index(
 
 # --- task counts ----------------------------------------------------------------------------
 class TaskCountRow(_Base):
-    """How many tasks are in each (category, state): kept by triggers on ``tasks`` in the
-    writing transaction, so ``counts()`` reads a few rows instead of scanning the table."""
+    """How many tasks are in each (category, state), kept in each writing transaction (on
+    SQLite by the store's own statements, see ``storage/sqlite/tally.py``; on PostgreSQL by
+    statement triggers), so ``counts()`` reads a few rows instead of scanning the table."""
 
     category = pw.TextField()
     state = pw.TextField()
@@ -226,23 +227,6 @@ class TaskCountDeltaRow(_Base):
     class Meta:
         table_name = "task_count_deltas"
 
-
-#: SQLite: one row-level trigger per kind of change (SQLite has no statement triggers).
-#: A task's category never changes, and an UPDATE that leaves the state alone costs only
-#: the WHEN test.
-SQLITE_COUNT_TRIGGERS = (
-    "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN"
-    " INSERT INTO task_counts (category, state, n) VALUES (NEW.category, NEW.state, 1)"
-    " ON CONFLICT (category, state) DO UPDATE SET n = n + 1; END",
-    "CREATE TRIGGER tasks_count_update AFTER UPDATE OF state, category ON tasks"
-    " WHEN OLD.state IS NOT NEW.state OR OLD.category IS NOT NEW.category BEGIN"
-    " UPDATE task_counts SET n = n - 1 WHERE category = OLD.category AND state = OLD.state;"
-    " INSERT INTO task_counts (category, state, n) VALUES (NEW.category, NEW.state, 1)"
-    " ON CONFLICT (category, state) DO UPDATE SET n = n + 1; END",
-    "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN"
-    " UPDATE task_counts SET n = n - 1 WHERE category = OLD.category AND state = OLD.state;"
-    " END",
-)
 
 #: PostgreSQL: statement-level triggers with transition tables: one INSERT of the net
 #: change per (category, state) per statement, whatever its number of rows.

@@ -49,7 +49,12 @@ class SqlReads:
             return 0
         sql = query_sql.delete_finished_sql(len(wanted), self._mark)
         with self._write() as conn:
-            return int(conn.execute(sql, wanted).rowcount)
+            return self._delete_rows(conn, sql, wanted)
+
+    def _delete_rows(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        """Run a DELETE of tasks; return how many it deleted. A store that keeps its
+        counters in its own code takes the rows off them here."""
+        return int(conn.execute(sql, params).rowcount)
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         """category -> ``run_at`` of its next queued task (categories with none left out)."""

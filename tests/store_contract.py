@@ -11,6 +11,7 @@ a ``store`` fixture that yields an opened store:
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
@@ -666,6 +667,75 @@ class StoreContract:
         assert store.check_counts() == []
         store.compact_counts()
         assert store.counts() == tally
+
+    def test_counts_stay_exact_through_random_writes(self, store: TaskStore) -> None:
+        # Given a seeded mix of every kind of write the store has, on two categories:
+        # single and batch inserts (some delayed, some keyed), direct hand-offs,
+        # promotions, claims, finishes (terminal, retries, and stale outcomes the fence
+        # refuses), releases, cancels, retries, recoveries, deletes and prunes
+        rng = random.Random(20261130)
+        at = T0
+        for step in range(150):
+            at += 1
+            self.random_write(store, rng, at)
+            # Then after every write counts() is exactly what the rows say
+            if step % 5 == 4:
+                self.assert_counts_exact(store)
+        self.assert_counts_exact(store)
+
+    def assert_counts_exact(self, store: TaskStore) -> None:
+        tally: dict[str, dict[str, int]] = {}
+        for row in store.list_tasks(limit=100_000):
+            tally.setdefault(row.category, dict.fromkeys(STATES, 0))[row.state] += 1
+        assert store.counts() == tally
+        assert store.check_counts() == []
+
+    def random_write(self, store: TaskStore, rng: random.Random, at: float) -> None:
+        category = rng.choice(("email", "web"))
+        ids = [row.id for row in store.list_tasks(limit=100_000)]
+        some = rng.sample(ids, min(len(ids), rng.randint(1, 4))) + [10**9]
+        running = store.list_tasks(state=RUNNING, limit=100_000)
+        op = rng.randrange(12)
+        if op in (0, 1):
+            batch = [
+                new(category=category, run_at=at + rng.choice((0, 0, 3)),
+                    key=rng.choice((None, None, f"k{rng.randrange(6)}")))
+                for _ in range(1 if op == 0 else rng.randint(2, 6))
+            ]  # fmt: skip
+            store.insert(batch, at)
+        elif op == 2:
+            store.insert_claimed([new(category=category)] * rng.choice((1, 3)), at, NODE)
+        elif op == 3:
+            store.promote_due(at)
+        elif op == 4:
+            store.claim(category, rng.randint(1, 5), NODE, at)
+        elif op == 5 and running:
+            self.finish_some(store, rng, running, at)
+        elif op == 6:
+            store.release([t.id for t in running[: rng.randint(0, 3)]] + [10**9], NODE)
+        elif op == 7:
+            store.cancel(some, at)
+        elif op == 8:
+            store.retry(some if rng.random() < 0.7 else None, at)
+        elif op == 9:
+            store.recover(OTHER, at)
+        elif op == 10:
+            store.delete(some)
+        elif op == 11:
+            state = rng.choice((SUCCEEDED, FAILED, CANCELLED))
+            store.prune(PruneRule(state, at - rng.choice((0, 5)), rng.choice((None, 1))), 3)
+
+    def finish_some(
+        self, store: TaskStore, rng: random.Random, running: list[TaskRecord], at: float
+    ) -> None:
+        outcomes = []
+        for task in rng.sample(running, rng.randint(1, len(running))):
+            state = rng.choice((SUCCEEDED, FAILED, CANCELLED, SCHEDULED))
+            run_at = at + rng.choice((0, 2)) if state == SCHEDULED else None
+            outcomes.append(done(task, state, at, run_at=run_at))
+        if rng.random() < 0.3:  # a stale attempt: the fence refuses it
+            outcomes.append(replace(outcomes[0], attempt=outcomes[0].attempt + 7))
+        store.finish(outcomes)
 
     # --- retention ---------------------------------------------------------------------
     def finished(self, store: TaskStore, ats: list[float], state: str = SUCCEEDED) -> list[int]:

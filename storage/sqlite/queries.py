@@ -60,7 +60,9 @@ def insert_tasks(rows: int) -> str:
 
 
 ANY_DUE = "SELECT 1 FROM tasks WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"
-PROMOTE_DUE = "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"
+PROMOTE_DUE = (
+    "UPDATE tasks SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ? RETURNING category"
+)
 NEXT_RUN_AT = "SELECT MIN(run_at) FROM tasks WHERE state = 'scheduled'"
 
 ANY_QUEUED = "SELECT 1 FROM tasks WHERE category = ? AND state = 'queued' LIMIT 1"
@@ -75,11 +77,11 @@ CLAIM = (
 _FENCE = "WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running'"
 FINISH_TERMINAL = (
     "UPDATE tasks SET state = ?, finished_at = ?, result = ?, error = ?, reason = ?,"
-    f" owner = NULL {_FENCE}"
+    f" owner = NULL {_FENCE} RETURNING category"
 )
 FINISH_RETRY = (
     "UPDATE tasks SET state = ?, run_at = ?, error = ?, reason = ?, owner = NULL,"
-    f" cancel_requested = 0 {_FENCE}"
+    f" cancel_requested = 0 {_FENCE} RETURNING category"
 )
 #: Outcomes per FINISH_MANY statement (8 parameters each, well under SQLite's 32,766).
 FINISH_CHUNK = 400
@@ -97,16 +99,17 @@ def finish_many(rows: int) -> str:
         f" error = v.column7, reason = v.column8, owner = NULL FROM (VALUES {values}) AS v"
         " WHERE tasks.id = v.column1 AND tasks.owner = v.column2"
         " AND tasks.attempts = v.column3 AND tasks.state = 'running'"
+        " RETURNING tasks.category, tasks.state"
     )
 
 
 RELEASE = (
     "UPDATE tasks SET state = 'queued', owner = NULL,"
     " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
-    " WHERE id = ? AND owner = ? AND state = 'running'"
+    " WHERE id = ? AND owner = ? AND state = 'running' RETURNING category"
 )
 
-STATE_OF = "SELECT state, dedup_key FROM tasks WHERE id = ?"
+STATE_OF = "SELECT state, dedup_key, category FROM tasks WHERE id = ?"
 CANCEL_WAITING = (
     "UPDATE tasks SET state = 'cancelled', finished_at = ?, result = NULL, error = NULL,"
     " reason = 'cancelled', owner = NULL WHERE id = ?"
@@ -125,16 +128,18 @@ _ORPHAN = "state = 'running' AND (owner IS NULL OR owner <> ?)"
 FAIL_ORPHANS = (
     "UPDATE tasks SET state = 'failed', reason = 'orphaned', finished_at = ?, result = NULL,"
     " error = 'interrupted ' || attempts || ' times by a crash', owner = NULL"
-    f" WHERE {_ORPHAN} AND attempts >= max_attempts RETURNING id"
+    f" WHERE {_ORPHAN} AND attempts >= max_attempts RETURNING id, category"
 )
 ORPHANS = f"SELECT id, attempts FROM tasks WHERE {_ORPHAN}"
 UNDO_UNSTARTED = (
     "UPDATE tasks SET attempts = attempts - 1 WHERE id = ? AND attempts = ? AND attempts > 0"
 )
-REQUEUE_ORPHANS = f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id"
+REQUEUE_ORPHANS = (
+    f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id, category"
+)
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
-# Kept by the triggers of models.SQLITE_COUNT_TRIGGERS in every writing transaction.
+# Kept by the store's own writes (storage/sqlite/tally.py), in each writing transaction.
 COUNTS = "SELECT category, state, n FROM task_counts WHERE n <> 0"
 # Both in one statement: one snapshot.
 COUNTS_AND_SCAN = (
@@ -143,6 +148,8 @@ COUNTS_AND_SCAN = (
 )
 CLEAR_COUNTS = "DELETE FROM task_counts"
 REFILL_COUNTS = FILL_COUNTS
+# A DELETE's rows, for the counters.
+DELETED_ROWS = " RETURNING category, state"
 # Retention: ids some waiter still waits on are left out (one JSON array parameter).
 SPARE_IDS = "id NOT IN (SELECT value FROM json_each(?))"
 

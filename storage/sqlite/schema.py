@@ -40,7 +40,6 @@ from ..models import (
     CONTROL_ROW,
     FILL_COUNTS,
     LIVE,
-    SQLITE_COUNT_TRIGGERS,
     SQLITE_MODELS,
     TaskCountRow,
 )
@@ -59,8 +58,6 @@ def _create(db: pw.Database) -> None:
     """The current schema, from the models, with the control row."""
     for statement in create_statements(SQLITE_MODELS, db):
         db.execute_sql(statement)
-    for statement in SQLITE_COUNT_TRIGGERS:
-        db.execute_sql(statement)
     db.execute_sql(CONTROL_ROW)
 
 
@@ -78,15 +75,13 @@ def _upgrade_v2(db: pw.Database) -> None:
 
 def _upgrade_v3(db: pw.Database) -> None:
     """Retention and counts without scans: an index of finished tasks by state and
-    finish time (what a prune walks), and ``task_counts``, kept by triggers, filled here
-    from a full count (inside the upgrade's transaction: no write can slip between)."""
+    finish time (what a prune walks), and ``task_counts``, kept by the store's writes,
+    filled here from a full count (inside the upgrade's transaction: no write can slip between)."""
     db.execute_sql(
         "CREATE INDEX tasks_finished ON tasks (state, finished_at, id)"
         " WHERE finished_at IS NOT NULL"
     )
     for statement in create_statements([TaskCountRow], db):
-        db.execute_sql(statement)
-    for statement in SQLITE_COUNT_TRIGGERS:
         db.execute_sql(statement)
     db.execute_sql(FILL_COUNTS)
 

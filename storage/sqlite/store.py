@@ -69,6 +69,7 @@ from .schema import (
     upgrade_file,
 )
 from .startlog import StartJournal
+from .tally import Tally, moved
 from .watch import DataVersionWatch
 
 log = logging.getLogger("jobsched.storage")
@@ -304,13 +305,14 @@ class SqliteStore(shapes.SqlReads):
                     conn.execute("ROLLBACK")
                 raise
 
-    def _insert_one(self, query: str, params: Sequence[Any]) -> int:
-        """One INSERT as its own transaction (SQLite commits it when the statement
-        completes): one call into SQLite, so one release of the GIL, instead of BEGIN,
-        the statement, fetching its id and COMMIT. The new row's id is the connection's
-        last rowid, read while this thread still holds the write lock."""
-        with self._errors, self._locked():
-            task_id = self._conn().execute(query, params).lastrowid
+    def _insert_one(self, query: str, params: Sequence[Any], category: str, state: str) -> int:
+        """One INSERT and its counter, in one transaction. The new row's id is the
+        connection's last rowid, read while this thread still holds the write lock."""
+        with self._write() as conn:
+            task_id = conn.execute(query, params).lastrowid
+            moved_in = Tally()
+            moved_in.add(category, state)
+            moved_in.write(conn)
         assert task_id is not None
         return task_id
 
@@ -348,8 +350,16 @@ class SqliteStore(shapes.SqlReads):
                     len(unstarted),
                 )
             conn.executemany(queries.UNDO_UNSTARTED, unstarted)
-            orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall()]
-            requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()]
+            tally = Tally()
+            orphaned = []
+            for task_id, category in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall():
+                orphaned.append(task_id)
+                tally.move(category, RUNNING, FAILED)
+            requeued = []
+            for task_id, category in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall():
+                requeued.append(task_id)
+                tally.move(category, RUNNING, QUEUED)
+            tally.write(conn)
             # Their nodes are gone too: `status` must not count a killed node's workers.
             conn.execute(queries.STOP_OTHER_NODES, (node_id,))
         if self._journal is not None:
@@ -396,7 +406,7 @@ class SqliteStore(shapes.SqlReads):
             state = SCHEDULED if new.run_at > now else QUEUED
             row = (new.handler, new.category, state, new.payload, new.run_at, now,
                    new.max_attempts, new.timeout, None)  # fmt: skip
-            return [self._insert_one(queries.INSERT_ONE, row)]
+            return [self._insert_one(queries.INSERT_ONE, row, new.category, state)]
         with self._write() as conn:
             seq, highest = conn.execute(queries.NEXT_TASK_ID).fetchone()
             next_id = max(seq, highest) + 1
@@ -424,6 +434,7 @@ class SqliteStore(shapes.SqlReads):
             for start in range(0, len(rows), queries.INSERT_CHUNK):
                 chunk = rows[start : start + queries.INSERT_CHUNK]
                 conn.execute(queries.insert_tasks(len(chunk)), [v for row in chunk for v in row])
+            Tally().added((row[2], row[3]) for row in rows).write(conn)
         return ids
 
     def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
@@ -434,7 +445,7 @@ class SqliteStore(shapes.SqlReads):
             for new in tasks
         ]  # fmt: skip
         if len(rows) == 1:
-            ids = [self._insert_one(queries.INSERT_CLAIMED, rows[0])]
+            ids = [self._insert_one(queries.INSERT_CLAIMED, rows[0], rows[0][1], RUNNING)]
         else:
             with self._write() as conn:
                 ids = []
@@ -442,14 +453,20 @@ class SqliteStore(shapes.SqlReads):
                     task_id = conn.execute(queries.INSERT_CLAIMED, row).lastrowid
                     assert task_id is not None
                     ids.append(task_id)
+                Tally().added((row[1], RUNNING) for row in rows).write(conn)
         return [new.claimed(task_id, now, owner) for task_id, new in zip(ids, tasks, strict=True)]
 
     def promote_due(self, now: float) -> int:
         # Check first without the write lock: the node calls this on every poll.
         if not self._read(queries.ANY_DUE, (now,)):
             return 0
+        tally = Tally()
         with self._write() as conn:
-            return conn.execute(queries.PROMOTE_DUE, (now,)).rowcount
+            rows = conn.execute(queries.PROMOTE_DUE, (now,)).fetchall()
+            for (category,) in rows:
+                tally.move(category, SCHEDULED, QUEUED)
+            tally.write(conn)
+        return len(rows)
 
     def next_run_at(self) -> float | None:
         value: float | None = self._read(queries.NEXT_RUN_AT)[0][0]
@@ -461,6 +478,7 @@ class SqliteStore(shapes.SqlReads):
             return []
         with self._write() as conn:
             rows = conn.execute(queries.CLAIM, (owner, now, category, limit)).fetchall()
+            moved(conn, category, QUEUED, RUNNING, len(rows))
         return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -486,6 +504,7 @@ class SqliteStore(shapes.SqlReads):
         try:
             with self._write() as conn:
                 before = conn.total_changes
+                tally = Tally()
                 for start in range(0, len(outcomes), queries.FINISH_CHUNK):
                     chunk = outcomes[start : start + queries.FINISH_CHUNK]
                     params = [
@@ -494,9 +513,12 @@ class SqliteStore(shapes.SqlReads):
                         for value in (out.id, out.owner, out.attempt, out.state,
                                       out.finished_at, out.result, out.error, out.reason)
                     ]  # fmt: skip
-                    conn.execute(queries.finish_many(len(chunk)), params)
+                    finished = conn.execute(queries.finish_many(len(chunk)), params).fetchall()
+                    for category, state in finished:
+                        tally.move(category, RUNNING, state)
                 if conn.total_changes - before != len(outcomes):
                     raise _FenceFailed
+                tally.write(conn)
         except _FenceFailed:
             return None  # rolled back: the outcomes are written one by one instead
         return [True] * len(outcomes)
@@ -504,27 +526,37 @@ class SqliteStore(shapes.SqlReads):
     def _finish_each(self, outcomes: Sequence[Outcome]) -> list[bool]:
         applied: list[bool] = []
         with self._write() as conn:
+            tally = Tally()
             for out in outcomes:
                 fence = (out.id, out.owner, out.attempt)
                 if out.state == SCHEDULED:
                     run_at = out.run_at if out.run_at is not None else out.finished_at
                     state = QUEUED if run_at <= out.finished_at else SCHEDULED
-                    cursor = conn.execute(
+                    row = conn.execute(
                         queries.FINISH_RETRY, (state, run_at, out.error, out.reason, *fence)
-                    )
+                    ).fetchone()
                 else:
-                    cursor = conn.execute(
+                    state = out.state
+                    row = conn.execute(
                         queries.FINISH_TERMINAL,
                         (out.state, out.finished_at, out.result, out.error, out.reason, *fence),
-                    )
-                applied.append(cursor.rowcount == 1)
+                    ).fetchone()
+                if row is not None:
+                    tally.move(row[0], RUNNING, state)
+                applied.append(row is not None)
+            tally.write(conn)
         return applied
 
     def release(self, ids: Iterable[int], owner: str) -> int:
         """Give running tasks back (graceful stop): ``queued``, attempt undone."""
         ids = list(ids)
+        tally = Tally()
         with self._write() as conn:
-            released = sum(conn.execute(queries.RELEASE, (i, owner)).rowcount for i in ids)
+            for task_id in ids:
+                for (category,) in conn.execute(queries.RELEASE, (task_id, owner)).fetchall():
+                    tally.move(category, RUNNING, QUEUED)
+            tally.write(conn)
+        released = sum(n for n in tally.changes.values() if n > 0)
         if self._journal is not None:
             self._journal.forget(ids)
         return released
@@ -533,6 +565,7 @@ class SqliteStore(shapes.SqlReads):
         """Cancel waiting tasks; flag running ones. Either bumps the settings version, so
         the node sees the flag, and wakes its waiters, on its next poll."""
         answers: dict[int, str] = {}
+        tally = Tally()
         with self._write() as conn:
             for task_id in ids:
                 row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
@@ -545,7 +578,9 @@ class SqliteStore(shapes.SqlReads):
                     answers[task_id] = CANCEL_REQUESTED
                 else:
                     conn.execute(queries.CANCEL_WAITING, (now, task_id))
+                    tally.move(row[2], row[0], CANCELLED)
                     answers[task_id] = CANCEL_DONE
+            tally.write(conn)
             if CANCEL_REQUESTED in answers.values() or CANCEL_DONE in answers.values():
                 conn.execute(queries.BUMP_SETTINGS_VERSION)
         return answers
@@ -558,6 +593,7 @@ class SqliteStore(shapes.SqlReads):
         whose dedup key a newer live task holds is skipped."""
         allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
         done: list[int] = []
+        tally = Tally()
         with self._write() as conn:
             todo = [r[0] for r in conn.execute(queries.FAILED_IDS)] if ids is None else ids
             for task_id in todo:
@@ -568,7 +604,9 @@ class SqliteStore(shapes.SqlReads):
                 if key is not None and conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone():
                     continue
                 conn.execute(queries.RETRY_TASK, (now, task_id))
+                tally.move(row[2], row[0], QUEUED)
                 done.append(task_id)
+            tally.write(conn)
         return done
 
     # --- reading -----------------------------------------------------------------------
@@ -586,11 +624,16 @@ class SqliteStore(shapes.SqlReads):
         kept = (queries.SPARE_IDS, json.dumps(sorted(spare))) if spare else None
         sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
         with self._write() as conn:
-            deleted: int = conn.execute(sql, params).rowcount
-        return deleted
+            return self._delete_rows(conn, sql, params)
+
+    def _delete_rows(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+        """Run a DELETE of tasks and take its rows off the counters."""
+        rows = conn.execute(sql + queries.DELETED_ROWS, params).fetchall()
+        Tally().added(rows, sign=-1).write(conn)
+        return len(rows)
 
     def compact_counts(self) -> None:
-        """Nothing to fold: the triggers update the totals in place (one writer)."""
+        """Nothing to fold: each write updates the totals in place (one writer)."""
 
     def check_counts(self, repair: bool = False) -> list[CountDifference]:
         """Counters against a full count; ``repair`` rebuilds them in one transaction."""
