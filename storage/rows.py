@@ -90,7 +90,7 @@ class SqlReads:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """category -> state -> number of tasks (every state present, zeros included),
-        from the counters the triggers keep: a few rows, however many tasks there are."""
+        from the counters every write keeps: a few rows, however many tasks there are."""
         return counts_from(self._read(self._q.COUNTS))
 
     def count_prunable(self, rule: PruneRule) -> int:
