@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import ConfigError, InvalidInputError, InvalidNameError, PriorityError
-from .retention import DEFAULT_RETENTION, parse_rules
 
 #: The largest result a handler may return, as JSON bytes (the payload limit's size).
 MAX_RESULT_BYTES = 1024 * 1024
@@ -157,6 +156,13 @@ class CategoryConfig:
         return budget if self.max_workers is None else min(self.max_workers, budget)
 
 
+def _default_retention() -> dict[str, str | int]:
+    # Imported here: core.retention needs core.task, which imports this module.
+    from .retention import DEFAULT_RETENTION
+
+    return dict(DEFAULT_RETENTION)
+
+
 @dataclass(frozen=True)
 class SchedulerConfig:
     """The node's whole configuration. ``workers`` is the thread budget."""
@@ -182,7 +188,7 @@ class SchedulerConfig:
     #: How long finished tasks are kept, per state (see ``core/retention.py``): a
     #: duration (``"7d"``), a count of the newest to keep (``10000``) or ``"forever"``.
     #: States left out keep their defaults.
-    retention: Mapping[str, str | int] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+    retention: Mapping[str, str | int] = field(default_factory=_default_retention)
     #: A handler's result larger than this (as JSON bytes) is not stored: the task fails
     #: with reason ``result_too_large``.
     max_result_bytes: int = MAX_RESULT_BYTES
@@ -229,6 +235,8 @@ class SchedulerConfig:
                 "must be at most 0.1 s (it delays every result under load)",
                 "Use e.g. 0.001",
             )
+        from .retention import parse_rules  # see _default_retention
+
         parse_rules(self.retention)
         check_int("max_result_bytes", self.max_result_bytes, 1, 1024 * MAX_RESULT_BYTES)
         for module in self.handlers:
