@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=8.0)
     parser.add_argument("--keep", default="1m", help="retention of succeeded tasks")
     parser.add_argument("--every", type=float, default=15.0, help="seconds between samples")
+    parser.add_argument("--batch", type=int, help="rows per prune batch (default: the unit's)")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="retention-soak-")
     path = os.path.join(folder, "soak.db")
@@ -146,6 +147,8 @@ def main() -> None:
     prunes = PruneClock(store)
     sched = Scheduler(config, store)
     sched.handler("soak.noop", category="soak")(lambda payload: None)
+    if args.batch:
+        sched.retention.batch = args.batch
     rows: list[tuple[Any, ...]] = []
     print(
         f"rate {args.rate:g}/s, {args.minutes:g} min, retention {args.keep}, {os.cpu_count()} cores"
