@@ -42,6 +42,7 @@ from .payload import (
     resolve_run_at,
 )
 from .query import TaskQuery
+from .schedule_book import ScheduleBook, ScheduleMethods
 from .store import TaskStore
 from .task import CategorySettings, NewTask, TaskRecord
 from .waiters import Waiters
@@ -52,7 +53,7 @@ log = logging.getLogger("jobsched")
 SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
 
 
-class Client(StoreReads):
+class Client(StoreReads, ScheduleMethods):
     """Validates and writes tasks and operator changes to a store.
 
     A node composes one; another process (a web app that only enqueues, the CLI) makes
@@ -123,6 +124,17 @@ class Client(StoreReads):
             self._add_handler(spec)
         first = next(iter(self.config.categories))
         self.handlers[synthetic.NAME] = synthetic.spec(first)
+        self._schedules = ScheduleBook(
+            store, self.clock, self.handlers, lambda h, p, k: self.build_task(h, p, key=k),
+            lambda rows, now: self._engine.tasks_inserted(rows, now),
+        )  # fmt: skip
+        for spec in config.schedules:
+            self._schedules.add(spec)
+
+    @property
+    def schedules(self) -> ScheduleBook:
+        """The recurring schedules this client knows (see core/schedule_book)."""
+        return self._schedules
 
     # --- handlers --------------------------------------------------------------------
     def handler(

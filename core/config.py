@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from .errors import ConfigError, InvalidInputError, InvalidNameError, PriorityError
 
@@ -175,11 +176,15 @@ class SchedulerConfig:
     #: one transaction carries many outcomes. Delays result() by at most this much, and
     #: only under load; 0 writes each outcome as soon as it arrives.
     commit_linger: float = 0.002
+    #: Recurring schedules (``core.schedule_spec.ScheduleSpec``), checked against the
+    #: handlers when a client is built.
+    schedules: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         # Freeze the mapping so a config cannot change under a running scheduler.
         object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
         object.__setattr__(self, "handlers", tuple(self.handlers))
+        object.__setattr__(self, "schedules", tuple(self.schedules))
 
     def validate(self) -> SchedulerConfig:
         check_int("workers (the thread budget)", self.workers, 1, MAX_BUDGET)

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from .memory_book import MemoryBook
+from .memory_schedules import MemorySchedules
 from .query import Page, TaskQuery
 from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
@@ -29,7 +29,7 @@ from .task import (
 )
 
 
-class MemoryStore(MemoryBook):
+class MemoryStore(MemorySchedules):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -90,29 +90,35 @@ class MemoryStore(MemoryBook):
 
     # --- write path --------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
-        ids: list[int] = []
         with self._lock:
-            for new in tasks:
-                if new.dedup_key is not None and new.dedup_key in self._dedup:
-                    ids.append(self._dedup[new.dedup_key])
-                    continue
-                row = TaskRecord(
-                    id=next(self._ids),
-                    handler=new.handler,
-                    category=new.category,
-                    state=SCHEDULED if new.run_at > now else QUEUED,
-                    payload=new.payload,
-                    run_at=new.run_at,
-                    created_at=now,
-                    max_attempts=new.max_attempts,
-                    timeout=new.timeout,
-                    dedup_key=new.dedup_key,
-                )
-                self._rows[row.id] = row
-                self._enqueue(row)
-                if new.dedup_key is not None:
-                    self._dedup[new.dedup_key] = row.id
-                ids.append(row.id)
+            return self._insert_locked(tasks, now)
+
+    def _task_row(self, task_id: int) -> TaskRecord | None:
+        return self._rows.get(task_id)
+
+    def _insert_locked(self, tasks: Sequence[NewTask], now: float) -> list[int]:
+        ids: list[int] = []
+        for new in tasks:
+            if new.dedup_key is not None and new.dedup_key in self._dedup:
+                ids.append(self._dedup[new.dedup_key])
+                continue
+            row = TaskRecord(
+                id=next(self._ids),
+                handler=new.handler,
+                category=new.category,
+                state=SCHEDULED if new.run_at > now else QUEUED,
+                payload=new.payload,
+                run_at=new.run_at,
+                created_at=now,
+                max_attempts=new.max_attempts,
+                timeout=new.timeout,
+                dedup_key=new.dedup_key,
+            )
+            self._rows[row.id] = row
+            self._enqueue(row)
+            if new.dedup_key is not None:
+                self._dedup[new.dedup_key] = row.id
+            ids.append(row.id)
         return ids
 
     def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:

@@ -39,6 +39,7 @@ from .live_settings import LiveSettings
 from .memory_store import MemoryStore
 from .outage import OutageTracker
 from .pool import AttemptKit, WorkerPool
+from .schedules import Schedules
 from .signals import TaskSignals
 from .snapshot import Metrics, Snapshot, build_snapshot
 from .stopping import STOP_MARGIN, StopWrites
@@ -57,7 +58,7 @@ def outage_trackers(location: str, monotonic: Callable[[], float]) -> dict[str, 
     """One store outage tracker per thread kind (see core/outage)."""
     return {
         name: OutageTracker(name, location, monotonic=monotonic)
-        for name in ("dispatcher", "completer", "housekeeper", "workers")
+        for name in ("dispatcher", "completer", "housekeeper", "workers", "schedules")
     }
 
 
@@ -100,7 +101,7 @@ class Scheduler(ClientAPI):
         self.workers = self._worker_pools(link, rng)
         #: category -> its pool (FIFO and workers)
         self.pools: dict[str, WorkerPool] = self.workers.pools
-        self._rebalance = RebalanceRequest()
+        self._rebalance = RebalanceRequest()  # ticker: recurring schedules (core/schedules)
         self.dispatcher = Dispatcher(
             store, steady, config, self.node_id, self.workers, self.claims, self.settings,
             self.waiters, self.timer, self._rebalance.set,
@@ -115,6 +116,7 @@ class Scheduler(ClientAPI):
             self.waiters, self._rebalance, self.dispatcher.want,
             signals=self.signals, outage=self.outages["housekeeper"], catalog=self.client.catalog,
         )  # fmt: skip
+        self.ticker = Schedules(store, steady, self.client.schedules, self.outages["schedules"])
         self.threads: dict[str, threading.Thread] = {}
         self._stop = StopWrites(store, steady, self.node_id, self.location)
 
@@ -162,6 +164,7 @@ class Scheduler(ClientAPI):
             self.workers.running = True
             self.dispatcher.start()
             self.housekeeper.start(now)  # the first balance spawns the workers
+            self.ticker.start(now)
             store.promote_due(now)
             self.dispatcher.seed_timer()
             self.dispatcher.want(self.pools)
@@ -179,6 +182,7 @@ class Scheduler(ClientAPI):
                 "dispatcher": self.dispatcher.loop,
                 "completer": self._complete_loop,
                 "housekeeper": self.housekeeper.loop,
+                "schedules": self.ticker.loop,
             }
             for name, body in bodies.items():
                 thread = threading.Thread(target=body, name=f"jobsched-{name}", daemon=True)
@@ -217,7 +221,8 @@ class Scheduler(ClientAPI):
         self.workers.running = False
         self.dispatcher.stop()
         self.housekeeper.stop()
-        for name in ("dispatcher", "housekeeper"):
+        self.ticker.stop()
+        for name in ("dispatcher", "housekeeper", "schedules"):
             self._join(name, 0.5)
         # 2. Give back what waits in the FIFOs (claims in doubt are adopted first).
         released = self.dispatcher.close(end.bounded)
@@ -274,6 +279,7 @@ class Scheduler(ClientAPI):
                 "step()", self.state, "needs a started scheduler", "Call start() first"
             )
         before = self._started()
+        self.ticker.run_once()
         self.dispatcher.run_once()
         self.workers.step()
         while self.completer.run_once(0):

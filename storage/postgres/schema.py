@@ -35,7 +35,7 @@ from jobsched.core.errors import (
 from psycopg import sql as pgsql
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, POSTGRES_MODELS, PostgresMeta
+from ..models import CONTROL_ROW, POSTGRES_MODELS, SCHEDULE_MODELS, PostgresMeta
 
 log = logging.getLogger("jobsched.storage")
 
@@ -58,10 +58,17 @@ def _create(conn: psycopg.Connection[Any]) -> None:
     conn.execute(CONTROL_ROW)
 
 
+def _upgrade_v2(conn: psycopg.Connection[Any]) -> None:
+    """Recurring schedules: the ``schedules`` table (pause flag, since when known) and
+    ``schedule_ticks`` (one row per claimed tick, unique per schedule and tick)."""
+    for statement in create_statements(SCHEDULE_MODELS, _DIALECT):
+        conn.execute(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
-UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = []
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2]
 
 
 def schema_version() -> int:

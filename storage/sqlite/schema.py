@@ -36,7 +36,7 @@ from jobsched.core.errors import (
 )
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, LIVE, SQLITE_MODELS
+from ..models import CONTROL_ROW, LIVE, SCHEDULE_MODELS, SQLITE_MODELS
 from .connection import sqlite_uri
 from .errors import translate_errors
 
@@ -67,10 +67,17 @@ def _upgrade_v2(db: pw.Database) -> None:
     )
 
 
+def _upgrade_v3(db: pw.Database) -> None:
+    """Recurring schedules: the ``schedules`` table (pause flag, since when known) and
+    ``schedule_ticks`` (one row per claimed tick, unique per schedule and tick)."""
+    for statement in create_statements(SCHEDULE_MODELS, db):
+        db.execute_sql(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
-UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2]
+UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3]
 
 
 def schema_version() -> int:
