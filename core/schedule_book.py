@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .clock import Clock
@@ -139,9 +139,9 @@ class ScheduleBook:
         assert category is not None
         return category
 
-    def task(self, spec: ScheduleSpec) -> NewTask:
-        """The row one run of ``spec`` inserts."""
-        return self._build(spec.handler, spec.payload, spec.key)
+    def task(self, spec: ScheduleSpec, now: float) -> NewTask:
+        """The row one run of ``spec`` inserts, due at ``now``."""
+        return replace(self._build(spec.handler, spec.payload, spec.key), run_at=now)
 
     # --- operators ----------------------------------------------------------------------
     def set_paused(self, name: str, paused: bool) -> None:
@@ -158,12 +158,13 @@ class ScheduleBook:
         spec = self.get(name)
         now = self._clock.now()
         self._store.ensure_schedules([name], now)
-        task_id = self._store.claim_tick(name, now, self.task(spec), now, manual=True)
+        task = self.task(spec, now)
+        task_id = self._store.claim_tick(name, now, task, now, manual=True)
         if task_id is None:  # another run-now at the very same instant
-            task_id = self._store.claim_tick(name, now + 1e-6, self.task(spec), now, manual=True)
+            task_id = self._store.claim_tick(name, now + 1e-6, task, now, manual=True)
         if not task_id:
             raise ConfigError("schedule", name, "could not be run now (try again)", "")
-        self.inserted([self.task(spec)], now)
+        self.inserted([task], now)
         return task_id
 
     def infos(self) -> list[ScheduleInfo]:

@@ -117,7 +117,7 @@ class Schedules:
                     extra={"schedule": spec.name, "event": "skipped"},
                 )  # fmt: skip
         for tick in plan.run:
-            task = self.book.task(spec)
+            task = self.book.task(spec, now)
             task_id = self._store.claim_tick(spec.name, tick, task, now)
             if task_id:
                 self.book.inserted([task], now)
