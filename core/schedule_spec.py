@@ -10,6 +10,7 @@ Kept pure so that it is tested with tables and properties.
 from __future__ import annotations
 
 import math
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,7 @@ def build_trigger(
             'Add e.g. cron = "*/5 * * * *" or every = "30s"',
         )  # fmt: skip
     try:
+        check_zone(timezone)
         if trigger is not None:
             return trigger
         if cron is not None:
@@ -103,6 +105,19 @@ def build_trigger(
         return Every(every)
     except ConfigError as exc:
         raise ConfigError(f"schedule {name!r}: {exc.what}", exc.value, exc.why, exc.hint) from None
+
+
+def check_zone(name: object) -> str:
+    """An IANA time zone name the system knows (``UTC``, ``Europe/Paris``)."""
+    try:
+        if isinstance(name, str) and name:
+            zoneinfo.ZoneInfo(name)
+            return name
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    raise ConfigError(
+        "timezone", name, "is not a known IANA time zone", 'Use e.g. "UTC" or "Europe/Paris"'
+    )
 
 
 @dataclass(frozen=True, slots=True)
