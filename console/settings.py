@@ -155,6 +155,7 @@ def load_settings(
     if "schedules" in data:
         specs = schedules_from(data["schedules"], source)
         scheduler_config = replace(scheduler_config, schedules=specs)
+        origins.update({f"schedules.{k}": source for entry in data["schedules"] for k in entry})
 
     file_db = None
     if "db" in storage:  # checked even when --db or JOBSCHED_DB overrides it

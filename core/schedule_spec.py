@@ -10,7 +10,6 @@ Kept pure so that it is tested with tables and properties.
 from __future__ import annotations
 
 import math
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +108,8 @@ def build_trigger(
 
 def check_zone(name: object) -> str:
     """An IANA time zone name the system knows (``UTC``, ``Europe/Paris``)."""
+    import zoneinfo  # here: importing it loads sysconfig, which the engine's import avoids
+
     try:
         if isinstance(name, str) and name:
             zoneinfo.ZoneInfo(name)

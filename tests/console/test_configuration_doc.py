@@ -20,6 +20,7 @@ from jobsched.console.settings import (
     WEB_TOKEN_ENV,
     load_settings,
 )
+from jobsched.console.schedule_config import SCHEDULE_KEYS
 from jobsched.core import CategoryConfig, SchedulerConfig
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -42,6 +43,7 @@ def loader_keys() -> set[str]:
         | {f"categories.NAME.{k}" for k in CATEGORY_KEYS}
         | {f"storage.{k}" for k in STORAGE_KEYS}
         | {f"web.{k}" for k in WEB_KEYS}
+        | {f"schedules.{k}" for k in SCHEDULE_KEYS}
     )
 
 
@@ -55,7 +57,11 @@ def real_defaults() -> dict[str, Any]:
     sched = {f"scheduler.{f.name}": f.default for f in fields(SchedulerConfig)}
     sched["scheduler.handlers"] = []
     cats = {f"categories.NAME.{f.name}": f.default for f in fields(CategoryConfig)}
-    return {**sched, **cats, "storage.db": DEFAULT_DB, "web.token": None}
+    schedules = {f"schedules.{k}": None for k in SCHEDULE_KEYS}
+    schedules.update({"schedules.timezone": "UTC", "schedules.missed": "skip",
+                      "schedules.catch_up": "latest", "schedules.max_catch_up": 100,
+                      "schedules.grace": 60.0})  # fmt: skip
+    return {**sched, **cats, **schedules, "storage.db": DEFAULT_DB, "web.token": None}
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:
