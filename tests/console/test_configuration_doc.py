@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from jobsched.console.schedule_config import SCHEDULE_KEYS
 from jobsched.console.settings import (
     CATEGORY_KEYS,
     DEFAULT_DB,
@@ -20,7 +21,6 @@ from jobsched.console.settings import (
     WEB_TOKEN_ENV,
     load_settings,
 )
-from jobsched.console.schedule_config import SCHEDULE_KEYS
 from jobsched.core import CategoryConfig, SchedulerConfig
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
