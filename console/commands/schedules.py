@@ -41,9 +41,9 @@ HEADERS = ["name", "spec", "handler", "next run", "last run", "outcome", "missed
 def schedules(
     ctx: typer.Context,
     action: Annotated[
-        str, typer.Argument(help="list (default), pause, resume or run-now.")
+        str, typer.Argument(metavar="ACTION", help="list (default), pause, resume or run-now.")
     ] = "list",
-    name: Annotated[str | None, typer.Argument(help="The schedule's name.")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="The schedule's name.")] = None,
     as_json: JsonFlag = False,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
