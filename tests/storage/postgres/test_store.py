@@ -161,7 +161,8 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     make_store().open(None)
     _, schema = pg_schema
     assert tables(admin, schema) == [
-        "category_settings", "control", "decisions", "jobsched_meta", "nodes", "tasks",
+        "category_settings", "control", "decisions", "jobsched_meta", "nodes",
+        "schedule_ticks", "schedules", "tasks",
     ]  # fmt: skip
     assert admin.execute("SELECT application, schema_version FROM jobsched_meta").fetchall() == [
         ("jobsched", schema_version())
@@ -227,7 +228,7 @@ def test_a_newer_schema_is_refused_untouched(
 def test_an_older_schema_is_upgraded_in_one_transaction(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a v1 schema with a task, and a program whose schema v2 adds a column
+    # Given a current schema with a task, and a program whose next version adds a column
     old = make_store()
     old.open(None)
     [task_id] = old.insert([new()], T0)
@@ -241,8 +242,8 @@ def test_an_older_schema_is_upgraded_in_one_transaction(
     # When it opens the database
     store = make_store()
     store.open("node-a")
-    # Then the schema is v2, with the column, and the task is still there
-    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (2,)
+    # Then the schema is at that version, with the column, and the task is still there
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (len(steps) + 1,)
     assert admin.execute("SELECT id, note FROM tasks").fetchall() == [(task_id, None)]
 
 
@@ -250,15 +251,16 @@ def test_a_failed_upgrade_leaves_the_old_schema(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_store().open(None)
+    before = schema_version()
 
     def half_done(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ALTER TABLE tasks ADD COLUMN note text")
         raise RuntimeError("step failed")
 
     monkeypatch.setattr(postgres_schema, "UPGRADES", [*postgres_schema.UPGRADES, half_done])
-    with pytest.raises(StorageError, match="could not be upgraded from schema v1"):
+    with pytest.raises(StorageError, match=f"could not be upgraded from schema v{before}"):
         make_store().open(None)
-    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (1,)
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (before,)
     columns = [r[0] for r in admin.execute("SELECT column_name FROM information_schema"
                                            ".columns WHERE table_name = 'tasks'")]  # fmt: skip
     assert "note" not in columns
