@@ -75,6 +75,8 @@ class NodeRunner:
         self.grace = sched.config.grace_period if grace is None else grace
         self.monotonic = monotonic
         self.signals = 0
+        #: when the latest signal arrived (monotonic), to report how fast a hurried stop was
+        self.signalled_at = 0.0
         #: Set when a write found its pipe closed (``jobsched run 2>&1 | head``): the
         #: reader has seen enough, which stops the node gracefully, like a first SIGTERM.
         self.output_closed = False
@@ -93,6 +95,7 @@ class NodeRunner:
 
     # --- signals -----------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signalled_at = self.monotonic()
         self.signals += 1
         self._woken.set()
 
@@ -179,8 +182,10 @@ class NodeRunner:
             self._woken.wait(TICK)
         self._report_unreleased()
         if hurried:
+            took = self.monotonic() - self.signalled_at
             self._say(
-                f"jobsched: stopped at once; released {len(released)} tasks to the queue: {_ids(released)}"
+                f"jobsched: stopped at once ({took:.2f} s after the second signal); released "
+                f"{len(released)} tasks to the queue: {_ids(released)}"
             )
             return EXIT_INTERRUPTED
         if released:

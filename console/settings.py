@@ -22,6 +22,8 @@ from typing import Any
 
 from jobsched.core import CategoryConfig, ConfigError, SchedulerConfig
 
+from .schedule_config import schedules_from
+
 DEFAULT_DB = "jobsched.db"
 LOCAL_CONFIG = "jobsched.toml"
 DEMO_CONFIG = "demo/jobsched.toml (packaged)"
@@ -85,7 +87,7 @@ RETENTION_KEYS: dict[str, _Check] = {
     for state in ("succeeded", "failed", "cancelled")
 }
 WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
-TABLES = ("scheduler", "categories", "storage", "web", "retention")
+TABLES = ("scheduler", "categories", "storage", "web", "schedules", "retention")
 
 #: The environment variable that sets [web] token (``jobsched console --web``).
 WEB_TOKEN_ENV = "JOBSCHED_WEB_TOKEN"
@@ -171,6 +173,10 @@ def load_settings(
     for name, table in categories.items():
         origins.update({f"categories.{name}.{key}": source for key in table})
     scheduler_config = _validated_layers(layers, cats, source)
+    if "schedules" in data:
+        specs = schedules_from(data["schedules"], source)
+        scheduler_config = replace(scheduler_config, schedules=specs)
+        origins.update({f"schedules.{k}": source for entry in data["schedules"] for k in entry})
 
     file_db = None
     if "db" in storage:  # checked even when --db or JOBSCHED_DB overrides it
@@ -336,7 +342,7 @@ def _split_tables(
     for key, value in data.items():
         if key not in TABLES:
             raise _unknown(key, list(TABLES), source)
-        if not isinstance(value, dict):
+        if key != "schedules" and not isinstance(value, dict):
             raise _wrong_type(key, value, "a table", source)
     scheduler = dict(data.get("scheduler", {}))
     for key in scheduler:

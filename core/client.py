@@ -34,8 +34,15 @@ from .errors import ConfigError, TaskNotFoundError, UnknownCategoryError, Unknow
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec, import_handler_modules, registered_in
 from .live_settings import effective_category
-from .payload import check_dedup_key, check_submit_item, encode_payload, resolve_run_at
+from .payload import (
+    check_dedup_key,
+    check_submit_item,
+    check_task_id,
+    encode_payload,
+    resolve_run_at,
+)
 from .query import TaskQuery
+from .schedule_book import ScheduleBook, ScheduleMethods
 from .store import TaskStore
 from .task import CategorySettings, NewTask, TaskRecord
 from .waiters import Waiters
@@ -46,7 +53,7 @@ log = logging.getLogger("jobsched")
 SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
 
 
-class Client(StoreReads):
+class Client(StoreReads, ScheduleMethods):
     """Validates and writes tasks and operator changes to a store.
 
     A node composes one; another process (a web app that only enqueues, the CLI) makes
@@ -117,6 +124,17 @@ class Client(StoreReads):
             self._add_handler(spec)
         first = next(iter(self.config.categories))
         self.handlers[synthetic.NAME] = synthetic.spec(first)
+        self._schedules = ScheduleBook(
+            store, self.clock, self.handlers, lambda h, p, k: self.build_task(h, p, key=k),
+            lambda rows, now: self._engine.tasks_inserted(rows, now),
+        )  # fmt: skip
+        for spec in config.schedules:
+            self._schedules.add(spec)
+
+    @property
+    def schedules(self) -> ScheduleBook:
+        """The recurring schedules this client knows (see core/schedule_book)."""
+        return self._schedules
 
     # --- handlers --------------------------------------------------------------------
     def handler(
@@ -259,6 +277,7 @@ class Client(StoreReads):
         """Block until the task is terminal (any terminal state) and return its record;
         raises WaitTimeoutError after ``timeout`` seconds. With no node in this process,
         the store's commits wake the wait (see ``core/commits.py``)."""
+        check_task_id(task_id)
         check_seconds("timeout", timeout, allow_none=True, allow_zero=True)
         if self._feed is not None:
             return self._feed.wait_terminal(self.clock, task_id, timeout)
@@ -267,7 +286,7 @@ class Client(StoreReads):
     def result(self, task_id: int, timeout: float | None = None) -> Any:
         """The handler's return value of task ``task_id``, once it ends; raises
         TaskFailedError / TaskCancelledError / WaitTimeoutError."""
-        return TaskHandle(self, task_id).result(timeout)
+        return TaskHandle(self, check_task_id(task_id)).result(timeout)
 
     # --- operator changes (persisted; every node picks them up) ------------------------
     def _settings_of(self, category: str) -> tuple[dict[str, CategorySettings], CategorySettings]:
@@ -346,12 +365,14 @@ class Client(StoreReads):
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:
         # Once per id: a repeat would overwrite the first answer ("cancelled") with
         # "terminal", and waiters would not be woken.
-        answers = self.store.cancel(list(dict.fromkeys(ids)), self.clock.now())
+        wanted = [check_task_id(i) for i in dict.fromkeys(ids)]
+        answers = self.store.cancel(wanted, self.clock.now())
         self._engine.cancel_answered(answers)
         return answers
 
     def retry(self, ids: Iterable[int] | None) -> list[int]:
-        done = self.store.retry(None if ids is None else list(ids), self.clock.now())
+        wanted = None if ids is None else [check_task_id(i) for i in ids]
+        done = self.store.retry(wanted, self.clock.now())
         if done:
             self._engine.tasks_requeued()
         return done
@@ -372,7 +393,7 @@ class Client(StoreReads):
         return bulk.delete_matching(self.store, query, dry_run)
 
     def get(self, task_id: int) -> TaskRecord:
-        row = self.store.get(task_id)
+        row = self.store.get(check_task_id(task_id))
         if row is None:
             raise TaskNotFoundError(task_id)
         return row

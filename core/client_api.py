@@ -17,12 +17,17 @@ from .config import CategoryConfig, SchedulerConfig
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec
 from .query import Page, TaskQuery
+from .schedule_book import ScheduleBook, ScheduleMethods
 from .store import TaskStore
 from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
 
 
-class ClientAPI:
+class ClientAPI(ScheduleMethods):
     client: Client
+
+    @property
+    def schedules(self) -> ScheduleBook:
+        return self.client.schedules
 
     @property
     def config(self) -> SchedulerConfig:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from .errors import ConfigError, InvalidInputError, InvalidNameError, PriorityError
 
@@ -192,12 +193,16 @@ class SchedulerConfig:
     #: A handler's result larger than this (as JSON bytes) is not stored: the task fails
     #: with reason ``result_too_large``.
     max_result_bytes: int = MAX_RESULT_BYTES
+    #: Recurring schedules (``core.schedule_spec.ScheduleSpec``), checked against the
+    #: handlers when a client is built.
+    schedules: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         # Freeze the mappings so a config cannot change under a running scheduler.
         object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
         object.__setattr__(self, "retention", MappingProxyType(dict(self.retention)))
         object.__setattr__(self, "handlers", tuple(self.handlers))
+        object.__setattr__(self, "schedules", tuple(self.schedules))
 
     def validate(self) -> SchedulerConfig:
         check_int("workers (the thread budget)", self.workers, 1, MAX_BUDGET)

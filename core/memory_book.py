@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+from .store import CountDifference
 from .task import CategorySettings, NodeInfo
 
 DECISIONS_KEPT = 500
@@ -58,6 +59,13 @@ class MemoryBook:
     def heartbeat(self, node: NodeInfo) -> None:
         with self._lock:
             self._nodes[node.node_id] = replace(node)
+
+    def check_counts(self, repair: bool = False) -> list[CountDifference]:
+        """Always consistent: the memory store's counts() is a full count."""
+        return []
+
+    def compact_counts(self) -> None:
+        """Nothing to fold."""
 
     def nodes(self) -> list[NodeInfo]:
         with self._lock:

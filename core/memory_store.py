@@ -9,10 +9,10 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 
-from .memory_book import MemoryBook
+from .memory_schedules import MemorySchedules
 from .query import Page, TaskQuery
 from .retention import PruneRule
-from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL, CountDifference
+from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
     CANCELLED,
     FAILED,
@@ -30,7 +30,7 @@ from .task import (
 )
 
 
-class MemoryStore(MemoryBook):
+class MemoryStore(MemorySchedules):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -91,29 +91,35 @@ class MemoryStore(MemoryBook):
 
     # --- write path --------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
-        ids: list[int] = []
         with self._lock:
-            for new in tasks:
-                if new.dedup_key is not None and new.dedup_key in self._dedup:
-                    ids.append(self._dedup[new.dedup_key])
-                    continue
-                row = TaskRecord(
-                    id=next(self._ids),
-                    handler=new.handler,
-                    category=new.category,
-                    state=SCHEDULED if new.run_at > now else QUEUED,
-                    payload=new.payload,
-                    run_at=new.run_at,
-                    created_at=now,
-                    max_attempts=new.max_attempts,
-                    timeout=new.timeout,
-                    dedup_key=new.dedup_key,
-                )
-                self._rows[row.id] = row
-                self._enqueue(row)
-                if new.dedup_key is not None:
-                    self._dedup[new.dedup_key] = row.id
-                ids.append(row.id)
+            return self._insert_locked(tasks, now)
+
+    def _task_row(self, task_id: int) -> TaskRecord | None:
+        return self._rows.get(task_id)
+
+    def _insert_locked(self, tasks: Sequence[NewTask], now: float) -> list[int]:
+        ids: list[int] = []
+        for new in tasks:
+            if new.dedup_key is not None and new.dedup_key in self._dedup:
+                ids.append(self._dedup[new.dedup_key])
+                continue
+            row = TaskRecord(
+                id=next(self._ids),
+                handler=new.handler,
+                category=new.category,
+                state=SCHEDULED if new.run_at > now else QUEUED,
+                payload=new.payload,
+                run_at=new.run_at,
+                created_at=now,
+                max_attempts=new.max_attempts,
+                timeout=new.timeout,
+                dedup_key=new.dedup_key,
+            )
+            self._rows[row.id] = row
+            self._enqueue(row)
+            if new.dedup_key is not None:
+                self._dedup[new.dedup_key] = row.id
+            ids.append(row.id)
         return ids
 
     def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:
@@ -367,13 +373,6 @@ class MemoryStore(MemoryBook):
                 per = result.setdefault(row.category, dict.fromkeys(STATES, 0))
                 per[row.state] += 1
         return result
-
-    def check_counts(self, repair: bool = False) -> list[CountDifference]:
-        """Always consistent: :meth:`counts` is the full count here."""
-        return []
-
-    def compact_counts(self) -> None:
-        """Nothing to fold."""
 
     def _prunable(self, rule: PruneRule) -> list[int]:
         """Ids ``rule`` matches, oldest finished first (the caller holds the lock)."""

@@ -202,3 +202,15 @@ def check_submit_item(item: object, index: int) -> None:
                 "is not a submit option",
                 f"Use some of: {', '.join(SUBMIT_OPTIONS)}",
             )
+
+
+def check_task_id(task_id: object) -> int:
+    """A task id as the store knows them: a whole number from 1 to 2**63 - 1."""
+    if isinstance(task_id, bool) or not isinstance(task_id, int) or not 1 <= task_id <= MAX_INT:
+        raise InvalidInputError(
+            "task id",
+            task_id,
+            f"is not a task id (ids are whole numbers from 1 to {MAX_INT})",
+            "Pass the id that submit() returned",
+        )
+    return task_id

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .catalog import Directory, NodeDirectory, OpenDirectory
 from .clock import Clock, SystemClock
 from .config import CategoryConfig, SchedulerConfig
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInputError
 from .store import TaskStore
 
 if TYPE_CHECKING:
@@ -44,13 +44,7 @@ def connect(
             "Use 'nodes' (the handlers live nodes publish) or 'none' (any name)",
         )
     clock = clock or SystemClock()
-    if isinstance(db, (str, os.PathLike)):
-        # The stores live above the engine: loaded only when asked to open one by name.
-        store: TaskStore = importlib.import_module("jobsched.storage").open_store(db)
-        store.open(None)
-        owns = True
-    else:
-        store, owns = db, False
+    store, owns = _store(db)
     directory: Directory
     if validate == "nodes":
         beat = (config or SchedulerConfig()).heartbeat_interval
@@ -72,3 +66,20 @@ def connect(
         if owns:
             store.close()
         raise
+
+
+def _store(db: object) -> tuple[TaskStore, bool]:
+    """The store ``db`` names (opened here: the client owns it) or is (the caller's)."""
+    if isinstance(db, (str, os.PathLike)):
+        # The stores live above the engine: loaded only when asked to open one by name.
+        store: TaskStore = importlib.import_module("jobsched.storage").open_store(db)
+        store.open(None)
+        return store, True
+    if isinstance(db, TaskStore):
+        return db, False
+    raise InvalidInputError(
+        "database",
+        db,
+        "is neither a path, a URL nor an open store",
+        "Pass e.g. 'jobs.db' or 'postgresql://user@host/db'",
+    )

@@ -42,6 +42,7 @@ from .memory_store import MemoryStore
 from .outage import OutageTracker
 from .pool import AttemptKit, WorkerPool
 from .retention import Retention, parse_rules
+from .schedules import Schedules
 from .signals import TaskSignals
 from .snapshot import Metrics, Snapshot, build_snapshot
 from .stopping import STOP_MARGIN, StopWrites
@@ -60,7 +61,7 @@ def outage_trackers(location: str, monotonic: Callable[[], float]) -> dict[str, 
     """One store outage tracker per thread kind (see core/outage)."""
     return {
         name: OutageTracker(name, location, monotonic=monotonic)
-        for name in ("dispatcher", "completer", "housekeeper", "workers", "retention")
+        for name in ("dispatcher", "completer", "housekeeper", "workers", "schedules", "retention")
     }
 
 
@@ -103,7 +104,7 @@ class Scheduler(ClientAPI):
         self.workers = self._worker_pools(link, rng)
         #: category -> its pool (FIFO and workers)
         self.pools: dict[str, WorkerPool] = self.workers.pools
-        self._rebalance = RebalanceRequest()
+        self._rebalance = RebalanceRequest()  # ticker: recurring schedules (core/schedules)
         self.dispatcher = Dispatcher(
             store, steady, config, self.node_id, self.workers, self.claims, self.settings,
             self.waiters, self.timer, self._rebalance.set,
@@ -118,6 +119,7 @@ class Scheduler(ClientAPI):
             self.waiters, self._rebalance, self.dispatcher.want,
             signals=self.signals, outage=self.outages["housekeeper"], catalog=self.client.catalog,
         )  # fmt: skip
+        self.ticker = Schedules(store, steady, self.client.schedules, self.outages["schedules"])
         self.retention = self._retention(store, config, steady)
         self.threads: dict[str, threading.Thread] = {}
         self._stop = StopWrites(store, steady, self.node_id, self.location)
@@ -174,6 +176,7 @@ class Scheduler(ClientAPI):
             self.workers.running = True
             self.dispatcher.start()
             self.housekeeper.start(now)  # the first balance spawns the workers
+            self.ticker.start(now)
             store.promote_due(now)
             self.dispatcher.seed_timer()
             self.dispatcher.want(self.pools)
@@ -191,6 +194,7 @@ class Scheduler(ClientAPI):
                 "dispatcher": self.dispatcher.loop,
                 "completer": self._complete_loop,
                 "housekeeper": self.housekeeper.loop,
+                "schedules": self.ticker.loop,
                 "retention": self.retention.loop,
             }
             for name, body in bodies.items():
@@ -230,8 +234,9 @@ class Scheduler(ClientAPI):
         self.workers.running = False
         self.dispatcher.stop()
         self.housekeeper.stop()
+        self.ticker.stop()
         self.retention.stop()
-        for name in ("dispatcher", "housekeeper", "retention"):
+        for name in ("dispatcher", "housekeeper", "schedules", "retention"):
             self._join(name, 0.5)
         # 2. Give back what waits in the FIFOs (claims in doubt are adopted first).
         released = self.dispatcher.close(end.bounded)
@@ -289,6 +294,7 @@ class Scheduler(ClientAPI):
                 "step()", self.state, "needs a started scheduler", "Call start() first"
             )
         before = self._started()
+        self.ticker.run_once()
         self.dispatcher.run_once()
         self.workers.step()
         while self.completer.run_once(0):

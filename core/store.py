@@ -19,6 +19,9 @@ Rules every store keeps:
   ``orphaned`` (the poison rule); a task that was only claimed into a FIFO gets its
   attempt back, so a poison task cannot take its innocent neighbours down with it.
   A store that cannot know which attempts began counts every claim.
+- ``claim_tick`` claims one tick of a recurring schedule at most once, ever, across every
+  process on the store: the tick's row and its task go in in one transaction, so two
+  nodes, a restart or a clock that steps back never run a tick twice.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .query import Page, TaskQuery
 from .retention import PruneRule
+from .schedule_spec import ScheduleState
 from .task import (
     CategorySettings,
     NewTask,
@@ -178,3 +182,27 @@ class TaskStore(Protocol):
         its process. The store closes it when it closes."""
 
     def nodes(self) -> list[NodeInfo]: ...
+
+    # --- recurring schedules ------------------------------------------------------------
+    def ensure_schedules(self, names: Sequence[str], now: float) -> None:
+        """Note each schedule the store has not seen, not paused, since ``now`` (ticks
+        before that are never due); leave known ones alone."""
+
+    def set_schedule_paused(self, name: str, paused: bool, now: float) -> None:
+        """Pause or resume a schedule, for every node on the store. Resuming moves its
+        ``since`` to ``now``: ticks that passed while it was paused never run."""
+
+    def claim_tick(
+        self, name: str, tick: float, task: NewTask | None, now: float, *, manual: bool = False,
+        skip_from: float | None = None,
+    ) -> int | None:  # fmt: skip
+        """Claim tick ``tick`` of schedule ``name`` and insert ``task`` in the same
+        transaction. Returns the task's id (0 when ``task`` is None: the ticks from
+        ``skip_from`` to ``tick`` are marked skipped), or None when the tick was already
+        claimed, by anyone: then nothing is written. ``manual`` claims are run-now
+        requests, kept apart from the clock's ticks."""
+
+    def schedule_states(self, names: Iterable[str] | None = None) -> dict[str, ScheduleState]:
+        """name -> what the store knows of each known schedule among ``names`` (None:
+        all): paused, since, the newest clock tick claimed, the newest run and its task's
+        state."""

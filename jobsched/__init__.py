@@ -31,9 +31,30 @@ _EXPORTS = {
     "TaskEvent": "jobsched.core",
     "JobschedError": "jobsched.core",
     "open_store": "jobsched.storage",
+    "cron": "jobsched.cron",
+    "Every": "jobsched.core.trigger",
+    "Trigger": "jobsched.core.trigger",
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+def _cron_factory(expression: str, timezone: str) -> Any:
+    # Imported on first use: croniter loads only when a cron schedule is built.
+    from jobsched.cron import cron
+
+    return cron(expression, timezone)
+
+
+def _install_cron() -> None:
+    # Makes cron="..." strings work in the engine (core/trigger.py), which cannot import
+    # croniter itself (the engine uses the standard library only).
+    from jobsched.core.trigger import install_cron
+
+    install_cron(_cron_factory)
+
+
+_install_cron()
 
 
 def __getattr__(name: str) -> Any:

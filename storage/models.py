@@ -302,6 +302,40 @@ class DecisionRow(_Base):
         table_name = "decisions"
 
 
+# --- recurring schedules ------------------------------------------------------------------
+class ScheduleRow(_Base):
+    """One recurring schedule as every node sees it: paused or not, and since when it is
+    known (ticks before ``since`` are never due). The spec itself lives in the config."""
+
+    name = pw.TextField(primary_key=True)
+    paused = FlagField()
+    since = pw.DoubleField()
+
+    class Meta:
+        table_name = "schedules"
+
+
+class ScheduleTickRow(_Base):
+    """A claimed tick: the primary key makes a second claim of (schedule, tick) fail, in
+    the same transaction that inserts the tick's task. ``task_id`` is null for a mark of
+    skipped ticks (``skip_from`` .. ``tick``); ``manual`` rows are run-now requests."""
+
+    schedule = pw.TextField()
+    tick = pw.DoubleField()
+    manual = FlagField()
+    task_id = pw.BigIntegerField(null=True)
+    skip_from = pw.DoubleField(null=True)
+    claimed_at = pw.DoubleField()
+
+    class Meta:
+        table_name = "schedule_ticks"
+        primary_key = pw.CompositeKey("schedule", "tick", "manual")
+
+
+#: The tables the schedules' upgrade step adds, in creation order.
+SCHEDULE_MODELS: tuple[type[pw.Model], ...] = (ScheduleRow, ScheduleTickRow)
+
+
 # --- nodes --------------------------------------------------------------------------------
 class _Nodes(_Base):
     node_id = pw.TextField(primary_key=True)
@@ -351,6 +385,7 @@ SQLITE_MODELS: tuple[type[pw.Model], ...] = (
     ControlRow,
     DecisionRow,
     SqliteNodes,
+    *SCHEDULE_MODELS,
 )
 POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     PostgresMeta,
@@ -361,6 +396,7 @@ POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     ControlRow,
     DecisionRow,
     PostgresNodes,
+    *SCHEDULE_MODELS,
 )
 
 #: The control table's only row, written when the tables are created.

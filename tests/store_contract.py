@@ -43,6 +43,8 @@ from jobsched.core.task import (
     TaskRecord,
 )
 
+from tests.schedule_contract import ScheduleContract
+
 T0 = 1_700_000_000.0  # "now" at the start of every test
 NODE = "node-a"
 OTHER = "node-b"
@@ -65,8 +67,9 @@ def done(task: TaskRecord, state: str = SUCCEEDED, at: float = T0 + 5, **fields:
     return Outcome(task.id, task.owner or NODE, task.attempts, state, at, **fields)  # type: ignore[arg-type]
 
 
-class StoreContract:
-    """Every method of :class:`core.store.TaskStore`, behaviour by behaviour."""
+class StoreContract(ScheduleContract):
+    """Every method of :class:`core.store.TaskStore`, behaviour by behaviour (those of
+    recurring schedules in :class:`tests.schedule_contract.ScheduleContract`)."""
 
     # --- helpers ---------------------------------------------------------------------
     def running(self, store: TaskStore, count: int = 1, **options: object) -> list[TaskRecord]:

@@ -40,6 +40,7 @@ from ..models import (
     FILL_COUNTS,
     POSTGRES_COUNT_TRIGGERS,
     POSTGRES_MODELS,
+    SCHEDULE_MODELS,
     PostgresMeta,
     TaskCountDeltaRow,
     TaskCountRow,
@@ -70,6 +71,13 @@ def _create(conn: psycopg.Connection[Any]) -> None:
 
 
 def _upgrade_v2(conn: psycopg.Connection[Any]) -> None:
+    """Recurring schedules: the ``schedules`` table (pause flag, since when known) and
+    ``schedule_ticks`` (one row per claimed tick, unique per schedule and tick)."""
+    for statement in create_statements(SCHEDULE_MODELS, _DIALECT):
+        conn.execute(statement)
+
+
+def _upgrade_v3(conn: psycopg.Connection[Any]) -> None:
     """Retention and counts without scans: an index of finished tasks by state and finish
     time (what a prune walks); ``task_counts`` and ``task_count_deltas``, kept by
     statement triggers and filled here from a full count. The task table is locked
@@ -90,7 +98,7 @@ def _upgrade_v2(conn: psycopg.Connection[Any]) -> None:
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
-UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2]
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2, _upgrade_v3]
 
 
 def schema_version() -> int:

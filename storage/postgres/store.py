@@ -84,6 +84,7 @@ from jobsched.core.task import (
 
 from .. import query_sql
 from .. import rows as shapes
+from ..schedule_rows import ScheduleRows
 from . import queries
 from .connection import Database, PgSettings, connect_one, parse_url
 from .errors import translate_pg_errors
@@ -103,7 +104,7 @@ def _ids(values: Iterable[int]) -> list[int]:
     return [v for v in values if -_BIGINT <= v < _BIGINT]
 
 
-class PostgresStore(shapes.SqlReads):
+class PostgresStore(shapes.SqlReads, ScheduleRows):
     """A :class:`core.store.TaskStore` on PostgreSQL, shared by many nodes. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
@@ -300,30 +301,36 @@ class PostgresStore(shapes.SqlReads):
         """Insert a batch in one transaction; a live dedup key returns the existing id."""
         if not tasks:
             return []
+        with self._write() as conn:
+            return self._insert_in(conn, tasks, now)
+
+    def _insert_in(
+        self, conn: psycopg.Connection[Any], tasks: Sequence[NewTask], now: float
+    ) -> list[int]:
+        """The batch insert, inside the caller's transaction."""
         ids = [0] * len(tasks)
         rows: list[NewTask] = []
         places: list[list[int]] = []  # for each new row, the batch positions it answers
-        with self._write() as conn:
-            keys = {t.dedup_key for t in tasks if t.dedup_key is not None}
-            live = dict(conn.execute(queries.LIVE_IDS_FOR_KEYS, (list(keys),))) if keys else {}
-            row_of_key: dict[str, int] = {}
-            for position, new in enumerate(tasks):
-                key = new.dedup_key
-                if key is not None and key in live:
-                    ids[position] = live[key]
-                elif key is not None and key in row_of_key:
-                    places[row_of_key[key]].append(position)
-                else:
-                    if key is not None:
-                        row_of_key[key] = len(rows)
-                    rows.append(new)
-                    places.append([position])
-            if rows:
-                new_ids = self._insert_rows(conn, rows, now)
-                for row_id, positions in zip(new_ids, places, strict=True):
-                    for position in positions:
-                        ids[position] = row_id
-                conn.execute(queries.NOTIFY)
+        keys = {t.dedup_key for t in tasks if t.dedup_key is not None}
+        live = dict(conn.execute(queries.LIVE_IDS_FOR_KEYS, (list(keys),))) if keys else {}
+        row_of_key: dict[str, int] = {}
+        for position, new in enumerate(tasks):
+            key = new.dedup_key
+            if key is not None and key in live:
+                ids[position] = live[key]
+            elif key is not None and key in row_of_key:
+                places[row_of_key[key]].append(position)
+            else:
+                if key is not None:
+                    row_of_key[key] = len(rows)
+                rows.append(new)
+                places.append([position])
+        if rows:
+            new_ids = self._insert_rows(conn, rows, now)
+            for row_id, positions in zip(new_ids, places, strict=True):
+                for position in positions:
+                    ids[position] = row_id
+            conn.execute(queries.NOTIFY)
         return ids
 
     def _insert_rows(

@@ -49,6 +49,7 @@ from jobsched.core.task import (
 
 from .. import query_sql
 from .. import rows as shapes
+from ..schedule_rows import ScheduleRows
 from . import nodelock, queries
 from .connection import (
     DURABILITY,
@@ -82,7 +83,7 @@ class _FenceFailed(Exception):
     """A batched finish changed fewer rows than it had outcomes: roll it back."""
 
 
-class SqliteStore(shapes.SqlReads):
+class SqliteStore(shapes.SqlReads, ScheduleRows):
     """A :class:`core.store.TaskStore` on a SQLite file. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
@@ -408,33 +409,39 @@ class SqliteStore(shapes.SqlReads):
                    new.max_attempts, new.timeout, None)  # fmt: skip
             return [self._insert_one(queries.INSERT_ONE, row, new.category, state)]
         with self._write() as conn:
-            seq, highest = conn.execute(queries.NEXT_TASK_ID).fetchone()
-            next_id = max(seq, highest) + 1
-            ids: list[int] = []
-            rows: list[tuple[Any, ...]] = []
-            keys: dict[str, int] = {}
-            for new in tasks:
-                key = new.dedup_key
-                if key is not None:
-                    existing = keys.get(key)
-                    if existing is None:
-                        found = conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone()
-                        existing = None if found is None else found[0]
-                    if existing is not None:
-                        ids.append(existing)
-                        continue
-                    keys[key] = next_id
-                state = SCHEDULED if new.run_at > now else QUEUED
-                rows.append(
-                    (next_id, new.handler, new.category, state, new.payload, new.run_at, now,
-                     new.max_attempts, new.timeout, key)
-                )  # fmt: skip
-                ids.append(next_id)
-                next_id += 1
-            for start in range(0, len(rows), queries.INSERT_CHUNK):
-                chunk = rows[start : start + queries.INSERT_CHUNK]
-                conn.execute(queries.insert_tasks(len(chunk)), [v for row in chunk for v in row])
-            Tally().added((row[2], row[3]) for row in rows).write(conn)
+            return self._insert_in(conn, tasks, now)
+
+    def _insert_in(
+        self, conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float
+    ) -> list[int]:
+        """The batch insert, inside the caller's write transaction."""
+        seq, highest = conn.execute(queries.NEXT_TASK_ID).fetchone()
+        next_id = max(seq, highest) + 1
+        ids: list[int] = []
+        rows: list[tuple[Any, ...]] = []
+        keys: dict[str, int] = {}
+        for new in tasks:
+            key = new.dedup_key
+            if key is not None:
+                existing = keys.get(key)
+                if existing is None:
+                    found = conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone()
+                    existing = None if found is None else found[0]
+                if existing is not None:
+                    ids.append(existing)
+                    continue
+                keys[key] = next_id
+            state = SCHEDULED if new.run_at > now else QUEUED
+            rows.append(
+                (next_id, new.handler, new.category, state, new.payload, new.run_at, now,
+                 new.max_attempts, new.timeout, key)
+            )  # fmt: skip
+            ids.append(next_id)
+            next_id += 1
+        for start in range(0, len(rows), queries.INSERT_CHUNK):
+            chunk = rows[start : start + queries.INSERT_CHUNK]
+            conn.execute(queries.insert_tasks(len(chunk)), [v for row in chunk for v in row])
+        Tally().added((row[2], row[3]) for row in rows).write(conn)
         return ids
 
     def insert_claimed(self, tasks: Sequence[NewTask], now: float, owner: str) -> list[TaskRecord]:

@@ -11,6 +11,7 @@ the decision's time) and printed for the record (``pytest -s``).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from collections import Counter
@@ -232,11 +233,16 @@ def test_a_second_signal_stops_at_once_and_releases_running_tasks(
     took = time.monotonic() - sent
     print(f"\nsecond signal -> exit (s): {took:.3f}")
 
-    # Then the node ends within a second, and both running tasks are queued again with
-    # their attempt given back
+    # Then the node stops within a second of the signal (by its own clock, from the signal
+    # to the store closed: what the node does), the process ends soon after (interpreter
+    # exit, which other tests running beside this one on a busy machine can slow), and
+    # both running tasks are queued again with their attempt given back
     assert code == 130, node.stderr()
-    assert took < 1.0
-    assert "stopped at once; released 2 tasks" in node.stderr()
+    stopped = re.search(r"stopped at once \((\d+\.\d+) s after the second signal\); released 2 tasks",
+                        node.stderr())  # fmt: skip
+    assert stopped is not None, node.stderr()
+    assert float(stopped[1]) < 1.0
+    assert took < 5.0
     for task_id in ids:
         task = cli.task(task_id)
         assert (task.state, task.attempts) == (QUEUED, 0)

@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from jobsched.console.schedule_config import SCHEDULE_KEYS
 from jobsched.console.settings import (
     CATEGORY_KEYS,
     DEFAULT_DB,
@@ -45,6 +46,7 @@ def loader_keys() -> set[str]:
         | {f"storage.{k}" for k in STORAGE_KEYS}
         | {f"web.{k}" for k in WEB_KEYS}
         | {f"retention.{k}" for k in RETENTION_KEYS}
+        | {f"schedules.{k}" for k in SCHEDULE_KEYS}
     )
 
 
@@ -60,8 +62,12 @@ def real_defaults() -> dict[str, Any]:
     }
     sched["scheduler.handlers"] = []
     cats = {f"categories.NAME.{f.name}": f.default for f in fields(CategoryConfig)}
+    schedules = {f"schedules.{k}": None for k in SCHEDULE_KEYS}
+    schedules.update({"schedules.timezone": "UTC", "schedules.missed": "skip",
+                      "schedules.catch_up": "latest", "schedules.max_catch_up": 100,
+                      "schedules.grace": 60.0})  # fmt: skip
     kept = {f"retention.{state}": rule for state, rule in DEFAULT_RETENTION.items()}
-    return {**sched, **cats, **kept, "storage.db": DEFAULT_DB, "web.token": None}
+    return {**sched, **cats, **schedules, **kept, "storage.db": DEFAULT_DB, "web.token": None}
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:

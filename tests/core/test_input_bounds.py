@@ -188,3 +188,26 @@ class _Clock:
 
     def monotonic(self) -> float:
         return 0.0
+
+
+@pytest.mark.parametrize("task_id", [0, -1, 2**63, 10**20, "3", True, 1.0, None])
+def test_a_task_id_outside_what_the_store_knows_is_a_typed_error(task_id: object) -> None:
+    """Every call that takes an id checks it where it enters: no OverflowError from the
+    database driver, no TypeError from deep inside."""
+    client = Client(SchedulerConfig(categories={"a": CategoryConfig()}), MemoryStore())
+    calls = [
+        lambda: client.get(task_id),  # type: ignore[arg-type]
+        lambda: client.wait(task_id, timeout=0),  # type: ignore[arg-type]
+        lambda: client.result(task_id, timeout=0),  # type: ignore[arg-type]
+        lambda: client.cancel([task_id]),  # type: ignore[list-item]
+        lambda: client.retry([task_id]),  # type: ignore[list-item]
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="is not a task id"):
+            call()
+
+
+@pytest.mark.parametrize("db", [None, 123, 4.5])
+def test_a_producer_given_neither_a_path_nor_a_store_is_told_so(db: object) -> None:
+    with pytest.raises(InvalidInputError, match="neither a path, a URL nor an open store"):
+        Client.connect(db)  # type: ignore[arg-type]

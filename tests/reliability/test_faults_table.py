@@ -458,7 +458,10 @@ def second_signal_while_stopping(tmp_path: Path) -> None:
     started = time.monotonic()
     node.signal(signal.SIGINT)
     assert node.wait() == 130
-    assert time.monotonic() - started < 1.5
+    # the node's own clock, signal to store closed, within 1 s; the process's exit after it
+    stopped = re.search(r"stopped at once \((\d+\.\d+) s after", node.stderr())
+    assert stopped is not None and float(stopped[1]) < 1.0, node.stderr()
+    assert time.monotonic() - started < 5.0
     with cli.store() as store:
         assert store.counts()["a"]["running"] == 0
 

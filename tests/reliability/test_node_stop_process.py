@@ -56,7 +56,7 @@ def test_a_second_signal_stops_at_once_with_exit_130(tmp_path: Path) -> None:
         code = node.wait(30)
         # Then it stops at once with 130, the running task released to the queue
         assert code == 130, (code, node.stderr())
-        assert "stopped at once; released 1 tasks" in node.stderr()
+        assert "s after the second signal); released 1 tasks" in node.stderr()
         assert cli.task(2).state == "queued"
     finally:
         node.kill()

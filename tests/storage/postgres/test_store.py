@@ -162,7 +162,7 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     _, schema = pg_schema
     assert tables(admin, schema) == [
         "category_settings", "control", "decisions", "jobsched_meta", "nodes",
-        "task_count_deltas", "task_counts", "tasks",
+        "schedule_ticks", "schedules", "task_count_deltas", "task_counts", "tasks",
     ]  # fmt: skip
     assert admin.execute("SELECT application, schema_version FROM jobsched_meta").fetchall() == [
         ("jobsched", schema_version())
@@ -228,9 +228,7 @@ def test_a_newer_schema_is_refused_untouched(
 def test_an_older_schema_is_upgraded_in_one_transaction(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a schema at the current version N with a task, and a program whose N + 1 adds
-    # a column
-    current = schema_version()
+    # Given a current schema with a task, and a program whose next version adds a column
     old = make_store()
     old.open(None)
     [task_id] = old.insert([new()], T0)
@@ -244,8 +242,8 @@ def test_an_older_schema_is_upgraded_in_one_transaction(
     # When it opens the database
     store = make_store()
     store.open("node-a")
-    # Then the schema is at N + 1, with the column, and the task is still there
-    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (current + 1,)
+    # Then the schema is at that version, with the column, and the task is still there
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (len(steps) + 1,)
     assert admin.execute("SELECT id, note FROM tasks").fetchall() == [(task_id, None)]
 
 
@@ -253,16 +251,16 @@ def test_a_failed_upgrade_leaves_the_old_schema(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_store().open(None)
+    before = schema_version()
 
     def half_done(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ALTER TABLE tasks ADD COLUMN note text")
         raise RuntimeError("step failed")
 
-    current = schema_version()
     monkeypatch.setattr(postgres_schema, "UPGRADES", [*postgres_schema.UPGRADES, half_done])
-    with pytest.raises(StorageError, match=f"could not be upgraded from schema v{current}"):
+    with pytest.raises(StorageError, match=f"could not be upgraded from schema v{before}"):
         make_store().open(None)
-    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (current,)
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (before,)
     columns = [r[0] for r in admin.execute("SELECT column_name FROM information_schema"
                                            ".columns WHERE table_name = 'tasks'")]  # fmt: skip
     assert "note" not in columns
