@@ -110,10 +110,8 @@ class Scheduler(ClientAPI):
             self.waiters, self.timer, self._rebalance.set,
             signals=self.signals, outage=self.outages["dispatcher"],
         )  # fmt: skip
-        self.completer = Completer(
-            store, steady, self.claims, self.waiters, self.metrics, self.dispatcher,
-            outage=self.outages["completer"],
-        )  # fmt: skip
+        self.completer = Completer(store, steady, self.claims, self.waiters, self.metrics,
+                                   self.dispatcher, outage=self.outages["completer"])  # fmt: skip
         self.housekeeper = Housekeeper(
             store, steady, config, self.node_id, self.workers, self.settings, self.metrics,
             self.waiters, self._rebalance, self.dispatcher.want,
