@@ -78,7 +78,9 @@ def injected_message(category: str, ids: Sequence[int]) -> str:
 
 
 def status_report(client: Client, now: float | None = None, decisions: int = 10) -> dict[str, Any]:
-    """``status --json``: categories, nodes (from heartbeats) and recent decisions."""
+    """``status --json``: categories (with ``latency``, the seconds the oldest due task not
+    yet claimed has waited, None when none waits), nodes (from heartbeats) and recent
+    decisions."""
     now = client.clock.now() if now is None else now
     counts = client.counts()
     settings = client.load_settings()
@@ -93,6 +95,7 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
             for name, number in info.counters.fifo.items():
                 waiting[name] = waiting.get(name, 0) + number
     names = list(client.config.categories) + sorted(set(counts) - set(client.config.categories))
+    heads = client.queue_heads()  # configured categories only
     categories = []
     for name in names:
         per = counts.get(name, {})
@@ -117,6 +120,8 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
                 **{state: per.get(state, 0) for state in STATES},
                 "queued": queued,
                 "running": running,
+                # Queue latency: seconds the oldest due unclaimed task has waited.
+                "latency": round(max(0.0, now - heads[name]), 3) if name in heads else None,
             }
         )
     return {

@@ -57,12 +57,17 @@ NODE_COLUMNS = ("node", "host", "pid", "state", "heartbeat", "workers", "busy", 
 NODE_NUMBERS = ("pid", "heartbeat", "busy", "done", "rate")
 
 
+def _waited(latency: float | None) -> str:
+    """Queue latency for the status table: ``-`` when nothing waits."""
+    return "-" if latency is None else fmt.short_duration(latency)
+
+
 def print_status(report: dict[str, Any]) -> None:
     out = _console()
     out.print(_text(f"database {report['database']} at {report['at']}"))
     cats = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
-    for column in ("category", "kind", "prio", "workers", "min..max", "queued", "sched",
-                   "run", "done", "failed", "cancel", "state"):  # fmt: skip
+    for column in ("category", "kind", "prio", "workers", "min..max", "queued", "waited",
+                   "sched", "run", "done", "failed", "cancel", "state"):  # fmt: skip
         cats.add_column(
             column, justify="left" if column in ("category", "kind", "state") else "right"
         )
@@ -71,7 +76,8 @@ def print_status(report: dict[str, Any]) -> None:
         high = "*" if c["max_workers"] is None else str(c["max_workers"])
         cats.add_row(
             _text(c["name"]), _text(KINDS.get(c["kind"], c["kind"])), _num(c["priority"]), workers,
-            f"{c['min_workers']}..{high}", str(c["queued"]), str(c["scheduled"]), str(c["running"]),
+            f"{c['min_workers']}..{high}", str(c["queued"]), _waited(c["latency"]),
+            str(c["scheduled"]), str(c["running"]),
             str(c["succeeded"]), str(c["failed"]), str(c["cancelled"]), "PAUSED" if c["paused"] else "",
         )  # fmt: skip
     out.print(cats)

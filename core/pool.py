@@ -23,6 +23,7 @@ from .clock import Clock
 from .errors import StorageError
 from .execute import Executor
 from .handlers import HandlerSpec
+from .histogram import RunHistogram
 from .outage import OutageTracker
 from .signals import TaskSignals
 from .snapshot import Metrics, WorkerSnapshot
@@ -70,6 +71,11 @@ class Fifo(queue.Queue[TaskRecord]):
             self.queue.extend(items)
             self.unfinished_tasks += len(items)
             self.not_empty.notify(len(items))
+
+    def head_run_at(self) -> float | None:
+        """``run_at`` of the task the next ``get`` returns (the longest waiting), or None."""
+        with self.mutex:
+            return self.queue[0].run_at if self.queue else None
 
 
 class AttemptEvents(Protocol):
@@ -229,6 +235,8 @@ class WorkerPool:
         self.avg_run: float | None = None  # seconds a task runs, a running average
         # The latest run times (seconds), for the percentiles the console shows.
         self.run_times: deque[float] = deque(maxlen=RUN_TIMES_KEPT)
+        #: every run time since the node started, in cumulative buckets (the exporter's)
+        self.run_histogram = RunHistogram()
         self.workers: list[Worker] = []  # live, not abandoned; includes retiring ones
         self._numbers = 0
         self.lock = threading.RLock()
@@ -249,6 +257,7 @@ class WorkerPool:
         avg = self.avg_run  # a running average; two workers racing here lose one sample
         self.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
         self.run_times.append(ran)  # a deque's append is atomic: workers may race here
+        self.run_histogram.observe(ran)
 
     def run_percentiles(self) -> tuple[float | None, float | None]:
         """Run time (s) p50 and p95 of the latest tasks; None before any ran."""

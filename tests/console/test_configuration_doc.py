@@ -15,6 +15,7 @@ from jobsched.console.settings import (
     CATEGORY_KEYS,
     DEFAULT_DB,
     ENV_KEYS,
+    METRICS_KEYS,
     SCHEDULER_KEYS,
     STORAGE_KEYS,
     WEB_KEYS,
@@ -44,6 +45,7 @@ def loader_keys() -> set[str]:
         | {f"storage.{k}" for k in STORAGE_KEYS}
         | {f"web.{k}" for k in WEB_KEYS}
         | {f"schedules.{k}" for k in SCHEDULE_KEYS}
+        | {f"metrics.{k}" for k in METRICS_KEYS}
     )
 
 
@@ -61,7 +63,8 @@ def real_defaults() -> dict[str, Any]:
     schedules.update({"schedules.timezone": "UTC", "schedules.missed": "skip",
                       "schedules.catch_up": "latest", "schedules.max_catch_up": 100,
                       "schedules.grace": 60.0})  # fmt: skip
-    return {**sched, **cats, **schedules, "storage.db": DEFAULT_DB, "web.token": None}
+    return {**sched, **cats, **schedules, "storage.db": DEFAULT_DB, "web.token": None,
+            "metrics.listen": None}
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:
