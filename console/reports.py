@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jobsched.core import Client, TaskRecord
+from jobsched.core.progress import TaskProgress
 from jobsched.core.snapshot import operator_view
 from jobsched.core.task import STATES, NodeInfo
 
@@ -31,11 +32,15 @@ def iso(ts: float | None) -> str | None:
 # --- tasks -------------------------------------------------------------------------------
 
 
-def task_detail(task: TaskRecord) -> dict[str, Any]:
-    """``show --json``: the task's public shape with ISO timestamps."""
+def task_detail(task: TaskRecord, progress: TaskProgress | None = None) -> dict[str, Any]:
+    """``show --json``: the task's public shape with ISO timestamps, and its latest
+    progress report (``progress``: None when it made none)."""
     data = task.to_dict()
     for key in ("created_at", "run_at", "started_at", "finished_at"):
         data[key] = iso(data[key])
+    data["progress"] = None
+    if progress is not None:
+        data["progress"] = {**progress.to_dict(), "at": iso(progress.at)}
     return data
 
 

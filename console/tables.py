@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobsched.core import TaskRecord
+from jobsched.core.progress import TaskProgress
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -137,15 +138,20 @@ def print_tasks(rows: Sequence[TaskRecord]) -> None:
     out.print(table)
 
 
-def print_task(task: TaskRecord, *, full: bool = False) -> None:
+def print_task(
+    task: TaskRecord, *, full: bool = False, progress: TaskProgress | None = None
+) -> None:
     """``show ID``: every field; payload, result and error cut to SHOWN_CHARS each unless
-    ``full``, with a note naming what prints them whole."""
+    ``full``, with a note naming what prints them whole; the latest progress report."""
     out = _console()
     data = task_detail(task)
     for key in ("id", "handler", "category", "state", "reason", "attempts", "max_attempts", "timeout",
                 "dedup_key", "created_at", "run_at", "started_at", "finished_at"):  # fmt: skip
         if data.get(key) is not None:
             out.print(_text(f"{key:>12}: {visible(data[key])}"))
+    if progress is not None:
+        line = f"{progress.describe()} (attempt {progress.attempt}, at {iso(progress.at)})"
+        out.print(_text(f"{'progress':>12}: {visible(line)}"))
     see_all = f"`jobsched show {task.id} --full` or `--json` prints all of it"
 
     def long(value: str) -> Text:

@@ -22,6 +22,7 @@ import traceback
 from .asyncrun import HandlerTimedOut, run_awaitable
 from .clock import Clock
 from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
+from .progress import ProgressReporter
 from .signals import TaskSignals
 from .task import (
     CANCELLED,
@@ -65,8 +66,15 @@ class Executor:
         self.retry_max = retry_max
         self.rng = rng or random.Random()
 
-    def run(self, task: TaskRecord, spec: HandlerSpec | None, cancel: CancelFlag) -> Outcome:
-        """Run the handler and turn whatever happens into an outcome. Never raises."""
+    def run(
+        self,
+        task: TaskRecord,
+        spec: HandlerSpec | None,
+        cancel: CancelFlag,
+        progress: ProgressReporter | None = None,
+    ) -> Outcome:
+        """Run the handler and turn whatever happens into an outcome. Never raises.
+        ``progress`` receives the handler's ``current_task().progress(...)`` reports."""
         fence = (task.id, self.node_id, task.attempts)
         if spec is None:
             return Outcome(
@@ -80,8 +88,9 @@ class Executor:
             return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
         _set_current(
             TaskContext(
-                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel
-            )
+                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel,
+                progress,
+            )  # fmt: skip
         )
         if self.signals is not None:
             self.signals.started(task, self.clock.now)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from .memory_schedules import MemorySchedules
+from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
@@ -42,6 +43,7 @@ class MemoryStore(MemorySchedules):
     def __init__(self) -> None:
         super().__init__()
         self._rows: dict[int, TaskRecord] = {}
+        self._progress: dict[int, TaskProgress] = {}
         self._ids = itertools.count(1)
         self._queued: dict[str, list[int]] = defaultdict(list)  # heap of ids per category
         self._scheduled: list[tuple[float, int]] = []  # heap of (run_at, id)
@@ -349,8 +351,18 @@ class MemoryStore(MemorySchedules):
                 row = self._rows.get(task_id)
                 if row is not None and row.state in TERMINAL:
                     del self._rows[task_id]
+                    self._progress.pop(task_id, None)
                     deleted += 1
         return deleted
+
+    def set_progress(self, task_id: int, progress: TaskProgress) -> None:
+        with self._lock:
+            if task_id in self._rows:
+                self._progress[task_id] = progress
+
+    def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
+        with self._lock:
+            return {i: self._progress[i] for i in ids if i in self._progress}
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         heads: dict[str, float] = {}

@@ -25,6 +25,7 @@ from .execute import Executor
 from .handlers import HandlerSpec
 from .histogram import RunHistogram
 from .outage import OutageTracker
+from .progress import ProgressReporter, TaskProgress
 from .signals import TaskSignals
 from .snapshot import Metrics, WorkerSnapshot
 from .store import TaskStore
@@ -124,6 +125,8 @@ class Worker:
         self.retiring = False
         self.abandoned = False
         self.thread: threading.Thread | None = None
+        #: the current (or last) attempt's progress reports
+        self.progress: ProgressReporter | None = None
 
     def run_once(self, wait: float) -> bool:
         """Take one task from the FIFO (waiting up to ``wait`` s) and run it.
@@ -160,8 +163,12 @@ class Worker:
             kit.outage.failed(exc)
         except Exception:
             log.exception("could not journal the start of task %d", task.id)
-        outcome = kit.executor.run(task, spec, cancel)
+        self.progress = progress = ProgressReporter(
+            kit.store, task.id, task.attempts, kit.clock.now, kit.clock.monotonic, kit.outage
+        )
+        outcome = kit.executor.run(task, spec, cancel, progress)
         pool.note_run_time(kit.clock.monotonic() - started)
+        progress.flush()  # the last report is written before the outcome
         with pool.lock:
             abandoned = self.abandoned
             self.state = IDLE
@@ -210,7 +217,15 @@ class Worker:
             started_at=now - (mono - self.started_mono) if busy else None,
             elapsed=mono - self.started_mono if busy else 0.0,
             retiring=self.retiring,
+            progress=_latest(self.progress, task) if busy and task else None,
         )
+
+
+def _latest(reporter: ProgressReporter | None, task: TaskRecord) -> TaskProgress | None:
+    """The running attempt's latest report (a reporter of an earlier task says nothing)."""
+    if reporter is None or reporter.task_id != task.id or reporter.attempt != task.attempts:
+        return None
+    return reporter.latest
 
 
 class WorkerPool:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .histogram import RunHistogramSnapshot
+from .progress import TaskProgress
 from .task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class WorkerSnapshot:
     started_at: float | None = None  # wall clock
     elapsed: float = 0.0
     retiring: bool = False
+    #: the running task's latest progress report, if it made one
+    progress: TaskProgress | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class WorkerSnapshot:
             "started_at": self.started_at,
             "elapsed": round(self.elapsed, 3),
             "retiring": self.retiring,
+            "progress": self.progress.to_dict() if self.progress is not None else None,
         }
 
 

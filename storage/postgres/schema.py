@@ -35,7 +35,7 @@ from jobsched.core.errors import (
 from psycopg import sql as pgsql
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, POSTGRES_MODELS, SCHEDULE_MODELS, PostgresMeta
+from ..models import CONTROL_ROW, POSTGRES_MODELS, SCHEDULE_MODELS, PostgresMeta, TaskProgressRow
 
 log = logging.getLogger("jobsched.storage")
 
@@ -65,10 +65,16 @@ def _upgrade_v2(conn: psycopg.Connection[Any]) -> None:
         conn.execute(statement)
 
 
+def _upgrade_v3(conn: psycopg.Connection[Any]) -> None:
+    """The task_progress table: each running task's latest progress report."""
+    for statement in create_statements((TaskProgressRow,), _DIALECT):
+        conn.execute(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
-UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2]
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2, _upgrade_v3]
 
 
 def schema_version() -> int:

@@ -36,7 +36,7 @@ from jobsched.core.errors import (
 )
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, LIVE, SCHEDULE_MODELS, SQLITE_MODELS
+from ..models import CONTROL_ROW, LIVE, SCHEDULE_MODELS, SQLITE_MODELS, TaskProgressRow
 from .connection import sqlite_uri
 from .errors import translate_errors
 
@@ -74,10 +74,16 @@ def _upgrade_v3(db: pw.Database) -> None:
         db.execute_sql(statement)
 
 
+def _upgrade_v4(db: pw.Database) -> None:
+    """The task_progress table: each running task's latest progress report."""
+    for statement in create_statements((TaskProgressRow,), db):
+        db.execute_sql(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
-UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3]
+UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3, _upgrade_v4]
 
 
 def schema_version() -> int:
