@@ -88,9 +88,14 @@ class Executor:
             return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
         _set_current(
             TaskContext(
-                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel,
+                task.id,
+                task.handler,
+                task.category,
+                task.attempts,
+                task.max_attempts,
+                cancel,
                 progress,
-            )  # fmt: skip
+            )
         )
         if self.signals is not None:
             self.signals.started(task, self.clock.now)
