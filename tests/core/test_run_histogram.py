@@ -75,4 +75,5 @@ def test_snapshot_carries_run_buckets_latency_and_decisions() -> None:
     assert latency is not None and latency >= 7.0
     assert snap.totals["a"]["succeeded"] == 3
     assert snap.balancer_decisions >= 1
-    assert snap.store_errors == {"dispatcher": 0, "completer": 0, "housekeeper": 0, "workers": 0}
+    assert set(snap.store_errors) >= {"dispatcher", "completer", "housekeeper", "workers"}
+    assert set(snap.store_errors.values()) == {0}
