@@ -2,7 +2,7 @@
 
 The rows follow the TOML layout of docs/configuration.md: ``config`` (the file read),
 ``storage.db``, every ``scheduler.*`` key, every key of each ``categories.NAME`` table and
-``retention.*`` and ``web.token`` (only whether it is set).
+``retention.*``, ``web.token`` (only whether it is set), then ``metrics.listen``.
 A value's origin is ``default``, the config file's path, ``env JOBSCHED_...`` or
 ``flag --...``.
 """
@@ -45,6 +45,10 @@ def config_rows(settings: Settings) -> list[dict[str, Any]]:
     # A secret: whether it is set and where from, never its value.
     token = "(set)" if settings.web_token else None
     rows.append({"key": "web.token", "value": token, "from": origins.get("web.token", DEFAULT)})
+    listen = settings.metrics_listen
+    rows.append(
+        {"key": "metrics.listen", "value": listen, "from": origins.get("metrics.listen", DEFAULT)}
+    )
     return rows
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from jobsched.core import Clock, Scheduler, Snapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, TaskRecord
 
@@ -56,6 +57,9 @@ class LocalNode:
 
     def get(self, task_id: int) -> TaskRecord:
         return self.scheduler.get(task_id)
+
+    def progress(self, task_id: int) -> TaskProgress | None:
+        return self.scheduler.progress(task_id)
 
     def nodes(self) -> list[NodeInfo]:
         return self.scheduler.nodes()

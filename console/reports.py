@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jobsched.core import Client, TaskRecord
+from jobsched.core.progress import TaskProgress
 from jobsched.core.snapshot import operator_view
 from jobsched.core.task import STATES, NodeInfo
 
@@ -31,11 +32,15 @@ def iso(ts: float | None) -> str | None:
 # --- tasks -------------------------------------------------------------------------------
 
 
-def task_detail(task: TaskRecord) -> dict[str, Any]:
-    """``show --json``: the task's public shape with ISO timestamps."""
+def task_detail(task: TaskRecord, progress: TaskProgress | None = None) -> dict[str, Any]:
+    """``show --json``: the task's public shape with ISO timestamps, and its latest
+    progress report (``progress``: None when it made none)."""
     data = task.to_dict()
     for key in ("created_at", "run_at", "started_at", "finished_at"):
         data[key] = iso(data[key])
+    data["progress"] = None
+    if progress is not None:
+        data["progress"] = {**progress.to_dict(), "at": iso(progress.at)}
     return data
 
 
@@ -78,7 +83,9 @@ def injected_message(category: str, ids: Sequence[int]) -> str:
 
 
 def status_report(client: Client, now: float | None = None, decisions: int = 10) -> dict[str, Any]:
-    """``status --json``: categories, nodes (from heartbeats) and recent decisions."""
+    """``status --json``: categories (with ``latency``, the seconds the oldest due task not
+    yet claimed has waited, None when none waits), nodes (from heartbeats) and recent
+    decisions."""
     now = client.clock.now() if now is None else now
     counts = client.counts()
     settings = client.load_settings()
@@ -93,6 +100,7 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
             for name, number in info.counters.fifo.items():
                 waiting[name] = waiting.get(name, 0) + number
     names = list(client.config.categories) + sorted(set(counts) - set(client.config.categories))
+    heads = client.queue_heads()  # configured categories only
     categories = []
     for name in names:
         per = counts.get(name, {})
@@ -117,6 +125,8 @@ def status_report(client: Client, now: float | None = None, decisions: int = 10)
                 **{state: per.get(state, 0) for state in STATES},
                 "queued": queued,
                 "running": running,
+                # Queue latency: seconds the oldest due unclaimed task has waited.
+                "latency": round(max(0.0, now - heads[name]), 3) if name in heads else None,
             }
         )
     return {

@@ -87,7 +87,8 @@ RETENTION_KEYS: dict[str, _Check] = {
     for state in ("succeeded", "failed", "cancelled")
 }
 WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
-TABLES = ("scheduler", "categories", "storage", "web", "schedules", "retention")
+METRICS_KEYS: dict[str, _Check] = {"listen": (_STR, _is_str)}
+TABLES = ("scheduler", "categories", "storage", "web", "schedules", "metrics", "retention")
 
 #: The environment variable that sets [web] token (``jobsched console --web``).
 WEB_TOKEN_ENV = "JOBSCHED_WEB_TOKEN"
@@ -128,6 +129,8 @@ class Settings:
     handler_paths: tuple[str, ...] = ()
     #: The secret ``jobsched console --web`` asks of every request (None: no token).
     web_token: str | None = None
+    #: Where ``jobsched run`` serves Prometheus metrics (``HOST:PORT``; None: nowhere).
+    metrics_listen: str | None = None
 
     def with_config(self, **changes: Any) -> Settings:
         """A copy with scheduler fields changed (validated), e.g. ``workers=2``."""
@@ -153,7 +156,7 @@ def load_settings(
     named, named_by = _named_config(config, env)
     text, source, folder = _read_toml_text(named, base, named_by)
     data = _parse_toml(text, source)
-    scheduler, categories, storage, web, retention = _split_tables(data, source)
+    scheduler, categories, storage, web, metrics, retention = _split_tables(data, source)
     layers = _scheduler_layers(scheduler, env, flags, source)
     if retention:  # one layer: the states left out keep their defaults
         rules = {
@@ -191,9 +194,13 @@ def load_settings(
     web_token, token_origin = _pick_token(env, web, source)
     if token_origin != DEFAULT:
         origins["web.token"] = token_origin
+    listen = None
+    if "listen" in metrics:
+        listen = _checked("metrics.listen", metrics["listen"], METRICS_KEYS["listen"], source)
+        origins["metrics.listen"] = source
     overrides = {k: v for k, v in flags.items() if v is not None}
     paths = tuple(dict.fromkeys(str(p) for p in (base, folder) if p is not None))
-    return Settings(scheduler_config, db_url, source, overrides, origins, paths, web_token)
+    return Settings(scheduler_config, db_url, source, overrides, origins, paths, web_token, listen)
 
 
 def _named_config(
@@ -360,6 +367,10 @@ def _split_tables(
     for key in retention:
         if key not in RETENTION_KEYS:
             raise _unknown(f"retention.{key}", [f"retention.{k}" for k in RETENTION_KEYS], source)
+    metrics = dict(data.get("metrics", {}))
+    for key in metrics:
+        if key not in METRICS_KEYS:
+            raise _unknown(f"metrics.{key}", [f"metrics.{k}" for k in METRICS_KEYS], source)
     categories = dict(data.get("categories", {}))
     for name, table in categories.items():
         if not isinstance(table, dict):
@@ -371,7 +382,7 @@ def _split_tables(
                     [f"categories.{name}.{k}" for k in CATEGORY_KEYS],
                     source,
                 )
-    return scheduler, categories, storage, web, retention
+    return scheduler, categories, storage, web, metrics, retention
 
 
 def _category(name: str, table: Mapping[str, Any], source: str) -> CategoryConfig:

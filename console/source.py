@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from jobsched.core import Clock, Snapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, TaskRecord
 
@@ -34,7 +35,7 @@ class Source(Protocol):
     """A node the console shows and steers.
 
     Reading: :meth:`snapshot` (polled about four times a second), :meth:`find_tasks`,
-    :meth:`count_tasks`, :meth:`queue_heads`, :meth:`list_tasks`, :meth:`get`, :meth:`nodes`, :meth:`is_paused`, :meth:`category_config`. Steering:
+    :meth:`count_tasks`, :meth:`queue_heads`, :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`nodes`, :meth:`is_paused`, :meth:`category_config`. Steering:
     every change is validated (a typed error for bad input, nothing written) and written to
     the store, so every node sharing it picks the change up. Lifecycle: the composition
     root calls :meth:`start` before the app runs and :meth:`stop` after it ends; the app
@@ -96,6 +97,10 @@ class Source(Protocol):
 
     def get(self, task_id: int) -> TaskRecord:
         """One task; raises :class:`~core.errors.TaskNotFoundError` for an unknown id."""
+        ...
+
+    def progress(self, task_id: int) -> TaskProgress | None:
+        """The task's latest progress report as stored (None: it made none)."""
         ...
 
     def nodes(self) -> list[NodeInfo]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobsched.core import TaskRecord
+from jobsched.core.progress import TaskProgress
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -57,12 +58,17 @@ NODE_COLUMNS = ("node", "host", "pid", "state", "heartbeat", "workers", "busy", 
 NODE_NUMBERS = ("pid", "heartbeat", "busy", "done", "rate")
 
 
+def _waited(latency: float | None) -> str:
+    """Queue latency for the status table: ``-`` when nothing waits."""
+    return "-" if latency is None else fmt.short_duration(latency)
+
+
 def print_status(report: dict[str, Any]) -> None:
     out = _console()
     out.print(_text(f"database {report['database']} at {report['at']}"))
     cats = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False)
-    for column in ("category", "kind", "prio", "workers", "min..max", "queued", "sched",
-                   "run", "done", "failed", "cancel", "state"):  # fmt: skip
+    for column in ("category", "kind", "prio", "workers", "min..max", "queued", "waited",
+                   "sched", "run", "done", "failed", "cancel", "state"):  # fmt: skip
         cats.add_column(
             column, justify="left" if column in ("category", "kind", "state") else "right"
         )
@@ -71,7 +77,8 @@ def print_status(report: dict[str, Any]) -> None:
         high = "*" if c["max_workers"] is None else str(c["max_workers"])
         cats.add_row(
             _text(c["name"]), _text(KINDS.get(c["kind"], c["kind"])), _num(c["priority"]), workers,
-            f"{c['min_workers']}..{high}", str(c["queued"]), str(c["scheduled"]), str(c["running"]),
+            f"{c['min_workers']}..{high}", str(c["queued"]), _waited(c["latency"]),
+            str(c["scheduled"]), str(c["running"]),
             str(c["succeeded"]), str(c["failed"]), str(c["cancelled"]), "PAUSED" if c["paused"] else "",
         )  # fmt: skip
     out.print(cats)
@@ -131,15 +138,20 @@ def print_tasks(rows: Sequence[TaskRecord]) -> None:
     out.print(table)
 
 
-def print_task(task: TaskRecord, *, full: bool = False) -> None:
+def print_task(
+    task: TaskRecord, *, full: bool = False, progress: TaskProgress | None = None
+) -> None:
     """``show ID``: every field; payload, result and error cut to SHOWN_CHARS each unless
-    ``full``, with a note naming what prints them whole."""
+    ``full``, with a note naming what prints them whole; the latest progress report."""
     out = _console()
     data = task_detail(task)
     for key in ("id", "handler", "category", "state", "reason", "attempts", "max_attempts", "timeout",
                 "dedup_key", "created_at", "run_at", "started_at", "finished_at"):  # fmt: skip
         if data.get(key) is not None:
             out.print(_text(f"{key:>12}: {visible(data[key])}"))
+    if progress is not None:
+        line = f"{progress.describe()} (attempt {progress.attempt}, at {iso(progress.at)})"
+        out.print(_text(f"{'progress':>12}: {visible(line)}"))
     see_all = f"`jobsched show {task.id} --full` or `--json` prints all of it"
 
     def long(value: str) -> Text:

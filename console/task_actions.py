@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from jobsched.core.bulk import BulkResult
+from jobsched.core.progress import TaskProgress
 from jobsched.core.task import TaskRecord
 
 from .escape import visible
@@ -74,10 +75,16 @@ class TaskActions:
             return
         shown = task_id
 
-        def opened(record: TaskRecord) -> None:
-            app.push_screen(TaskDetailScreen(record), partial(self.detail_closed, shown, record))
+        def read() -> tuple[TaskRecord, TaskProgress | None]:
+            return app.source.get(shown), app.source.progress(shown)
 
-        app.ops.submit(f"Task {task_id}", partial(app.source.get, task_id), opened)
+        def opened(found: tuple[TaskRecord, TaskProgress | None]) -> None:
+            record, progress = found
+            app.push_screen(
+                TaskDetailScreen(record, progress), partial(self.detail_closed, shown, record)
+            )
+
+        app.ops.submit(f"Task {task_id}", read, opened)
 
     def detail_closed(self, task_id: int, record: TaskRecord, choice: str | None) -> None:
         """``r`` or ``c`` in the detail view: the same as on the list (cancel asks)."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.snapshot import operator_view
 from jobsched.core.task import (
@@ -173,6 +174,7 @@ class AttachedView:
                         started_at=started,
                         elapsed=max(0.0, now - started) if busy and started else 0.0,
                         retiring=bool(data.get("retiring")),
+                        progress=TaskProgress.from_dict(data.get("progress")) if busy else None,
                     )
                 )
         return out
@@ -202,6 +204,9 @@ class AttachedView:
 
     def get(self, task_id: int) -> TaskRecord:
         return self.client.get(task_id)
+
+    def progress(self, task_id: int) -> TaskProgress | None:
+        return self.client.progress(task_id)
 
     def nodes(self) -> list[NodeInfo]:
         return self.client.nodes()

@@ -16,6 +16,7 @@ from .clock import Clock
 from .config import CategoryConfig, SchedulerConfig
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec
+from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .schedule_book import ScheduleBook, ScheduleMethods
 from .store import TaskStore
@@ -112,6 +113,9 @@ class ClientAPI(ScheduleMethods):
 
     def queue_heads(self) -> dict[str, float]:
         return self.client.queue_heads()
+
+    def progress(self, task_id: int) -> TaskProgress | None:
+        return self.client.progress(task_id)
 
     def category_config(self, name: str, settings: Any = None) -> CategoryConfig:
         return self.client.category_config(name, settings)

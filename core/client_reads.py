@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import SchedulerConfig
+from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import TaskStore
 from .task import CategorySettings, NodeInfo, TaskRecord
@@ -26,6 +27,10 @@ class StoreReads:
     def queue_heads(self) -> dict[str, float]:
         """category -> ``run_at`` of the next task it claims, for every configured one."""
         return self.store.queue_heads(list(self.config.categories))
+
+    def progress(self, task_id: int) -> TaskProgress | None:
+        """The task's latest progress report as stored (None: it made none)."""
+        return self.store.get_progress([task_id]).get(task_id)
 
     @property
     def location(self) -> str:

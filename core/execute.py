@@ -23,6 +23,7 @@ from .asyncrun import HandlerTimedOut, run_awaitable
 from .clock import Clock
 from .config import MAX_RESULT_BYTES
 from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
+from .progress import ProgressReporter
 from .signals import TaskSignals
 from .task import (
     CANCELLED,
@@ -69,8 +70,15 @@ class Executor:
         self.retry_max = retry_max
         self.rng = rng or random.Random()
 
-    def run(self, task: TaskRecord, spec: HandlerSpec | None, cancel: CancelFlag) -> Outcome:
-        """Run the handler and turn whatever happens into an outcome. Never raises."""
+    def run(
+        self,
+        task: TaskRecord,
+        spec: HandlerSpec | None,
+        cancel: CancelFlag,
+        progress: ProgressReporter | None = None,
+    ) -> Outcome:
+        """Run the handler and turn whatever happens into an outcome. Never raises.
+        ``progress`` receives the handler's ``current_task().progress(...)`` reports."""
         fence = (task.id, self.node_id, task.attempts)
         if spec is None:
             return Outcome(
@@ -82,11 +90,8 @@ class Executor:
             )
         if cancel.is_set():
             return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
-        _set_current(
-            TaskContext(
-                task.id, task.handler, task.category, task.attempts, task.max_attempts, cancel
-            )
-        )
+        _set_current(TaskContext(task.id, task.handler, task.category, task.attempts,
+                                 task.max_attempts, cancel, progress))  # fmt: skip
         if self.signals is not None:
             self.signals.started(task, self.clock.now)
         try:
@@ -96,20 +101,7 @@ class Executor:
                 *fence, FAILED, self.clock.now(), error=_error_text(), reason=REASON_TIMED_OUT
             )
         except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
-            error = _error_text()
-            now = self.clock.now()
-            if cancel.is_set():
-                return Outcome(*fence, CANCELLED, now, error=error, reason=REASON_CANCELLED)
-            if task.attempts < task.max_attempts:
-                return Outcome(
-                    *fence,
-                    SCHEDULED,
-                    now,
-                    error=error,
-                    reason=REASON_ERROR,
-                    run_at=now + self.backoff(task.attempts),
-                )
-            return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
+            return self._raised(task, cancel)
         finally:
             _set_current(None)
         return self._returned(task, value, cancel)
@@ -131,6 +123,24 @@ class Executor:
         return Outcome(
             *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
         )
+
+    def _raised(self, task: TaskRecord, cancel: CancelFlag) -> Outcome:
+        """The outcome of a handler that raised: cancelled, a retry with backoff, or failed."""
+        fence = (task.id, self.node_id, task.attempts)
+        error = _error_text()
+        now = self.clock.now()
+        if cancel.is_set():
+            return Outcome(*fence, CANCELLED, now, error=error, reason=REASON_CANCELLED)
+        if task.attempts < task.max_attempts:
+            return Outcome(
+                *fence,
+                SCHEDULED,
+                now,
+                error=error,
+                reason=REASON_ERROR,
+                run_at=now + self.backoff(task.attempts),
+            )
+        return Outcome(*fence, FAILED, now, error=error, reason=REASON_ERROR)
 
     def _call(self, task: TaskRecord, spec: HandlerSpec, cancel: CancelFlag) -> object:
         """The handler's value: an async handler's coroutine, or an awaitable a sync one

@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import MAX_ATTEMPTS, check_int, check_name, check_seconds
 from .errors import ConfigError, SchedulerStateError
+from .progress import ProgressReporter, make_progress
 
 HandlerFn = Callable[[Any], Any]
 
@@ -166,7 +167,7 @@ class CancelFlag:
 class TaskContext:
     """What a running handler may know about its task."""
 
-    __slots__ = ("id", "handler", "category", "attempt", "max_attempts", "_cancel")
+    __slots__ = ("id", "handler", "category", "attempt", "max_attempts", "_cancel", "_progress")
 
     def __init__(
         self,
@@ -176,6 +177,7 @@ class TaskContext:
         attempt: int,
         max_attempts: int,
         cancel: CancelFlag,
+        progress: ProgressReporter | None = None,
     ) -> None:
         self.id = task_id
         self.handler = handler
@@ -183,11 +185,31 @@ class TaskContext:
         self.attempt = attempt
         self.max_attempts = max_attempts
         self._cancel = cancel
+        self._progress = progress
 
     @property
     def cancelled(self) -> bool:
         """True once someone asked to cancel this task; the handler may stop early."""
         return self._cancel.is_set()
+
+    def progress(
+        self,
+        fraction: float | None = None,
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Report how far the task got: ``progress(0.4)``, or counts
+        ``progress(done=40, total=100, note="pages")``. Cheap to call often: the node
+        stores at most a few reports a second per task and always the attempt's last one;
+        ``jobsched show``, the console's task detail and worker panel show it. Bad values
+        raise :class:`~.errors.InvalidInputError`; a store error is logged, never raised.
+        """
+        if self._progress is None:  # a context built outside a worker: validate only
+            make_progress(self.attempt, fraction, done, total, note, 0.0)
+            return
+        self._progress.report(fraction, done, total, note)
 
     def __repr__(self) -> str:
         return f"TaskContext(id={self.id}, handler={self.handler!r}, attempt={self.attempt})"

@@ -97,6 +97,10 @@ class Housekeeper:
         self.started_at = 0.0
         #: category -> state -> tasks, as of the last refresh (snapshots read this)
         self.counts: dict[str, dict[str, int]] = {}
+        #: category -> run_at of the queued task it claims next, as of the last refresh
+        self.heads: dict[str, float] = {}
+        #: balancer decisions made since the start (the metrics exporter's counter)
+        self.decisions_made = 0
         self._decisions: deque[dict[str, Any]] = deque(maxlen=50)
         self._next_counts = 0.0
         self._next_balance = 0.0
@@ -116,6 +120,7 @@ class Housekeeper:
 
     def refresh_counts(self) -> dict[str, dict[str, int]]:
         self.counts = self._store.counts()
+        self.heads = self._store.queue_heads(list(self._pools.pools))
         return self.counts
 
     def set_budget(self, workers: int) -> None:
@@ -179,6 +184,7 @@ class Housekeeper:
             return None
         self._pools.set_targets(decision.targets)
         self._want(set(self._pools.pools))
+        self.decisions_made += 1
         record = decision.to_dict()
         self._decisions.appendleft(record)
         try:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from .memory_prune import MemoryPrune
 from .memory_schedules import MemorySchedules
+from .progress import TaskProgress
 from .query import Page, TaskQuery
-from .retention import PruneRule
 from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
     CANCELLED,
@@ -30,7 +31,7 @@ from .task import (
 )
 
 
-class MemoryStore(MemorySchedules):
+class MemoryStore(MemorySchedules, MemoryPrune):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -43,6 +44,7 @@ class MemoryStore(MemorySchedules):
     def __init__(self) -> None:
         super().__init__()
         self._rows: dict[int, TaskRecord] = {}
+        self._progress: dict[int, TaskProgress] = {}
         self._ids = itertools.count(1)
         self._queued: dict[str, list[int]] = defaultdict(list)  # heap of ids per category
         self._scheduled: list[tuple[float, int]] = []  # heap of (run_at, id)
@@ -350,8 +352,18 @@ class MemoryStore(MemorySchedules):
                 row = self._rows.get(task_id)
                 if row is not None and row.state in TERMINAL:
                     del self._rows[task_id]
+                    self._progress.pop(task_id, None)
                     deleted += 1
         return deleted
+
+    def set_progress(self, task_id: int, progress: TaskProgress) -> None:
+        with self._lock:
+            if task_id in self._rows:
+                self._progress[task_id] = progress
+
+    def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
+        with self._lock:
+            return {i: self._progress[i] for i in ids if i in self._progress}
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         heads: dict[str, float] = {}
@@ -373,27 +385,3 @@ class MemoryStore(MemorySchedules):
                 per = result.setdefault(row.category, dict.fromkeys(STATES, 0))
                 per[row.state] += 1
         return result
-
-    def _prunable(self, rule: PruneRule) -> list[int]:
-        """Ids ``rule`` matches, oldest finished first (the caller holds the lock)."""
-        if rule.state not in TERMINAL:
-            return []
-        finished = sorted(
-            (row.finished_at, row.id)
-            for row in self._rows.values()
-            if row.state == rule.state and row.finished_at is not None
-        )
-        if rule.keep is not None:
-            finished = finished[: max(0, len(finished) - rule.keep)]
-        return [task_id for at, task_id in finished if at < rule.finished_before]
-
-    def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
-        with self._lock:
-            victims = [i for i in self._prunable(rule) if i not in spare][: max(0, limit)]
-            for task_id in victims:
-                del self._rows[task_id]
-        return len(victims)
-
-    def count_prunable(self, rule: PruneRule) -> int:
-        with self._lock:
-            return len(self._prunable(rule))

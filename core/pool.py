@@ -23,7 +23,9 @@ from .clock import Clock
 from .errors import StorageError
 from .execute import Executor
 from .handlers import HandlerSpec
+from .histogram import RunHistogram
 from .outage import OutageTracker
+from .progress import ProgressReporter, TaskProgress
 from .signals import TaskSignals
 from .snapshot import Metrics, WorkerSnapshot
 from .store import TaskStore
@@ -70,6 +72,11 @@ class Fifo(queue.Queue[TaskRecord]):
             self.queue.extend(items)
             self.unfinished_tasks += len(items)
             self.not_empty.notify(len(items))
+
+    def head_run_at(self) -> float | None:
+        """``run_at`` of the task the next ``get`` returns (the longest waiting), or None."""
+        with self.mutex:
+            return self.queue[0].run_at if self.queue else None
 
 
 class AttemptEvents(Protocol):
@@ -118,6 +125,8 @@ class Worker:
         self.retiring = False
         self.abandoned = False
         self.thread: threading.Thread | None = None
+        #: the current (or last) attempt's progress reports
+        self.progress: ProgressReporter | None = None
 
     def run_once(self, wait: float) -> bool:
         """Take one task from the FIFO (waiting up to ``wait`` s) and run it.
@@ -154,8 +163,12 @@ class Worker:
             kit.outage.failed(exc)
         except Exception:
             log.exception("could not journal the start of task %d", task.id)
-        outcome = kit.executor.run(task, spec, cancel)
+        self.progress = progress = ProgressReporter(
+            kit.store, task.id, task.attempts, kit.clock.now, kit.clock.monotonic, kit.outage
+        )
+        outcome = kit.executor.run(task, spec, cancel, progress)
         pool.note_run_time(kit.clock.monotonic() - started)
+        progress.flush()  # the last report is written before the outcome
         with pool.lock:
             abandoned = self.abandoned
             self.state = IDLE
@@ -204,7 +217,15 @@ class Worker:
             started_at=now - (mono - self.started_mono) if busy else None,
             elapsed=mono - self.started_mono if busy else 0.0,
             retiring=self.retiring,
+            progress=_latest(self.progress, task) if busy and task else None,
         )
+
+
+def _latest(reporter: ProgressReporter | None, task: TaskRecord) -> TaskProgress | None:
+    """The running attempt's latest report (a reporter of an earlier task says nothing)."""
+    if reporter is None or reporter.task_id != task.id or reporter.attempt != task.attempts:
+        return None
+    return reporter.latest
 
 
 class WorkerPool:
@@ -229,6 +250,8 @@ class WorkerPool:
         self.avg_run: float | None = None  # seconds a task runs, a running average
         # The latest run times (seconds), for the percentiles the console shows.
         self.run_times: deque[float] = deque(maxlen=RUN_TIMES_KEPT)
+        #: every run time since the node started, in cumulative buckets (the exporter's)
+        self.run_histogram = RunHistogram()
         self.workers: list[Worker] = []  # live, not abandoned; includes retiring ones
         self._numbers = 0
         self.lock = threading.RLock()
@@ -249,6 +272,7 @@ class WorkerPool:
         avg = self.avg_run  # a running average; two workers racing here lose one sample
         self.avg_run = ran if avg is None else avg + RUN_AVERAGE_WEIGHT * (ran - avg)
         self.run_times.append(ran)  # a deque's append is atomic: workers may race here
+        self.run_histogram.observe(ran)
 
     def run_percentiles(self) -> tuple[float | None, float | None]:
         """Run time (s) p50 and p95 of the latest tasks; None before any ran."""

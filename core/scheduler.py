@@ -332,6 +332,9 @@ class Scheduler(ClientAPI):
             metrics=self.metrics,
             decisions=self.housekeeper.decisions(),
             abandoned_threads=self.workers.abandoned_threads,
+            heads=self.housekeeper.heads,
+            balancer_decisions=self.housekeeper.decisions_made,
+            store_errors={name: t.failures for name, t in self.outages.items()},
         )
 
     # ================================================================ node-only operations

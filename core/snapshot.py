@@ -9,9 +9,11 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .histogram import RunHistogramSnapshot
+from .progress import TaskProgress
 from .task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ class WorkerSnapshot:
     started_at: float | None = None  # wall clock
     elapsed: float = 0.0
     retiring: bool = False
+    #: the running task's latest progress report, if it made one
+    progress: TaskProgress | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +54,7 @@ class WorkerSnapshot:
             "started_at": self.started_at,
             "elapsed": round(self.elapsed, 3),
             "retiring": self.retiring,
+            "progress": self.progress.to_dict() if self.progress is not None else None,
         }
 
 
@@ -76,9 +81,17 @@ class CategorySnapshot:
     # Run time of this category's latest tasks (seconds), median and 95th percentile.
     run_p50: float | None = None
     run_p95: float | None = None
+    #: Queue latency: seconds the longest-waiting due task has waited (None: none waits).
+    latency: float | None = None
+    #: Every run time since the node started, in cumulative buckets (None: not known,
+    #: e.g. in an attached view).
+    run_histogram: RunHistogramSnapshot | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.run_histogram is not None:
+            out["run_histogram"] = asdict(self.run_histogram)
+        return out
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,12 @@ class Snapshot:
     abandoned_threads: int
     counters: dict[str, int] = field(default_factory=dict)
     rate: float = 0.0
+    #: category -> counter (:attr:`Metrics.KEYS`) -> attempts since the node started
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: balancer decisions made since the node started
+    balancer_decisions: int = 0
+    #: thread kind (dispatcher, completer, housekeeper, workers) -> failed store calls
+    store_errors: dict[str, int] = field(default_factory=dict)
 
     def category(self, name: str) -> CategorySnapshot:
         for cat in self.categories:
@@ -166,12 +185,21 @@ def build_snapshot(
     metrics: Metrics,
     decisions: tuple[dict[str, Any], ...],
     abandoned_threads: int,
+    heads: Mapping[str, float] | None = None,
+    balancer_decisions: int = 0,
+    store_errors: Mapping[str, int] | None = None,
 ) -> Snapshot:
-    """A node's :class:`Snapshot` from its units' state (``Scheduler.snapshot``)."""
+    """A node's :class:`Snapshot` from its units' state (``Scheduler.snapshot``);
+    ``heads`` is the store's :meth:`~.store.TaskStore.queue_heads` as last read."""
     rates = metrics.rates()
+    heads = heads or {}
     cats = tuple(
         _category_snapshot(name, pool, settings, counts.get(name, {}), workers, rates)
         for name, pool in pools.items()
+    )
+    cats = tuple(
+        replace(cat, latency=queue_latency(at, heads.get(cat.name), pools[cat.name]))
+        for cat in cats
     )
     totals = metrics.totals()
     return Snapshot(
@@ -185,7 +213,17 @@ def build_snapshot(
         abandoned_threads=abandoned_threads,
         counters={key: sum(v[key] for v in totals.values()) for key in Metrics.KEYS},
         rate=sum(rates.values()),
+        totals=totals,
+        balancer_decisions=balancer_decisions,
+        store_errors=dict(store_errors or {}),
     )
+
+
+def queue_latency(now: float, store_head: float | None, pool: WorkerPool) -> float | None:
+    """Seconds the longest-waiting due task of a category has waited: the older of the
+    head of this node's FIFO (claimed, not started) and the store's queue head."""
+    heads = [h for h in (store_head, pool.fifo.head_run_at()) if h is not None]
+    return max(0.0, now - min(heads)) if heads else None
 
 
 def _category_snapshot(
@@ -222,4 +260,5 @@ def _category_snapshot(
         rate=rates.get(name, 0.0),
         run_p50=run_p50,
         run_p95=run_p95,
+        run_histogram=pool.run_histogram.read(),
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .retention import PruneRule
 from .schedule_spec import ScheduleState
@@ -118,6 +119,14 @@ class TaskStore(Protocol):
         transaction and return how many; a live task among them is left alone."""
 
     def get(self, task_id: int) -> TaskRecord | None: ...
+
+    def set_progress(self, task_id: int, progress: TaskProgress) -> None:
+        """Keep ``progress`` as the task's latest report (replacing any earlier one).
+        Called by the worker running the task, throttled (see core/progress)."""
+
+    def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
+        """id -> the latest progress report of each of ``ids`` that made one. A deleted
+        task's report goes with it."""
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         """category -> ``run_at`` of the queued task it claims next (the lowest queued id),

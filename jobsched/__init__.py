@@ -34,6 +34,7 @@ _EXPORTS = {
     "cron": "jobsched.cron",
     "Every": "jobsched.core.trigger",
     "Trigger": "jobsched.core.trigger",
+    "serve_metrics": "jobsched.console.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

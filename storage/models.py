@@ -336,6 +336,24 @@ class ScheduleTickRow(_Base):
 SCHEDULE_MODELS: tuple[type[pw.Model], ...] = (ScheduleRow, ScheduleTickRow)
 
 
+# --- progress -----------------------------------------------------------------------------
+class TaskProgressRow(_Base):
+    """A running task's latest progress report (``current_task().progress(...)``), one row
+    per task, replaced by each report; deleted with its task. Kept beside the tasks table
+    so that a report never rewrites a task row or its indexes."""
+
+    task_id = pw.BigIntegerField(primary_key=True)
+    attempt = pw.IntegerField()
+    fraction = pw.DoubleField(null=True)
+    done = pw.BigIntegerField(null=True)
+    total = pw.BigIntegerField(null=True)
+    note = pw.TextField(null=True)
+    at = pw.DoubleField()
+
+    class Meta:
+        table_name = "task_progress"
+
+
 # --- nodes --------------------------------------------------------------------------------
 class _Nodes(_Base):
     node_id = pw.TextField(primary_key=True)
@@ -386,6 +404,7 @@ SQLITE_MODELS: tuple[type[pw.Model], ...] = (
     DecisionRow,
     SqliteNodes,
     *SCHEDULE_MODELS,
+    TaskProgressRow,
 )
 POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     PostgresMeta,
@@ -397,6 +416,7 @@ POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     DecisionRow,
     PostgresNodes,
     *SCHEDULE_MODELS,
+    TaskProgressRow,
 )
 
 #: The control table's only row, written when the tables are created.

@@ -131,3 +131,37 @@ def prune_sql(
 def prunable_count_sql(rule: PruneRule, mark: str) -> tuple[str, list[Any]]:
     clause, params = prune_where(rule, mark, None)
     return f"SELECT count(*) FROM tasks{clause}", params
+
+
+#: Columns of task_progress in :class:`core.progress.TaskProgress` field order (after id).
+PROGRESS_COLUMNS = "attempt, fraction, done, total, note, at"
+
+
+def set_progress_sql(mark: str) -> str:
+    """Upsert of one task's latest progress report, only while the task exists (same text
+    on SQLite and PostgreSQL; the casts type PostgreSQL's parameters). Parameters: task
+    id, the report's fields, the task id again."""
+    types = ("BIGINT", "INTEGER", "DOUBLE PRECISION", "BIGINT", "BIGINT", "TEXT",
+             "DOUBLE PRECISION")  # fmt: skip
+    values = ", ".join(f"CAST({mark} AS {t})" for t in types)
+    return (
+        f"INSERT INTO task_progress (task_id, {PROGRESS_COLUMNS}) SELECT {values} "
+        f"WHERE EXISTS (SELECT 1 FROM tasks WHERE id = {mark}) "
+        "ON CONFLICT (task_id) DO UPDATE SET attempt = excluded.attempt, "
+        "fraction = excluded.fraction, done = excluded.done, total = excluded.total, "
+        "note = excluded.note, at = excluded.at"
+    )
+
+
+def get_progress_sql(count: int, mark: str) -> str:
+    ids = ", ".join([mark] * count)
+    return f"SELECT task_id, {PROGRESS_COLUMNS} FROM task_progress WHERE task_id IN ({ids})"
+
+
+def delete_orphan_progress_sql(count: int, mark: str) -> str:
+    """Progress rows of the given ids whose task is gone (after a delete)."""
+    ids = ", ".join([mark] * count)
+    return (
+        f"DELETE FROM task_progress WHERE task_id IN ({ids}) "
+        "AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_progress.task_id)"
+    )

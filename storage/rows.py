@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from jobsched.core.counters import NodeCounters
+from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.retention import PruneRule
 from jobsched.core.store import CountDifference
@@ -48,13 +49,31 @@ class SqlReads:
         if not wanted:
             return 0
         sql = query_sql.delete_finished_sql(len(wanted), self._mark)
+        orphans = query_sql.delete_orphan_progress_sql(len(wanted), self._mark)
         with self._write() as conn:
-            return self._delete_rows(conn, sql, wanted)
+            deleted = self._delete_rows(conn, sql, wanted)
+            if deleted:
+                conn.execute(orphans, wanted)
+            return deleted
 
     def _delete_rows(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         """Run a DELETE of tasks; return how many it deleted. A store that keeps its
         counters in its own code takes the rows off them here."""
         return int(conn.execute(sql, params).rowcount)
+
+    def set_progress(self, task_id: int, progress: TaskProgress) -> None:
+        """Replace the task's latest progress report (one upsert in autocommit)."""
+        p = progress
+        values = (task_id, p.attempt, p.fraction, p.done, p.total, p.note, p.at, task_id)
+        with self._write() as conn:
+            conn.execute(query_sql.set_progress_sql(self._mark), values)
+
+    def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
+        wanted = [int(i) for i in dict.fromkeys(ids) if 0 < int(i) <= 2**63 - 1]
+        if not wanted:
+            return {}
+        rows = self._read(query_sql.get_progress_sql(len(wanted), self._mark), wanted)
+        return {int(row[0]): TaskProgress(*row[1:]) for row in rows}
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         """category -> ``run_at`` of its next queued task (categories with none left out)."""

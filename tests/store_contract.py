@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import pytest
 from jobsched.core.counters import NodeCounters
+from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery, parse
 from jobsched.core.retention import PruneRule
 from jobsched.core.store import (
@@ -458,6 +459,33 @@ class StoreContract(ScheduleContract):
         assert all(store.get(i) is not None for i in (*waiting, running.id))
         assert store.delete([]) == 0
 
+    # --- progress ----------------------------------------------------------------------
+    def test_progress_keeps_each_tasks_latest_report(self, store: TaskStore) -> None:
+        first, second = self.running(store, 2)
+        store.set_progress(first.id, TaskProgress(1, 0.25, at=T0 + 2))
+        store.set_progress(first.id, TaskProgress(1, 0.4, 40, 100, "pages", T0 + 3))
+        store.set_progress(second.id, TaskProgress(1, None, 7, None, "rows", T0 + 3))
+        assert store.get_progress([first.id, second.id, 999_999, 2**70]) == {
+            first.id: TaskProgress(1, 0.4, 40, 100, "pages", T0 + 3),
+            second.id: TaskProgress(1, None, 7, None, "rows", T0 + 3),
+        }
+        assert store.get_progress([]) == {}
+
+    def test_progress_of_a_missing_task_is_not_kept(self, store: TaskStore) -> None:
+        store.set_progress(424_242, TaskProgress(1, 0.5, at=T0))
+        assert store.get_progress([424_242]) == {}
+
+    def test_a_deleted_task_takes_its_progress_along(self, store: TaskStore) -> None:
+        ok, live = self.running(store, 2)
+        for task in (ok, live):
+            store.set_progress(task.id, TaskProgress(1, 1.0, at=T0 + 2))
+        store.finish([done(ok)])
+        assert store.delete([ok.id, live.id]) == 1
+        assert list(store.get_progress([ok.id, live.id])) == [live.id]
+        # A new task never inherits a report (ids are not reused).
+        [again] = store.insert([new()], T0)
+        assert store.get_progress([again]) == {}
+
     def test_queue_heads_give_the_next_claims_run_at_per_category(self, store: TaskStore) -> None:
         store.insert([new(run_at=T0 - 30), new(run_at=T0 - 10)], T0)
         store.insert([new(category="web", run_at=T0 + 60)], T0)  # scheduled: not waiting
@@ -781,6 +809,13 @@ class StoreContract(ScheduleContract):
         assert store.get(live.id) is not None
         assert store.prune(PruneRule(FAILED, T0 + 1000, keep=0), limit=500) == 1
         assert store.get(failed[0]) is None
+
+    def test_prune_takes_the_progress_reports_of_what_it_deletes(self, store: TaskStore) -> None:
+        ids = self.finished(store, [T0 + 1, T0 + 2])
+        for task_id in ids:
+            store.set_progress(task_id, TaskProgress(1, 0.5, at=T0 + 1))
+        assert store.prune(PruneRule(SUCCEEDED, T0 + 2), 500) == 1
+        assert list(store.get_progress(ids)) == [ids[1]]
 
     def test_prune_leaves_the_spared_ids(self, store: TaskStore) -> None:
         ids = self.finished(store, [T0 + 1, T0 + 2, T0 + 3])

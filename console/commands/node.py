@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from jobsched.core import InvalidInputError
+from jobsched.core import InvalidInputError, Scheduler
 
 from ..cli_base import number, seconds_option, whole_number
 from ..escape import visible
 from ..fresh import start_fresh
 from ..root import build_scheduler
 from .common import GlobalConfig, GlobalDb, _settings, command
+
+if TYPE_CHECKING:
+    from ..web import Address
 
 
 class _VisibleFormatter(logging.Formatter):
@@ -61,6 +66,14 @@ def run(
             "--grace", metavar="SECONDS", help="How long running tasks may finish at a stop."
         ),
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="HOST:PORT",
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics (config: [metrics] listen).",
+        ),
+    ] = None,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
@@ -72,6 +85,7 @@ def run(
 
     settings = _settings(ctx, workers=workers, grace_period=seconds_option("--grace", grace))
     seconds_option("--for", duration)
+    listen = _metrics_address(metrics, settings.metrics_listen)
     if fresh:
         start_fresh(settings.db, lambda line: typer.echo(line, err=True))
     sched = build_scheduler(settings)
@@ -88,7 +102,7 @@ def run(
             until_idle=until_idle,
             duration=duration,
         )
-        with demo_servers(settings, runner.write):
+        with demo_servers(settings, runner.write), _metrics_served(sched, listen, runner.write):
             code = runner.run()
     finally:
         log.removeHandler(handler)
@@ -100,6 +114,34 @@ def run(
         os.dup2(devnull, sys.stdout.fileno())
     if code:
         raise typer.Exit(code)
+
+
+def _metrics_address(flag: str | None, configured: str | None) -> Address | None:
+    """Where to serve metrics: the flag, else ``[metrics] listen``, else nowhere."""
+    from ..metrics import parse_listen
+
+    if flag is not None:
+        return parse_listen(flag, "--metrics")
+    if configured is not None:
+        return parse_listen(configured, "metrics.listen")
+    return None
+
+
+@contextmanager
+def _metrics_served(
+    sched: Scheduler, address: Address | None, write: Callable[[str], None]
+) -> Iterator[None]:
+    if address is None:
+        yield
+        return
+    from ..metrics import serve_metrics
+
+    server = serve_metrics(sched.snapshot, address.host, address.port)
+    write(f"jobsched: metrics at {server.url}")
+    try:
+        yield
+    finally:
+        server.close()
 
 
 @command()

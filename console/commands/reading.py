@@ -130,12 +130,13 @@ def show(
     """Everything about one task (a long payload, result or error is cut unless --full)."""
     with _client(ctx) as client:
         task = client.get(task_id)
+        progress = client.progress(task_id)
     if as_json:
-        _out(reports.task_detail(task))
+        _out(reports.task_detail(task, progress))
         return
     from ..tables import print_task
 
-    print_task(task, full=full)
+    print_task(task, full=full, progress=progress)
 
 
 class TaskNotFinishedError(WaitTimeoutError):

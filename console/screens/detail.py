@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from jobsched.core.progress import TaskProgress
 from jobsched.core.task import TaskRecord
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -41,9 +42,10 @@ def _field(value: object) -> Text:
     return Text(visible(value)[:SHOWN_CHARS])
 
 
-def detail_renderable(task: TaskRecord) -> RenderableType:
-    """Everything about one task; untrusted text (payload, result, error) is never markup
-    and never reaches the terminal as control characters."""
+def detail_renderable(task: TaskRecord, progress: TaskProgress | None = None) -> RenderableType:
+    """Everything about one task, with its latest progress report; untrusted text
+    (payload, result, error, a progress note) is never markup and never reaches the
+    terminal as control characters."""
     see_all = f"`jobsched show {task.id} --full` prints all of it"
 
     def long(text: str) -> Text:
@@ -68,6 +70,9 @@ def detail_renderable(task: TaskRecord) -> RenderableType:
         ("finished", Text(fmt.timestamp(task.finished_at))),
         ("took", Text(run_time(task))),
     ]
+    if progress is not None:
+        when = f"attempt {progress.attempt}, {fmt.timestamp(progress.at)}"
+        rows.append(("progress", _field(f"{progress.describe()} ({when})")))
     if task.cancel_requested:
         rows.append(("cancel", Text("requested", style="yellow")))
     for name, value in rows:
@@ -105,12 +110,13 @@ class TaskDetailScreen(ModalScreen[str | None]):
         Binding("c", "dismiss('cancel')", "Cancel task", show=True),
     ]
 
-    def __init__(self, task: TaskRecord) -> None:
+    def __init__(self, task: TaskRecord, progress: TaskProgress | None = None) -> None:
         super().__init__()
         self.task_record = task
+        self.progress = progress
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box", classes="dialog") as box:
             box.border_title = f"Task {self.task_record.id}"
             box.border_subtitle = "r retry · c cancel · esc to close"
-            yield Static(detail_renderable(self.task_record), id="detail-body")
+            yield Static(detail_renderable(self.task_record, self.progress), id="detail-body")

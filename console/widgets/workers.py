@@ -8,6 +8,7 @@ from typing import Any
 from jobsched.core import WorkerSnapshot
 from rich.text import Text
 
+from ..escape import visible
 from . import format as fmt
 from .table import KeyedTable, Row
 
@@ -37,6 +38,13 @@ class WorkerTable(KeyedTable):
         self.sync({w.name: worker_row(w) for w in workers})
 
 
+def _handler_cell(w: WorkerSnapshot) -> str | Text:
+    """The handler, followed by the task's latest progress report when it made one."""
+    if w.progress is None:
+        return w.handler or ""
+    return Text.assemble(visible(w.handler or ""), (f" {visible(w.progress.describe())}", "cyan"))
+
+
 def worker_row(w: WorkerSnapshot) -> Row:
     busy = w.state == "busy"
     state = "retiring" if w.retiring else w.state
@@ -45,6 +53,6 @@ def worker_row(w: WorkerSnapshot) -> Row:
         w.category,
         Text(state, style="bold green" if busy else "dim"),
         "" if w.task_id is None else str(w.task_id),
-        w.handler or "",
+        _handler_cell(w),
         fmt.duration(w.elapsed) if busy else "",
     )

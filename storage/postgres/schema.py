@@ -44,6 +44,7 @@ from ..models import (
     PostgresMeta,
     TaskCountDeltaRow,
     TaskCountRow,
+    TaskProgressRow,
 )
 
 log = logging.getLogger("jobsched.storage")
@@ -78,6 +79,12 @@ def _upgrade_v2(conn: psycopg.Connection[Any]) -> None:
 
 
 def _upgrade_v3(conn: psycopg.Connection[Any]) -> None:
+    """The task_progress table: each running task's latest progress report."""
+    for statement in create_statements((TaskProgressRow,), _DIALECT):
+        conn.execute(statement)
+
+
+def _upgrade_v4(conn: psycopg.Connection[Any]) -> None:
     """Retention and counts without scans: an index of finished tasks by state and finish
     time (what a prune walks); ``task_counts`` and ``task_count_deltas``, kept by
     statement triggers and filled here from a full count. The task table is locked
@@ -98,7 +105,7 @@ def _upgrade_v3(conn: psycopg.Connection[Any]) -> None:
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
-UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2, _upgrade_v3]
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2, _upgrade_v3, _upgrade_v4]
 
 
 def schema_version() -> int:

@@ -527,14 +527,17 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
 
     # --- retention and counts ----------------------------------------------------------
     def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
-        """Delete one batch of finished tasks past ``rule`` (one short statement)."""
+        """Delete one batch of finished tasks past ``rule``, and their progress reports
+        (one short transaction)."""
         if rule.state not in TERMINAL or limit <= 0:
             return 0
         kept = (queries.SPARE_IDS, _ids(spare)) if spare else None
         sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
-        with self._errors:
-            deleted: int = self._conn().execute(sql, params).rowcount
-        return deleted
+        with self._write() as conn:
+            ids = [row[0] for row in conn.execute(sql + " RETURNING id", params).fetchall()]
+            if ids:  # their progress reports go with them
+                conn.execute(query_sql.delete_orphan_progress_sql(len(ids), self._mark), ids)
+        return len(ids)
 
     def compact_counts(self) -> None:
         """Fold ``task_count_deltas`` into ``task_counts``; skipped while another process

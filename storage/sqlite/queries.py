@@ -149,7 +149,7 @@ COUNTS_AND_SCAN = (
 CLEAR_COUNTS = "DELETE FROM task_counts"
 REFILL_COUNTS = FILL_COUNTS
 # A DELETE's rows, for the counters.
-DELETED_ROWS = " RETURNING category, state"
+DELETED_ROWS = " RETURNING id, category, state"
 # Retention: ids some waiter still waits on are left out (one JSON array parameter).
 SPARE_IDS = "id NOT IN (SELECT value FROM json_each(?))"
 

@@ -36,7 +36,15 @@ from jobsched.core.errors import (
 )
 
 from ..ddl import create_statements
-from ..models import CONTROL_ROW, FILL_COUNTS, LIVE, SCHEDULE_MODELS, SQLITE_MODELS, TaskCountRow
+from ..models import (
+    CONTROL_ROW,
+    FILL_COUNTS,
+    LIVE,
+    SCHEDULE_MODELS,
+    SQLITE_MODELS,
+    TaskCountRow,
+    TaskProgressRow,
+)
 from .connection import sqlite_uri
 from .errors import translate_errors
 
@@ -75,6 +83,12 @@ def _upgrade_v3(db: pw.Database) -> None:
 
 
 def _upgrade_v4(db: pw.Database) -> None:
+    """The task_progress table: each running task's latest progress report."""
+    for statement in create_statements((TaskProgressRow,), db):
+        db.execute_sql(statement)
+
+
+def _upgrade_v5(db: pw.Database) -> None:
     """Retention and counts without scans: an index of finished tasks by state and
     finish time (what a prune walks), and ``task_counts``, kept by the store's writes,
     filled here from a full count (inside the upgrade's transaction: no write can slip between)."""
@@ -90,7 +104,7 @@ def _upgrade_v4(db: pw.Database) -> None:
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
-UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3, _upgrade_v4]
+UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5]
 
 
 def schema_version() -> int:

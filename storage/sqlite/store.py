@@ -634,9 +634,14 @@ class SqliteStore(shapes.SqlReads, ScheduleRows):
             return self._delete_rows(conn, sql, params)
 
     def _delete_rows(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
-        """Run a DELETE of tasks and take its rows off the counters."""
+        """Run a DELETE of tasks, take its rows off the counters and delete their
+        progress reports."""
         rows = conn.execute(sql + queries.DELETED_ROWS, params).fetchall()
-        Tally().added(rows, sign=-1).write(conn)
+        Tally().added(((category, state) for _, category, state in rows), sign=-1).write(conn)
+        ids = [row[0] for row in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conn.execute(query_sql.delete_orphan_progress_sql(len(chunk), self._mark), chunk)
         return len(rows)
 
     def compact_counts(self) -> None:

@@ -25,6 +25,7 @@ from jobsched.core import (
 )
 from jobsched.core.bulk import BulkResult
 from jobsched.core.errors import StoreUnavailableError
+from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, Outcome, TaskRecord
 from textual.pilot import Pilot
@@ -203,6 +204,9 @@ class FailingSource:
 
     def queue_heads(self) -> dict[str, float]:
         return self._call("queue_heads", self.inner.queue_heads)
+
+    def progress(self, task_id: int) -> TaskProgress | None:
+        return self._call("progress", lambda: self.inner.progress(task_id))
 
     def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self._call("retry_matching", lambda: self.inner.retry_matching(query, dry_run))

@@ -15,6 +15,7 @@ from jobsched.console.settings import (
     CATEGORY_KEYS,
     DEFAULT_DB,
     ENV_KEYS,
+    METRICS_KEYS,
     RETENTION_KEYS,
     SCHEDULER_KEYS,
     STORAGE_KEYS,
@@ -47,6 +48,7 @@ def loader_keys() -> set[str]:
         | {f"web.{k}" for k in WEB_KEYS}
         | {f"retention.{k}" for k in RETENTION_KEYS}
         | {f"schedules.{k}" for k in SCHEDULE_KEYS}
+        | {f"metrics.{k}" for k in METRICS_KEYS}
     )
 
 
@@ -67,7 +69,8 @@ def real_defaults() -> dict[str, Any]:
                       "schedules.catch_up": "latest", "schedules.max_catch_up": 100,
                       "schedules.grace": 60.0})  # fmt: skip
     kept = {f"retention.{state}": rule for state, rule in DEFAULT_RETENTION.items()}
-    return {**sched, **cats, **schedules, **kept, "storage.db": DEFAULT_DB, "web.token": None}
+    return {**sched, **cats, **schedules, **kept, "storage.db": DEFAULT_DB, "web.token": None,
+            "metrics.listen": None}
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:

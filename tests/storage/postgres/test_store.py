@@ -162,7 +162,8 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     _, schema = pg_schema
     assert tables(admin, schema) == [
         "category_settings", "control", "decisions", "jobsched_meta", "nodes",
-        "schedule_ticks", "schedules", "task_count_deltas", "task_counts", "tasks",
+        "schedule_ticks", "schedules", "task_count_deltas", "task_counts", "task_progress",
+        "tasks",
     ]  # fmt: skip
     assert admin.execute("SELECT application, schema_version FROM jobsched_meta").fetchall() == [
         ("jobsched", schema_version())
