@@ -60,18 +60,20 @@ def test_three_nodes_share_the_work_and_recover_a_killed_one(
         for proc in nodes:
             wait_ready(proc)
         victim = nodes[0]
-        # When one node is SIGKILLed once about 1,500 runs have started (start + end lines)
-        assert wait_for_executions(log, 3000, victim, timeout=120), "the node died by itself"
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=30)
-        killed_at = time.monotonic()
-        mark_killed(log, victim.pid)
         victim_id = next(n.node_id for n in store.nodes() if n.pid == victim.pid)
 
         def held() -> list[int]:
             rows = store.list_tasks(state=RUNNING, limit=1 << 30)
             return [t.id for t in rows if t.owner == victim_id]
 
+        # When one node is SIGKILLed once about 1,500 runs have started (start + end lines),
+        # at a moment it holds claimed tasks (on a busy machine it may have none for a while)
+        assert wait_for_executions(log, 3000, victim, timeout=120), "the node died by itself"
+        _poll(lambda: bool(held()), 60, "the node to be killed to hold a task")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        killed_at = time.monotonic()
+        mark_killed(log, victim.pid)
         held_at_kill = held()
         assert held_at_kill, "the killed node held no task: nothing to recover"
         # Then the others take its tasks back within stale time + one heartbeat interval
