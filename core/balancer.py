@@ -31,6 +31,9 @@ class Demand:
     paused: bool = False
     pinned: int | None = None
     current: int = 0
+    #: the most workers its rate limit keeps busy (rate x average run time, at least 1 and
+    #: its minimum); None: not limited, or no run time known yet
+    rate_cap: int | None = None
 
 
 def has_demand(d: Demand) -> bool:
@@ -91,10 +94,17 @@ def allocate(budget: int, items: Sequence[Demand]) -> dict[str, int]:
         for n in owed[:rest]:
             targets[n] = 1
         return targets
-    useful = {d.name: min(caps[d.name], max(targets[d.name], d.queued + d.running)) for d in hungry}
+    useful = {d.name: min(caps[d.name], max(targets[d.name], _work(d))) for d in hungry}
     rest = _share(rest, targets, useful, demand, floor=dict.fromkeys(owed, 1))
     _share_spare(rest, targets, free, caps)
     return targets
+
+
+def _work(d: Demand) -> int:
+    """How many workers a category's demand can keep busy: one per task, and no more
+    than its rate limit lets start (``rate_cap``)."""
+    tasks = d.queued + d.running
+    return tasks if d.rate_cap is None else min(tasks, d.rate_cap)
 
 
 def _check_weights(items: Sequence[Demand]) -> None:
@@ -242,6 +252,8 @@ def explain(
             why = "no demand, holds spare workers"
         if d.max_workers is not None and new == d.max_workers and d.pinned is None:
             why += f", capped at max {d.max_workers}"
+        elif has_demand(d) and new == d.rate_cap and _work(d) < d.queued + d.running:
+            why += f", capped at {d.rate_cap} by its rate limit (rate x average run time)"
         lines.append(f"{d.name} {old}->{new}: {why}")
     return tuple(lines)
 

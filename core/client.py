@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from . import bulk, synthetic
 from .catalog import Catalog, Directory, Resolved
+from .category_ops import CategoryOperations
 from .client_reads import StoreReads
 from .clock import Clock, SystemClock
 from .commits import CommitFeed
@@ -23,10 +23,8 @@ from .config import (
     MAX_ATTEMPTS,
     CategoryConfig,
     SchedulerConfig,
-    check_capacity,
     check_int,
     check_name,
-    check_priority,
     check_seconds,
 )
 from .engine_hooks import Detached, EngineHooks
@@ -38,6 +36,7 @@ from .payload import (
     check_dedup_key,
     check_submit_item,
     check_task_id,
+    check_task_priority,
     encode_payload,
     resolve_run_at,
 )
@@ -53,7 +52,7 @@ log = logging.getLogger("jobsched")
 SubmitItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
 
 
-class Client(StoreReads, ScheduleMethods):
+class Client(StoreReads, ScheduleMethods, CategoryOperations):
     """Validates and writes tasks and operator changes to a store.
 
     A node composes one; another process (a web app that only enqueues, the CLI) makes
@@ -144,11 +143,15 @@ class Client(StoreReads, ScheduleMethods):
         category: str | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        rate: str | None = None,
+        burst: int | None = None,
     ) -> Callable[[HandlerFn], HandlerFn]:
-        """Register ``fn`` under ``name`` for this scheduler only."""
+        """Register ``fn`` under ``name`` for this scheduler only (``rate``: its limit)."""
 
         def decorate(fn: HandlerFn) -> HandlerFn:
-            self._add_handler(HandlerSpec.of(name, fn, category, max_attempts, timeout))
+            self._add_handler(
+                HandlerSpec.of(name, fn, category, max_attempts, timeout, rate, burst)
+            )
             return fn
 
         return decorate
@@ -162,7 +165,7 @@ class Client(StoreReads, ScheduleMethods):
                 "is not configured",
                 f"Add [categories.{category}] or pass category= one of {', '.join(sorted(self.config.categories))}",
             )
-        self.handlers[spec.name] = replace(spec, category=category)
+        self.handlers[spec.name] = spec.placed(category, self.config.handler_limits.get(spec.name))
 
     # --- categories ------------------------------------------------------------------
     def category_config(
@@ -199,12 +202,14 @@ class Client(StoreReads, ScheduleMethods):
         key: str | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        priority: int = 0,
     ) -> NewTask:
         """Validate one submit and return the row to insert (raises, storing nothing)."""
         where = self._resolve(handler, category)
         text = encode_payload(payload)
         when = resolve_run_at(self.clock.now(), delay, run_at)
         key = check_dedup_key(key)
+        priority = check_task_priority(priority)
         attempts = max_attempts if max_attempts is not None else where.max_attempts
         limit = timeout if timeout is not None else where.timeout
         if max_attempts is not None:
@@ -213,7 +218,7 @@ class Client(StoreReads, ScheduleMethods):
             check_int(f"max_attempts of handler {handler!r}", attempts, 1, MAX_ATTEMPTS)
         if timeout is not None:
             check_seconds(f"timeout of handler {handler!r}", limit, allow_none=True)
-        return NewTask(handler, where.category, text, when, attempts, limit, key)
+        return NewTask(handler, where.category, text, when, attempts, limit, key, priority)
 
     def _resolve(self, handler: str, category: str | None) -> Resolved:
         """What submitting ``handler`` (into ``category``) means, or a typed refusal."""
@@ -236,7 +241,8 @@ class Client(StoreReads, ScheduleMethods):
 
     def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
         """Validate, insert (committed) and return a handle. Options: category, delay,
-        run_at, key, max_attempts, timeout."""
+        run_at, key, max_attempts, timeout, priority (0-9, higher is claimed first within
+        the category)."""
         return TaskHandle(self, self.insert([self.build_task(handler, payload, **options)])[0])
 
     def submit_many(self, items: Sequence[SubmitItem]) -> list[int]:
@@ -288,78 +294,23 @@ class Client(StoreReads, ScheduleMethods):
         TaskFailedError / TaskCancelledError / WaitTimeoutError."""
         return TaskHandle(self, check_task_id(task_id)).result(timeout)
 
-    # --- operator changes (persisted; every node picks them up) ------------------------
-    def _settings_of(self, category: str) -> tuple[dict[str, CategorySettings], CategorySettings]:
-        """Every category's stored settings (one read) and ``category``'s own."""
-        self._category(category)
-        settings = self.store.load_settings()
-        return settings, settings.get(category) or CategorySettings()
-
-    def _save(self, category: str, changed: CategorySettings) -> None:
-        """The one way an operator change is written: save, then let the engine reload
-        its settings once and rebalance."""
-        self.store.save_settings(category, changed)
-        self._engine.settings_changed()
-
-    def set_priority(self, category: str, priority: object) -> float:
-        weight = check_priority(priority, category)
-        _, current = self._settings_of(category)
-        self._save(category, replace(current, priority=weight))
-        return weight
-
-    def set_paused(self, category: str, paused: bool) -> None:
-        _, current = self._settings_of(category)
-        self._save(category, replace(current, paused=paused))
-
-    def pin(self, category: str, workers: int | None) -> None:
-        """Fix a category's worker count (None unpins). Rejected if the budget cannot fit it."""
-        settings, current = self._settings_of(category)
-        if workers is not None:
-            if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-                raise ConfigError("pin", workers, "must be a whole number >= 0", "Use e.g. 2")
-            pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
-            pins[category] = workers
-            cats = {n: self.category_config(n, settings) for n in self.config.categories}
-            check_capacity(self.budget, cats, pins)
-        self._save(category, replace(current, pinned=workers))
-
-    def set_limits(
-        self, category: str, min_workers: int | None = None, max_workers: int | None = None
-    ) -> CategoryConfig:
-        """Change a category's minimum and maximum workers at run time (None: as
-        configured). Persisted; rejected, keeping the old limits, if they are not valid or
-        the budget cannot fit them. Returns the category as it now is."""
-        settings, stored = self._settings_of(category)
-        changed = replace(stored, min_workers=min_workers, max_workers=max_workers)
-        settings[category] = changed
-        cats = {n: self.category_config(n, settings) for n in self.config.categories}
-        cats[category].validate(category, self.budget)
-        pins = {n: s.pinned for n, s in settings.items() if s.pinned is not None}
-        check_capacity(self.budget, cats, pins)
-        self._save(category, changed)
-        return cats[category]
-
     def rebalance(self) -> None:
         """Ask every node of the store to run its balancer now."""
         self.store.request_rebalance()
 
     def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+        self,
+        category: str,
+        count: int = 1,
+        duration_ms: float = 50.0,
+        fail_rate: float = 0.0,
+        priority: int = 0,
     ) -> list[int]:
-        """Submit ``count`` synthetic jobs into ``category`` in one transaction."""
+        """Submit ``count`` synthetic jobs into ``category`` in one transaction, at the
+        task ``priority`` given (0-9)."""
         self._category(category)
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
-            raise ConfigError(
-                "count", count, "must be a whole number from 1 to 1,000,000", "Use e.g. 100"
-            )
-        if not isinstance(duration_ms, (int, float)) or not 0 <= duration_ms <= 3_600_000:
-            raise ConfigError(
-                "duration_ms", duration_ms, "must be 0 to 3,600,000 ms", "Use e.g. 50"
-            )
-        if not isinstance(fail_rate, (int, float)) or not 0 <= fail_rate <= 1:
-            raise ConfigError("fail_rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
-        payload = {"duration_ms": duration_ms, "fail_rate": fail_rate}
-        row = self.build_task(synthetic.NAME, payload, category=category)
+        payload = synthetic.checked_payload(count, duration_ms, fail_rate)
+        row = self.build_task(synthetic.NAME, payload, category=category, priority=priority)
         return self.insert([row] * count)
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:

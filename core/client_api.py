@@ -16,6 +16,7 @@ from .clock import Clock
 from .config import CategoryConfig, SchedulerConfig
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec
+from .limits import RateLimit
 from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .schedule_book import ScheduleBook, ScheduleMethods
@@ -58,15 +59,23 @@ class ClientAPI(ScheduleMethods):
         category: str | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        rate: str | None = None,
+        burst: int | None = None,
     ) -> Callable[[HandlerFn], HandlerFn]:
-        """Register ``fn`` under ``name`` for this scheduler only."""
+        """Register ``fn`` under ``name`` for this scheduler only; ``rate`` (e.g. "5/s")
+        and ``burst`` limit how fast its tasks start, on every node together."""
         return self.client.handler(
-            name, category=category, max_attempts=max_attempts, timeout=timeout
+            name,
+            category=category,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            rate=rate,
+            burst=burst,
         )
 
     def submit(self, handler: str, payload: Any = None, **options: Any) -> TaskHandle:
         """Validate, insert (committed) and return a handle. Options: category, delay,
-        run_at, key, max_attempts, timeout."""
+        run_at, key, max_attempts, timeout, priority (0-9, higher first in its category)."""
         return self.client.submit(handler, payload, **options)
 
     def submit_many(self, items: Sequence[SubmitItem]) -> list[int]:
@@ -80,9 +89,14 @@ class ClientAPI(ScheduleMethods):
         return self.client.insert(rows)
 
     def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+        self,
+        category: str,
+        count: int = 1,
+        duration_ms: float = 50.0,
+        fail_rate: float = 0.0,
+        priority: int = 0,
     ) -> list[int]:
-        return self.client.inject(category, count, duration_ms, fail_rate)
+        return self.client.inject(category, count, duration_ms, fail_rate, priority)
 
     def get(self, task_id: int) -> TaskRecord:
         return self.client.get(task_id)
@@ -148,6 +162,12 @@ class ClientAPI(ScheduleMethods):
 
     def set_paused(self, category: str, paused: bool) -> None:
         self.client.set_paused(category, paused)
+
+    def set_rate(
+        self, category: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        """Limit how fast a category's tasks start (see ``Client.set_rate``)."""
+        return self.client.set_rate(category, rate, burst)
 
     def pin(self, category: str, workers: int | None) -> None:
         self.client.pin(category, workers)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError, InvalidInputError, InvalidNameError, PriorityError
+from .limits import HandlerLimit, RateLimit, parse_rate
 
 #: The largest result a handler may return, as JSON bytes (the payload limit's size).
 MAX_RESULT_BYTES = 1024 * 1024
@@ -135,6 +136,10 @@ class CategoryConfig:
     max_workers: int | None = None
     max_attempts: int = 3
     timeout: float | None = None
+    #: How fast its tasks may start, on every node together: "20/s", "90/min", "1000/h"
+    #: (None: no limit), with at most ``burst`` at once (default 1). See core/limits.py.
+    rate: str | None = None
+    burst: int | None = None
 
     def validate(self, name: str = "", budget: int = MAX_BUDGET) -> CategoryConfig:
         where = f"category {name!r}: " if name else ""
@@ -151,7 +156,12 @@ class CategoryConfig:
             check_int(f"{where}max_workers", self.max_workers, max(1, self.min_workers), MAX_BUDGET)
         check_int(f"{where}max_attempts", self.max_attempts, 1, MAX_ATTEMPTS)
         _check_seconds(f"{where}timeout", self.timeout, allow_none=True)
+        parse_rate(self.rate, self.burst, f"{where}rate")
         return self
+
+    def rate_limit(self) -> RateLimit | None:
+        """The category's rate limit, or None (validated: see :meth:`validate`)."""
+        return parse_rate(self.rate, self.burst)
 
     def cap(self, budget: int) -> int:
         return budget if self.max_workers is None else min(self.max_workers, budget)
@@ -193,6 +203,8 @@ class SchedulerConfig:
     #: A handler's result larger than this (as JSON bytes) is not stored: the task fails
     #: with reason ``result_too_large``.
     max_result_bytes: int = MAX_RESULT_BYTES
+    #: handler name -> its rate limit (``[handlers.NAME]``), over the one it registers
+    handler_limits: Mapping[str, HandlerLimit] = field(default_factory=dict)
     #: Recurring schedules (``core.schedule_spec.ScheduleSpec``), checked against the
     #: handlers when a client is built.
     schedules: tuple[Any, ...] = ()
@@ -202,6 +214,7 @@ class SchedulerConfig:
         object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
         object.__setattr__(self, "retention", MappingProxyType(dict(self.retention)))
         object.__setattr__(self, "handlers", tuple(self.handlers))
+        object.__setattr__(self, "handler_limits", MappingProxyType(dict(self.handler_limits)))
         object.__setattr__(self, "schedules", tuple(self.schedules))
 
     def validate(self) -> SchedulerConfig:
@@ -244,6 +257,9 @@ class SchedulerConfig:
 
         parse_rules(self.retention)
         check_int("max_result_bytes", self.max_result_bytes, 1, 1024 * MAX_RESULT_BYTES)
+        for name, limit in self.handler_limits.items():
+            check_name("handler", name)
+            parse_rate(limit.rate, limit.burst, f"handlers.{name}.rate")
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(

@@ -26,6 +26,7 @@ from .hooks import Hooks
 from .live_settings import LiveSettings
 from .outage import OutageTracker
 from .pool import WorkerPool
+from .rate_gate import RateGate
 from .signals import TaskSignals
 from .store import TaskStore
 from .task import RUNNING, NewTask
@@ -86,6 +87,8 @@ class Dispatcher:
         self.outage = outage or OutageTracker("dispatcher", "the store", monotonic=clock.monotonic)
         #: what the thread sleeps on: the earliest delayed task, task deadlines, wake-ups
         self.timer = timer
+        #: rate limits: claims of a limited category go through the store's token bucket
+        self.gate = RateGate(settings, clock.monotonic, timer.schedule_mono)
         #: False until started and again from stop on: nothing is claimed then
         self.running = False
         self._lock = threading.Lock()  # guards _wanted and _next_due
@@ -222,6 +225,8 @@ class Dispatcher:
         """Read the operator's settings again: give back what newly paused categories
         hold in their FIFO, and claim for resumed ones."""
         paused, resumed = self._settings.reload()
+        with self._direct_lock:  # a limited category always takes the claim path
+            self._nothing_waiting.difference_update(self.gate.limited())
         for category in paused:
             pool = self._pools.pools[category]
             with self._direct_lock:
@@ -241,8 +246,7 @@ class Dispatcher:
                     len(drained),
                     category,
                 )
-        if resumed:
-            self.want(resumed)
+        self.want(self._pools.pools)  # resumed, or a limit set or lifted: claim (or hold) anew
 
     # --- the step ------------------------------------------------------------------------
     def run_once(self) -> None:
@@ -258,7 +262,7 @@ class Dispatcher:
         self._pools.expire(mono)
         with self._lock:
             wanted, self._wanted = self._wanted, set()
-        for category in wanted:
+        for category in wanted | self.gate.due():
             if not self._feed(category, now):
                 with self._lock:
                     self._wanted.add(category)
@@ -300,8 +304,12 @@ class Dispatcher:
             room = window - pool.in_flight()
             if room <= 0 or not pool.accepting or self._settings.paused(category):
                 return True
+            limited = self.gate.is_limited(category)
             try:
-                tasks = self._store.claim(category, room, self._node_id, now)
+                if limited:  # held back for want of tokens: the gate sets a wake-up
+                    tasks = self.gate.claim(self._store, category, room, self._node_id, now)
+                else:
+                    tasks = self._store.claim(category, room, self._node_id, now)
             except Exception:
                 # The claim may have committed even though it reported an error (a
                 # connection lost after COMMIT): look for such rows before claiming again.
@@ -309,7 +317,7 @@ class Dispatcher:
                 raise
             self._claims.add(tasks)
             pool.fifo.put_many(tasks)
-            if len(tasks) < room and not self._store.multi_node:
+            if len(tasks) < room and not self._store.multi_node and not limited:
                 self._nothing_waiting.add(category)
             else:  # the window filled: more may wait (e.g. queued by another process)
                 self._nothing_waiting.discard(category)
@@ -320,7 +328,8 @@ class Dispatcher:
         to ``prefetch`` waiting per worker (see :func:`prefetch`). A larger window claims
         in bigger batches (fewer transactions); the start journal keeps a crash from
         charging the waiting ones an attempt, and a graceful stop gives them back."""
-        return pool.target * (1 + self.prefetch(pool))
+        limited = self.gate.is_limited(pool.category)  # claims only for free workers
+        return pool.target * (1 + (0 if limited else self.prefetch(pool)))
 
     def prefetch(self, pool: WorkerPool) -> int:
         return prefetch(pool.avg_run, self._prefetch_cap)

@@ -131,6 +131,10 @@ class PriorityError(ConfigError):
     """A priority weight that is not a finite number above zero."""
 
 
+class TaskPriorityError(InvalidInputError):
+    """A task's priority that is not a whole number from 0 to 9."""
+
+
 class TaskNotFoundError(InvalidInputError):
     def __init__(self, task_id: object) -> None:
         super().__init__(

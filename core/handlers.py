@@ -12,11 +12,12 @@ import importlib
 import inspect
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import MAX_ATTEMPTS, check_int, check_name, check_seconds
 from .errors import ConfigError, SchedulerStateError
+from .limits import HandlerLimit, RateLimit, parse_rate
 from .progress import ProgressReporter, make_progress
 
 HandlerFn = Callable[[Any], Any]
@@ -30,12 +31,18 @@ class HandlerSpec:
     max_attempts: int | None = None
     timeout: float | None = None
     module: str = ""
+    #: its own rate limit ("5/s", with ``burst``), drawn on in its category's claims
+    rate: str | None = None
+    burst: int | None = None
     #: True for an ``async def`` handler (or a callable whose ``__call__`` is one): the
     #: engine runs its coroutine to completion on the worker's event loop.
     is_async: bool = field(init=False, default=False, compare=False)
+    rate_limit: RateLimit | None = field(init=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_async", _is_coroutine_function(self.fn))
+        limit = parse_rate(self.rate, self.burst, f"rate of handler {self.name!r}")
+        object.__setattr__(self, "rate_limit", limit)
 
     @classmethod
     def of(
@@ -45,6 +52,8 @@ class HandlerSpec:
         category: str | None,
         max_attempts: int | None,
         timeout: float | None,
+        rate: str | None = None,
+        burst: int | None = None,
     ) -> HandlerSpec:
         """A validated spec; ``category`` defaults to the part of ``name`` before the dot."""
         return cls(
@@ -54,7 +63,16 @@ class HandlerSpec:
             max_attempts,
             timeout,
             getattr(fn, "__module__", ""),
+            rate,
+            burst,
         ).validate()
+
+    def placed(self, category: str, configured: HandlerLimit | None) -> HandlerSpec:
+        """This handler in ``category``, with the configuration's rate limit for it
+        (``[handlers.NAME]``) in place of its own, if there is one."""
+        if configured is None:
+            return replace(self, category=category)
+        return replace(self, category=category, rate=configured.rate, burst=configured.burst)
 
     def validate(self) -> HandlerSpec:
         check_name("handler", self.name)
@@ -114,14 +132,17 @@ def handler(
     category: str | None = None,
     max_attempts: int | None = None,
     timeout: float | None = None,
+    rate: str | None = None,
+    burst: int | None = None,
 ) -> Callable[[HandlerFn], HandlerFn]:
     """Register a handler for every scheduler whose config lists this module.
 
-    ``category`` defaults to the part of ``name`` before the first dot.
+    ``category`` defaults to the part of ``name`` before the first dot; ``rate`` and
+    ``burst`` limit how fast its tasks start (see ``core/limits.py``).
     """
 
     def decorate(fn: HandlerFn) -> HandlerFn:
-        spec = HandlerSpec.of(name, fn, category, max_attempts, timeout)
+        spec = HandlerSpec.of(name, fn, category, max_attempts, timeout, rate, burst)
         with _REGISTRY_LOCK:
             _REGISTRY[name] = spec
         return fn

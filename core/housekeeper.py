@@ -24,6 +24,7 @@ from .config import SchedulerConfig
 from .counters import NodeCounters
 from .errors import StorageError
 from .hooks import Hooks
+from .limits import rate_cap
 from .live_settings import LiveSettings
 from .outage import OutageTracker
 from .signals import TaskSignals
@@ -153,6 +154,7 @@ class Housekeeper:
             self._want(set(self._pools.pools))
 
     def demands(self) -> list[Demand]:
+        """What the balancer weighs, per category (see ``balancer.Demand``)."""
         counts = self.counts
         items = []
         for name, pool in self._pools.pools.items():
@@ -170,6 +172,7 @@ class Housekeeper:
                     paused=settings.paused,
                     pinned=settings.pinned,
                     current=pool.target,
+                    rate_cap=rate_cap(self._settings.limits.get(name), pool.avg_run, cat),
                 )
             )
         return items

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .config import CategoryConfig
+from .handlers import HandlerSpec
+from .limits import NO_LIMIT, RateLimit
 from .store import TaskStore
 from .task import CategorySettings
 
@@ -15,11 +17,16 @@ def effective_category(cat: CategoryConfig, stored: CategorySettings | None) -> 
     """The configured category with persisted operator changes applied."""
     if stored is None:
         return cat
+    rate, burst = cat.rate, cat.burst
+    if stored.rate is not None:  # the operator's limit replaces the configured one
+        rate, burst = (None, None) if stored.rate == NO_LIMIT else (stored.rate, stored.burst)
     return replace(
         cat,
         priority=stored.priority if stored.priority is not None else cat.priority,
         min_workers=stored.min_workers if stored.min_workers is not None else cat.min_workers,
         max_workers=stored.max_workers if stored.max_workers is not None else cat.max_workers,
+        rate=rate,
+        burst=burst,
     )
 
 
@@ -27,12 +34,23 @@ class LiveSettings:
     """A cache of the store's category settings, read again by :meth:`reload` when an
     operator changes them here or the store's settings version moves."""
 
-    def __init__(self, store: TaskStore, categories: Mapping[str, CategoryConfig]) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        categories: Mapping[str, CategoryConfig],
+        handlers: Mapping[str, HandlerSpec] | None = None,
+    ) -> None:
         self._store = store
         self._categories = categories
         self._lock = threading.Lock()
         self.by_category: dict[str, CategorySettings] = {}
         self.version = -1
+        #: category -> its rate limit now (configured, or as the operator changed it)
+        self.limits: dict[str, RateLimit | None] = {
+            name: cat.rate_limit() for name, cat in categories.items()
+        }
+        #: the handlers registered now (the client's live dict): their rate limits
+        self.handlers: Mapping[str, HandlerSpec] = handlers if handlers is not None else {}
 
     def get(self, category: str) -> CategorySettings:
         return self.by_category.get(category) or CategorySettings()
@@ -53,4 +71,5 @@ class LiveSettings:
             self.by_category = settings
             self.version = version
             now = {c for c in self._categories if self.paused(c)}
+            self.limits = {name: self.category(name).rate_limit() for name in self._categories}
         return now - was, was - now

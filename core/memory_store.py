@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from .memory_limits import MemoryLimits
 from .memory_prune import MemoryPrune
 from .memory_schedules import MemorySchedules
 from .progress import TaskProgress
@@ -31,7 +32,7 @@ from .task import (
 )
 
 
-class MemoryStore(MemorySchedules, MemoryPrune):
+class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -46,10 +47,12 @@ class MemoryStore(MemorySchedules, MemoryPrune):
         self._rows: dict[int, TaskRecord] = {}
         self._progress: dict[int, TaskProgress] = {}
         self._ids = itertools.count(1)
-        self._queued: dict[str, list[int]] = defaultdict(list)  # heap of ids per category
+        # heap of (-priority, id) per category: the claim order
+        self._queued: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._scheduled: list[tuple[float, int]] = []  # heap of (run_at, id)
         self._dedup: dict[str, int] = {}
         self._started: set[tuple[int, int]] = set()
+        self._buckets: dict[str, tuple[float, float]] = {}  # token buckets by key
         self.opened = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -80,7 +83,7 @@ class MemoryStore(MemorySchedules, MemoryPrune):
                         report.orphaned.append(row.id)
                     else:
                         row.state = QUEUED
-                        heapq.heappush(self._queued[row.category], row.id)
+                        self._queue(row)
                         report.requeued.append(row.id)
         return report
 
@@ -116,6 +119,7 @@ class MemoryStore(MemorySchedules, MemoryPrune):
                 max_attempts=new.max_attempts,
                 timeout=new.timeout,
                 dedup_key=new.dedup_key,
+                priority=new.priority,
             )
             self._rows[row.id] = row
             self._enqueue(row)
@@ -133,9 +137,12 @@ class MemoryStore(MemorySchedules, MemoryPrune):
                 claimed.append(replace(row))
         return claimed
 
+    def _queue(self, row: TaskRecord) -> None:
+        heapq.heappush(self._queued[row.category], (-row.priority, row.id))
+
     def _enqueue(self, row: TaskRecord) -> None:
         if row.state == QUEUED:
-            heapq.heappush(self._queued[row.category], row.id)
+            self._queue(row)
         else:
             heapq.heappush(self._scheduled, (row.run_at, row.id))
 
@@ -148,7 +155,7 @@ class MemoryStore(MemorySchedules, MemoryPrune):
                 if row is None or row.state != SCHEDULED or row.run_at != run_at:
                     continue  # stale heap entry
                 row.state = QUEUED
-                heapq.heappush(self._queued[row.category], row.id)
+                self._queue(row)
                 moved += 1
         return moved
 
@@ -167,14 +174,9 @@ class MemoryStore(MemorySchedules, MemoryPrune):
         with self._lock:
             heap = self._queued.get(category)
             while heap and len(claimed) < limit:
-                row = self._rows.get(heapq.heappop(heap))
-                if row is None or row.state != QUEUED:
-                    continue
-                row.state = RUNNING
-                row.owner = owner
-                row.attempts += 1
-                row.started_at = now
-                claimed.append(replace(row))
+                row = self._rows.get(heapq.heappop(heap)[1])
+                if row is not None and row.state == QUEUED:
+                    claimed += self._claim(owner, now, [row.id])
         return claimed
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -243,7 +245,7 @@ class MemoryStore(MemorySchedules, MemoryPrune):
                 row.state = QUEUED
                 row.owner = None
                 row.attempts = max(0, row.attempts - 1)
-                heapq.heappush(self._queued[row.category], row.id)
+                self._queue(row)
                 released += 1
         return released
 
@@ -296,7 +298,7 @@ class MemoryStore(MemorySchedules, MemoryPrune):
                 row.finished_at = None
                 row.result = row.error = row.reason = None
                 row.cancel_requested = False
-                heapq.heappush(self._queued[row.category], row.id)
+                self._queue(row)
                 done.append(row.id)
         return done
 
@@ -371,7 +373,7 @@ class MemoryStore(MemorySchedules, MemoryPrune):
             for category in categories:
                 heap = self._queued.get(category, [])
                 while heap:  # drop stale entries, as claim would
-                    row = self._rows.get(heap[0])
+                    row = self._rows.get(heap[0][1])
                     if row is not None and row.state == QUEUED:
                         heads[category] = row.run_at
                         break

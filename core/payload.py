@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import MAX_SECONDS, check_seconds
-from .errors import InvalidInputError, PayloadError, ScheduleError
+from .errors import InvalidInputError, PayloadError, ScheduleError, TaskPriorityError
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -18,7 +18,11 @@ MAX_DELAY = MAX_SECONDS  # ten years: anything longer is a mistake
 #: (and a JSON column) expect; a larger one is passed as a string.
 MAX_INT = 2**63 - 1
 #: The keyword options of one submit.
-SUBMIT_OPTIONS = ("category", "delay", "run_at", "key", "max_attempts", "timeout")
+SUBMIT_OPTIONS = (
+    "category", "delay", "run_at", "key", "max_attempts", "timeout", "priority",
+)  # fmt: skip
+#: A task's priority within its category: 0 to 9, higher claimed first; 0 by default.
+MIN_TASK_PRIORITY, MAX_TASK_PRIORITY = 0, 9
 #: The longest dedup key, in characters.
 MAX_KEY_CHARS = 200
 
@@ -168,6 +172,22 @@ def check_dedup_key(key: object) -> str | None:
             "Use text that encodes as UTF-8, e.g. a hex digest",
         ) from None
     return key
+
+
+def check_task_priority(value: object) -> int:
+    """A task's priority: a whole number from 0 to 9 (bools, floats and text refused)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_TASK_PRIORITY <= value <= MAX_TASK_PRIORITY
+    ):
+        raise TaskPriorityError(
+            "task priority",
+            value,
+            f"must be a whole number from {MIN_TASK_PRIORITY} to {MAX_TASK_PRIORITY}",
+            "Use e.g. priority=9 to run it before the category's waiting tasks (0: default)",
+        )
+    return value
 
 
 def check_submit_item(item: object, index: int) -> None:

@@ -94,7 +94,7 @@ class Scheduler(ClientAPI):
         self.client = Client(config, store, steady, engine=link, waiters=self.waiters)
         config = self.client.config
         self.metrics = Metrics(list(config.categories))
-        self.settings = LiveSettings(store, config.categories)
+        self.settings = LiveSettings(store, config.categories, self.client.handlers)
         self.timer = Timer(steady)
         # Task events: logged once each, and queued for the hooks if any (see on()).
         self.hooks = Hooks(threaded)
@@ -332,6 +332,7 @@ class Scheduler(ClientAPI):
             metrics=self.metrics,
             decisions=self.housekeeper.decisions(),
             abandoned_threads=self.workers.abandoned_threads,
+            held=frozenset(c for c in self.dispatcher.gate.held() if not self.settings.paused(c)),
             heads=self.housekeeper.heads,
             balancer_decisions=self.housekeeper.decisions_made,
             store_errors={name: t.failures for name, t in self.outages.items()},

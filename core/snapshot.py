@@ -81,6 +81,11 @@ class CategorySnapshot:
     # Run time of this category's latest tasks (seconds), median and 95th percentile.
     run_p50: float | None = None
     run_p95: float | None = None
+    #: its rate limits in force ("20/s burst 5; web.fetch 5/s": its own, then its
+    #: handlers'), or None; ``held``: a limit holds back tasks that wait (they start as
+    #: tokens come)
+    limit: str | None = None
+    held: bool = False
     #: Queue latency: seconds the longest-waiting due task has waited (None: none waits).
     latency: float | None = None
     #: Every run time since the node started, in cumulative buckets (None: not known,
@@ -185,16 +190,18 @@ def build_snapshot(
     metrics: Metrics,
     decisions: tuple[dict[str, Any], ...],
     abandoned_threads: int,
+    held: frozenset[str] = frozenset(),
     heads: Mapping[str, float] | None = None,
     balancer_decisions: int = 0,
     store_errors: Mapping[str, int] | None = None,
 ) -> Snapshot:
     """A node's :class:`Snapshot` from its units' state (``Scheduler.snapshot``);
-    ``heads`` is the store's :meth:`~.store.TaskStore.queue_heads` as last read."""
+    ``heads`` is the store's :meth:`~.store.TaskStore.queue_heads` as last read, ``held``
+    the categories whose rate limits hold back waiting tasks now."""
     rates = metrics.rates()
     heads = heads or {}
     cats = tuple(
-        _category_snapshot(name, pool, settings, counts.get(name, {}), workers, rates)
+        _category_snapshot(name, pool, settings, counts.get(name, {}), workers, rates, held)
         for name, pool in pools.items()
     )
     cats = tuple(
@@ -233,8 +240,13 @@ def _category_snapshot(
     per: Mapping[str, int],
     workers: tuple[WorkerSnapshot, ...],
     rates: Mapping[str, float],
+    held: frozenset[str],
 ) -> CategorySnapshot:
     cat = settings.category(name)
+    limit = settings.limits.get(name)
+    limits = [] if limit is None else [limit.describe()]
+    limits += [f"{h} {s.rate_limit.describe()}" for h, s in settings.handlers.items()
+               if s.rate_limit is not None and s.category == name]  # fmt: skip
     stored = settings.get(name)
     fifo = pool.fifo.qsize()
     queued, running = operator_view(per, fifo)
@@ -260,5 +272,7 @@ def _category_snapshot(
         rate=rates.get(name, 0.0),
         run_p50=run_p50,
         run_p95=run_p95,
+        limit="; ".join(limits) or None,
+        held=name in held,
         run_histogram=pool.run_histogram.read(),
     )

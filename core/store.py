@@ -8,8 +8,9 @@ in-memory one (:mod:`.memory_store`) included.
 Rules every store keeps:
 - ``insert`` returns only after the rows are durable; a batch is one transaction; a dedup
   key that matches a non-terminal task returns that task's id instead of inserting.
-- ``claim`` moves due ``queued`` rows of one category, lowest id first, to ``running``
-  with ``owner`` set and ``attempts`` incremented, and returns them.
+- ``claim`` moves due ``queued`` rows of one category, highest ``priority`` first and
+  lowest id first among equals (:func:`.task.claim_order`), to ``running`` with
+  ``owner`` set and ``attempts`` incremented, and returns them in that order.
 - ``finish`` applies an outcome only while ``id``, ``owner``, ``attempts`` and
   ``state = 'running'`` still match (the fence) and returns which ones applied.
 - ``record_start`` notes, before a handler runs, that an attempt really began; it must
@@ -29,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .claim_plan import ClaimLimits
+from .limits import Claimed
 from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .retention import PruneRule
@@ -101,6 +104,15 @@ class TaskStore(Protocol):
 
     def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]: ...
 
+    def claim_limited(
+        self, category: str, limit: int, owner: str, now: float, limits: ClaimLimits
+    ) -> Claimed:
+        """``claim``, but only the tasks the token buckets of ``limits`` pay for (the
+        category's, and each limited handler's), taking the tokens in the claim's own
+        transaction (so every node of a shared store draws on the same buckets; a missing
+        bucket starts full): a :class:`~.claim_plan.ClaimPlan`. ``Claimed.wait`` is the
+        seconds until the next token when queued tasks were held back for want of one."""
+
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]: ...
 
     def release(self, ids: Iterable[int], owner: str) -> int:
@@ -129,7 +141,7 @@ class TaskStore(Protocol):
         task's report goes with it."""
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
-        """category -> ``run_at`` of the queued task it claims next (the lowest queued id),
+        """category -> ``run_at`` of the queued task it claims next (in claim order),
         for the console's "oldest waiting" age; categories with nothing queued are left
         out. An index walk per category, however long the queue."""
 

@@ -38,6 +38,8 @@ class NewTask:
     max_attempts: int
     timeout: float | None = None
     dedup_key: str | None = None
+    #: 0-9, higher first within the category (see ``config.check_task_priority``)
+    priority: int = 0
 
     def claimed(self, task_id: int, now: float, owner: str) -> TaskRecord:
         """The row of this task inserted already claimed by ``owner`` at ``now``: what a
@@ -45,6 +47,7 @@ class NewTask:
         return TaskRecord(
             task_id, self.handler, self.category, RUNNING, self.payload, self.run_at, now,
             self.max_attempts, 1, self.timeout, started_at=now, owner=owner,
+            priority=self.priority,
         )  # fmt: skip
 
 
@@ -70,6 +73,7 @@ class TaskRecord:
     finished_at: float | None = None
     owner: str | None = None
     cancel_requested: bool = False
+    priority: int = 0
 
     def payload_value(self) -> Any:
         return None if self.payload == "null" else json.loads(self.payload)
@@ -92,11 +96,18 @@ class TaskRecord:
             "max_attempts": self.max_attempts,
             "timeout": self.timeout,
             "dedup_key": self.dedup_key,
+            "priority": self.priority,
             "created_at": self.created_at,
             "run_at": self.run_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
+
+
+def claim_order(task: TaskRecord) -> tuple[int, int]:
+    """The order tasks of one category are claimed in: higher priority first, then lower
+    id (first in, first out among equals)."""
+    return (-task.priority, task.id)
 
 
 @dataclass(slots=True)
@@ -157,6 +168,9 @@ class CategorySettings:
     pinned: int | None = None
     min_workers: int | None = None
     max_workers: int | None = None
+    #: a rate limit ("20/s"), or "none" to lift a configured one
+    rate: str | None = None
+    burst: int | None = None
 
 
 @dataclass(slots=True)

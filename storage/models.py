@@ -45,7 +45,7 @@ LIVE = f"state IN ({quoted(LIVE_STATES)})"
 TASK_FIELDS = (
     "id", "handler", "category", "state", "payload", "run_at", "created_at", "max_attempts",
     "attempts", "timeout", "dedup_key", "result", "error", "reason", "started_at",
-    "finished_at", "owner", "cancel_requested",
+    "finished_at", "owner", "cancel_requested", "priority",
 )  # fmt: skip
 TASK_COLUMNS = ", ".join(TASK_FIELDS)
 
@@ -106,15 +106,28 @@ class _Tasks(_Base):
     cancel_requested = FlagField()
 
 
+def _priority_field() -> pw.IntegerField:
+    """A task's priority within its category (0-9, higher claimed first); declared last in
+    each backend's table, where the upgrade that added it put it."""
+    return pw.IntegerField(constraints=[_default("0")])
+
+
 class SqliteTasks(_Tasks):
     id = TaskIdField()
+    priority = _priority_field()
 
     class Meta:
         table_name = "tasks"
 
 
-# claim: WHERE category = ? AND state = 'queued' ORDER BY id
-SqliteTasks.add_index(SqliteTasks.category, SqliteTasks.state, SqliteTasks.id, name="tasks_claim")
+# claim: WHERE category = ? AND state = 'queued' ORDER BY priority DESC, id
+SqliteTasks.add_index(
+    SqliteTasks.category,
+    SqliteTasks.state,
+    SqliteTasks.priority.desc(),
+    SqliteTasks.id,
+    name="tasks_claim",
+)
 # promote_due / next_run_at: WHERE state = 'scheduled' [AND run_at <= ?]; also serves the
 # small lookups by state = 'running' (recover, cancel_requests).
 SqliteTasks.add_index(SqliteTasks.state, SqliteTasks.run_at, name="tasks_state_run_at")
@@ -148,6 +161,7 @@ class PostgresTasks(_Tasks):
     # Set (fenced by the attempt) before the handler runs: recovery counts only runs that
     # began. SQLite keeps this in a journal beside the file instead.
     run_began = FlagField()
+    priority = _priority_field()
 
     class Meta:
         table_name = "tasks"
@@ -155,10 +169,11 @@ class PostgresTasks(_Tasks):
         table_settings = ("WITH (fillfactor = 90)",)
 
 
-# claim: WHERE category = ? AND state = 'queued' ORDER BY id; only queued rows.
+# claim: WHERE category = ? AND state = 'queued' ORDER BY priority DESC, id; only queued rows.
 PostgresTasks.add_index(
     PostgresTasks.index(
         PostgresTasks.category,
+        PostgresTasks.priority.desc(),
         PostgresTasks.id,
         where=pw.SQL(f"state = '{QUEUED}'"),
         name="tasks_claim",
@@ -278,9 +293,22 @@ class CategorySettingsRow(_Base):
     pinned = pw.IntegerField(null=True)
     min_workers = pw.IntegerField(null=True)
     max_workers = pw.IntegerField(null=True)
+    rate = pw.TextField(null=True)  # "20/s"; "none" lifts a configured limit
+    burst = pw.IntegerField(null=True)
 
     class Meta:
         table_name = "category_settings"
+
+
+class RateLimiterRow(_Base):
+    """A token bucket (``core/limits.py``): read and written in the claim's transaction."""
+
+    name = pw.TextField(primary_key=True)  # "category:web"
+    tokens = pw.DoubleField()
+    updated_at = pw.DoubleField()  # epoch seconds (PostgreSQL: the server's clock)
+
+    class Meta:
+        table_name = "rate_limiters"
 
 
 class ControlRow(_Base):
@@ -403,6 +431,7 @@ SQLITE_MODELS: tuple[type[pw.Model], ...] = (
     ControlRow,
     DecisionRow,
     SqliteNodes,
+    RateLimiterRow,
     *SCHEDULE_MODELS,
     TaskProgressRow,
 )
@@ -415,6 +444,7 @@ POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     ControlRow,
     DecisionRow,
     PostgresNodes,
+    RateLimiterRow,
     *SCHEDULE_MODELS,
     TaskProgressRow,
 )

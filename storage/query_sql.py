@@ -87,10 +87,11 @@ def delete_finished_sql(count: int, mark: str) -> str:
 
 
 def queue_head_sql(mark: str) -> str:
-    """The ``run_at`` of one category's next task to claim (the lowest queued id): a walk
-    of the claim index, however long the queue."""
+    """The ``run_at`` of one category's next task to claim (highest priority, then lowest
+    queued id): a walk of the claim index, however long the queue."""
     return (
-        f"SELECT run_at FROM tasks WHERE category = {mark} AND state = 'queued' ORDER BY id LIMIT 1"
+        f"SELECT run_at FROM tasks WHERE category = {mark} AND state = 'queued'"
+        " ORDER BY priority DESC, id LIMIT 1"
     )
 
 

@@ -173,8 +173,8 @@ def count_differences(rows: Iterable[Sequence[Any]]) -> list[CountDifference]:
 
 def settings_from(rows: Iterable[Sequence[Any]]) -> dict[str, CategorySettings]:
     return {
-        category: CategorySettings(priority, bool(paused), pinned, low, high)
-        for category, priority, paused, pinned, low, high in rows
+        category: CategorySettings(priority, bool(paused), pinned, low, high, rate, burst)
+        for category, priority, paused, pinned, low, high, rate, burst in rows
     }
 
 
@@ -186,6 +186,8 @@ def settings_values(category: str, settings: CategorySettings) -> tuple[Any, ...
         settings.pinned,
         settings.min_workers,
         settings.max_workers,
+        settings.rate,
+        settings.burst,
     )
 
 

@@ -59,8 +59,9 @@ def new(
     max_attempts: int = 3,
     timeout: float | None = None,
     key: str | None = None,
+    priority: int = 0,
 ) -> NewTask:
-    return NewTask(handler, category, payload, run_at, max_attempts, timeout, key)
+    return NewTask(handler, category, payload, run_at, max_attempts, timeout, key, priority)
 
 
 def done(task: TaskRecord, state: str = SUCCEEDED, at: float = T0 + 5, **fields: object) -> Outcome:
@@ -215,6 +216,91 @@ class StoreContract(ScheduleContract):
         store.insert([new() for _ in range(20)], T0)
         ids = [t.id for t in store.claim("email", 20, NODE, T0)]
         assert ids == sorted(ids)
+
+    # --- priority within a category -----------------------------------------------------
+    def test_claim_takes_higher_priorities_first_and_fifo_among_equals(
+        self, store: TaskStore
+    ) -> None:
+        # Given a batch of mixed priorities, then a single urgent task
+        ids = store.insert([new(priority=p) for p in (0, 5, 0, 5, 9, 0)], T0)
+        [urgent] = store.insert([new(priority=9)], T0)
+        # When they are claimed a few at a time
+        first = store.claim("email", 3, NODE, T0 + 1)
+        rest = store.claim("email", 10, NODE, T0 + 2)
+        # Then 9s, then 5s, then 0s, each level in id order, and records carry the priority
+        assert [t.id for t in first + rest] == [ids[4], urgent, ids[1], ids[3], ids[0],
+                                                ids[2], ids[5]]  # fmt: skip
+        assert [t.priority for t in first] == [9, 9, 5]
+        assert store.queue_heads(["email"]) == {}
+
+    def test_queue_heads_follow_the_claim_order(self, store: TaskStore) -> None:
+        store.insert([new(run_at=T0 - 30), new(run_at=T0 - 10, priority=3)], T0)
+        assert store.queue_heads(["email"]) == {"email": T0 - 10}
+
+    def test_priority_is_kept_by_retries_releases_and_delays(self, store: TaskStore) -> None:
+        # Given an urgent task that fails once and is retried at once, and a delayed one
+        [plain] = store.insert([new()], T0)
+        [urgent] = self.running(store, priority=7)
+        store.finish([done(urgent, SCHEDULED, at=T0 + 5, error="e", run_at=T0 + 5)])
+        [later] = store.insert([new(run_at=T0 + 10, priority=7)], T0)
+        # When the delayed one comes due
+        assert store.promote_due(T0 + 10) == 1
+        # Then both join priority 7, ahead of the older plain task, in id order
+        claimed = store.claim("email", 3, NODE, T0 + 11)
+        assert [t.id for t in claimed] == [urgent.id, later, plain]
+        # And a released (given back) task, and one retried by the operator, keep it too
+        assert store.release([urgent.id], NODE) == 1
+        store.finish([done(claimed[1], FAILED, error="e")])
+        assert store.retry([later], T0 + 12) == [later]
+        again = store.claim("email", 2, NODE, T0 + 13)
+        assert [(t.id, t.priority) for t in again] == [(urgent.id, 7), (later, 7)]
+
+    def test_insert_claimed_keeps_the_priority(self, store: TaskStore) -> None:
+        [task] = store.insert_claimed([new(priority=4)], T0, NODE)
+        assert task.priority == 4 and store.get(task.id) == task
+
+    # --- claim_limited (rate limits) ------------------------------------------------------
+    def test_claim_limited_takes_only_what_the_bucket_pays_for(self, store: TaskStore) -> None:
+        from jobsched.core.claim_plan import ClaimLimits
+        from jobsched.core.limits import RateLimit
+
+        rate = RateLimit(1 / 3600, 3, "1/h")  # refills a token an hour: none during the test
+        slow = ClaimLimits(("category:email", rate))
+        # Given one queued task and a full bucket of 3
+        store.insert([new()], T0)
+        first = store.claim_limited("email", 10, NODE, T0, slow)
+        # Then it is claimed, nothing is held back, and the unused tokens are kept
+        assert [t.state for t in first.tasks] == [RUNNING] and first.wait is None
+        ids = store.insert([new(priority=p) for p in (0, 0, 5, 0)], T0)
+        second = store.claim_limited("email", 10, NODE, T0, slow)
+        assert [t.id for t in second.tasks] == [ids[2], ids[0]]
+        # And with the bucket empty the rest are held, with the wait for the next token
+        assert second.wait is not None and 3500 < second.wait <= 3600
+        third = store.claim_limited("email", 10, NODE, T0, slow)
+        assert third.tasks == [] and third.wait is not None
+        assert store.counts()["email"][QUEUED] == 2
+        # While another bucket, and a plain claim, are not touched by this one
+        other = store.claim_limited("email", 1, NODE, T0, ClaimLimits(("category:x", rate)))
+        assert len(other.tasks) == 1 and len(store.claim("email", 10, NODE, T0)) == 1
+
+    def test_claim_limited_skips_a_handler_whose_bucket_is_empty(self, store: TaskStore) -> None:
+        from jobsched.core.claim_plan import ClaimLimits
+        from jobsched.core.limits import RateLimit
+
+        # Given "slow" handler tasks at the head of the queue, its bucket holding 2 tokens,
+        # and "fast" (unlimited) tasks behind them
+        rate = RateLimit(1 / 3600, 2, "1/h")
+        limits = ClaimLimits(None, {"slow.job": ("handler:slow.job", rate)})
+        slow = store.insert([new(handler="slow.job") for _ in range(5)], T0)
+        fast = store.insert([new(handler="fast.job") for _ in range(3)], T0)
+        # When a claim of up to 6 goes through the buckets
+        claimed = store.claim_limited("email", 6, NODE, T0, limits)
+        # Then two slow tasks are claimed, the rest held back, and the fast ones pass them
+        assert [t.id for t in claimed.tasks] == slow[:2] + fast
+        assert claimed.wait is not None and claimed.wait > 3000
+        again = store.claim_limited("email", 6, NODE, T0, limits)
+        assert again.tasks == [] and again.wait is not None
+        assert store.counts()["email"][QUEUED] == 3
 
     # --- insert_claimed (the direct hand-off) -------------------------------------------
     def test_insert_claimed_stores_what_a_claim_would_return(self, store: TaskStore) -> None:

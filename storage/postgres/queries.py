@@ -28,11 +28,12 @@ LIVE_IDS_FOR_KEYS = f"SELECT dedup_key, id FROM tasks WHERE dedup_key = ANY(%s) 
 NEXT_IDS = "SELECT nextval('tasks_id_seq') FROM generate_series(1, %s)"
 INSERT_TASKS = (
     "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
-    " max_attempts, timeout, dedup_key)"
+    " max_attempts, timeout, dedup_key, priority)"
     " SELECT u.id, u.handler, u.category, u.state, u.payload, u.run_at, %s, u.max_attempts,"
-    " u.timeout, u.dedup_key FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
-    " %s::text[], %s::float8[], %s::integer[], %s::float8[], %s::text[])"
-    " AS u(id, handler, category, state, payload, run_at, max_attempts, timeout, dedup_key)"
+    " u.timeout, u.dedup_key, u.priority FROM unnest(%s::bigint[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::float8[], %s::integer[], %s::float8[], %s::text[],"
+    " %s::integer[]) AS u(id, handler, category, state, payload, run_at, max_attempts,"
+    " timeout, dedup_key, priority)"
     # A live task with the same key committed by another process meanwhile: skip the row;
     # the caller then looks the winner up.
     f" ON CONFLICT (dedup_key) WHERE {LIVE} DO NOTHING RETURNING id"
@@ -40,11 +41,11 @@ INSERT_TASKS = (
 # Due tasks inserted already claimed by a node (the direct hand-off), ids from NEXT_IDS.
 INSERT_CLAIMED = (
     "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
-    " max_attempts, attempts, timeout, owner, started_at, run_began)"
+    " max_attempts, attempts, timeout, owner, started_at, run_began, priority)"
     " SELECT u.id, u.handler, u.category, 'running', u.payload, u.run_at, %s, u.max_attempts,"
-    " 1, u.timeout, %s, %s, false FROM unnest(%s::bigint[], %s::text[], %s::text[],"
-    " %s::text[], %s::float8[], %s::integer[], %s::float8[])"
-    " AS u(id, handler, category, payload, run_at, max_attempts, timeout)"
+    " 1, u.timeout, %s, %s, false, u.priority FROM unnest(%s::bigint[], %s::text[],"
+    " %s::text[], %s::text[], %s::float8[], %s::integer[], %s::float8[], %s::integer[])"
+    " AS u(id, handler, category, payload, run_at, max_attempts, timeout, priority)"
 )
 
 # --- the timer ----------------------------------------------------------------------------
@@ -56,9 +57,32 @@ NEXT_RUN_AT = "SELECT min(run_at) FROM tasks WHERE state = 'scheduled'"
 # behind each other; a row another transaction holds is simply left for the next claim.
 CLAIM = (
     "WITH picked AS (SELECT id FROM tasks WHERE category = %s AND state = 'queued'"
-    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED)"
     " UPDATE tasks AS t SET state = 'running', owner = %s, attempts = t.attempts + 1,"
     " started_at = %s, run_began = false FROM picked WHERE t.id = picked.id"
+    f" RETURNING {_T_COLUMNS}"
+)
+# A token bucket (core/limits.py), locked, read and written in the claim's transaction.
+# Time is the server's clock, so nodes whose clocks differ still share one rate.
+ENSURE_LIMITER = (
+    "INSERT INTO rate_limiters (name, tokens, updated_at)"
+    " VALUES (%s, %s, extract(epoch FROM clock_timestamp())) ON CONFLICT (name) DO NOTHING"
+)
+LOCK_LIMITER = (
+    "SELECT tokens, updated_at, extract(epoch FROM clock_timestamp())::float8"
+    " FROM rate_limiters WHERE name = %s FOR UPDATE"
+)
+SAVE_LIMITER = "UPDATE rate_limiters SET tokens = %s, updated_at = %s WHERE name = %s"
+ANY_QUEUED = "SELECT 1 FROM tasks WHERE category = %s AND state = 'queued' LIMIT 1"
+# A claim through token buckets (core/claim_plan.py): the next queued (id, handler) in claim
+# order, leaving out handlers whose bucket is empty, then exactly those ids.
+CLAIM_CANDIDATES = (
+    "SELECT id, handler FROM tasks WHERE category = %s AND state = 'queued'"
+    " AND handler <> ALL(%s::text[]) ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+CLAIM_IDS = (
+    "UPDATE tasks AS t SET state = 'running', owner = %s, attempts = t.attempts + 1,"
+    " started_at = %s, run_began = false WHERE t.id = ANY(%s::bigint[]) AND t.state = 'queued'"
     f" RETURNING {_T_COLUMNS}"
 )
 RECORD_STARTS = (
@@ -183,13 +207,16 @@ SPARE_IDS = "NOT (id = ANY(%s))"
 
 # --- settings, decisions, nodes -----------------------------------------------------------
 LOAD_SETTINGS = (
-    "SELECT category, priority, paused, pinned, min_workers, max_workers FROM category_settings"
+    "SELECT category, priority, paused, pinned, min_workers, max_workers, rate, burst"
+    " FROM category_settings"
 )
 SAVE_SETTINGS = (
     "INSERT INTO category_settings (category, priority, paused, pinned, min_workers,"
-    " max_workers) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (category) DO UPDATE SET"
+    " max_workers, rate, burst) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (category) DO UPDATE SET"
     " priority = excluded.priority, paused = excluded.paused, pinned = excluded.pinned,"
-    " min_workers = excluded.min_workers, max_workers = excluded.max_workers"
+    " min_workers = excluded.min_workers, max_workers = excluded.max_workers,"
+    " rate = excluded.rate, burst = excluded.burst"
 )
 SETTINGS_VERSION = "SELECT settings_version FROM control WHERE id = 1"
 BUMP_SETTINGS_VERSION = "UPDATE control SET settings_version = settings_version + 1 WHERE id = 1"

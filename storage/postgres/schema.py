@@ -42,6 +42,7 @@ from ..models import (
     POSTGRES_MODELS,
     SCHEDULE_MODELS,
     PostgresMeta,
+    RateLimiterRow,
     TaskCountDeltaRow,
     TaskCountRow,
     TaskProgressRow,
@@ -102,10 +103,29 @@ def _upgrade_v4(conn: psycopg.Connection[Any]) -> None:
     conn.execute(FILL_COUNTS)
 
 
+def _upgrade_v5(conn: psycopg.Connection[Any]) -> None:
+    """Tasks get a priority within their category (0-9, higher claimed first); every
+    existing task is backfilled with 0, the default (a constant default: no table
+    rewrite), so the claim order of what was already queued does not change. The claim
+    index orders by it. Categories get an operator's rate limit (``rate``, ``burst``) and
+    token buckets (``rate_limiters``), shared by every node."""
+    conn.execute("ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+    conn.execute("DROP INDEX tasks_claim")
+    conn.execute(
+        "CREATE INDEX tasks_claim ON tasks (category, priority DESC, id) WHERE state = 'queued'"
+    )
+    conn.execute("ALTER TABLE category_settings ADD COLUMN rate TEXT")
+    conn.execute("ALTER TABLE category_settings ADD COLUMN burst INTEGER")
+    for statement in create_statements((RateLimiterRow,), _DIALECT):
+        conn.execute(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
-UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [_upgrade_v2, _upgrade_v3, _upgrade_v4]
+UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [
+    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5,
+]  # fmt: skip
 
 
 def schema_version() -> int:

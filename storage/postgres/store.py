@@ -52,6 +52,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from jobsched.core.claim_plan import ClaimLimits, ClaimPlan
 from jobsched.core.errors import (
     ConfigError,
     SchedulerStateError,
@@ -59,6 +60,7 @@ from jobsched.core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
+from jobsched.core.limits import Claimed
 from jobsched.core.retention import PruneRule
 from jobsched.core.store import (
     CANCEL_DONE,
@@ -80,6 +82,7 @@ from jobsched.core.task import (
     Outcome,
     RecoveryReport,
     TaskRecord,
+    claim_order,
 )
 
 from .. import query_sql
@@ -342,10 +345,10 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
         for row_id, new in zip(new_ids, rows, strict=True):
             state = SCHEDULED if new.run_at > now else QUEUED
             values = (row_id, new.handler, new.category, state, new.payload, new.run_at,
-                      new.max_attempts, new.timeout, new.dedup_key)  # fmt: skip
-            for column, value in zip(columns, values, strict=False):
+                      new.max_attempts, new.timeout, new.dedup_key, new.priority)  # fmt: skip
+            for column, value in zip(columns, values, strict=True):
                 column.append(value)
-        inserted = {r[0] for r in conn.execute(queries.INSERT_TASKS, (now, *columns[:9]))}
+        inserted = {r[0] for r in conn.execute(queries.INSERT_TASKS, (now, *columns))}
         lost = [i for i, row_id in enumerate(new_ids) if row_id not in inserted]
         if lost:
             keys = [rows[i].dedup_key for i in lost]
@@ -375,6 +378,7 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
                 [t.run_at for t in tasks],
                 [t.max_attempts for t in tasks],
                 [t.timeout for t in tasks],
+                [t.priority for t in tasks],
             ]
             conn.execute(queries.INSERT_CLAIMED, (now, owner, now, *columns))
         return [t.claimed(task_id, now, owner) for task_id, t in zip(ids, tasks, strict=True)]
@@ -388,12 +392,43 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
         return value
 
     def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]:
-        """Move up to ``limit`` queued tasks of ``category``, lowest id first, to running;
-        rows another node is claiming at this moment are skipped, not waited for."""
+        """Move up to ``limit`` queued tasks of ``category``, highest priority first and
+        lowest id first among equals, to running (returned in that order); rows another
+        node is claiming at this moment are skipped, not waited for."""
         if limit <= 0:
             return []
         rows = self._read(queries.CLAIM, (category, limit, owner, now))
-        return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
+        return sorted(map(shapes.task_from, rows), key=claim_order)
+
+    def claim_limited(
+        self, category: str, limit: int, owner: str, now: float, limits: ClaimLimits
+    ) -> Claimed:
+        """``claim`` paid for by token buckets (a ``ClaimPlan``): their rows are locked in
+        the claim's transaction (in name order), so the nodes claiming a limited category
+        take turns on them; their time is the server's clock."""
+        if limit <= 0:
+            return Claimed([])
+        with self._write() as conn:
+            stored, clock = {}, 0.0
+            for key, rate in sorted(limits.buckets().items()):
+                conn.execute(queries.ENSURE_LIMITER, (key, float(rate.burst)))
+                tokens, updated, clock = conn.execute(queries.LOCK_LIMITER, (key,)).fetchone()
+                stored[key] = (tokens, updated)
+            plan = ClaimPlan(limits, limit, stored, clock)
+
+            def select(blocked: list[str], n: int) -> list[tuple[int, str]]:
+                return conn.execute(queries.CLAIM_CANDIDATES, (category, blocked, n)).fetchall()
+
+            def claim(ids: list[int]) -> list[TaskRecord]:
+                rows = conn.execute(queries.CLAIM_IDS, (owner, now, ids)).fetchall()
+                return list(map(shapes.task_from, rows))
+
+            tasks = plan.run(select, claim)
+            for key, (tokens, updated) in plan.states().items():
+                conn.execute(queries.SAVE_LIMITER, (tokens, updated, key))
+            more = conn.execute(queries.ANY_QUEUED, (category,)).fetchone
+            wait = plan.wait(lambda: more() is not None)
+        return Claimed(sorted(tasks, key=claim_order), wait)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Write a batch of outcomes in one transaction (the engine's group commit); each

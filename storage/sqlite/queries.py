@@ -31,9 +31,9 @@ NEXT_TASK_ID = (
 LIVE_ID_FOR_KEY = f"SELECT id FROM tasks WHERE dedup_key = ? AND {LIVE}"
 _INSERT_TASKS = (
     "INSERT INTO tasks (id, handler, category, state, payload, run_at, created_at,"
-    " max_attempts, attempts, timeout, dedup_key) VALUES "
+    " max_attempts, attempts, timeout, dedup_key, priority) VALUES "
 )
-_TASK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+_TASK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)"
 #: Rows per INSERT statement: one multi-row INSERT per 100 tasks is faster than an
 #: executemany of single-row INSERTs.
 INSERT_CHUNK = 100
@@ -42,20 +42,21 @@ INSERT_CHUNK = 100
 #: One task, id chosen by SQLite: the acknowledged single submit is one statement.
 INSERT_ONE = (
     "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
-    " attempts, timeout, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+    " attempts, timeout, dedup_key, priority) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)"
 )
 
 #: One due task inserted already claimed by a node (the direct hand-off): what INSERT_ONE
 #: and CLAIM would have written, in one statement.
 INSERT_CLAIMED = (
     "INSERT INTO tasks (handler, category, state, payload, run_at, created_at, max_attempts,"
-    " attempts, timeout, owner, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?, 1, ?, ?, ?)"
+    " attempts, timeout, owner, started_at, priority)"
+    " VALUES (?, ?, 'running', ?, ?, ?, ?, 1, ?, ?, ?, ?)"
 )
 
 
 @functools.lru_cache(maxsize=8)
 def insert_tasks(rows: int) -> str:
-    """An INSERT of ``rows`` tasks; each row takes 10 parameters (see ``_TASK_VALUES``)."""
+    """An INSERT of ``rows`` tasks; each row takes 11 parameters (see ``_TASK_VALUES``)."""
     return _INSERT_TASKS + ", ".join([_TASK_VALUES] * rows)
 
 
@@ -69,8 +70,36 @@ ANY_QUEUED = "SELECT 1 FROM tasks WHERE category = ? AND state = 'queued' LIMIT 
 CLAIM = (
     "UPDATE tasks SET state = 'running', owner = ?, attempts = attempts + 1, started_at = ?"
     " WHERE id IN (SELECT id FROM tasks WHERE category = ? AND state = 'queued'"
-    " ORDER BY id LIMIT ?)"
+    " ORDER BY priority DESC, id LIMIT ?)"
     f" RETURNING {_RETURNED_COLUMNS}"
+)
+
+
+def claim_candidates(blocked: int) -> str:
+    """The next queued ``(id, handler)`` of a category in claim order, leaving out
+    ``blocked`` handlers (one parameter each) whose token bucket is empty."""
+    skip = f" AND handler NOT IN ({', '.join(['?'] * blocked)})" if blocked else ""
+    return (
+        f"SELECT id, handler FROM tasks WHERE category = ? AND state = 'queued'{skip}"
+        " ORDER BY priority DESC, id LIMIT ?"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def claim_ids(count: int) -> str:
+    """CLAIM of exactly these ``count`` ids (after the owner and the start time)."""
+    ids = ", ".join(["?"] * count)
+    return (
+        "UPDATE tasks SET state = 'running', owner = ?, attempts = attempts + 1, started_at = ?"
+        f" WHERE id IN ({ids}) AND state = 'queued' RETURNING {_RETURNED_COLUMNS}"
+    )
+
+
+# A token bucket (core/limits.py), read and written in the claim's transaction.
+LIMITER = "SELECT tokens, updated_at FROM rate_limiters WHERE name = ?"
+SAVE_LIMITER = (
+    "INSERT INTO rate_limiters (name, tokens, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at"
 )
 
 # The fence: the outcome applies only to the attempt that produced it.
@@ -154,13 +183,16 @@ DELETED_ROWS = " RETURNING id, category, state"
 SPARE_IDS = "id NOT IN (SELECT value FROM json_each(?))"
 
 LOAD_SETTINGS = (
-    "SELECT category, priority, paused, pinned, min_workers, max_workers FROM category_settings"
+    "SELECT category, priority, paused, pinned, min_workers, max_workers, rate, burst"
+    " FROM category_settings"
 )
 SAVE_SETTINGS = (
     "INSERT INTO category_settings (category, priority, paused, pinned, min_workers,"
-    " max_workers) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (category) DO UPDATE SET"
+    " max_workers, rate, burst) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (category) DO UPDATE SET"
     " priority = excluded.priority, paused = excluded.paused, pinned = excluded.pinned,"
-    " min_workers = excluded.min_workers, max_workers = excluded.max_workers"
+    " min_workers = excluded.min_workers, max_workers = excluded.max_workers,"
+    " rate = excluded.rate, burst = excluded.burst"
 )
 SETTINGS_VERSION = "SELECT settings_version FROM control WHERE id = 1"
 BUMP_SETTINGS_VERSION = "UPDATE control SET settings_version = settings_version + 1 WHERE id = 1"

@@ -42,6 +42,7 @@ from ..models import (
     LIVE,
     SCHEDULE_MODELS,
     SQLITE_MODELS,
+    RateLimiterRow,
     TaskCountRow,
     TaskProgressRow,
 )
@@ -101,10 +102,26 @@ def _upgrade_v5(db: pw.Database) -> None:
     db.execute_sql(FILL_COUNTS)
 
 
+def _upgrade_v6(db: pw.Database) -> None:
+    """Tasks get a priority within their category (0-9, higher claimed first); every
+    existing task is backfilled with 0, the default, so the claim order of what was
+    already queued does not change. The claim index orders by it. Categories get an
+    operator's rate limit (``rate``, ``burst``) and token buckets (``rate_limiters``)."""
+    db.execute_sql("ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+    db.execute_sql("DROP INDEX tasks_claim")
+    db.execute_sql("CREATE INDEX tasks_claim ON tasks (category, state, priority DESC, id)")
+    db.execute_sql("ALTER TABLE category_settings ADD COLUMN rate TEXT")
+    db.execute_sql("ALTER TABLE category_settings ADD COLUMN burst INTEGER")
+    for statement in create_statements((RateLimiterRow,), db):
+        db.execute_sql(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
-UPGRADES: list[Callable[[pw.Database], None]] = [_upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5]
+UPGRADES: list[Callable[[pw.Database], None]] = [
+    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6,
+]  # fmt: skip
 
 
 def schema_version() -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from typing import Any
 
+from jobsched.core.claim_plan import ClaimLimits, ClaimPlan
 from jobsched.core.errors import (
     ConfigError,
     SchedulerStateError,
@@ -24,6 +25,7 @@ from jobsched.core.errors import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
+from jobsched.core.limits import Claimed
 from jobsched.core.retention import PruneRule
 from jobsched.core.store import (
     CANCEL_DONE,
@@ -45,6 +47,7 @@ from jobsched.core.task import (
     Outcome,
     RecoveryReport,
     TaskRecord,
+    claim_order,
 )
 
 from .. import query_sql
@@ -406,7 +409,7 @@ class SqliteStore(shapes.SqlReads, ScheduleRows):
             new = tasks[0]
             state = SCHEDULED if new.run_at > now else QUEUED
             row = (new.handler, new.category, state, new.payload, new.run_at, now,
-                   new.max_attempts, new.timeout, None)  # fmt: skip
+                   new.max_attempts, new.timeout, None, new.priority)  # fmt: skip
             return [self._insert_one(queries.INSERT_ONE, row, new.category, state)]
         with self._write() as conn:
             return self._insert_in(conn, tasks, now)
@@ -434,7 +437,7 @@ class SqliteStore(shapes.SqlReads, ScheduleRows):
             state = SCHEDULED if new.run_at > now else QUEUED
             rows.append(
                 (next_id, new.handler, new.category, state, new.payload, new.run_at, now,
-                 new.max_attempts, new.timeout, key)
+                 new.max_attempts, new.timeout, key, new.priority)
             )  # fmt: skip
             ids.append(next_id)
             next_id += 1
@@ -448,7 +451,7 @@ class SqliteStore(shapes.SqlReads, ScheduleRows):
         """Insert due tasks already claimed by ``owner`` (the node's direct hand-off)."""
         rows = [
             (new.handler, new.category, new.payload, new.run_at, now, new.max_attempts,
-             new.timeout, owner, now)
+             new.timeout, owner, now, new.priority)
             for new in tasks
         ]  # fmt: skip
         if len(rows) == 1:
@@ -480,13 +483,43 @@ class SqliteStore(shapes.SqlReads, ScheduleRows):
         return value
 
     def claim(self, category: str, limit: int, owner: str, now: float) -> list[TaskRecord]:
-        """Move up to ``limit`` queued tasks of ``category``, lowest id first, to running."""
+        """Move up to ``limit`` queued tasks of ``category``, highest priority first and
+        lowest id first among equals, to running; returned in that order."""
         if limit <= 0 or not self._read(queries.ANY_QUEUED, (category,)):
             return []
         with self._write() as conn:
             rows = conn.execute(queries.CLAIM, (owner, now, category, limit)).fetchall()
             moved(conn, category, QUEUED, RUNNING, len(rows))
-        return sorted(map(shapes.task_from, rows), key=lambda t: t.id)
+        return sorted(map(shapes.task_from, rows), key=claim_order)
+
+    def claim_limited(
+        self, category: str, limit: int, owner: str, now: float, limits: ClaimLimits
+    ) -> Claimed:
+        """``claim`` paid for by token buckets (a ``ClaimPlan``), in one write transaction."""
+        if limit <= 0 or not self._read(queries.ANY_QUEUED, (category,)):
+            return Claimed([])
+        with self._write() as conn:
+            stored = {}
+            for key in limits.buckets():
+                row = conn.execute(queries.LIMITER, (key,)).fetchone()
+                if row is not None:
+                    stored[key] = (row[0], row[1])
+            plan = ClaimPlan(limits, limit, stored, now)
+
+            def select(blocked: list[str], n: int) -> list[tuple[int, str]]:
+                sql = queries.claim_candidates(len(blocked))
+                return conn.execute(sql, (category, *blocked, n)).fetchall()
+
+            def claim(ids: list[int]) -> list[TaskRecord]:
+                rows = conn.execute(queries.claim_ids(len(ids)), (owner, now, *ids)).fetchall()
+                moved(conn, category, QUEUED, RUNNING, len(rows))
+                return list(map(shapes.task_from, rows))
+
+            tasks = plan.run(select, claim)
+            for key, (tokens, updated) in plan.states().items():
+                conn.execute(queries.SAVE_LIMITER, (key, tokens, updated))
+            wait = plan.wait(lambda: bool(select([], 1)))
+        return Claimed(sorted(tasks, key=claim_order), wait)
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Write a batch of outcomes in one transaction (the engine's group commit);

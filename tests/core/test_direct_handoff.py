@@ -91,6 +91,21 @@ def test_submits_past_the_window_wait_in_the_store_and_order_holds(env: Env) -> 
     assert store_of(env).direct == direct + 1
 
 
+def test_an_urgent_submit_overtakes_the_store_but_not_the_fifo(env: Env) -> None:
+    # Given a window's worth of tasks handed over to the FIFO and 25 more in the store
+    n = window(env) + 25
+    for i in range(n):
+        env.sched.submit("email.send", {"i": i})
+    # When a task is submitted at priority 9
+    urgent = env.sched.submit("email.send", {"i": "urgent"}, priority=9)
+    # Then it queues in the store (it may not pass the FIFO's claimed tasks) ...
+    assert env.state(urgent.id) == QUEUED
+    env.sched.run_until_idle()
+    # ... and starts right after them, ahead of every task that waited in the store
+    order = [p["i"] for _, p in env.ran]
+    assert order == [*range(window(env)), "urgent", *range(window(env), n)]
+
+
 def test_pause_and_resume_keep_submit_order(env: Env) -> None:
     for i in range(5):
         env.sched.submit("email.send", {"i": i})

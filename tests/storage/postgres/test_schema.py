@@ -15,6 +15,7 @@ from jobsched.storage.postgres.schema import schema_version
 
 from tests.conftest import with_query
 from tests.storage.postgres.released import write_v1_schema
+from tests.store_contract import T0, new
 
 pytestmark = pytest.mark.postgres
 
@@ -102,3 +103,25 @@ def test_a_blank_schema_gets_the_tables_a_v1_schema_has_after_opening(
     fresh, old = describe(conn, pg_schema[1]), describe(conn, old_schema[1])
     assert fresh["indexes"] and fresh["columns"]
     assert fresh == old
+
+
+def test_an_upgraded_schema_backfills_priority_0_and_claims_urgent_tasks_first(
+    old_schema: tuple[str, str], conn: psycopg.Connection[Any]
+) -> None:
+    # Given a v1 schema (no priorities) holding three queued tasks
+    url, schema = old_schema
+    for _ in range(3):
+        conn.execute(
+            f"INSERT INTO {schema}.tasks (handler, category, state, payload, created_at,"
+            " run_at, max_attempts) VALUES ('email.send', 'email', 'queued', 'null', 1, 1, 3)"
+        )
+    # When the current program opens it and an urgent task is submitted
+    store = PostgresStore(url)
+    store.open(None)
+    try:
+        [urgent] = store.insert([new(priority=9)], T0)
+        # Then the old tasks have priority 0 and keep their order, behind the urgent one
+        claimed = store.claim("email", 10, "node-a", T0)
+        assert [(t.id, t.priority) for t in claimed] == [(urgent, 9), (1, 0), (2, 0), (3, 0)]
+    finally:
+        store.close()

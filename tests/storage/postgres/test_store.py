@@ -161,7 +161,7 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     make_store().open(None)
     _, schema = pg_schema
     assert tables(admin, schema) == [
-        "category_settings", "control", "decisions", "jobsched_meta", "nodes",
+        "category_settings", "control", "decisions", "jobsched_meta", "nodes", "rate_limiters",
         "schedule_ticks", "schedules", "task_count_deltas", "task_counts", "task_progress",
         "tasks",
     ]  # fmt: skip
@@ -184,14 +184,16 @@ def test_the_claim_uses_the_partial_index(
     store.insert([new(category="web") for _ in range(3000)] + [new() for _ in range(20)], T0)
     store.finish([done(t) for t in store.claim("web", 2500, "node-a", T0)])
     admin.execute("ANALYZE tasks")
+    # When the planner is asked for the claim's pick (priority first, then id)
     plan = "\n".join(
         r[0]
         for r in admin.execute(
             "EXPLAIN SELECT id FROM tasks WHERE category = 'email' AND state = 'queued'"
-            " ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED"
+            " ORDER BY priority DESC, id LIMIT 10 FOR UPDATE SKIP LOCKED"
         )
     )
-    assert "tasks_claim" in plan
+    # Then it walks the claim index in that order: no sort of the queue
+    assert "tasks_claim" in plan and "Sort" not in plan
 
 
 def test_another_programs_tables_are_refused_untouched(
@@ -229,6 +231,9 @@ def test_a_newer_schema_is_refused_untouched(
 def test_an_older_schema_is_upgraded_in_one_transaction(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a schema at the current version with a task, and a program whose next version
+    # adds a column
+    current = postgres_schema.schema_version()
     # Given a current schema with a task, and a program whose next version adds a column
     old = make_store()
     old.open(None)
@@ -243,6 +248,8 @@ def test_an_older_schema_is_upgraded_in_one_transaction(
     # When it opens the database
     store = make_store()
     store.open("node-a")
+    # Then the schema is at the next version, with the column, and the task is still there
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (current + 1,)
     # Then the schema is at that version, with the column, and the task is still there
     assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (len(steps) + 1,)
     assert admin.execute("SELECT id, note FROM tasks").fetchall() == [(task_id, None)]
@@ -252,6 +259,7 @@ def test_a_failed_upgrade_leaves_the_old_schema(
     make_store: MakeStore, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_store().open(None)
+    current = postgres_schema.schema_version()
     before = schema_version()
 
     def half_done(conn: psycopg.Connection[Any]) -> None:
@@ -259,6 +267,9 @@ def test_a_failed_upgrade_leaves_the_old_schema(
         raise RuntimeError("step failed")
 
     monkeypatch.setattr(postgres_schema, "UPGRADES", [*postgres_schema.UPGRADES, half_done])
+    with pytest.raises(StorageError, match=f"could not be upgraded from schema v{current}"):
+        make_store().open(None)
+    assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (current,)
     with pytest.raises(StorageError, match=f"could not be upgraded from schema v{before}"):
         make_store().open(None)
     assert admin.execute("SELECT schema_version FROM jobsched_meta").fetchone() == (before,)

@@ -92,3 +92,27 @@ def test_a_v1_file_gets_the_narrower_dedup_index_and_keeps_its_keys(
     plan = conn.execute(f"EXPLAIN QUERY PLAN {sql.LIVE_ID_FOR_KEY}", ("k",)).fetchall()
     assert "tasks_dedup_live" in str(plan)
     conn.close()
+
+
+def test_an_upgraded_file_backfills_priority_0_and_claims_urgent_tasks_first(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a v1 file (no priorities) holding three queued tasks
+    write_v1_file(db_path)
+    conn = sqlite3.connect(db_path)
+    for _ in range(3):
+        conn.execute(
+            "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+            " max_attempts) VALUES ('email.send', 'email', 'queued', 'null', ?, ?, 3)",
+            (T0, T0),
+        )
+    conn.commit()
+    conn.close()
+    # When the current program opens it and an urgent task is submitted
+    store = make_store()
+    store.open("node-a")
+    [urgent] = store.insert([new(priority=9)], T0)
+    # Then the old tasks have priority 0 and keep their order, behind the urgent one
+    claimed = store.claim("email", 10, "node-a", T0)
+    assert [(t.id, t.priority) for t in claimed] == [(urgent, 9), (1, 0), (2, 0), (3, 0)]
+    store.close()

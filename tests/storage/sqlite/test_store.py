@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig
 from jobsched.core.task import CategorySettings, NodeInfo
-from jobsched.storage import APPLICATION_ID, SqliteStore, schema_version
+from jobsched.storage import APPLICATION_ID, SqliteStore, query_sql, schema_version
 from jobsched.storage.sqlite import queries as sql
 from jobsched.storage.sqlite import store as sqlite_module
 from jobsched.storage.sqlite.schema import create_file
@@ -152,7 +152,11 @@ def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: P
     def plan(query: str, params: tuple[object, ...]) -> str:
         return " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", params))
 
-    assert "tasks_claim" in plan(sql.CLAIM, ("n", T0, "email", 10))
+    # the claim walks the index in its order (priority, then id): no sort of the queue
+    claim = plan(sql.CLAIM, ("n", T0, "email", 10))
+    assert "tasks_claim" in claim and "TEMP B-TREE" not in claim
+    head = plan(query_sql.queue_head_sql("?"), ("email",))
+    assert "tasks_claim" in head and "TEMP B-TREE" not in head
     assert "tasks_dedup_live" in plan(sql.LIVE_ID_FOR_KEY, ("k",))
     assert "tasks_state_run_at" in plan(sql.PROMOTE_DUE, (T0,))
     assert "tasks_state_run_at" in plan(sql.NEXT_RUN_AT, ())
