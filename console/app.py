@@ -19,6 +19,7 @@ from typing import Any
 from jobsched.core import CategorySnapshot, Clock, Snapshot
 from jobsched.core.errors import JobschedError
 from jobsched.core.outage import OutageTracker
+from jobsched.core.payload import MAX_TASK_PRIORITY
 from jobsched.core.task import TaskRecord
 from textual import on
 from textual.app import App, SystemCommand
@@ -38,7 +39,7 @@ from .keys import (
 from .operations import Operation, OperationQueue
 from .reports import injected_message
 from .screens.confirm import ConfirmScreen
-from .screens.forms import UNCHANGED, pin_form, priority_form
+from .screens.forms import UNCHANGED, limit_form, pin_form, priority_form
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
@@ -291,14 +292,20 @@ class JobschedApp(App[list[int]]):
         return name == "clear_filter" or not self.main.typing
 
     # ------------------------------------------------------------------ category actions
-    def action_inject(self, count: int) -> None:
+    def action_inject(self, count: int, priority: int = 0) -> None:
         if (cat := self.selected_category()) is not None:
-            inject = partial(self.source.inject, cat, count, self.inject_duration_ms)
+            inject = partial(
+                self.source.inject, cat, count, self.inject_duration_ms, priority=priority
+            )
             self.ops.submit(
                 f"Inject into {cat}",
                 inject,
                 lambda ids: self.say(injected_message(cat, ids)),
             )
+
+    def action_inject_urgent(self) -> None:
+        """One synthetic task at the highest task priority (``u``)."""
+        self.action_inject(1, MAX_TASK_PRIORITY)
 
     def action_priority_up(self) -> None:
         self._scale_priority(PRIORITY_STEP)
@@ -337,6 +344,16 @@ class JobschedApp(App[list[int]]):
                 partial(
                     self._form_done, f"Priority of {cat}", partial(self.source.set_priority, cat)
                 ),
+            )
+
+    def action_edit_limit(self) -> None:
+        if (cat := self.selected_category()) is not None:
+            shown = self._category(cat)
+            form = limit_form(cat, shown.limit if shown else None)
+            set_rate = partial(self.source.set_rate, cat)
+            self.push_screen(
+                form,
+                partial(self._form_done, f"Rate limit of {cat}", lambda value: set_rate(*value)),
             )
 
     def action_pin(self) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 # Each module registers its commands on app; this order is the order of `jobsched --help`.
 # isort: off
-from .commands import node, submitting, reading, info, changing, bulk, schedules, upkeep  # noqa: F401
+from .commands import node, submitting, reading, info, changing, bulk, limits  # noqa: F401
+from .commands import schedules, upkeep  # noqa: F401
 
 # isort: on
 from .commands.common import app

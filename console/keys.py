@@ -24,6 +24,13 @@ CATEGORY_KEYS = [
         tooltip=f"Inject a burst of {BURST} synthetic tasks into the selected category",
     ),
     Binding(
+        "u",
+        "inject_urgent",
+        "Urgent",
+        show=False,
+        tooltip="Inject one synthetic task at task priority 9: it starts before the category's waiting tasks",
+    ),
+    Binding(
         "+,=",
         "priority_up",
         "Prio+",
@@ -43,6 +50,13 @@ CATEGORY_KEYS = [
         "Prio=",
         show=False,
         tooltip="Set the selected category's priority exactly",
+    ),
+    Binding(
+        "L",
+        "edit_limit",
+        "Limit",
+        show=False,
+        tooltip="Set the selected category's rate limit (e.g. 20/s burst 5; none lifts it)",
     ),
     Binding(
         "p",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from jobsched.core import Clock, Scheduler, Snapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, TaskRecord
@@ -75,6 +76,11 @@ class LocalNode:
     def set_priority(self, category: str, priority: object) -> float:
         return self.scheduler.set_priority(category, priority)
 
+    def set_rate(
+        self, category: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        return self.scheduler.set_rate(category, rate, burst)
+
     def set_paused(self, category: str, paused: bool) -> None:
         self.scheduler.set_paused(category, paused)
 
@@ -85,9 +91,14 @@ class LocalNode:
         self.scheduler.rebalance()
 
     def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+        self,
+        category: str,
+        count: int = 1,
+        duration_ms: float = 50.0,
+        fail_rate: float = 0.0,
+        priority: int = 0,
     ) -> list[int]:
-        return self.scheduler.inject(category, count, duration_ms, fail_rate)
+        return self.scheduler.inject(category, count, duration_ms, fail_rate, priority)
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:
         return self.scheduler.cancel(ids)

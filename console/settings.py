@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched.core import CategoryConfig, ConfigError, SchedulerConfig
+from jobsched.core.limits import HandlerLimit
 
 from .schedule_config import schedules_from
 
@@ -73,7 +74,10 @@ CATEGORY_KEYS: dict[str, _Check] = {
     "max_workers": (_INT, _is_int),
     "max_attempts": (_INT, _is_int),
     "timeout": (_NUMBER, _is_number),
+    "rate": (_STR, _is_str),
+    "burst": (_INT, _is_int),
 }
+HANDLER_KEYS: dict[str, _Check] = {"rate": (_STR, _is_str), "burst": (_INT, _is_int)}
 STORAGE_KEYS: dict[str, _Check] = {"db": (_STR, _is_str)}
 
 
@@ -88,7 +92,9 @@ RETENTION_KEYS: dict[str, _Check] = {
 }
 WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
 METRICS_KEYS: dict[str, _Check] = {"listen": (_STR, _is_str)}
-TABLES = ("scheduler", "categories", "storage", "web", "schedules", "metrics", "retention")
+TABLES = (
+    "scheduler", "categories", "handlers", "storage", "web", "schedules", "metrics", "retention",
+)  # fmt: skip
 
 #: The environment variable that sets [web] token (``jobsched console --web``).
 WEB_TOKEN_ENV = "JOBSCHED_WEB_TOKEN"
@@ -175,7 +181,10 @@ def load_settings(
     cats = {name: _category(name, table, source) for name, table in categories.items()}
     for name, table in categories.items():
         origins.update({f"categories.{name}.{key}": source for key in table})
-    scheduler_config = _validated_layers(layers, cats, source)
+    limits = _handler_limits(data.get("handlers", {}), source)
+    for name, table in data.get("handlers", {}).items():
+        origins.update({f"handlers.{name}.{key}": source for key in table})
+    scheduler_config = _validated_layers(layers, cats, source, limits)
     if "schedules" in data:
         specs = schedules_from(data["schedules"], source)
         scheduler_config = replace(scheduler_config, schedules=specs)
@@ -265,13 +274,18 @@ def _scheduler_layers(
 
 
 def _validated_layers(
-    layers: Sequence[_Layer], categories: Mapping[str, CategoryConfig], source: str
+    layers: Sequence[_Layer],
+    categories: Mapping[str, CategoryConfig],
+    source: str,
+    handler_limits: Mapping[str, HandlerLimit],
 ) -> SchedulerConfig:
     """The validated config of all layers; if it is invalid, the error names the first
     source (the file, an environment variable, a flag) whose value made it so."""
     values = {key: value for _, key, value in layers}
     try:
-        return SchedulerConfig(**values, categories=categories).validate()
+        return SchedulerConfig(
+            **values, categories=categories, handler_limits=handler_limits
+        ).validate()
     except ConfigError as final:
         error = final
     # Apply the file's values as one stage, then every other value as a stage of its own.
@@ -285,7 +299,9 @@ def _validated_layers(
     for origin, stage in stages:
         partial.update(stage)
         try:
-            SchedulerConfig(**partial, categories=categories).validate()
+            SchedulerConfig(
+                **partial, categories=categories, handler_limits=handler_limits
+            ).validate()
         except ConfigError as exc:
             error, blame = exc, origin
             break
@@ -383,6 +399,28 @@ def _split_tables(
                     source,
                 )
     return scheduler, categories, storage, web, metrics, retention
+
+
+def _handler_limits(tables: Any, source: str) -> dict[str, HandlerLimit]:
+    """``[handlers."web.fetch"] rate = "5/s"`` (and ``burst``) per handler."""
+    if not isinstance(tables, dict):
+        raise _wrong_type("handlers", tables, "a table", source)
+    limits = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise _wrong_type(f"handlers.{name}", table, "a table", source)
+        for key, value in table.items():
+            if key not in HANDLER_KEYS:
+                raise _unknown(
+                    f"handlers.{name}.{key}", [f"handlers.{name}.{k}" for k in HANDLER_KEYS], source
+                )
+            _checked(f"handlers.{name}.{key}", value, HANDLER_KEYS[key], source)
+        if "rate" not in table:
+            raise ConfigError(
+                f"{source}: handlers.{name}", table, "has no rate", 'Add e.g. rate = "5/s"'
+            )
+        limits[name] = HandlerLimit(table["rate"], table.get("burst"))
+    return limits
 
 
 def _category(name: str, table: Mapping[str, Any], source: str) -> CategoryConfig:

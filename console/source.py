@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from jobsched.core import Clock, Snapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, TaskRecord
@@ -119,6 +120,13 @@ class Source(Protocol):
         """Store a new priority weight; returns it as validated."""
         ...
 
+    def set_rate(
+        self, category: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        """Store a category's rate limit ("20/s"; None or "none" lifts it) for every node;
+        returns the limit now in force."""
+        ...
+
     def set_paused(self, category: str, paused: bool) -> None: ...
 
     def pin(self, category: str, workers: int | None) -> None:
@@ -130,9 +138,15 @@ class Source(Protocol):
         ...
 
     def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+        self,
+        category: str,
+        count: int = 1,
+        duration_ms: float = 50.0,
+        fail_rate: float = 0.0,
+        priority: int = 0,
     ) -> list[int]:
-        """Submit ``count`` synthetic tasks into ``category``; returns their ids."""
+        """Submit ``count`` synthetic tasks into ``category`` at task ``priority`` (0-9);
+        returns their ids."""
         ...
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:

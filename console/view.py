@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.snapshot import operator_view
@@ -121,6 +122,7 @@ class AttachedView:
                     rate=rates.get(name, 0.0),
                     run_p50=runs.get(name, (None, None))[0],
                     run_p95=runs.get(name, (None, None))[1],
+                    limit=None if (limit := cat.rate_limit()) is None else limit.describe(),
                 )
             )
         return Snapshot(
@@ -222,6 +224,11 @@ class AttachedView:
     def set_priority(self, category: str, priority: object) -> float:
         return self.client.set_priority(category, priority)
 
+    def set_rate(
+        self, category: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        return self.client.set_rate(category, rate, burst)
+
     def set_paused(self, category: str, paused: bool) -> None:
         self.client.set_paused(category, paused)
 
@@ -232,9 +239,14 @@ class AttachedView:
         self.client.rebalance()
 
     def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+        self,
+        category: str,
+        count: int = 1,
+        duration_ms: float = 50.0,
+        fail_rate: float = 0.0,
+        priority: int = 0,
     ) -> list[int]:
-        return self.client.inject(category, count, duration_ms, fail_rate)
+        return self.client.inject(category, count, duration_ms, fail_rate, priority)
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:
         return self.client.cancel(ids)

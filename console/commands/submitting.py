@@ -122,6 +122,15 @@ def submit(
         str | None,
         typer.Option("--key", metavar="KEY", help="Dedup key: a live task with it is reused."),
     ] = None,
+    priority: Annotated[
+        int,
+        typer.Option(
+            "--priority",
+            metavar="0-9",
+            parser=whole_number,
+            help="Priority within the category: higher is started first (default 0).",
+        ),
+    ] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
     timeout: WaitTimeout = None,
     _db: GlobalDb = None,
@@ -135,7 +144,9 @@ def submit(
     value = _payload(payload)
     seconds_option("--timeout", timeout)
     with _client(ctx) as client:
-        task_id = client.submit(handler, value, category=category, delay=delay, key=key).id
+        task_id = client.submit(
+            handler, value, category=category, delay=delay, key=key, priority=priority
+        ).id
         if not wait:
             typer.echo(task_id)
             return
@@ -166,6 +177,15 @@ def inject(
             "--fail-rate", metavar="RATE", parser=number, help="Share of jobs that fail (0..1)."
         ),
     ] = 0.0,
+    priority: Annotated[
+        int,
+        typer.Option(
+            "--priority",
+            metavar="0-9",
+            parser=whole_number,
+            help="Priority of the jobs within the category (default 0).",
+        ),
+    ] = 0,
     _db: GlobalDb = None,
     _config: GlobalConfig = None,
 ) -> None:
@@ -175,5 +195,5 @@ def inject(
     if not math.isfinite(fail_rate):
         raise InvalidInputError("--fail-rate", fail_rate, "must be between 0 and 1", "Use e.g. 0.1")
     with _client(ctx) as client:
-        ids = client.inject(category, count, duration_ms, fail_rate)
+        ids = client.inject(category, count, duration_ms, fail_rate, priority)
     typer.echo(reports.injected_message(category, ids))

@@ -8,6 +8,7 @@ from typing import Any
 
 from jobsched.core.config import check_priority
 from jobsched.core.errors import ConfigError, JobschedError
+from jobsched.core.limits import NO_LIMIT, parse_rate
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -98,6 +99,34 @@ def pin_form(category: str, pinned: int | None) -> ValueForm:
         "" if pinned is None else str(pinned),
         parse_pin,
         "The balancer then gives this category exactly this many workers.",
+    )
+
+
+def parse_limit(text: str) -> tuple[str | None, int | None]:
+    """``20/s``, ``20/s burst 5`` or ``none`` (empty: none) as ``(rate, burst)``,
+    checked as ``jobsched limit`` checks them."""
+    words = text.strip().lower().split()
+    if not words or words == [NO_LIMIT]:
+        return None, None
+    if len(words) == 3 and words[1] == "burst" and words[2].isdigit():
+        rate, burst = words[0], int(words[2])
+    elif len(words) == 1:
+        rate, burst = words[0], None
+    else:
+        raise ConfigError(
+            "rate limit", text, "is not RATE or RATE burst N", "Use e.g. 20/s burst 5"
+        )
+    parse_rate(rate, burst)
+    return rate, burst
+
+
+def limit_form(category: str, current: str | None) -> ValueForm:
+    return ValueForm(
+        f"Rate limit of {category}",
+        "Rate, e.g. 20/s, 90/min, 1000/h, optionally 'burst N' (empty or none: no limit):",
+        current or "",
+        parse_limit,
+        "Its tasks start no faster than this, on every node of the store together.",
     )
 
 

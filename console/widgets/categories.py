@@ -48,10 +48,11 @@ class CategoryTable(KeyedTable):
         ("failed_minute", "fail/1m", 7),
         ("rate", "rate/s", 7),
         ("runs", "p50/p95", 11),
+        ("limit", "limit", 10),
     )
     IMPORTANCE = ("name", "workers", "queued", "failed", "rate", "waiting", "drain", "state",
                   "fifo", "runs", "minute", "failed_minute", "priority", "scheduled",
-                  "succeeded", "kind")  # fmt: skip
+                  "succeeded", "kind", "limit")  # fmt: skip
     FLEX = {"name": (1, 24)}
     RESERVED = 0
 
@@ -74,8 +75,21 @@ def run_times(c: CategorySnapshot) -> str:
     return f"{fmt.short_duration(c.run_p50)}/{fmt.short_duration(c.run_p95)}"
 
 
+def rate_limit(c: CategorySnapshot) -> Text:
+    """The rate limit, marked ``held`` while it holds back waiting tasks."""
+    if c.limit is None:
+        return Text("-", style="dim")
+    shown = c.limit.replace(" burst ", "+")
+    return Text(f"{shown} held", style="bold yellow") if c.held else Text(shown)
+
+
 def category_row(c: CategorySnapshot, h: Health) -> Row:
-    state = Text("PAUSED", style="bold yellow") if c.paused else Text("active", style="dim")
+    if c.paused:
+        state = Text("PAUSED", style="bold yellow")
+    elif c.held:  # its rate limit holds back waiting tasks
+        state = Text("HELD", style="yellow")
+    else:
+        state = Text("active", style="dim")
     failed = Text(fmt.count(c.failed), style="red" if c.failed else "")
     failed_minute = Text(
         "-" if h.failed_minute is None else fmt.count(h.failed_minute),
@@ -98,4 +112,5 @@ def category_row(c: CategorySnapshot, h: Health) -> Row:
         failed_minute,
         fmt.rate(c.rate),
         run_times(c),
+        rate_limit(c),
     )

@@ -25,6 +25,7 @@ from jobsched.core import (
 )
 from jobsched.core.bulk import BulkResult
 from jobsched.core.errors import StoreUnavailableError
+from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import NodeInfo, Outcome, TaskRecord
@@ -177,6 +178,11 @@ class FailingSource:
     def set_paused(self, category: str, paused: bool) -> None:
         self._call("set_paused", lambda: self.inner.set_paused(category, paused))
 
+    def set_rate(
+        self, category: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        return self._call("set_rate", lambda: self.inner.set_rate(category, rate, burst))
+
     def pin(self, category: str, workers: int | None) -> None:
         self._call("pin", lambda: self.inner.pin(category, workers))
 
@@ -184,10 +190,16 @@ class FailingSource:
         self._call("rebalance", self.inner.rebalance)
 
     def inject(
-        self, category: str, count: int = 1, duration_ms: float = 50.0, fail_rate: float = 0.0
+        self,
+        category: str,
+        count: int = 1,
+        duration_ms: float = 50.0,
+        fail_rate: float = 0.0,
+        priority: int = 0,
     ) -> list[int]:
         return self._call(
-            "inject", lambda: self.inner.inject(category, count, duration_ms, fail_rate)
+            "inject",
+            lambda: self.inner.inject(category, count, duration_ms, fail_rate, priority),
         )
 
     def cancel(self, ids: Iterable[int]) -> dict[int, str]:

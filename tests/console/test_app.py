@@ -81,6 +81,21 @@ def test_inject_one_and_a_burst_raise_the_queue_depth() -> None:
     drive(app, scenario)
 
 
+def test_u_injects_one_task_at_the_highest_task_priority() -> None:
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        # Given email selected, when u is pressed
+        await pilot.press("u")
+        await settle(pilot)
+        # Then one task is queued in email, at task priority 9
+        [task] = sched.list_tasks(category="email")
+        assert task.priority == 9 and task.state == "queued"
+
+    drive(app, scenario)
+
+
 def test_plus_and_minus_change_the_priority_and_persist_it() -> None:
     sched, clock = build_scheduler()
     app = make_app(sched)
@@ -160,6 +175,43 @@ def test_exact_priority_form_rejects_bad_input_and_applies_good_input() -> None:
         assert priority(sched, "email") == 7.0
 
     drive(app, scenario)
+
+
+def test_limit_form_sets_and_lifts_a_rate_limit_and_the_table_shows_it() -> None:
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        # A bad rate keeps the form open with the error, and stores nothing
+        await pilot.press("L")
+        app.screen.query_one(Input).value = "fast"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ValueForm)
+        assert "fast" in str(app.screen.query_one("#form-error", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+        # When 20/s burst 5 is entered
+        await pilot.press("L")
+        app.screen.query_one(Input).value = "20/s burst 5"
+        await pilot.press("enter")
+        await settle(pilot)
+        # Then it is stored, in force, and shown
+        stored = sched.load_settings()["email"]
+        assert (stored.rate, stored.burst) == ("20/s", 5)
+        step(sched, clock)
+        app.refresh_now()
+        assert sched.snapshot().category("email").limit == "20/s burst 5"
+        assert app.main.cat_table.cell_text("email", "limit") == "20/s+5"
+        # And "none" lifts it
+        await pilot.press("L")
+        app.screen.query_one(Input).value = "none"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert sched.load_settings()["email"].rate == "none"
+        assert sched.snapshot().category("email").limit is None
+
+    drive(app, scenario, size=(200, 40))
 
 
 def test_pin_form_pins_and_unpins_the_workers() -> None:

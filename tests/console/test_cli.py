@@ -118,6 +118,13 @@ def test_submit_with_a_delay_is_scheduled(cli: Cli) -> None:
     assert cli.task(task_id).state == SCHEDULED
 
 
+def test_submit_and_inject_take_a_priority_that_show_reports(cli: Cli) -> None:
+    task_id = submit(cli, "b.echo", "--priority", "7")
+    assert cli.json("show", str(task_id))["priority"] == 7
+    assert cli("inject", "a", "--priority", "9").exit_code == 0
+    assert cli.task(task_id + 1).priority == 9
+
+
 def test_submit_reads_the_payload_from_a_file_or_stdin(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text('{"from": "file"}', encoding="utf-8")
     from_file = submit(cli, "b.echo", "--payload", f"@{tmp_path / 'p.json'}")
@@ -144,6 +151,8 @@ def test_submit_reads_the_payload_from_a_file_or_stdin(cli: Cli, tmp_path: Path)
         (["b.echo", "--delay", "1e12"], 2, ["delay", "ten years"]),
         (["b.echo", "--wait", "--timeout", "-3"], 2, ["--timeout", "-3"]),
         (["bad name!"], 2, ["invalid handler name"]),
+        (["b.echo", "--priority", "10"], 2, ["task priority 10", "0 to 9"]),
+        (["b.echo", "--priority", "high"], 2, ["'high' is not a whole number"]),
     ],
 )
 def test_bad_submits_are_rejected_and_store_nothing(

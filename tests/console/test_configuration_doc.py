@@ -15,6 +15,7 @@ from jobsched.console.settings import (
     CATEGORY_KEYS,
     DEFAULT_DB,
     ENV_KEYS,
+    HANDLER_KEYS,
     METRICS_KEYS,
     RETENTION_KEYS,
     SCHEDULER_KEYS,
@@ -24,6 +25,7 @@ from jobsched.console.settings import (
     load_settings,
 )
 from jobsched.core import CategoryConfig, SchedulerConfig
+from jobsched.core.limits import HandlerLimit
 from jobsched.core.retention import DEFAULT_RETENTION
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -44,6 +46,7 @@ def loader_keys() -> set[str]:
     return (
         {f"scheduler.{k}" for k in SCHEDULER_KEYS}
         | {f"categories.NAME.{k}" for k in CATEGORY_KEYS}
+        | {f"handlers.NAME.{k}" for k in HANDLER_KEYS}
         | {f"storage.{k}" for k in STORAGE_KEYS}
         | {f"web.{k}" for k in WEB_KEYS}
         | {f"retention.{k}" for k in RETENTION_KEYS}
@@ -64,13 +67,15 @@ def real_defaults() -> dict[str, Any]:
     }
     sched["scheduler.handlers"] = []
     cats = {f"categories.NAME.{f.name}": f.default for f in fields(CategoryConfig)}
+    limits = {f"handlers.NAME.{f.name}": f.default for f in fields(HandlerLimit)}
+    limits["handlers.NAME.rate"] = None  # required: the table gives it
     schedules = {f"schedules.{k}": None for k in SCHEDULE_KEYS}
     schedules.update({"schedules.timezone": "UTC", "schedules.missed": "skip",
                       "schedules.catch_up": "latest", "schedules.max_catch_up": 100,
                       "schedules.grace": 60.0})  # fmt: skip
     kept = {f"retention.{state}": rule for state, rule in DEFAULT_RETENTION.items()}
-    return {**sched, **cats, **schedules, **kept, "storage.db": DEFAULT_DB, "web.token": None,
-            "metrics.listen": None}
+    return {**sched, **cats, **limits, **schedules, **kept, "storage.db": DEFAULT_DB,
+            "web.token": None, "metrics.listen": None}  # fmt: skip
 
 
 def test_every_key_the_loader_accepts_is_documented_and_no_other() -> None:
@@ -104,5 +109,6 @@ def test_the_complete_example_loads_and_sets_every_key(tmp_path: Path) -> None:
     path.write_text(example, encoding="utf-8")
     settings = load_settings(path, env={})
     explicit = {re.sub(r"^categories\.[^.]+\.", "categories.NAME.", k) for k in settings.origins}
+    explicit = {re.sub(r"^handlers\..+\.", "handlers.NAME.", k) for k in explicit}
     assert loader_keys() <= explicit
     assert settings.config.categories["email"].timeout == 30.0
