@@ -257,9 +257,7 @@ class SchedulerConfig:
 
         parse_rules(self.retention)
         check_int("max_result_bytes", self.max_result_bytes, 1, 1024 * MAX_RESULT_BYTES)
-        for name, limit in self.handler_limits.items():
-            check_name("handler", name)
-            parse_rate(limit.rate, limit.burst, f"handlers.{name}.rate")
+        check_handler_limits(self.handler_limits)
         for module in self.handlers:
             if not isinstance(module, str) or not module:
                 raise ConfigError(
@@ -269,6 +267,13 @@ class SchedulerConfig:
                     "Use e.g. 'jobsched.demo.handlers'",
                 )
         return self
+
+
+def check_handler_limits(limits: Mapping[str, HandlerLimit]) -> None:
+    """Every ``[handlers.NAME]`` limit: a valid handler name and a rate that parses."""
+    for name, limit in limits.items():
+        check_name("handler", name)
+        parse_rate(limit.rate, limit.burst, f"handlers.{name}.rate")
 
 
 def check_capacity(
