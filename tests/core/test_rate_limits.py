@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
 from jobsched.core.errors import ConfigError
 from jobsched.core.limits import RateLimit, TokenBucket, parse_rate
+from jobsched.core.query import Page
 from jobsched.core.store import TaskStore
 
 RATE, BURST, TASKS = 20, 5, 200
@@ -137,8 +138,13 @@ def test_a_category_limited_to_20_a_second_drains_200_tasks_in_about_10_s(
         sched.set_paused("web", False)
         assert done.wait(45)
         took = time.monotonic() - began
-    # Then no one-second window holds more than the rate plus the burst
-    assert most_in_any_window(starts, 1.0) <= RATE + BURST
+        claimed = [t.started_at for t in sched.find_tasks(Page(limit=TASKS))]
+    # Then no one-second window holds more than the rate plus the burst of tasks started in
+    # the store (claimed: the bucket pays for each at its claim). The handlers' own start
+    # times follow by each worker's wake-up delay, which a starved CPU can stretch and
+    # bunch (see the README), so they are checked against the total only.
+    assert len(claimed) == TASKS and None not in claimed
+    assert most_in_any_window([float(c) for c in claimed if c is not None], 1.0) <= RATE + BURST
     # And the drain takes about (200 - burst) / 20 = 9.75 s
     assert (TASKS - BURST) / RATE - 0.5 <= took <= (TASKS - BURST) / RATE * 2
 
