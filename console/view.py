@@ -9,9 +9,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 
 from jobsched.core import CategorySnapshot, Client, Clock, Snapshot, WorkerSnapshot
-from jobsched.core.bulk import BulkResult
-from jobsched.core.config import CategoryConfig, SchedulerConfig
-from jobsched.core.limits import RateLimit
+from jobsched.core.config import SchedulerConfig
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.snapshot import operator_view
@@ -22,15 +20,15 @@ from jobsched.core.task import (
     SCHEDULED,
     SUCCEEDED,
     NodeInfo,
-    TaskRecord,
 )
 
 from . import reports
+from .client_calls import ClientCalls
 
 RATE_WINDOW = 5.0
 
 
-class AttachedView:
+class AttachedView(ClientCalls):
     """A node seen through the shared store: counts, settings, decisions and the workers
     of every live node's latest heartbeat. Runs no worker; operator changes go through the
     :class:`~core.Client` and every node picks them up within a balancer interval.
@@ -38,6 +36,7 @@ class AttachedView:
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.calls = client
         self._state = "new"
         # A node is live while its heartbeat is younger than a few intervals (as in `status`).
         self.stale_after = reports.stale_after(client.config.heartbeat_interval)
@@ -198,79 +197,6 @@ class AttachedView:
         if t1 <= t0:
             return dict.fromkeys(done, 0.0)
         return {c: max(0.0, (last[c] - first[c]) / (t1 - t0)) for c in done}
-
-    def list_tasks(
-        self, state: str | None = None, category: str | None = None, limit: int = 50
-    ) -> list[TaskRecord]:
-        return self.client.list_tasks(state, category, limit)
-
-    def get(self, task_id: int) -> TaskRecord:
-        return self.client.get(task_id)
-
-    def progress(self, task_id: int) -> TaskProgress | None:
-        return self.client.progress(task_id)
-
-    def nodes(self) -> list[NodeInfo]:
-        return self.client.nodes()
-
-    def is_paused(self, category: str) -> bool:
-        stored = self.client.load_settings().get(category)
-        return bool(stored and stored.paused)
-
-    # --- steering: every change is written to the store --------------------------------
-    def category_config(self, name: str) -> CategoryConfig:
-        return self.client.category_config(name)
-
-    def set_priority(self, category: str, priority: object) -> float:
-        return self.client.set_priority(category, priority)
-
-    def set_rate(
-        self, category: str, rate: str | None, burst: int | None = None
-    ) -> RateLimit | None:
-        return self.client.set_rate(category, rate, burst)
-
-    def set_paused(self, category: str, paused: bool) -> None:
-        self.client.set_paused(category, paused)
-
-    def pin(self, category: str, workers: int | None) -> None:
-        self.client.pin(category, workers)
-
-    def rebalance(self) -> None:
-        self.client.rebalance()
-
-    def inject(
-        self,
-        category: str,
-        count: int = 1,
-        duration_ms: float = 50.0,
-        fail_rate: float = 0.0,
-        priority: int = 0,
-    ) -> list[int]:
-        return self.client.inject(category, count, duration_ms, fail_rate, priority)
-
-    def cancel(self, ids: Iterable[int]) -> dict[int, str]:
-        return self.client.cancel(ids)
-
-    def retry(self, ids: Iterable[int] | None) -> list[int]:
-        return self.client.retry(ids)
-
-    def find_tasks(self, page: Page) -> list[TaskRecord]:
-        return self.client.find_tasks(page)
-
-    def count_tasks(self, query: TaskQuery) -> int:
-        return self.client.count_tasks(query)
-
-    def queue_heads(self) -> dict[str, float]:
-        return self.client.queue_heads()
-
-    def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
-        return self.client.retry_matching(query, dry_run)
-
-    def cancel_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
-        return self.client.cancel_matching(query, dry_run)
-
-    def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
-        return self.client.delete_matching(query, dry_run)
 
 
 def _counters(nodes: Iterable[NodeInfo]) -> dict[str, int]:

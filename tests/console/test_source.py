@@ -75,7 +75,9 @@ def test_a_class_missing_one_member_is_not_a_source() -> None:
     try:
         # Given a class with LocalNode's constructor and members, and one without stop
         def copy(*left_out: str) -> Any:
-            members = {n: vars(LocalNode)[n] for n in MEMBERS if n not in left_out}
+            members = {
+                n: inspect.getattr_static(LocalNode, n) for n in MEMBERS if n not in left_out
+            }
             return type("Copy", (), {"__init__": LocalNode.__init__, **members})(sched)
 
         # Then the whole copy passes for a Source and the one without stop does not
