@@ -145,7 +145,7 @@ class Node:
     def pid(self) -> int:
         return self.proc.pid
 
-    def wait_up(self, timeout: float = 15.0) -> None:
+    def wait_up(self, timeout: float = 60.0) -> None:
         """Wait until the node's heartbeat is in the store (it started and recovered)."""
 
         def up() -> bool:
