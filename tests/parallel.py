@@ -3,7 +3,9 @@
 Loaded by ``tests/conftest.py``; every hook also works without xdist (``-n 0``):
 
 - the slow tests (``@pytest.mark.slow``: real processes, seconds each) are collected
-  first, so that the workers start on them and the quick ones fill in around them;
+  first, the longest first (``@pytest.mark.slow(seconds=N)``; 5 when not given), so that
+  the workers start on them and the quick ones fill in around them (``--dist worksteal``
+  in pyproject.toml moves queued tests from a busy worker to an idle one);
 - each worker's temporary directory is ``<basetemp>/gwN`` instead of
   ``<basetemp>/popen-gwN``: error messages shorten the values they name to 80 characters,
   and tests check that a message names the file under ``tmp_path``, which must stay as
@@ -47,9 +49,50 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_unused_key] = set()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A stable sort: every worker collects the same order, which xdist requires.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+SLOW_DEFAULT = 5.0  # seconds, for a slow test that does not say
+
+
+def _expected_seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return 0.0 if marker is None else float(marker.kwargs.get("seconds", SLOW_DEFAULT))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Every worker must collect the same order (xdist requires it): sorts are stable and
+    # depend on the items alone.
+    items.sort(key=lambda item: -_expected_seconds(item))
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = _deal(items, workers)
+
+
+def _deal(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """``items`` (slow ones first, longest first) as ``workers`` consecutive runs that
+    ``--dist worksteal`` hands out one per worker, each starting with its share of the slow
+    tests: each slow test goes to the run with the fewest expected seconds so far, and the
+    quick ones fill the runs up to worksteal's equal split (the last run takes the rest)."""
+    if workers <= 1:
+        return items
+    sizes, left = [], len(items)
+    for remaining in range(workers, 0, -1):  # worksteal: len(pending) // nodes_remaining
+        sizes.append(left // remaining)
+        left -= sizes[-1]
+    runs: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    quick = []
+    for item in items:
+        seconds = _expected_seconds(item)
+        open_runs = [i for i in range(workers) if len(runs[i]) < sizes[i]]
+        if seconds == 0 or not open_runs:
+            quick.append(item)
+            continue
+        target = min(open_runs, key=lambda i: (load[i], i))
+        runs[target].append(item)
+        load[target] += seconds
+    for i in range(workers):
+        room = sizes[i] - len(runs[i])
+        runs[i].extend(quick[:room])
+        quick = quick[room:]
+    return [item for run in runs for item in run]
 
 
 # --- unused snapshots across workers ---------------------------------------------------
@@ -82,7 +125,6 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     if sent is not None:
         node.config.stash[_used_key].update(map(tuple, sent["used"]))
         node.config.stash[_unused_key].update(map(tuple, sent["unused"]))
-
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

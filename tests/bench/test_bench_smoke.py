@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=11)
 def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     # Given the harness in smoke mode (standard-library references only)
     out = tmp_path / "bench.json"

@@ -200,7 +200,7 @@ def wait_for_screen(page: Any, check: Callable[[str], bool], what: str, timeout:
                 timeout, interval=0.1, what=what)  # fmt: skip
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=15)
 @pytest.mark.timeout(120)
 def test_two_browsers_attach_to_one_node_and_steer_it(
     cli: Cli, server: Callable[..., WebServer]

@@ -109,6 +109,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]
         yield open_store(url)
 
 
+@pytest.mark.slow(seconds=10)
 @pytest.mark.timeout(60)
 def test_a_category_limited_to_20_a_second_drains_200_tasks_in_about_10_s(
     store: TaskStore,

@@ -28,7 +28,7 @@ from jobsched.storage import open_store
 from tests.console.cli_support import REPO, poll
 from tests.reliability.pg_proxy import PgProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow(seconds=7), pytest.mark.postgres, pytest.mark.timeout(120)]
 
 GRACE = 2.0
 CONFIG = f"""\

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from jobsched.storage.postgres.connection import parse_url
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow(seconds=16), pytest.mark.postgres]
 
 NODE = """
 import sys, threading

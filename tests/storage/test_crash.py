@@ -29,6 +29,7 @@ def _drain(db: Path, log: Path) -> None:
     assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
 
 
+@pytest.mark.slow(seconds=15)
 @pytest.mark.timeout(300)
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     seed = _seed()
@@ -63,6 +64,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     assert report.integrity == "ok"
 
 
+@pytest.mark.slow(seconds=30)
 @pytest.mark.timeout(240)
 def test_sigterm_stops_gracefully_and_nothing_runs_twice(tmp_path: Path) -> None:
     seed = _seed()

@@ -18,7 +18,7 @@ from tests.core.test_rate_limits import most_in_any_window
 from tests.crashkit.harness import ROOT, wait_ready
 from tests.storage.postgres.rate_node import CONFIG
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow(seconds=11), pytest.mark.postgres]
 
 TASKS, RATE, BURST = 200, 20, 5
 
