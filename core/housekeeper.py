@@ -3,6 +3,9 @@
 One step (:meth:`Housekeeper.run_once`) refreshes the per-state counts, runs the balancer
 when its interval is up or a rebalance was requested, and writes the heartbeat; on a store
 shared by several nodes it then puts back the tasks of nodes whose heartbeat went stale.
+On a store other processes read, the heartbeat also goes out early, at most every
+:data:`WORKERS_PUBLISH` seconds, when a worker started or finished a task since the last
+one: a console attached to the store shows the workers as fresh as its own refresh.
 Only the housekeeper applies the balancer's decisions to the pools.
 """
 
@@ -14,7 +17,7 @@ import socket
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .balancer import Balancer, Decision, Demand
@@ -28,13 +31,18 @@ from .limits import rate_cap
 from .live_settings import LiveSettings
 from .outage import OutageTracker
 from .signals import TaskSignals
-from .snapshot import Metrics, operator_view
+from .snapshot import Metrics, WorkerSnapshot, operator_view
 from .store import TaskStore
 from .task import NodeInfo
 from .waiters import Waiters
 from .workers import WorkerPools
 
 log = logging.getLogger("jobsched")
+
+#: Seconds between looks at whether the workers changed since the last heartbeat (the
+#: console's own refresh interval): a node whose workers change writes at most 4
+#: heartbeats a second, an idle one none beyond its interval.
+WORKERS_PUBLISH = 0.25
 
 
 class RebalanceRequest:
@@ -106,6 +114,8 @@ class Housekeeper:
         self._next_counts = 0.0
         self._next_balance = 0.0
         self._next_heartbeat = 0.0
+        self._next_workers = 0.0
+        self._published: tuple[tuple[Any, ...], ...] = ()  # the workers of the last heartbeat
         self._stopping = threading.Event()
 
     def decisions(self) -> tuple[dict[str, Any], ...]:
@@ -145,6 +155,10 @@ class Housekeeper:
             self.heartbeat()
             if self._store.multi_node and self.running:
                 self._recover_others()
+        elif self._publishes_workers() and mono >= self._next_workers:
+            self._next_workers = mono + WORKERS_PUBLISH
+            if self._worker_states() != self._published:
+                self.heartbeat(early=True)  # a console attached to the store shows them now
 
     def _recover_others(self) -> None:
         """Shared store: put back the tasks of nodes whose heartbeat went stale."""
@@ -212,10 +226,14 @@ class Housekeeper:
             catalog=self._catalog(),
         )
 
-    def heartbeat(self, stopped: bool = False) -> None:
+    def heartbeat(self, stopped: bool = False, early: bool = False) -> None:
         """Write this node's heartbeat; the store's error propagates (the loop, the start
-        and the stop each report it their way)."""
-        self._next_heartbeat = self._clock.monotonic() + self._config.heartbeat_interval
+        and the stop each report it their way). An ``early`` one (changed workers) leaves
+        the next regular one, which also recovers dead nodes' tasks, where it was."""
+        if not early:
+            self._next_heartbeat = self._clock.monotonic() + self._config.heartbeat_interval
+        snapshots = self._pools.snapshots()
+        self._published = self._worker_states(snapshots)
         node = NodeInfo(
             node_id=self._node_id,
             host=socket.gethostname(),
@@ -223,11 +241,22 @@ class Housekeeper:
             started_at=self.started_at,
             heartbeat_at=self._clock.now(),
             budget=self._pools.budget,
-            workers=[w.to_dict() for w in self._pools.snapshots()],
+            workers=[w.to_dict() for w in snapshots],
             counters=self.counters(),
             stopped=stopped,
         )
         self._store.heartbeat(node)
+
+    def _publishes_workers(self) -> bool:
+        """Whether to look for changed workers: on a store other processes read, and not
+        while it is unreachable (a step that skipped the store must not count as the store
+        being back)."""
+        return self._store.shared and not self.outage.down
+
+    def _worker_states(self, snapshots: Sequence[WorkerSnapshot] | None = None) -> tuple[Any, ...]:
+        """What an attached console shows of each worker, less the clock."""
+        shown = self._pools.snapshots() if snapshots is None else snapshots
+        return tuple((w.name, w.category, w.state, w.task_id, w.retiring) for w in shown)
 
     # --- the thread ----------------------------------------------------------------------
     def loop(self) -> None:
@@ -245,6 +274,8 @@ class Housekeeper:
             except Exception:
                 log.exception("housekeeping step failed; retrying")
             due = min(self._next_balance, self._next_counts, self._next_heartbeat)
+            if self._publishes_workers():
+                due = min(due, self._next_workers)
             self._rebalance.wait(max(0.01, due - self._clock.monotonic()))
 
     def stop(self) -> None:
