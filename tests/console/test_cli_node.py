@@ -22,6 +22,7 @@ import pytest
 from jobsched.core.task import QUEUED, SUCCEEDED
 
 from tests.console.cli_support import Cli, Node, make_cli, one_line_error, poll
+from tests.timing import StallProbe
 
 pytestmark = pytest.mark.slow
 
@@ -80,18 +81,20 @@ def test_a_second_node_on_the_same_file_exits_4_naming_the_holder(cli: Cli, node
 
 def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, node: Node) -> None:
     # Given a running node, when another process submits, then the node starts each task
-    # within 250 ms of its commit
+    # within 250 ms of its commit (plus any stall the machine imposed meanwhile)
     latencies = []
-    for i in range(5):
-        task_id = submit(cli, "b.echo", "--payload", json.dumps({"i": i}))
-        task = poll(
-            lambda tid=task_id: (t := cli.task(tid)).started_at is not None and t,
-            5,
-            what="task start",
-        )
-        latencies.append(task.started_at - task.created_at)
-    print(f"\nsubmit -> start (s): {', '.join(f'{x:.3f}' for x in latencies)}")
-    assert max(latencies) <= SUBMIT_NOTICED
+    with StallProbe() as probe:
+        for i in range(5):
+            task_id = submit(cli, "b.echo", "--payload", json.dumps({"i": i}))
+            task = poll(
+                lambda tid=task_id: (t := cli.task(tid)).started_at is not None and t,
+                5,
+                what="task start",
+            )
+            latencies.append(task.started_at - task.created_at)
+    print(f"\nsubmit -> start (s): {', '.join(f'{x:.3f}' for x in latencies)}; "
+          f"machine stall {probe.worst:.3f}")  # fmt: skip
+    assert max(latencies) <= SUBMIT_NOTICED + probe.worst
 
     # And `submit --wait` prints the result the node computed
     result = cli("submit", "b.echo", "--payload", '{"hello": "node"}', "--wait", "--timeout", "10")

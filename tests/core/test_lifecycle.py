@@ -11,6 +11,8 @@ from jobsched.core import CategoryConfig, ConfigError, MemoryStore, Scheduler, S
 from jobsched.core.clock import SystemClock
 from jobsched.core.timer import Timer
 
+from tests.timing import StallProbe
+
 
 class RecordingStore(MemoryStore):
     """A real in-memory store that also records which methods ran, in order."""
@@ -120,7 +122,7 @@ def test_delayed_tasks_on_real_threads_start_when_due_never_early() -> None:
         if len(started) == 20:
             done.set()
 
-    with sched:
+    with StallProbe() as probe, sched:
         due = {}
         for i in range(20):
             h = sched.submit("a.mark", {}, delay=0.2 + i * 0.01)
@@ -128,4 +130,5 @@ def test_delayed_tasks_on_real_threads_start_when_due_never_early() -> None:
         assert done.wait(10)
     lateness = sorted(started[i] - due[i] for i in due)
     assert lateness[0] >= 0, f"a task started {-lateness[0]:.4f} s early"
-    assert lateness[-1] < 0.5, f"worst lateness {lateness[-1]:.3f} s"
+    # (plus the stall the machine imposed on every thread meanwhile: tests/timing.py)
+    assert lateness[-1] < 0.5 + probe.worst, f"worst lateness {lateness[-1]:.3f} s"
