@@ -105,7 +105,7 @@ class WebServer:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         assert self._ready.wait(timeout), f"no {READY!r} within {timeout} s:\n{self.output()}"
         assert self.proc.poll() is None, f"server exited:\n{self.output()}"
 

@@ -7,7 +7,8 @@ Runs a scheduler on ``DB`` with the crash-test handlers, 2 categories and 4 work
 ``--submit N`` makes the node submit N tasks to itself, one ``submit()`` at a time, and
 print each id once acknowledged (the in-process path, where a submit may hand its task
 straight to a FIFO).
-Stops gracefully on SIGTERM (exit 0). Prints ``ready`` on stdout once started.
+Stops gracefully on SIGTERM (exit 0). Prints ``ready`` on stdout once started, and after a
+SIGTERM ``stopped <seconds>``: from the signal to the end of the node's stop.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.storage import open_store
@@ -47,7 +49,8 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signalled: list[float] = []  # when SIGTERM came (monotonic)
+    signal.signal(signal.SIGTERM, lambda *_: (signalled.append(time.monotonic()), stop.set()))
     config = dataclasses.replace(CONFIG, workers=args.workers, heartbeat_interval=args.heartbeat)
     sched = Scheduler(config, open_store(args.db))
     sched.start()
@@ -64,6 +67,8 @@ def main() -> int:
             if not any(c["queued"] or c["running"] or c["scheduled"] for c in counts.values()):
                 break
     sched.stop(grace=args.grace)
+    if signalled:  # the node's own stop, without the interpreter's exit after it
+        print(f"stopped {time.monotonic() - signalled[0]:.3f}", flush=True)
     return 0
 
 
