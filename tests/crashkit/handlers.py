@@ -9,6 +9,9 @@ happened, across every node process writing to it:
 - ``<task id> <attempt> E <pid>`` when the handler returns or raises,
 - ``K <pid>`` written by the test harness after it killed (and reaped) that process.
 
+A payload's ``ms`` makes the run last that long; its ``gate`` (a path) makes it last
+until the test creates that file.
+
 Two runs of one task overlap when a start comes between another run's start and its end
 (or its process's kill record): the checker reports those (``overlaps``).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from jobsched.core import current_task, handler
@@ -45,6 +49,14 @@ class InjectedFailure(Exception):
     """A failure the soak workload asks for (``fail_rate`` in the payload)."""
 
 
+def _wait_for_file(path: str, timeout: float = 120.0) -> None:
+    """Run until the test creates ``path`` (a gate it opens from another process), at most
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        _pause.wait(0.01)  # polling a file another process creates, bounded by the deadline
+
+
 @handler("a.work", category="a")
 def work_a(payload: Any) -> int:
     record()
@@ -52,6 +64,9 @@ def work_a(payload: Any) -> int:
         ms = float(payload.get("ms", 0))
         if ms:
             _pause.wait(ms / 1000)
+        gate = payload.get("gate")
+        if gate:
+            _wait_for_file(str(gate))
         rate = float(payload.get("fail_rate", 0))
         if rate:
             task = current_task()
