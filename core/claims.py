@@ -2,8 +2,8 @@
 
 The dispatcher adds what it claims (and what the direct hand-off inserts claimed), a worker
 reads the flag of the task it runs, a cancel sets it, and the completer forgets a task
-once the outcome of that attempt is written. Plain dict operations, atomic under the GIL:
-no lock on the hot path.
+once the outcome of that attempt is written (a worker, once the store refused its start).
+Plain dict operations, atomic under the GIL: no lock on the hot path.
 """
 
 from __future__ import annotations
@@ -56,6 +56,19 @@ class Claims:
             return ""
         del self._by_id[outcome.id]
         return claim.task.category
+
+    def superseded(self, task: TaskRecord) -> bool:
+        """True if this node has claimed the task again since it claimed this record of
+        it (given back meanwhile): only the newest record may run."""
+        claim = self._by_id.get(task.id)
+        return claim is not None and claim.task is not task
+
+    def drop(self, task: TaskRecord) -> None:
+        """Forget this claim of the task (a start the store refused: the claim was given
+        back); a newer claim of the same task, made since, is kept."""
+        claim = self._by_id.get(task.id)
+        if claim is not None and claim.task is task:
+            del self._by_id[task.id]
 
     def forget(self, task_ids: Iterable[int]) -> None:
         for task_id in task_ids:

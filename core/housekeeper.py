@@ -2,7 +2,8 @@
 
 One step (:meth:`Housekeeper.run_once`) refreshes the per-state counts, runs the balancer
 when its interval is up or a rebalance was requested, and writes the heartbeat; on a store
-shared by several nodes it then puts back the tasks of nodes whose heartbeat went stale.
+shared by several nodes it then puts back the tasks of nodes whose heartbeat went stale,
+and the claimed-but-not-begun tasks of nodes whose claim lease ran out.
 On a store other processes read, the heartbeat also goes out early, at most every
 :data:`WORKERS_PUBLISH` seconds, when a worker started or finished a task since the last
 one: a console attached to the store shows the workers as fresh as its own refresh.
@@ -43,6 +44,12 @@ log = logging.getLogger("jobsched")
 #: console's own refresh interval): a node whose workers change writes at most 4
 #: heartbeats a second, an idle one none beyond its interval.
 WORKERS_PUBLISH = 0.25
+
+#: A node's claim lease, in heartbeat intervals: on a shared store, once its heartbeat is
+#: that much overdue, other nodes give back the tasks it claimed and has not begun (its
+#: fenced starts then refuse them, should it come back). Three: a late heartbeat or two
+#: cost nothing; a node silent that long loses only its waiting claims, not its runs.
+CLAIM_LEASE_BEATS = 3
 
 
 class RebalanceRequest:
@@ -161,9 +168,10 @@ class Housekeeper:
                 self.heartbeat(early=True)  # a console attached to the store shows them now
 
     def _recover_others(self) -> None:
-        """Shared store: put back the tasks of nodes whose heartbeat went stale."""
+        """Shared store: put back the tasks of nodes whose heartbeat went stale, and the
+        claimed tasks not begun of nodes whose claim lease ran out."""
         report = self._store.recover(self._node_id, self._clock.now())
-        if self._signals.recovered("tasks of dead nodes", report, self._store.get):
+        if self._signals.recovered("tasks of other nodes", report, self._store.get):
             self._waiters.notify(report.orphaned)
             self._want(set(self._pools.pools))
 
@@ -244,6 +252,7 @@ class Housekeeper:
             workers=[w.to_dict() for w in snapshots],
             counters=self.counters(),
             stopped=stopped,
+            claim_lease=CLAIM_LEASE_BEATS * self._config.heartbeat_interval,
         )
         self._store.heartbeat(node)
 

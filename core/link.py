@@ -7,15 +7,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .pool import WorkerPool
 from .store import CANCEL_DONE, CANCEL_REQUESTED
-from .task import NewTask, Outcome
+from .task import NewTask, Outcome, TaskRecord
 
 if TYPE_CHECKING:
     from .scheduler import Scheduler
+
+log = logging.getLogger("jobsched")
 
 
 class EngineLink:
@@ -87,6 +90,16 @@ class EngineLink:
         sched.workers.reconcile()
         # The abandoned task no longer fills the window: claim for the replacement.
         sched.dispatcher.want((pool.category,))
+
+    def claim_lost(self, pool: WorkerPool, task: TaskRecord) -> None:
+        log.warning(
+            "task %d was given back to the queue while it waited in this node's FIFO (no "
+            "heartbeat from this node within its claim lease): it runs elsewhere, not here",
+            task.id,
+        )
+        sched = self._sched
+        sched.claims.drop(task)
+        sched.dispatcher.refill(pool)
 
     def worker_exited(self, pool: WorkerPool) -> None:
         if self._sched.state == "running":

@@ -29,6 +29,7 @@ from .task import (
     Outcome,
     RecoveryReport,
     TaskRecord,
+    same_claim,
 )
 
 
@@ -87,9 +88,13 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits):
                         report.requeued.append(row.id)
         return report
 
-    def record_start(self, task_id: int, attempt: int) -> None:
+    def record_start(self, task: TaskRecord) -> bool:
         with self._lock:
-            self._started.add((task_id, attempt))
+            row = self._rows.get(task.id)
+            if row is None or row.state != RUNNING or not same_claim(row, task):
+                return False
+            self._started.add((task.id, task.attempts))
+            return True
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Nothing to do: only this process writes to a memory store."""

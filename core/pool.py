@@ -1,11 +1,12 @@
 """Worker threads and the per-category pool that owns them.
 
-A worker runs its whole attempt (:meth:`Worker.attempt`): it notes the start in the
-store's journal, runs the handler, keeps its pool's run-time average and its own deadline,
-and hands the outcome on. Its thread body is :meth:`Worker.run_once` in a thin loop that
-notices the pool's stop flag and its own retire flag. Shrinking a pool marks workers to
-retire (idle ones first); a busy worker leaves only after its task, so nothing is
-interrupted. Tests call ``run_once`` directly with no thread at all.
+A worker runs its whole attempt (:meth:`Worker.attempt`): it records the start in the
+store (a claim given back meanwhile is refused there, and then not run), runs the
+handler, keeps its pool's run-time average and its own deadline, and hands the outcome
+on. Its thread body is :meth:`Worker.run_once` in a thin loop that notices the pool's
+stop flag and its own retire flag. Shrinking a pool marks workers to retire (idle ones
+first); a busy worker leaves only after its task, so nothing is interrupted. Tests call
+``run_once`` directly with no thread at all.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ IDLE = "idle"
 BUSY = "busy"
 RUN_AVERAGE_WEIGHT = 0.1
 RUN_TIMES_KEPT = 256
+#: Seconds a worker waits before it tries again to record a start that failed.
+START_RETRY_WAIT = 0.5
 
 
 def percentile(values: Iterable[float], fraction: float) -> float | None:
@@ -92,6 +95,10 @@ class AttemptEvents(Protocol):
     def worker_exited(self, pool: WorkerPool) -> None:
         """A worker left (retired, died or stopped): the pools may need a replacement."""
 
+    def claim_lost(self, pool: WorkerPool, task: TaskRecord) -> None:
+        """The store refused the start of a claimed task (given back while it waited):
+        forget the claim, refill the FIFO."""
+
 
 @dataclass(frozen=True)
 class AttemptKit:
@@ -143,7 +150,7 @@ class Worker:
         return not (self.retiring or self.abandoned)
 
     def attempt(self, task: TaskRecord) -> None:
-        """Run one claimed task from journal to outcome."""
+        """Run one claimed task from its recorded start to its outcome."""
         pool = self.pool
         kit = pool.kit
         cancel = kit.claims.cancel_flag(task)
@@ -151,18 +158,14 @@ class Worker:
         self.started_mono = started = kit.clock.monotonic()  # wall time: see snapshot()
         self.task = task
         self.state = BUSY
+        if not self.begin(task):
+            return
         if task.timeout:
             # An async handler cancels itself at its timeout: abandon it only if it did not.
-            self.deadline = started + task.timeout + kit.executor.deadline_slack(spec)
+            slack = kit.executor.deadline_slack(spec)
+            self.deadline = kit.clock.monotonic() + task.timeout + slack
             kit.schedule_mono(self.deadline)
         kit.metrics.add(task.category, "started")
-        try:
-            kit.store.record_start(task.id, task.attempts)
-            kit.outage.ok()
-        except StorageError as exc:  # the run matters more than the poison bookkeeping
-            kit.outage.failed(exc)
-        except Exception:
-            log.exception("could not journal the start of task %d", task.id)
         self.progress = progress = ProgressReporter(
             kit.store, task.id, task.attempts, kit.clock.now, kit.clock.monotonic, kit.outage
         )
@@ -180,6 +183,38 @@ class Worker:
             kit.metrics.add(task.category, "timed_out")
         kit.signals.outcome(task, outcome)
         pool.events.attempt_finished(pool, outcome)
+
+    def begin(self, task: TaskRecord) -> bool:
+        """Record the start of ``task``: True if its handler may run now. Else the worker
+        is idle again: the store refused the start (the claim was given back: it runs
+        elsewhere), or on a store other nodes share could not be asked (back to the FIFO's
+        head for a later try)."""
+        kit = self.pool.kit
+        began: bool | None = None  # None: unknown
+        try:
+            # A record this node has claimed anew since (the store cannot always tell the
+            # two claims apart: one clock reading) leaves the run to the newer one.
+            began = kit.store.record_start(task) and not kit.claims.superseded(task)
+            kit.outage.ok()
+        except StorageError as exc:
+            kit.outage.failed(exc)
+        except Exception:
+            log.exception("could not record the start of task %d", task.id)
+        if began is None and not kit.store.multi_node:
+            began = True  # no other node can take the claim: the run matters more
+        with self.pool.lock:
+            if began and not self.abandoned:
+                return True
+            abandoned = self.abandoned  # released at stop meanwhile: not run, not kept
+            self.state = IDLE
+            self.task = None
+        if abandoned:
+            return False
+        if began is None:
+            self.pool.retry_start(task)
+        else:
+            self.pool.events.claim_lost(self.pool, task)
+        return False
 
     def expire(self, mono: float) -> TaskRecord | None:
         """Abandon this worker if its task is past its deadline; return that task."""
@@ -246,6 +281,8 @@ class WorkerPool:
         self.idle_wait = idle_wait
         self.threaded = threaded
         self.accepting = True
+        #: set once the pool stops taking tasks: ends a worker's wait to retry a start
+        self.stopped = threading.Event()
         self.target = 0
         self.avg_run: float | None = None  # seconds a task runs, a running average
         # The latest run times (seconds), for the percentiles the console shows.
@@ -326,6 +363,29 @@ class WorkerPool:
         for worker in self.active():
             worker.run_once(0)
         self.reap_retired()
+
+    def retry_start(self, task: TaskRecord) -> None:
+        """Put a task whose start could not be recorded back at the head of the FIFO,
+        unless the pool stopped taking tasks (then it stays claimed by this node until
+        recovered); a thread then waits a moment before the next try."""
+        with self.fifo.mutex:
+            kept = self.accepting
+            if kept:
+                self.fifo.queue.appendleft(task)
+                self.fifo.unfinished_tasks += 1
+                self.fifo.not_empty.notify()
+        if not kept:
+            log.warning("stop: task %d stays claimed here until recovered (start unknown)", task.id)
+        elif self.threaded:
+            self.stopped.wait(START_RETRY_WAIT)
+
+    def stop_taking(self) -> list[TaskRecord]:
+        """Stop taking tasks and empty the FIFO (at stop): a start put back for a retry
+        either lands before and is returned here, or sees the pool stopped."""
+        with self.fifo.mutex:
+            self.accepting = False
+        self.stopped.set()
+        return self.drain()
 
     def drain(self) -> list[TaskRecord]:
         """Empty the FIFO and return what was in it (used when stopping and pausing)."""

@@ -14,12 +14,19 @@ Rules every store keeps:
 - ``finish`` applies an outcome only while ``id``, ``owner``, ``attempts`` and
   ``state = 'running'`` still match (the fence) and returns which ones applied.
 - ``record_start`` notes, before a handler runs, that an attempt really began; it must
-  survive the process being killed (not necessarily a power loss).
+  survive the process being killed (not necessarily a power loss). It is fenced like an
+  outcome, by the claim (id, owner, attempt, claim time): it returns False, and the
+  handler must not run, when that claim is no longer the task's (given back). A start
+  that could not be written (an error) is unknown: on a store shared by several nodes
+  the task must not run until a later try answers.
 - ``recover`` re-queues the running rows of dead owners. An attempt that really began
   stays counted, and a task that has used all its attempts that way fails with reason
   ``orphaned`` (the poison rule); a task that was only claimed into a FIFO gets its
   attempt back, so a poison task cannot take its innocent neighbours down with it.
-  A store that cannot know which attempts began counts every claim.
+  A store that cannot know which attempts began counts every claim. A store shared by
+  several nodes also gives back, without charging an attempt, the claims a live but
+  silent node has not begun once its heartbeat is older than its ``claim_lease``: the
+  fenced start keeps that node from running them if it comes back.
 - ``claim_tick`` claims one tick of a recurring schedule at most once, ever, across every
   process on the store: the tick's row and its task go in in one transaction, so two
   nodes, a restart or a clock that steps back never run a tick twice.
@@ -80,8 +87,10 @@ class TaskStore(Protocol):
     def recover(self, node_id: str, now: float) -> RecoveryReport:
         """Re-queue running rows of dead owners; fail the exhausted ones as ``orphaned``."""
 
-    def record_start(self, task_id: int, attempt: int) -> None:
-        """Note durably (against a process crash) that this attempt's handler starts now."""
+    def record_start(self, task: TaskRecord) -> bool:
+        """Note durably (against a process crash) that the handler of this claim of the
+        task (as the claim returned it) starts now. False: the claim was given back, so
+        the handler must not run; a store no other node writes to may always say True."""
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (from any thread, quickly) when another process may have

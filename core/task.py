@@ -51,6 +51,13 @@ class NewTask:
         )  # fmt: skip
 
 
+def same_claim(a: TaskRecord, b: TaskRecord) -> bool:
+    """Whether two records are one claim of one task: same owner, attempt and claim time.
+    The attempt alone does not tell: a claim given back before its run began gets its
+    attempt back, so the next claim has the same number."""
+    return (a.id, a.owner, a.attempts, a.started_at) == (b.id, b.owner, b.attempts, b.started_at)
+
+
 @dataclass(slots=True)
 class TaskRecord:
     """One task row as the store returns it. ``payload``/``result`` are JSON text."""
@@ -186,3 +193,7 @@ class NodeInfo:
     workers: list[dict[str, Any]] = field(default_factory=list)
     counters: NodeCounters = field(default_factory=NodeCounters)
     stopped: bool = False
+    #: Seconds after this heartbeat past which other nodes may give back the tasks this
+    #: node claimed and has not begun (its starts are fenced, so it then runs none of
+    #: them); None: only when the node is declared dead (``stale_after``).
+    claim_lease: float | None = None

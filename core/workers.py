@@ -123,8 +123,7 @@ class WorkerPools:
         """Stop taking tasks and empty every FIFO; return the ids that were waiting."""
         released: list[int] = []
         for pool in self.pools.values():
-            pool.accepting = False
-            released.extend(t.id for t in pool.drain())
+            released.extend(t.id for t in pool.stop_taking())
         return released
 
     def wait_for_threads(self, left: Callable[[], float]) -> None:

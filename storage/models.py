@@ -406,6 +406,9 @@ class PostgresNodes(_Nodes):
     seen_at = TimestampTzField(constraints=[_default("now()")])
     recovered_at = TimestampTzField(null=True)
     recovered_by = pw.TextField(null=True)
+    # Seconds past seen_at after which other nodes give back the tasks this node claimed
+    # and has not begun (NULL: a node that publishes none; stale_after applies).
+    claim_lease = pw.DoubleField(null=True)
 
     class Meta:
         table_name = "nodes"

@@ -80,7 +80,7 @@ class StoreContract(ScheduleContract):
         store.insert([new(**options) for _ in range(count)], T0)  # type: ignore[arg-type]
         tasks = store.claim(category, count, NODE, T0 + 1)
         for task in tasks:
-            store.record_start(task.id, task.attempts)
+            assert store.record_start(task)
         return tasks
 
     # --- protocol ----------------------------------------------------------------------
@@ -326,8 +326,8 @@ class StoreContract(ScheduleContract):
         self, store: TaskStore
     ) -> None:
         began, waiting, done_ = store.insert_claimed([new(), new(), new()], T0, OTHER)
-        store.record_start(began.id, 1)
-        store.record_start(done_.id, 1)
+        assert store.record_start(began)
+        assert store.record_start(done_)
         assert store.finish([done(done_)]) == [True]
         # When the node that inserted them dies: only the run that began counts
         report = store.recover(NODE, T0 + 2)
@@ -645,7 +645,7 @@ class StoreContract(ScheduleContract):
         for crash in range(3):
             [task] = store.claim("email", 1, f"node-{crash}", T0 + crash)
             assert task.attempts == crash + 1
-            store.record_start(task.id, task.attempts)
+            assert store.record_start(task)
             store.recover(f"node-{crash + 1}", T0 + crash + 0.5)
         row = store.get(task.id)
         assert row is not None and (row.state, row.reason) == (FAILED, REASON_ORPHANED)
@@ -655,8 +655,8 @@ class StoreContract(ScheduleContract):
     ) -> None:
         # Given a task claimed into a FIFO whose handler never began, and one that began
         [waiting, begun] = store.insert([new(max_attempts=1), new(max_attempts=1)], T0)
-        store.claim("email", 2, OTHER, T0 + 1)
-        store.record_start(begun, 1)
+        claimed = {t.id: t for t in store.claim("email", 2, OTHER, T0 + 1)}
+        assert store.record_start(claimed[begun])
         # When the node that claimed them is recovered
         report = store.recover(NODE, T0 + 2)
         # Then only the run that began counts: the waiting task is queued with attempt 0
@@ -704,7 +704,7 @@ class StoreContract(ScheduleContract):
         store.insert([new(handler="email.send", payload='{"to": "carol"}')], T0 + 600)
         [first, second] = store.claim("email", 2, NODE, T0 + 601)
         for task in (first, second):
-            store.record_start(task.id, task.attempts)
+            assert store.record_start(task)
         store.finish(
             [done(first, FAILED, reason=REASON_ERROR, error="SMTP 550: mailbox Unavailable"),
              done(second)]

@@ -85,9 +85,15 @@ CLAIM_IDS = (
     " started_at = %s, run_began = false WHERE t.id = ANY(%s::bigint[]) AND t.state = 'queued'"
     f" RETURNING {_T_COLUMNS}"
 )
+# A start is fenced by the claim: owner, attempt and claim time (a claim given back before
+# its run began returns its attempt, so a later claim, by this node too, can have the same
+# number; its claim time differs). Rows given back meanwhile are not returned: not run.
 RECORD_STARTS = (
-    "UPDATE tasks AS t SET run_began = true FROM unnest(%s::bigint[], %s::integer[])"
-    " AS v(id, attempt) WHERE t.id = v.id AND t.attempts = v.attempt AND t.state = 'running'"
+    "UPDATE tasks AS t SET run_began = true FROM unnest(%s::bigint[], %s::text[],"
+    " %s::integer[], %s::float8[]) AS v(id, owner, attempt, claimed_at)"
+    " WHERE t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt"
+    " AND t.started_at IS NOT DISTINCT FROM v.claimed_at AND t.state = 'running'"
+    " RETURNING t.id, t.owner, t.attempts, t.started_at"
 )
 # The fence: an outcome applies only to the attempt that produced it.
 _FENCE = "t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt AND t.state = 'running'"
@@ -147,12 +153,22 @@ _ORPHAN = (
     "t.state = 'running' AND t.owner IS DISTINCT FROM %s AND NOT EXISTS (SELECT 1 FROM nodes n"
     " WHERE n.node_id = t.owner AND NOT n.stopped AND NOT " + _STALE + ")"
 )
+# A claimed row whose run has not begun is given back sooner: once its owner's heartbeat
+# is older than the claim lease the owner published (never longer than stale_after; a node
+# that published none has stale_after). The owner's fenced start then refuses it, so it
+# never runs there, should the owner come back.
+_LAPSED = (
+    "t.state = 'running' AND NOT t.run_began AND t.owner IS DISTINCT FROM %s"
+    " AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = t.owner AND NOT n.stopped"
+    " AND n.seen_at >= now() - make_interval(secs => least(coalesce(n.claim_lease, %s), %s)))"
+)
 #: Stopped nodes are listed for a day, then forgotten.
 _FORGOTTEN = "n.stopped AND n.seen_at < now() - interval '1 day'"
 ANY_DEAD = (
     f"SELECT EXISTS (SELECT 1 FROM tasks t WHERE {_ORPHAN})"
     f" OR EXISTS (SELECT 1 FROM nodes n WHERE NOT n.stopped AND n.node_id <> %s AND {_STALE})"
     f" OR EXISTS (SELECT 1 FROM nodes n WHERE {_FORGOTTEN})"
+    f" OR EXISTS (SELECT 1 FROM tasks t WHERE {_LAPSED})"
 )
 TRY_RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 LOCK_ORPHANS = f"SELECT t.id, t.owner FROM tasks t WHERE {_ORPHAN} ORDER BY t.id FOR UPDATE OF t"
@@ -167,6 +183,11 @@ FAIL_ORPHANS = (
 REQUEUE_ORPHANS = (
     "UPDATE tasks SET state = 'queued', owner = NULL, run_began = false"
     " WHERE id = ANY(%s) AND state = 'running' RETURNING id"
+)
+LOCK_LAPSED = f"SELECT t.id, t.owner FROM tasks t WHERE {_LAPSED} ORDER BY t.id FOR UPDATE OF t"
+HAND_BACK = (
+    "UPDATE tasks SET state = 'queued', owner = NULL, attempts = GREATEST(attempts - 1, 0)"
+    " WHERE id = ANY(%s) AND state = 'running' AND NOT run_began RETURNING id"
 )
 MARK_DEAD = (
     "UPDATE nodes AS n SET stopped = true, recovered_at = now(), recovered_by = %s"
@@ -229,11 +250,12 @@ RECENT_DECISIONS = "SELECT at, body FROM decisions ORDER BY id DESC LIMIT %s"
 # recovered_at is left as it was, so the node learns it was declared dead.
 HEARTBEAT = (
     "INSERT INTO nodes (node_id, host, pid, started_at, heartbeat_at, budget, workers,"
-    " counters, stopped, seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+    " counters, stopped, claim_lease, seen_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
     " ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
     " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
     " budget = excluded.budget, workers = excluded.workers, counters = excluded.counters,"
-    " stopped = excluded.stopped, seen_at = now()"
+    " stopped = excluded.stopped, claim_lease = excluded.claim_lease, seen_at = now()"
     " RETURNING recovered_at, recovered_by"
 )
 # A node that opens the store is alive from that moment (its first full heartbeat follows

@@ -120,11 +120,18 @@ def _upgrade_v5(conn: psycopg.Connection[Any]) -> None:
         conn.execute(statement)
 
 
+def _upgrade_v6(conn: psycopg.Connection[Any]) -> None:
+    """Nodes publish a claim lease: how long after their last heartbeat other nodes may
+    give back the tasks they claimed and have not begun. Existing rows get none (NULL:
+    ``stale_after`` applies to them, as before)."""
+    conn.execute("ALTER TABLE nodes ADD COLUMN claim_lease DOUBLE PRECISION")
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
 UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [
-    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5,
+    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6,
 ]  # fmt: skip
 
 

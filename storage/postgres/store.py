@@ -26,16 +26,27 @@ this module adds what several nodes need. Design decisions:
   them and when. A node that comes back after being declared dead logs an error at its
   next heartbeat: its outcomes are fenced out, but a task it still runs may run twice.
 - **record_start is real**, not a no-op: ``run_began`` is set on the row (fenced by the
-  attempt) before the handler runs, so recovery gives back the attempt of a task that
-  was only claimed into the dead node's FIFO, and only runs that really began count
-  toward ``orphaned``. Without it a crash would charge every prefetched task an attempt,
-  and a node killed a few times by one poison task could fail its innocent neighbours.
+  claim: owner, attempt and claim time) before the handler runs, so recovery gives back
+  the attempt of a task that was only claimed into the dead node's FIFO, and only runs
+  that really began count toward ``orphaned``. Without it a crash would charge every
+  prefetched task an attempt, and a node killed a few times by one poison task could fail
+  its innocent neighbours.
   It costs one round trip before each run, shared by workers starting together
   (``StartRecorder``'s group commit) over one connection per node, committed without
   waiting for the WAL flush: the mark must survive the node being killed, as the
   protocol asks, not the server losing power (then a run counts as never begun). On this
   project's 2-core test box it halves the rate of no-op tasks (2,600/s instead of 6,100/s
   on one node); for tasks of a few milliseconds it is noise.
+- **Claims not begun go back sooner**: each heartbeat publishes the node's claim lease
+  (three heartbeat intervals). Once a node's heartbeat is older than that, on the
+  server's clock, the recoverer gives back its running rows with no ``run_began``
+  (attempt returned, owner cleared, in the same transaction as the rest of recovery),
+  without declaring the node dead: its runs that began wait for ``stale_after`` as
+  before. It is safe against a node that was only slow (a pause, a stalled connection):
+  the start is one fenced UPDATE, and the row lock orders it against the give-back, so
+  either the start lands first (the row is begun: not given back) or it finds the claim
+  gone and the handler does not run. The claim time in the fence keeps a later claim
+  of the same task (same attempt number, this node again) from answering for an old one.
 - Connections: one per thread (``postgres.connection``), autocommit; the listener and the start
   recorder each own one more.
 """
@@ -253,24 +264,29 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
         self._watches.append(watch)
         return watch
 
-    def record_start(self, task_id: int, attempt: int) -> None:
-        """Mark the attempt as begun, before its handler runs (see the module docstring)."""
+    def record_start(self, task: TaskRecord) -> bool:
+        """Mark the claimed attempt as begun, before its handler runs; False when the
+        claim was given back meanwhile (see the module docstring)."""
         starts = self._starts
         if starts is None:
             raise StoreUnavailableError(
                 "database", self.location, "is not open", "Call open() first"
             )
+        if task.owner is None:
+            return False  # not a claimed row
         with self._errors:
-            starts.record(task_id, attempt)
+            return starts.record((task.id, task.owner, task.attempts, task.started_at))
 
     def recover(self, node_id: str, now: float) -> RecoveryReport:
         """Re-queue the running rows of dead nodes (no heartbeat for ``stale_after``
         seconds on the server's clock, stopped, or never seen); fail as ``orphaned`` the
-        ones whose attempts are used up. One node at a time does it."""
+        ones whose attempts are used up. Then give back the rows not begun of nodes whose
+        claim lease ran out (alive or not). One node at a time does it."""
         stale = self.stale_after
         with self._errors:
             conn = self._conn()
-            if not conn.execute(queries.ANY_DEAD, (node_id, stale, node_id, stale)).fetchone()[0]:  # type: ignore[index]
+            dead_or_lapsed = (node_id, stale, node_id, stale, node_id, stale, stale)
+            if not conn.execute(queries.ANY_DEAD, dead_or_lapsed).fetchone()[0]:  # type: ignore[index]
                 return RecoveryReport()
             with conn.transaction():
                 if not conn.execute(queries.TRY_RECOVERY_LOCK, (self._recovery_key,)).fetchone()[0]:  # type: ignore[index]
@@ -286,6 +302,8 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
                     requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (ids,))]
                 dead = conn.execute(queries.MARK_DEAD, (node_id, node_id, owners, stale)).fetchall()
                 conn.execute(queries.PRUNE_NODES)
+                lapsed = self._hand_back_lapsed(conn, node_id)
+                requeued += [task_id for task_id, _ in lapsed]
                 if requeued:
                     conn.execute(queries.NOTIFY)
         for dead_id, silent in dead:
@@ -296,8 +314,29 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
                 stale,
                 node_id,
             )
+        for owner in sorted({owner for _, owner in lapsed}):
+            log.warning(
+                "node %s: no heartbeat within its claim lease; %d tasks it had claimed and "
+                "not begun were given back by %s",
+                owner,
+                sum(1 for _, of in lapsed if of == owner),
+                node_id,
+            )
         # The caller (the scheduler) logs what was recovered, for every store alike.
         return RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
+
+    def _hand_back_lapsed(
+        self, conn: psycopg.Connection[Any], node_id: str
+    ) -> list[tuple[int, str]]:
+        """In the recovery's transaction: queue again, attempt given back, the claimed
+        rows not begun whose owner's claim lease ran out; (id, owner) of each."""
+        stale = self.stale_after
+        rows = conn.execute(queries.LOCK_LAPSED, (node_id, stale, stale)).fetchall()
+        if not rows:
+            return []
+        owner_of = dict(rows)
+        done = conn.execute(queries.HAND_BACK, (list(owner_of),)).fetchall()
+        return [(row[0], owner_of[row[0]]) for row in done]
 
     # --- write path --------------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
@@ -619,8 +658,9 @@ class PostgresStore(shapes.SqlReads, ScheduleRows):
                 conn.execute(queries.PRUNE_DECISIONS, (newest - DECISIONS_KEPT,))
 
     def heartbeat(self, node: NodeInfo) -> None:
-        """Upsert the node's row; the server stamps ``seen_at`` with its own clock."""
-        values = shapes.node_values(node)
+        """Upsert the node's row (with its claim lease); the server stamps ``seen_at``
+        with its own clock."""
+        values = (*shapes.node_values(node), node.claim_lease)
         recovered, by = self._read(queries.HEARTBEAT, values)[0]
         if recovered is not None and self._warned_recovered.get(node.node_id) != recovered:
             self._warned_recovered[node.node_id] = recovered

@@ -4,8 +4,10 @@
   callbacks when another process wrote work or settings. A hint only: the node still
   polls, so a lost notification (a dropped connection) only costs one poll interval.
 - :class:`StartRecorder`: writes "this attempt began" before a handler runs, for the
-  poison rule. Workers that start at the same moment share one UPDATE (group commit): the
-  first to arrive writes everything pending while the others wait for that write.
+  poison rule, fenced by the claim: a claim given back meanwhile is not marked, and its
+  caller told so (it must not run the handler). Workers that start at the same moment
+  share one UPDATE (group commit): the first to arrive writes everything pending while
+  the others wait for that write.
 """
 
 from __future__ import annotations
@@ -107,31 +109,42 @@ class Listener:
             conn.close()
 
 
+#: One start as the recorder writes it: (task id, owner, attempt, claim time).
+Start = tuple[int, str, int, "float | None"]
+
+
 class StartRecorder:
-    """Group commit of ``record_start``: each caller returns once its start is written."""
+    """Group commit of ``record_start``: each caller returns once its start is written,
+    with whether it applied (its claim still held)."""
 
     #: The longest a worker waits for its start to be written before giving up.
     TIMEOUT = 30.0
+    #: Batches whose answers (or errors) are kept for callers that have not read them yet.
+    KEPT = 100
 
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
         self._conn: psycopg.Connection[Any] | None = None
         self._cond = threading.Condition()
-        self._pending: list[tuple[int, int]] = []
+        self._pending: list[Start] = []
         self._writing = False
         self._next = 1  # the number of the batch now filling
         self._done = 0  # the number of the last batch written (or failed)
         self._failed: dict[int, BaseException] = {}
+        self._applied: dict[int, set[Start]] = {}
 
-    def record(self, task_id: int, attempt: int) -> None:
+    def record(self, start: Start) -> bool:
+        """Write ``start`` (in a batch with the others pending); False if its claim is no
+        longer the task's. Raises the store's error when the write failed (its outcome
+        is then unknown)."""
         with self._cond:
-            self._pending.append((task_id, attempt))
+            self._pending.append(start)
             ticket = self._next
             while self._writing and self._done < ticket:
                 if not self._cond.wait(self.TIMEOUT):
                     raise StoreBusyError(
                         "start of task",
-                        task_id,
+                        start[0],
                         f"could not be recorded within {self.TIMEOUT:g} s",
                         "Check the database server",
                     )
@@ -139,27 +152,36 @@ class StartRecorder:
                 error = self._failed.get(ticket)
                 if error is not None:
                     raise error
-                return
+                return start in self._applied.get(ticket, ())
             batch, self._pending = self._pending, []
             number, self._next = self._next, self._next + 1
             self._writing = True
-        error = None
+        error: BaseException | None = None
+        applied: set[Start] = set()
         try:
-            self._write(batch)
+            applied = self._write(batch)
         except BaseException as exc:
             error = exc
+        self._settle(number, applied, error)
+        if error is not None:
+            raise error
+        return start in applied
+
+    def _settle(self, number: int, applied: set[Start], error: BaseException | None) -> None:
+        """Publish batch ``number``'s answers to the callers waiting for it."""
         with self._cond:
             self._writing = False
             self._done = number
             if error is not None:
                 self._failed[number] = error
-                for old in [n for n in self._failed if n < number - 100]:
-                    del self._failed[old]
+            else:
+                self._applied[number] = applied
+            for kept in (self._failed, self._applied):
+                for old in [n for n in kept if n < number - self.KEPT]:
+                    del kept[old]
             self._cond.notify_all()
-        if error is not None:
-            raise error
 
-    def _write(self, batch: Sequence[tuple[int, int]]) -> None:
+    def _write(self, batch: Sequence[Start]) -> set[Start]:
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             conn = self._conn = self._connect()
@@ -167,7 +189,10 @@ class StartRecorder:
             # has made visible does; waiting for the WAL flush as well (a power loss) would
             # cost a disk sync before every run.
             conn.execute("SET synchronous_commit = off")
-        conn.execute(queries.RECORD_STARTS, ([i for i, _ in batch], [a for _, a in batch]))
+        ordered = sorted(batch, key=lambda start: start[0])  # rows locked in id order
+        columns = [list(column) for column in zip(*ordered, strict=True)]
+        rows = conn.execute(queries.RECORD_STARTS, columns).fetchall()
+        return {(row[0], row[1], row[2], row[3]) for row in rows}
 
     def close(self) -> None:
         with self._cond:

@@ -391,10 +391,13 @@ class SqliteStore(shapes.SqlReads, ScheduleRows):
         self._watches.append(watch)
         return watch
 
-    def record_start(self, task_id: int, attempt: int) -> None:
-        """Journal that this attempt begins (see ``sqlite.startlog``)."""
+    def record_start(self, task: TaskRecord) -> bool:
+        """Journal that this attempt begins (see ``sqlite.startlog``). Always True: only
+        the node holding the file's lock claims from it, so no one else can have taken
+        the claim back (a restart's recovery runs before anything is claimed)."""
         if self._journal is not None:
-            self._journal.record(task_id, attempt)
+            self._journal.record(task.id, task.attempts)
+        return True
 
     # --- write path --------------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:

@@ -267,8 +267,8 @@ def test_restart_recovers_interrupted_tasks_and_orphans_the_exhausted() -> None:
     waiting = first.sched.submit("email.send", {"c": 1}, max_attempts=1).id
     first.sched.dispatcher.run_once()
     assert {store.get(i).state for i in (begun, poison, waiting)} == {"running"}  # type: ignore[union-attr]
-    store.record_start(begun, 1)
-    store.record_start(poison, 1)
+    assert store.record_start(store.get(begun))  # type: ignore[arg-type]
+    assert store.record_start(store.get(poison))  # type: ignore[arg-type]
     # When a new node starts on the same store
     second = Env(store)
     second.sched.start()

@@ -128,7 +128,7 @@ def test_an_orphaned_task_is_logged_and_signalled_at_recovery(
     store.open("dead-node")
     [task_id] = store.insert([NewTask("mail.send", "mail", "null", 0.0, 1)], 0.0)
     [claimed] = store.claim("mail", 1, "dead-node", 0.0)
-    store.record_start(claimed.id, claimed.attempts)
+    assert store.record_start(claimed)
     store.close()
     sched = make(tmp_path)
     hook = Collector()

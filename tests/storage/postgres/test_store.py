@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from jobsched.core.errors import (
 )
 from jobsched.core.task import QUEUED, RUNNING, CategorySettings, NodeInfo
 from jobsched.storage import PostgresStore, open_store
+from jobsched.storage.postgres import queries
 from jobsched.storage.postgres import schema as postgres_schema
 from jobsched.storage.postgres.connection import parse_url
 from jobsched.storage.postgres.schema import LOCK_RECOVERY, lock_key, schema_version
@@ -384,7 +386,7 @@ def test_a_live_node_keeps_its_tasks_and_a_stale_one_loses_them(
     a.heartbeat(node_info("node-a"))
     a.insert([new(), new()], T0)
     first, second = a.claim("email", 2, "node-a", T0)
-    a.record_start(first.id, first.attempts)
+    assert a.record_start(first)
     # When node-b recovers while node-a's heartbeat is fresh: nothing happens
     assert b.recover("node-b", T0 + 1).requeued == []
     assert a.get(first.id).state == RUNNING  # type: ignore[union-attr]
@@ -473,7 +475,7 @@ def test_starts_recorded_by_many_workers_at_once_all_count(
 
     def start(part: list[Any]) -> None:
         for task in part:
-            store.record_start(task.id, task.attempts)
+            assert store.record_start(task)
 
     threads = [threading.Thread(target=start, args=(tasks[n::16],)) for n in range(16)]
     for thread in threads:
@@ -507,3 +509,131 @@ def test_stopped_nodes_are_forgotten_after_a_day(
     age(admin, "old", 25 * 3600)
     store.recover("node-b", T0)
     assert [n.node_id for n in store.nodes()] == ["recent"]
+
+
+# --- the claim lease: claims not begun go back before the node is declared dead ---------
+
+
+def test_a_silent_node_s_claims_not_begun_go_back_once_its_lease_runs_out(
+    make_store: MakeStore, admin: psycopg.Connection[Any]
+) -> None:
+    # Given node-a (lease 2 s) holding three claimed tasks, the first of which began
+    a, b = make_store(stale_after=30), make_store(stale_after=30)
+    a.open("node-a")
+    b.open("node-b")
+    a.heartbeat(node_info("node-a", claim_lease=2.0))
+    a.insert([new(), new(), new()], T0)
+    first, second, third = a.claim("email", 3, "node-a", T0)
+    assert a.record_start(first)
+    # When its heartbeat is 1 s old: nothing goes back
+    age(admin, "node-a", 1)
+    assert b.recover("node-b", T0 + 1).requeued == []
+    # When it is 3 s old (past the lease, far from stale_after)
+    age(admin, "node-a", 3)
+    report = b.recover("node-b", T0 + 3)
+    # Then the two claims not begun are queued again with their attempt given back
+    assert (report.requeued, report.orphaned) == ([second.id, third.id], [])
+    rows = [a.get(t.id) for t in (first, second, third)]
+    assert [(r.state, r.attempts, r.owner) for r in rows if r] == [
+        (RUNNING, 1, "node-a"),
+        (QUEUED, 0, None),
+        (QUEUED, 0, None),
+    ]
+    # while the run that began stays node-a's, which is not declared dead
+    assert {n.node_id: n.stopped for n in b.nodes()} == {"node-a": False, "node-b": False}
+    # And should node-a come back, its starts of those two are refused; its run goes on
+    assert (a.record_start(second), a.record_start(third)) == (False, False)
+    assert a.record_start(first) is True  # the same claim again: still its own
+    assert a.finish([done(first)]) == [True]
+
+
+def test_a_node_that_publishes_no_lease_keeps_its_claims_until_stale_after(
+    make_store: MakeStore, admin: psycopg.Connection[Any]
+) -> None:
+    # Given a node of an older version: its heartbeat carries no claim lease
+    a, b = make_store(stale_after=30), make_store(stale_after=30)
+    a.open(None)
+    b.open(None)
+    a.heartbeat(node_info("node-a"))
+    a.insert([new()], T0)
+    [task] = a.claim("email", 1, "node-a", T0)
+    age(admin, "node-a", 20)
+    assert b.recover("node-b", T0).requeued == []
+    # Then stale_after alone gives the claim back (not begun: attempt returned)
+    age(admin, "node-a", 31)
+    assert b.recover("node-b", T0).requeued == [task.id]
+    assert a.get(task.id).attempts == 0  # type: ignore[union-attr]
+
+
+def test_a_lease_longer_than_stale_after_counts_as_stale_after(
+    make_store: MakeStore, admin: psycopg.Connection[Any]
+) -> None:
+    a = make_store(stale_after=5)
+    a.open(None)
+    a.heartbeat(node_info("node-a", claim_lease=60.0))
+    a.insert([new()], T0)
+    [task] = a.claim("email", 1, "node-a", T0)
+    age(admin, "node-a", 6)
+    assert a.recover("node-b", T0).requeued == [task.id]
+
+
+def test_a_start_is_fenced_by_the_claim_not_by_the_attempt_number(
+    make_store: MakeStore, admin: psycopg.Connection[Any]
+) -> None:
+    # Given a claim of node-a given back (lease run out) and the task claimed again, by
+    # node-a itself and then by node-b: every claim has attempt number 1
+    a, b = make_store(stale_after=30), make_store(stale_after=30)
+    a.open(None)
+    b.open(None)
+    a.heartbeat(node_info("node-a", claim_lease=1.0))
+    a.insert([new()], T0)
+    [old] = a.claim("email", 1, "node-a", T0)
+    age(admin, "node-a", 2)
+    assert b.recover("node-b", T0).requeued == [old.id]
+    [again] = a.claim("email", 1, "node-a", T0 + 1)
+    assert (again.attempts, again.owner) == (old.attempts, old.owner)
+    # Then the old record's start is refused (its claim time tells it apart)
+    assert a.record_start(old) is False
+    a.release([again.id], "node-a")
+    [other] = b.claim("email", 1, "node-b", T0 + 2)
+    assert a.record_start(again) is False
+    assert b.record_start(other) is True
+    assert admin.execute("SELECT owner, run_began FROM tasks").fetchall() == [("node-b", True)]
+
+
+def test_a_start_waiting_on_the_give_back_s_row_lock_is_refused(
+    make_store: MakeStore, admin: psycopg.Connection[Any]
+) -> None:
+    # Given node-a's claim, and a recoverer that has locked its row to give it back
+    a = make_store()
+    a.open(None)
+    a.heartbeat(node_info("node-a", claim_lease=1.0))
+    a.insert([new()], T0)
+    [task] = a.claim("email", 1, "node-a", T0)
+    age(admin, "node-a", 2)
+    answers: list[bool] = []
+    with admin.transaction():
+        assert admin.execute(queries.LOCK_LAPSED, ("node-b", 30.0, 30.0)).fetchall() == [
+            (task.id, "node-a")
+        ]
+        # When node-a's start arrives meanwhile (it waits for the row lock)
+        starter = threading.Thread(target=lambda: answers.append(a.record_start(task)))
+        starter.start()
+        _wait_for_lock_wait(admin)
+        assert admin.execute(queries.HAND_BACK, ([task.id],)).fetchall() == [(task.id,)]
+    starter.join(timeout=30)
+    # Then, the give-back committed first, the start finds the claim gone: not run
+    assert answers == [False]
+    assert admin.execute("SELECT state, run_began FROM tasks").fetchall() == [(QUEUED, False)]
+
+
+def _wait_for_lock_wait(admin: psycopg.Connection[Any], timeout: float = 10.0) -> None:
+    """Until another session of this database waits for a row lock."""
+    deadline = time.monotonic() + timeout
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    while admin.execute(query).fetchone() == (0,):
+        assert time.monotonic() < deadline, "no session waited for the row lock"
+        time.sleep(0.01)  # polling the server's view of another session, bounded

@@ -26,7 +26,7 @@ def test_a_retried_task_claimed_but_not_started_at_a_crash_gets_its_attempt_back
     first.recover("node-1", T0)
     [task_id] = first.insert([NewTask("a.job", "a", "null", T0, max_attempts=1)], T0)
     [task] = first.claim("a", 1, "node-1", T0)
-    first.record_start(task.id, task.attempts)
+    assert first.record_start(task)
     failed = Outcome(task.id, "node-1", task.attempts, "failed", T0 + 1, error="boom")
     assert first.finish([failed]) == [True]
     # And an operator retried it, and the node claimed it into its FIFO again
@@ -54,7 +54,7 @@ def test_a_node_starting_after_a_crash_logs_what_it_recovered_once(
     dead.open("dead-node")
     [waiting, begun] = dead.insert([new(), new(max_attempts=1)], T0)
     claimed = {t.id: t for t in dead.claim("email", 2, "dead-node", T0)}
-    dead.record_start(begun, claimed[begun].attempts)
+    assert dead.record_start(claimed[begun])
     dead.close()
     # When a node starts on it
     config = SchedulerConfig(workers=1, categories={"email": CategoryConfig()})
