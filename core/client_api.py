@@ -16,6 +16,7 @@ from .clock import Clock
 from .config import CategoryConfig, SchedulerConfig
 from .handle import TaskHandle
 from .handlers import HandlerFn, HandlerSpec
+from .history import History
 from .limits import RateLimit
 from .progress import TaskProgress
 from .query import Page, TaskQuery
@@ -155,6 +156,9 @@ class ClientAPI(ScheduleMethods):
 
     def nodes(self) -> list[NodeInfo]:
         return self.client.nodes()
+
+    def history(self, minutes: int = 60) -> History:
+        return self.client.history(minutes)
 
     # --- operator changes: the client writes, the engine reloads once and rebalances ---
     def set_priority(self, category: str, priority: object) -> float:

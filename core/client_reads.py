@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .clock import Clock
 from .config import SchedulerConfig
+from .history import History, window
 from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import TaskStore
@@ -16,6 +18,7 @@ class StoreReads:
 
     store: TaskStore
     config: SchedulerConfig
+    clock: Clock
 
     def find_tasks(self, page: Page) -> list[TaskRecord]:
         """A page of the tasks a filter matches, over the whole store."""
@@ -58,3 +61,11 @@ class StoreReads:
     def nodes(self) -> list[NodeInfo]:
         """Every node's latest heartbeat, alive, silent or stopped."""
         return self.store.nodes()
+
+    def history(self, minutes: int = 60) -> History:
+        """Per category, the last ``minutes`` full minutes (the one under way is left
+        out: no node has written it yet), summed over every node that wrote them;
+        see ``core/history.py``. Raises InvalidInputError unless 1 <= minutes <= a year."""
+        start, end = window(self.clock.now(), minutes)
+        rows = [row for row in self.store.history(start) if row.minute < end]
+        return History(start, end, tuple(rows))

@@ -174,6 +174,12 @@ def _default_retention() -> dict[str, str | int]:
     return dict(DEFAULT_RETENTION)
 
 
+def _default_history() -> str:
+    from .retention import DEFAULT_HISTORY  # see _default_retention
+
+    return DEFAULT_HISTORY
+
+
 @dataclass(frozen=True)
 class SchedulerConfig:
     """The node's whole configuration. ``workers`` is the thread budget."""
@@ -200,6 +206,9 @@ class SchedulerConfig:
     #: duration (``"7d"``), a count of the newest to keep (``10000``) or ``"forever"``.
     #: States left out keep their defaults.
     retention: Mapping[str, str | int] = field(default_factory=_default_retention)
+    #: How long the history by the minute (``core/history.py``) is kept: a duration of at
+    #: least an hour (``"48h"``, ``"7d"``) or ``"forever"`` (``retention.history``).
+    history_retention: str = field(default_factory=_default_history)
     #: A handler's result larger than this (as JSON bytes) is not stored: the task fails
     #: with reason ``result_too_large``.
     max_result_bytes: int = MAX_RESULT_BYTES
@@ -253,9 +262,7 @@ class SchedulerConfig:
                 "must be at most 0.1 s (it delays every result under load)",
                 "Use e.g. 0.001",
             )
-        from .retention import parse_rules  # see _default_retention
-
-        parse_rules(self.retention)
+        check_retention(self.retention, self.history_retention)
         check_int("max_result_bytes", self.max_result_bytes, 1, 1024 * MAX_RESULT_BYTES)
         check_handler_limits(self.handler_limits)
         for module in self.handlers:
@@ -267,6 +274,14 @@ class SchedulerConfig:
                     "Use e.g. 'jobsched.demo.handlers'",
                 )
         return self
+
+
+def check_retention(rules: Mapping[str, str | int], history: object) -> None:
+    """The retention rules per finished state and the history's (see core/retention.py)."""
+    from .retention import parse_history, parse_rules  # see _default_retention
+
+    parse_rules(rules)
+    parse_history(history)
 
 
 def check_handler_limits(limits: Mapping[str, HandlerLimit]) -> None:

@@ -1,13 +1,15 @@
-"""The housekeeper: counts, the balancer, the heartbeat, recovery of other nodes.
+"""The housekeeper: counts, the balancer, the heartbeat, the history, recovery of other nodes.
 
-One step (:meth:`Housekeeper.run_once`) refreshes the per-state counts, runs the balancer
-when its interval is up or a rebalance was requested, and writes the heartbeat; on a store
-shared by several nodes it then puts back the tasks of nodes whose heartbeat went stale,
-and the claimed-but-not-begun tasks of nodes whose claim lease ran out.
-On a store other processes read, the heartbeat also goes out early, at most every
-:data:`WORKERS_PUBLISH` seconds, when a worker started or finished a task since the last
-one: a console attached to the store shows the workers as fresh as its own refresh.
-Only the housekeeper applies the balancer's decisions to the pools.
+One step (:meth:`Housekeeper.run_once`) refreshes the per-state counts and samples them
+into the history's minute under way (``core/history.py``; a finished minute is written
+once, by this step), runs the balancer when its interval is up or a rebalance was
+requested, and writes the heartbeat; on a store shared by several nodes it then puts back
+the tasks of nodes whose heartbeat went stale, and the claimed-but-not-begun tasks of
+nodes whose claim lease ran out. On a store other processes read, the heartbeat also goes
+out early, at most every :data:`WORKERS_PUBLISH` seconds, when a worker started or
+finished a task since the last one: a console attached to the store shows the workers as
+fresh as its own refresh. Only the housekeeper applies the balancer's decisions to the
+pools.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import socket
 import sys
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,14 +29,15 @@ from .clock import Clock
 from .config import SchedulerConfig
 from .counters import NodeCounters
 from .errors import StorageError
+from .history import Recorder
 from .hooks import Hooks
 from .limits import rate_cap
 from .live_settings import LiveSettings
 from .outage import OutageTracker
 from .signals import TaskSignals
-from .snapshot import Metrics, WorkerSnapshot, operator_view
+from .snapshot import Metrics, WorkerSnapshot, operator_view, queue_latency
 from .store import TaskStore
-from .task import NodeInfo
+from .task import NodeInfo, RecoveryReport
 from .waiters import Waiters
 from .workers import WorkerPools
 
@@ -108,6 +111,8 @@ class Housekeeper:
         #: logs a store outage once per change of state
         self.outage = outage or OutageTracker("housekeeper", "the store", monotonic=clock.monotonic)
         self.balancer = Balancer(config.workers, config.cooldown)
+        #: this node's history by the minute, written when each minute is over
+        self.history = Recorder(store, node_id)
         #: False until started and again from stop on: decisions are not applied then
         self.running = False
         self.started_at = 0.0
@@ -118,9 +123,7 @@ class Housekeeper:
         #: balancer decisions made since the start (the metrics exporter's counter)
         self.decisions_made = 0
         self._decisions: deque[dict[str, Any]] = deque(maxlen=50)
-        self._next_counts = 0.0
-        self._next_balance = 0.0
-        self._next_heartbeat = 0.0
+        self._next_counts = self._next_balance = self._next_heartbeat = 0.0
         self._next_workers = 0.0
         self._published: tuple[tuple[Any, ...], ...] = ()  # the workers of the last heartbeat
         self._stopping = threading.Event()
@@ -152,6 +155,8 @@ class Housekeeper:
             self._next_counts = mono + min(1.0, self._config.balance_interval)
             self.refresh_counts()
             self._metrics.sample(mono)
+            self.record_history()
+            self._write_history()
         trigger = self._rebalance.take()
         if trigger is not None:
             if self.running:
@@ -171,9 +176,45 @@ class Housekeeper:
         """Shared store: put back the tasks of nodes whose heartbeat went stale, and the
         claimed tasks not begun of nodes whose claim lease ran out."""
         report = self._store.recover(self._node_id, self._clock.now())
-        if self._signals.recovered("tasks of other nodes", report, self._store.get):
+        if self.recovered("tasks of other nodes", report):
             self._waiters.notify(report.orphaned)
             self._want(set(self._pools.pools))
+
+    def recovered(self, what: str, report: RecoveryReport) -> bool:
+        """Tell what a recovery did (``TaskSignals.recovered``) and count the tasks it
+        failed as orphaned, per category, in this node's counters (so in its history).
+        True if it did anything."""
+        if not self._signals.recovered(what, report, self._store.get):
+            return False
+        orphans: Counter[tuple[str, str]] = Counter()
+        for task_id in report.orphaned:
+            record = self._store.get(task_id)
+            if record is not None:
+                orphans[record.category, "orphaned"] += 1
+        self._metrics.add_many(orphans)
+        return True
+
+    # --- the history ---------------------------------------------------------------------
+    def record_history(self) -> None:
+        """Sample this node's counters and each category's queue (depth as an operator
+        sees it, and latency) into the history's minute under way."""
+        now = self._clock.now()
+        waiting: dict[str, tuple[int, float | None]] = {}
+        for name, pool in self._pools.pools.items():
+            queued, _ = operator_view(self.counts.get(name, {}), pool.fifo.qsize())
+            waiting[name] = (queued, queue_latency(now, self.heads.get(name), pool))
+        self.history.sample(now, self._metrics.totals(), waiting)
+
+    def _write_history(self) -> None:
+        """Write the finished minutes, if any; on a store error they wait for the next step."""
+        if not self.history.pending:
+            return
+        try:
+            self.history.flush()
+        except StorageError as exc:
+            self.outage.failed(exc)
+        except Exception:
+            log.exception("could not store the history")
 
     def demands(self) -> list[Demand]:
         """What the balancer weighs, per category (see ``balancer.Demand``)."""
@@ -255,6 +296,18 @@ class Housekeeper:
             claim_lease=CLAIM_LEASE_BEATS * self._config.heartbeat_interval,
         )
         self._store.heartbeat(node)
+
+    def farewell(self) -> None:
+        """A stop's last words, once the last outcomes are written: the history of the
+        minute under way (logged if it cannot be written), then the heartbeat that marks
+        this node stopped (its store error propagates)."""
+        try:
+            self.record_history()
+            self.history.close()
+            self.history.flush()
+        except Exception as exc:
+            log.warning("stop: could not write the history of the last minutes: %s", exc)
+        self.heartbeat(stopped=True)
 
     def _publishes_workers(self) -> bool:
         """Whether to look for changed workers: on a store other processes read, and not

@@ -9,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from .history import MinuteStats
+from .memory_history import MemoryHistory
 from .memory_limits import MemoryLimits
 from .memory_prune import MemoryPrune
 from .memory_schedules import MemorySchedules
@@ -33,7 +35,7 @@ from .task import (
 )
 
 
-class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits):
+class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -54,6 +56,7 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits):
         self._dedup: dict[str, int] = {}
         self._started: set[tuple[int, int]] = set()
         self._buckets: dict[str, tuple[float, float]] = {}  # token buckets by key
+        self._history: dict[tuple[int, str, str], MinuteStats] = {}  # see MemoryHistory
         self.opened = False
 
     # --- lifecycle ---------------------------------------------------------------

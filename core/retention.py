@@ -11,6 +11,11 @@ asks the store to delete one batch (at most :data:`BATCH` rows, one short transa
 so the write lock is never held long; :meth:`Retention.run` is its thread's loop, which
 pauses briefly between full batches and waits an interval when there is nothing to do.
 
+The history by the minute (``core/history.py``) is kept for ``retention.history`` (a
+duration, default :data:`DEFAULT_HISTORY`, at least an hour: the console's last-hour
+figures read it; or ``"forever"``): its older rows go a batch at a time too, taking a
+turn with the states.
+
 Two things are never deleted:
 
 - a task finished less than :data:`MIN_AGE` seconds ago, whatever the rule (so ``0`` and a
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, StorageError
+from .history import minute_of
 from .outage import OutageTracker
 from .task import CANCELLED, FAILED, SUCCEEDED
 
@@ -49,6 +55,9 @@ FOREVER = "forever"
 #: Seven days for succeeded tasks; thirty for failed and cancelled ones (kept longer:
 #: someone may want to look at them or retry them).
 DEFAULT_RETENTION: Mapping[str, str | int] = {SUCCEEDED: "7d", FAILED: "30d", CANCELLED: "30d"}
+#: How long the history by the minute is kept, and the least it may be kept.
+DEFAULT_HISTORY = "48h"
+MIN_HISTORY = 3600.0
 #: A finished task is kept at least this many seconds, whatever its rule.
 MIN_AGE = 10.0
 #: Rows deleted per transaction.
@@ -138,6 +147,22 @@ def parse_rules(values: Mapping[str, object]) -> list[RetentionRule]:
     return [parse_rule(state, merged[state]) for state in RETAINED_STATES]
 
 
+def parse_history(value: object) -> float | None:
+    """Seconds the history is kept (None: forever) from ``retention.history``, or a
+    :class:`ConfigError` naming the key and the value."""
+    key, hint = "retention.history", 'Use a duration such as "48h", "7d" or "90m", or "forever"'
+    if isinstance(value, str) and value.strip().lower() == FOREVER:
+        return None
+    seconds = parse_duration(value) if isinstance(value, str) else None
+    if seconds is None or not math.isfinite(seconds):
+        raise ConfigError(key, value, "is not a duration or 'forever' (it is kept by age)", hint)
+    if seconds < MIN_HISTORY:
+        raise ConfigError(
+            key, value, "must be at least 1h (the console's last-hour figures read it)", hint
+        )
+    return seconds
+
+
 def prune_rule(rule: RetentionRule, now: float, min_age: float = MIN_AGE) -> PruneRule | None:
     """What to delete under ``rule`` at ``now`` (None: nothing, the rule keeps forever)."""
     if rule.forever:
@@ -163,6 +188,7 @@ class Retention:
         clock: Clock,
         *,
         spare: Callable[[], Collection[int]] = frozenset,
+        history: float | None = None,
         outage: OutageTracker | None = None,
         batch: int = BATCH,
         min_age: float = MIN_AGE,
@@ -173,12 +199,14 @@ class Retention:
         self.rules = [rule for rule in rules if not rule.forever]
         self.clock = clock
         self.spare = spare
+        self.history = history  # seconds the history is kept (None: forever)
         self.batch = batch
         self.min_age = min_age
         self.pause = pause
         self.interval = interval
-        self.deleted = 0  # rows deleted since start, for status and tests
-        self._next = 0  # the rule the next pass starts with: states take turns
+        self.deleted = 0  # tasks deleted since start, for status and tests
+        self.history_deleted = 0  # rows of history deleted since start
+        self._next = 0  # the turn the next pass starts with: states and history take turns
         self.outage = outage or OutageTracker(
             "retention", store.location, monotonic=clock.monotonic
         )
@@ -186,20 +214,30 @@ class Retention:
 
     def run_once(self, now: float) -> int:
         """Fold the store's count bookkeeping, then delete one batch of the first state
-        (taking turns) that has rows past its rule. Returns how many rows were deleted."""
+        (taking turns, the history's turn after them) that has rows past its rule.
+        Returns how many rows were deleted."""
         self.store.compact_counts()
         spare = self.spare()
-        for turn in range(len(self.rules)):
-            index = (self._next + turn) % len(self.rules)
-            rule = prune_rule(self.rules[index], now, self.min_age)
-            if rule is None:
-                continue
-            deleted = self.store.prune(rule, self.batch, spare)
-            if deleted:
-                self._next = (index + 1) % len(self.rules)
+        turns = len(self.rules) + (self.history is not None)
+        for turn in range(turns):
+            index = (self._next + turn) % turns
+            if index == len(self.rules):
+                deleted = self._prune_history(now)
+            else:
+                rule = prune_rule(self.rules[index], now, self.min_age)
+                deleted = 0 if rule is None else self.store.prune(rule, self.batch, spare)
                 self.deleted += deleted
+            if deleted:
+                self._next = (index + 1) % turns
                 return deleted
         return 0
+
+    def _prune_history(self, now: float) -> int:
+        """One batch of the history's minutes older than its retention."""
+        assert self.history is not None
+        deleted = self.store.prune_history(minute_of(now - self.history), self.batch)
+        self.history_deleted += deleted
+        return deleted
 
     def loop(self) -> None:
         """The thread's body: a batch, then a short pause if it was full (more is

@@ -41,7 +41,7 @@ from .live_settings import LiveSettings
 from .memory_store import MemoryStore
 from .outage import OutageTracker
 from .pool import AttemptKit, WorkerPool
-from .retention import Retention, parse_rules
+from .retention import Retention, parse_history, parse_rules
 from .schedules import Schedules
 from .signals import TaskSignals
 from .snapshot import Metrics, Snapshot, build_snapshot
@@ -133,8 +133,9 @@ class Scheduler(ClientAPI):
         """Deletes finished tasks past their retention; never those a wait() here waits on."""
         rules = parse_rules(config.retention)
         return Retention(
-            store, rules, clock, spare=self.waiters.waited, outage=self.outages["retention"]
-        )
+            store, rules, clock, spare=self.waiters.waited,
+            history=parse_history(config.history_retention), outage=self.outages["retention"],
+        )  # fmt: skip
 
     def _worker_pools(self, link: EngineLink, rng: random.Random | None) -> WorkerPools:
         config, clock = self.config, self.clock
@@ -166,7 +167,7 @@ class Scheduler(ClientAPI):
         store.open(self.node_id)
         try:
             now = self.clock.now()
-            self.signals.recovered("interrupted tasks", store.recover(self.node_id, now), store.get)
+            self.housekeeper.recovered("interrupted tasks", store.recover(self.node_id, now))
             store.subscribe(self.dispatcher.hint)
             self.settings.reload()
             self.state = "running"
@@ -249,7 +250,7 @@ class Scheduler(ClientAPI):
         self.completer.finish()
         self._join("completer", 1.0)
         end.write_outcomes(self.completer)
-        end.heartbeat(lambda: self.housekeeper.heartbeat(stopped=True))
+        end.heartbeat(self.housekeeper.farewell)  # the history's last minute, then stopped
         self.state = "stopped"
         end.close_store()
         # Last: the events of the final outcomes.

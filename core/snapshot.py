@@ -130,9 +130,12 @@ class Snapshot:
 
 
 class Metrics:
-    """Counters of finished attempts per category, and recent rates."""
+    """Counters of finished attempts per category, and recent rates. ``orphaned``
+    counts the tasks this node failed as orphaned in a recovery (of its own previous run,
+    or of a dead node on a shared store)."""
 
-    KEYS = ("started", "succeeded", "failed", "cancelled", "retried", "timed_out", "fenced")
+    KEYS = ("started", "succeeded", "failed", "cancelled", "retried", "timed_out", "fenced",
+            "orphaned")  # fmt: skip
 
     def __init__(self, categories: list[str], window: float = 5.0) -> None:
         self._lock = threading.Lock()

@@ -30,6 +30,8 @@ Rules every store keeps:
 - ``claim_tick`` claims one tick of a recurring schedule at most once, ever, across every
   process on the store: the tick's row and its task go in in one transaction, so two
   nodes, a restart or a clock that steps back never run a tick twice.
+- ``add_history`` keeps one row per (minute, category, node): nodes sharing a store
+  never write over each other, and ``history`` adds them up (see :mod:`.history`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .claim_plan import ClaimLimits
+from .history import MinuteStats
 from .limits import Claimed
 from .progress import TaskProgress
 from .query import Page, TaskQuery
@@ -189,6 +192,21 @@ class TaskStore(Protocol):
 
     def count_prunable(self, rule: PruneRule) -> int:
         """How many tasks ``rule`` matches (what ``jobsched prune --dry-run`` reports)."""
+
+    # --- history by the minute (core/history.py) -----------------------------------------
+    def add_history(self, node_id: str, rows: Sequence[MinuteStats]) -> None:
+        """Keep ``node_id``'s figures of each row's (minute, category), in one
+        transaction. Writing a (minute, category, node) again replaces that row: a retry
+        after a commit reported as failed counts nothing twice."""
+
+    def history(self, since: int) -> list[MinuteStats]:
+        """The rows of minutes from ``since`` on, one per (category, minute), summed over
+        the nodes that wrote it (counts added up, ``queued`` and ``latency`` the largest),
+        ordered by category, then minute."""
+
+    def prune_history(self, before: int, limit: int) -> int:
+        """Delete at most ``limit`` rows of minutes before ``before``, oldest first, in one
+        transaction; return how many."""
 
     def load_settings(self) -> dict[str, CategorySettings]: ...
 

@@ -382,6 +382,27 @@ class TaskProgressRow(_Base):
         table_name = "task_progress"
 
 
+# --- history by the minute ---------------------------------------------------------------
+class HistoryRow(_Base):
+    """One node's figures of one category in one minute (``core/history.py``), written once
+    the minute is over: tasks that succeeded and failed, and the deepest queue and longest
+    queue latency it sampled. Keyed by minute first, so that reading a window and pruning
+    old minutes walk the primary key; by node too, so nodes never write over each other
+    (reads add them up)."""
+
+    minute = pw.BigIntegerField()  # epoch seconds at the minute's start
+    category = pw.TextField()
+    node_id = pw.TextField()
+    succeeded = pw.BigIntegerField(constraints=[_default("0")])
+    failed = pw.BigIntegerField(constraints=[_default("0")])
+    queued = pw.BigIntegerField(constraints=[_default("0")])
+    latency = pw.DoubleField(null=True)  # seconds; null: nothing waited
+
+    class Meta:
+        table_name = "category_history"
+        primary_key = pw.CompositeKey("minute", "category", "node_id")
+
+
 # --- nodes --------------------------------------------------------------------------------
 class _Nodes(_Base):
     node_id = pw.TextField(primary_key=True)
@@ -437,6 +458,7 @@ SQLITE_MODELS: tuple[type[pw.Model], ...] = (
     RateLimiterRow,
     *SCHEDULE_MODELS,
     TaskProgressRow,
+    HistoryRow,
 )
 POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     PostgresMeta,
@@ -450,6 +472,7 @@ POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     RateLimiterRow,
     *SCHEDULE_MODELS,
     TaskProgressRow,
+    HistoryRow,
 )
 
 #: The control table's only row, written when the tables are created.

@@ -44,6 +44,7 @@ from jobsched.core.task import (
     TaskRecord,
 )
 
+from tests.history_contract import HistoryContract
 from tests.schedule_contract import ScheduleContract
 
 T0 = 1_700_000_000.0  # "now" at the start of every test
@@ -69,9 +70,10 @@ def done(task: TaskRecord, state: str = SUCCEEDED, at: float = T0 + 5, **fields:
     return Outcome(task.id, task.owner or NODE, task.attempts, state, at, **fields)  # type: ignore[arg-type]
 
 
-class StoreContract(ScheduleContract):
+class StoreContract(ScheduleContract, HistoryContract):
     """Every method of :class:`core.store.TaskStore`, behaviour by behaviour (those of
-    recurring schedules in :class:`tests.schedule_contract.ScheduleContract`)."""
+    recurring schedules in :class:`tests.schedule_contract.ScheduleContract`, of the
+    history in :class:`tests.history_contract.HistoryContract`)."""
 
     # --- helpers ---------------------------------------------------------------------
     def running(self, store: TaskStore, count: int = 1, **options: object) -> list[TaskRecord]:

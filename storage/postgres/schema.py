@@ -41,6 +41,7 @@ from ..models import (
     POSTGRES_COUNT_TRIGGERS,
     POSTGRES_MODELS,
     SCHEDULE_MODELS,
+    HistoryRow,
     PostgresMeta,
     RateLimiterRow,
     TaskCountDeltaRow,
@@ -127,11 +128,19 @@ def _upgrade_v6(conn: psycopg.Connection[Any]) -> None:
     conn.execute("ALTER TABLE nodes ADD COLUMN claim_lease DOUBLE PRECISION")
 
 
+def _upgrade_v7(conn: psycopg.Connection[Any]) -> None:
+    """History by the minute: ``category_history``, one row per minute, category and node
+    (tasks succeeded and failed, the deepest queue and longest latency sampled), written
+    once a minute by each node's housekeeper; nodes never share a row. Starts empty."""
+    for statement in create_statements((HistoryRow,), _DIALECT):
+        conn.execute(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
 UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [
-    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6,
+    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6, _upgrade_v7,
 ]  # fmt: skip
 
 

@@ -98,6 +98,7 @@ from jobsched.core.task import (
 
 from .. import query_sql
 from .. import rows as shapes
+from ..history_rows import HistoryRows
 from ..schedule_rows import ScheduleRows
 from . import queries
 from .connection import Database, PgSettings, connect_one, parse_url
@@ -118,7 +119,7 @@ def _ids(values: Iterable[int]) -> list[int]:
     return [v for v in values if -_BIGINT <= v < _BIGINT]
 
 
-class PostgresStore(shapes.SqlReads, ScheduleRows):
+class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
     """A :class:`core.store.TaskStore` on PostgreSQL, shared by many nodes. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 

@@ -42,6 +42,7 @@ from ..models import (
     LIVE,
     SCHEDULE_MODELS,
     SQLITE_MODELS,
+    HistoryRow,
     RateLimiterRow,
     TaskCountRow,
     TaskProgressRow,
@@ -116,11 +117,19 @@ def _upgrade_v6(db: pw.Database) -> None:
         db.execute_sql(statement)
 
 
+def _upgrade_v7(db: pw.Database) -> None:
+    """History by the minute: ``category_history``, one row per minute, category and node
+    (tasks succeeded and failed, the deepest queue and longest latency sampled), written
+    once a minute by each node's housekeeper. Starts empty."""
+    for statement in create_statements((HistoryRow,), db):
+        db.execute_sql(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
 UPGRADES: list[Callable[[pw.Database], None]] = [
-    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6,
+    _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6, _upgrade_v7,
 ]  # fmt: skip
 
 

@@ -52,6 +52,7 @@ from jobsched.core.task import (
 
 from .. import query_sql
 from .. import rows as shapes
+from ..history_rows import HistoryRows
 from ..schedule_rows import ScheduleRows
 from . import nodelock, queries
 from .connection import (
@@ -86,7 +87,7 @@ class _FenceFailed(Exception):
     """A batched finish changed fewer rows than it had outcomes: roll it back."""
 
 
-class SqliteStore(shapes.SqlReads, ScheduleRows):
+class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
     """A :class:`core.store.TaskStore` on a SQLite file. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 

@@ -1,11 +1,13 @@
 """Schemas as a released jobsched wrote them, for the upgrade tests: the DDL of schema v1
-exactly as that release ran it. Never edit a released version."""
+exactly as that release ran it, and any later version by the released upgrade steps
+(which are never edited). Never edit a released version."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg
+from jobsched.storage.postgres.schema import UPGRADES
 from psycopg import sql
 
 _STATES = "'scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled'"
@@ -81,3 +83,14 @@ def write_v1_schema(conn: psycopg.Connection[Any], schema: str) -> None:
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
         for statement in V1:
             conn.execute(statement)
+
+
+def write_schema_at(conn: psycopg.Connection[Any], schema: str, version: int) -> None:
+    """Create ``schema`` holding the jobsched tables at ``version``, with no tasks: v1,
+    then the released upgrade steps up to ``version``."""
+    write_v1_schema(conn, schema)
+    with conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        for step in UPGRADES[: version - 1]:
+            step(conn)
+        conn.execute("UPDATE jobsched_meta SET schema_version = %s WHERE id = 1", (version,))

@@ -9,12 +9,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from jobsched.core.history import MinuteStats
 from jobsched.storage import PostgresStore
 from jobsched.storage.postgres.connection import parse_url
 from jobsched.storage.postgres.schema import schema_version
 
 from tests.conftest import with_query
-from tests.storage.postgres.released import write_v1_schema
+from tests.storage.postgres.released import write_schema_at, write_v1_schema
 from tests.store_contract import T0, new
 
 pytestmark = pytest.mark.postgres
@@ -111,10 +112,12 @@ def test_an_upgraded_schema_backfills_priority_0_and_claims_urgent_tasks_first(
     # Given a v1 schema (no priorities) holding three queued tasks
     url, schema = old_schema
     for _ in range(3):
-        conn.execute(
-            f"INSERT INTO {schema}.tasks (handler, category, state, payload, created_at,"
-            " run_at, max_attempts) VALUES ('email.send', 'email', 'queued', 'null', 1, 1, 3)"
-        )
+        with conn.transaction():  # the counting trigger finds its tables on the path
+            conn.execute(f"SET LOCAL search_path TO {schema}")
+            conn.execute(
+                "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+                " max_attempts) VALUES ('email.send', 'email', 'queued', 'null', 1, 1, 3)"
+            )
     # When the current program opens it and an urgent task is submitted
     store = PostgresStore(url)
     store.open(None)
@@ -125,3 +128,34 @@ def test_an_upgraded_schema_backfills_priority_0_and_claims_urgent_tasks_first(
         assert [(t.id, t.priority) for t in claimed] == [(urgent, 9), (1, 0), (2, 0), (3, 0)]
     finally:
         store.close()
+
+
+def test_a_v6_schema_gets_an_empty_history_and_keeps_its_tasks_and_counts(
+    pg_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    # Given a schema of the release before the history (v6) holding a queued task
+    schema = f"jobsched_test_{uuid.uuid4().hex[:12]}_v6"
+    write_schema_at(conn, schema, 6)
+    try:
+        with conn.transaction():  # the counting trigger finds its tables on the path
+            conn.execute(f"SET LOCAL search_path TO {schema}")
+            conn.execute(
+                "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+                " max_attempts) VALUES ('email.send', 'email', 'queued', 'null', 1, 1, 3)"
+            )
+        # When the current program opens it
+        store = PostgresStore(with_query(pg_url, schema=schema))
+        store.open(None)
+        try:
+            # Then it is upgraded, keeps its task and counts, and the history starts empty
+            assert store.diagnostics()["schema_version"] == schema_version()
+            assert store.counts()["email"]["queued"] == 1 and store.check_counts() == []
+            assert store.history(0) == []
+            row = MinuteStats("email", 1_800_000_000, 3, 1, 2, 0.5)
+            store.add_history("node-a", [row])
+            store.add_history("node-b", [row])
+            assert store.history(0) == [MinuteStats("email", 1_800_000_000, 6, 2, 2, 0.5)]
+        finally:
+            store.close()
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

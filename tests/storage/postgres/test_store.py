@@ -163,7 +163,8 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     make_store().open(None)
     _, schema = pg_schema
     assert tables(admin, schema) == [
-        "category_settings", "control", "decisions", "jobsched_meta", "nodes", "rate_limiters",
+        "category_history", "category_settings", "control", "decisions", "jobsched_meta",
+        "nodes", "rate_limiters",
         "schedule_ticks", "schedules", "task_count_deltas", "task_counts", "task_progress",
         "tasks",
     ]  # fmt: skip

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jobsched.core.history import MinuteStats
 from jobsched.storage import SqliteStore, schema_version
 from jobsched.storage.sqlite import queries as sql
 
-from tests.storage.sqlite.released import write_v1_file
+from tests.storage.sqlite.released import write_file_at, write_v1_file
 from tests.store_contract import T0, new
 
 MakeStore = Callable[..., SqliteStore]
@@ -115,4 +116,33 @@ def test_an_upgraded_file_backfills_priority_0_and_claims_urgent_tasks_first(
     # Then the old tasks have priority 0 and keep their order, behind the urgent one
     claimed = store.claim("email", 10, "node-a", T0)
     assert [(t.id, t.priority) for t in claimed] == [(urgent, 9), (1, 0), (2, 0), (3, 0)]
+    store.close()
+
+
+def test_a_v6_file_gets_an_empty_history_and_keeps_its_tasks_and_counts(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a file of the release before the history (v6) holding a finished task
+    write_file_at(db_path, 6)
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+        " max_attempts, finished_at) VALUES ('email.send', 'email', 'succeeded', 'null', ?, ?,"
+        " 3, ?)",
+        (T0, T0, T0),
+    )
+    conn.execute("INSERT INTO task_counts (category, state, n) VALUES ('email', 'succeeded', 1)")
+    conn.commit()
+    conn.close()
+    # When the current program opens it
+    store = make_store()
+    store.open("node-a")
+    # Then it is upgraded (with a backup), its task and counts are kept, and the history
+    # starts empty and takes rows
+    assert store.diagnostics()["schema_version"] == schema_version()
+    assert Path(f"{db_path}.v6-backup").exists()
+    assert store.counts()["email"]["succeeded"] == 1 and store.check_counts() == []
+    assert store.history(0) == []
+    store.add_history("node-a", [MinuteStats("email", 1_800_000_000, 3, 1, 2, 0.5)])
+    assert store.history(0) == [MinuteStats("email", 1_800_000_000, 3, 1, 2, 0.5)]
     store.close()
