@@ -13,7 +13,14 @@ from typing import Any
 
 from jobsched.core.retention import DEFAULT_RETENTION
 
-from .settings import CATEGORY_KEYS, DEFAULT, RETENTION_KEYS, SCHEDULER_KEYS, Settings
+from .settings import (
+    CATEGORY_KEYS,
+    DEFAULT,
+    HISTORY_KEY,
+    RETENTION_KEYS,
+    SCHEDULER_KEYS,
+    Settings,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -40,7 +47,10 @@ def config_rows(settings: Settings) -> list[dict[str, Any]]:
             rows.append({"key": dotted, "value": value, "from": origins.get(dotted, DEFAULT)})
     for key in RETENTION_KEYS:
         dotted = f"retention.{key}"
-        value = settings.config.retention.get(key, DEFAULT_RETENTION[key])
+        if key == HISTORY_KEY:
+            value: Any = settings.config.history_retention
+        else:
+            value = settings.config.retention.get(key, DEFAULT_RETENTION[key])
         rows.append({"key": dotted, "value": value, "from": origins.get(dotted, DEFAULT)})
     # A secret: whether it is set and where from, never its value.
     token = "(set)" if settings.web_token else None

@@ -85,11 +85,17 @@ def _is_rule(value: object) -> bool:
     return _is_str(value) or _is_int(value)
 
 
-#: [retention]: how long finished tasks are kept, per state (see core/retention.py).
+#: [retention]: how long finished tasks are kept, per state, and the history by the
+#: minute (``history``, SchedulerConfig.history_retention); see core/retention.py.
 RETENTION_KEYS: dict[str, _Check] = {
-    state: ('a duration such as "7d", a count, or "forever"', _is_rule)
-    for state in ("succeeded", "failed", "cancelled")
+    **{
+        state: ('a duration such as "7d", a count, or "forever"', _is_rule)
+        for state in ("succeeded", "failed", "cancelled")
+    },
+    "history": ('a duration such as "48h", or "forever"', _is_str),
 }
+#: The [retention] key that is not a finished state's rule.
+HISTORY_KEY = "history"
 WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
 METRICS_KEYS: dict[str, _Check] = {"listen": (_STR, _is_str)}
 TABLES = (
@@ -164,6 +170,10 @@ def load_settings(
     data = _parse_toml(text, source)
     scheduler, categories, storage, web, metrics, retention = _split_tables(data, source)
     layers = _scheduler_layers(scheduler, env, flags, source)
+    if HISTORY_KEY in retention:
+        history = retention.pop(HISTORY_KEY)
+        _checked("retention.history", history, RETENTION_KEYS[HISTORY_KEY], source)
+        layers.insert(0, (source, "history_retention", history))
     if retention:  # one layer: the states left out keep their defaults
         rules = {
             key: _checked(f"retention.{key}", value, RETENTION_KEYS[key], source)
@@ -176,6 +186,8 @@ def load_settings(
         values[key] = value
         if key == "retention":
             origins.update({f"retention.{state}": origin for state in value})
+        elif key == "history_retention":
+            origins["retention.history"] = origin
         else:
             origins[f"scheduler.{key}"] = origin
     cats = {name: _category(name, table, source) for name, table in categories.items()}

@@ -26,7 +26,7 @@ from jobsched.console.settings import (
 )
 from jobsched.core import CategoryConfig, SchedulerConfig
 from jobsched.core.limits import HandlerLimit
-from jobsched.core.retention import DEFAULT_RETENTION
+from jobsched.core.retention import DEFAULT_HISTORY, DEFAULT_RETENTION
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 ROW = re.compile(r"^\| `(?P<key>[a-z_.A-Z]+)` \|(?P<rest>.*)\|$")
@@ -74,6 +74,7 @@ def real_defaults() -> dict[str, Any]:
                       "schedules.catch_up": "latest", "schedules.max_catch_up": 100,
                       "schedules.grace": 60.0})  # fmt: skip
     kept = {f"retention.{state}": rule for state, rule in DEFAULT_RETENTION.items()}
+    kept["retention.history"] = DEFAULT_HISTORY
     return {**sched, **cats, **limits, **schedules, **kept, "storage.db": DEFAULT_DB,
             "web.token": None, "metrics.listen": None}  # fmt: skip
 

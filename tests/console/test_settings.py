@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from jobsched.console.config_report import config_rows
 from jobsched.console.settings import DEFAULT_DB, DEMO_CONFIG, load_settings
 from jobsched.core import ConfigError
 
@@ -78,6 +79,15 @@ def test_a_missing_config_named_explicitly_is_an_error(tmp_path: Path) -> None:
         ("[scheduler]\nworkers = 0\n[categories.x]\n", ["workers", "0"]),
         ("[scheduler]\nworkers = 2\n[categories.x]\nmin_workers = 3\n", ["min_workers"]),
         ("[scheduler\n", ["not valid TOML"]),
+        (
+            '[categories.x]\n[retention]\nhistory = "30m"\n',
+            ["retention.history", "'30m'", "at least 1h", '"48h"'],
+        ),
+        (
+            "[categories.x]\n[retention]\nhistory = 1000\n",
+            ["retention.history", "1000", '"48h"', "forever"],
+        ),
+        ('[categories.x]\n[retention]\nhistroy = "1d"\n', ["unknown key", "retention.history"]),
     ],
 )
 def test_bad_config_files_name_the_key_and_the_file(
@@ -96,3 +106,22 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="JOBSCHED_WORKERS") as caught:
         load_settings(write(tmp_path, SMALL), env={"JOBSCHED_WORKERS": "many"})
     assert "'many'" in caught.value.message
+
+
+def test_the_history_retention_comes_from_the_retention_table(tmp_path: Path) -> None:
+    # Given a file that keeps the history a week and failed tasks forever
+    path = write(tmp_path, SMALL + '\n[retention]\nhistory = "7d"\nfailed = "forever"\n')
+    settings = load_settings(path, env={})
+    # Then both reach the configuration, each from the file, and `config` shows them
+    assert settings.config.history_retention == "7d"
+    assert settings.config.retention["failed"] == "forever"
+    assert settings.origins["retention.history"] == str(path)
+    rows = {row["key"]: row for row in config_rows(settings)}
+    assert rows["retention.history"] == {"key": "retention.history", "value": "7d",
+                                         "from": str(path)}  # fmt: skip
+    # And without it, the default
+    default = {
+        row["key"]: row for row in config_rows(load_settings(write(tmp_path, SMALL), env={}))
+    }
+    assert default["retention.history"]["value"] == "48h"
+    assert default["retention.history"]["from"] == "default"
