@@ -18,6 +18,7 @@ from typing import Any
 
 from jobsched.core import CategorySnapshot, Clock, Snapshot
 from jobsched.core.errors import JobschedError
+from jobsched.core.history import History, minute_of
 from jobsched.core.outage import OutageTracker
 from jobsched.core.payload import MAX_TASK_PRIORITY
 from jobsched.core.task import TaskRecord
@@ -53,6 +54,11 @@ log = logging.getLogger("jobsched.console")
 
 REFRESH_INTERVAL = 0.25  # seconds: about 4 snapshots a second
 TASKS_EVERY = 4  # the task list is a store query: read it on every 4th tick only
+#: The history (a store query; nodes write it once a minute) is read on every 20th tick,
+#: and on the first tick of a new minute.
+HISTORY_EVERY = 20
+#: Minutes of history the charts show: the last four hours.
+HISTORY_MINUTES = 240
 
 #: One read of the task list: a page of tasks and the queue heads.
 Tasks = tuple[list[TaskRecord], dict[str, float]]
@@ -104,6 +110,7 @@ class JobschedApp(App[list[int]]):
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
         self._refresh_times: deque[float] = deque(maxlen=9)
         self._ticks = 0
+        self._history_read: tuple[int, int] | None = None  # (tick, minute) of the last read
         self._fetching = False
         self._tasks_stale = True
         self._read_error: str | None = None
@@ -133,21 +140,30 @@ class JobschedApp(App[list[int]]):
         self._ticks += 1
         with_tasks = self._tasks_stale or self._ticks % TASKS_EVERY == 0
         self.run_worker(
-            partial(self._fetch, with_tasks, self._window_version),
+            partial(self._fetch, with_tasks, self._window_version, self._history_due()),
             thread=True,
             exit_on_error=False,
             group="refresh",
         )
 
-    def _fetch(self, with_tasks: bool, version: int) -> None:
-        snap = tasks = error = None
+    def _history_due(self) -> bool:
+        """Whether this tick reads the history: every HISTORY_EVERY ticks, and at once
+        when a new minute began (the nodes write the one that ended)."""
+        last = self._history_read
+        if last is None or minute_of(self.clock.now()) != last[1]:
+            return True
+        return self._ticks - last[0] >= HISTORY_EVERY
+
+    def _fetch(self, with_tasks: bool, version: int, with_history: bool = False) -> None:
+        snap = tasks = history = error = None
         try:
             snap = self.source.snapshot()
             tasks = self._load_tasks() if with_tasks else None
+            history = self.source.history(HISTORY_MINUTES) if with_history else None
         except Exception as exc:
             error = exc
         with contextlib.suppress(Exception):  # the app is closing
-            self.call_from_thread(self._fetched, snap, tasks, error, version)
+            self.call_from_thread(self._fetched, snap, tasks, error, version, history)
 
     def _fetched(
         self,
@@ -155,12 +171,13 @@ class JobschedApp(App[list[int]]):
         tasks: Tasks | None,
         error: Exception | None,
         version: int,
+        history: History | None = None,
     ) -> None:
         self._fetching = False
         if snap is None:
             self._read_failed(error or RuntimeError("no snapshot"))
         else:  # a page read before the window moved is not shown
-            self._apply(snap, tasks if version == self._window_version else None)
+            self._apply(snap, tasks if version == self._window_version else None, history)
             if self._tasks_stale and self.refresh_interval:
                 self._tick()  # the window moved during this read: read it again now
 
@@ -170,16 +187,17 @@ class JobschedApp(App[list[int]]):
         try:
             snap = self.source.snapshot()
             tasks = self._load_tasks()
+            history = self.source.history(HISTORY_MINUTES)
         except Exception as exc:
             self._read_failed(exc)
             return
-        self._apply(snap, tasks)
+        self._apply(snap, tasks, history)
 
     def _load_tasks(self) -> Tasks:
         """One page of the task list and the queue heads (both store reads)."""
         return self.source.find_tasks(self.window.page), self.source.queue_heads()
 
-    def _apply(self, snap: Snapshot, tasks: Tasks | None) -> None:
+    def _apply(self, snap: Snapshot, tasks: Tasks | None, history: History | None = None) -> None:
         self.last_snapshot = snap
         self.refreshes += 1
         mono = self.clock.monotonic()
@@ -195,8 +213,11 @@ class JobschedApp(App[list[int]]):
             rows, heads = tasks
             self.health.set_heads(heads)
             self.main.task_table.set_order(self.window.order == "newest")
+        if history is not None:
+            self._history_read = (self._ticks, minute_of(self.clock.now()))
+            self.health.set_history(history)
         self.sub_title = self.demo or f"node {snap.node_id}"
-        self.main.show(snap, rows, self._status(), self.health.health(snap))
+        self.main.show(snap, rows, self._status(), self.health.health(snap), history)
         self.main.set_list_title(self.window.describe())
         self._report_decision(snap)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from jobsched.core import Client, Scheduler
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig
+from jobsched.core.history import History
 from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
@@ -84,6 +85,9 @@ class ClientCalls:
 
     def queue_heads(self) -> dict[str, float]:
         return self.calls.queue_heads()
+
+    def history(self, minutes: int = 60) -> History:
+        return self.calls.history(minutes)
 
     def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self.calls.retry_matching(query, dry_run)

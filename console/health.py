@@ -1,9 +1,12 @@
 """The health numbers the console adds to a snapshot, per category: the age of the oldest
-waiting task, finished and failed tasks over the last minute, and an estimate to drain.
+waiting task, tasks that succeeded and failed over the last minute and the last hour, and
+an estimate to drain.
 
-Finished and failed come from successive snapshots (their counts are the store's, so they
-agree between a local node and an attached view); the oldest waiting age from the store's
-queue heads, read with the task list. Pure bookkeeping: the app feeds it and reads it.
+The last minute comes from successive snapshots (their counts are the store's, so they
+agree between a local node and an attached view); the last hour from the history the
+nodes keep in the store (``core/history.py``: its full minutes, every node, across
+restarts); the oldest waiting age from the store's queue heads, read with the task list.
+Pure bookkeeping: the app feeds it and reads it.
 """
 
 from __future__ import annotations
@@ -12,32 +15,34 @@ from collections import deque
 from collections.abc import Mapping
 
 from jobsched.core import Snapshot
+from jobsched.core.history import History
 
 from .widgets.categories import Health
 
 WINDOW = 60.0  # seconds: "last minute"
+HOUR = 60  # minutes of history: "last hour"
 
 
 class HealthTracker:
-    """Remembers ``(monotonic time, finished, failed)`` per category over :data:`WINDOW`."""
+    """Remembers ``(monotonic time, succeeded, failed)`` per category over :data:`WINDOW`,
+    and the latest history read."""
 
     def __init__(self, window: float = WINDOW) -> None:
         self.window = window
         self._samples: deque[tuple[float, dict[str, tuple[int, int]]]] = deque()
         self.heads: dict[str, float] = {}  # category -> run_at of its next queued task
+        self.history: History | None = None
 
     def add(self, mono: float, snap: Snapshot) -> None:
-        self._samples.append(
-            (
-                mono,
-                {c.name: (c.succeeded + c.failed + c.cancelled, c.failed) for c in snap.categories},
-            )  # fmt: skip
-        )
+        self._samples.append((mono, {c.name: (c.succeeded, c.failed) for c in snap.categories}))
         while len(self._samples) > 2 and mono - self._samples[1][0] >= self.window:
             self._samples.popleft()
 
     def set_heads(self, heads: Mapping[str, float]) -> None:
         self.heads = dict(heads)
+
+    def set_history(self, history: History) -> None:
+        self.history = history
 
     def health(self, snap: Snapshot) -> dict[str, Health]:
         first = self._samples[0][1] if len(self._samples) > 1 else None
@@ -48,11 +53,14 @@ class HealthTracker:
             if first is not None and c.name in first and c.name in last:
                 finished = max(0, last[c.name][0] - first[c.name][0])
                 failed = max(0, last[c.name][1] - first[c.name][1])
+            hour = self.history.totals(c.name, HOUR) if self.history is not None else None
             head = self.heads.get(c.name)
             out[c.name] = Health(
                 waiting=None if head is None else max(0.0, snap.at - head),
                 finished_minute=finished,
                 failed_minute=failed,
                 drain=c.queued / c.rate if c.rate > 0 else None,
+                finished_hour=None if hour is None else hour[0],
+                failed_hour=None if hour is None else hour[1],
             )
         return out

@@ -137,7 +137,9 @@ DEFINITIONS = [
     ("queued", "tasks waiting: in the store, or claimed into a fifo"),
     ("oldest", "how long the next task to claim has been due"),
     ("drain", "queued / rate/s: time to empty the queue at the recent rate"),
-    ("done/1m fail/1m", "tasks finished / failed over the last minute"),
+    ("done/1m fail/1m", "tasks succeeded / failed over the last minute (live)"),
+    ("done/1h fail/1h", "the same over the last hour's full minutes, as stored by every node"),
+    ("history", "the selected category's last 4 h, a bar a minute (the last one live)"),
     ("done failed", "every task the store holds in that state"),
     ("p50/p95", "run time of the latest 256 tasks (this node)"),
 ]

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from jobsched.core import Clock, Snapshot
 from jobsched.core.bulk import BulkResult
 from jobsched.core.config import CategoryConfig, SchedulerConfig
+from jobsched.core.history import History
 from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
@@ -36,7 +37,9 @@ class Source(Protocol):
     """A node the console shows and steers.
 
     Reading: :meth:`snapshot` (polled about four times a second), :meth:`find_tasks`,
-    :meth:`count_tasks`, :meth:`queue_heads`, :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`nodes`, :meth:`is_paused`, :meth:`category_config`. Steering:
+    :meth:`count_tasks`, :meth:`queue_heads`, :meth:`history` (every few seconds),
+    :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`nodes`, :meth:`is_paused`,
+    :meth:`category_config`. Steering:
     every change is validated (a typed error for bad input, nothing written) and written to
     the store, so every node sharing it picks the change up. Lifecycle: the composition
     root calls :meth:`start` before the app runs and :meth:`stop` after it ends; the app
@@ -94,6 +97,11 @@ class Source(Protocol):
 
     def queue_heads(self) -> dict[str, float]:
         """category -> ``run_at`` of the queued task it claims next (nothing queued: absent)."""
+        ...
+
+    def history(self, minutes: int = 60) -> History:
+        """Per category, the last ``minutes`` full minutes as the store keeps them, summed
+        over every node that wrote them (see ``core/history.py``): what survives restarts."""
         ...
 
     def get(self, task_id: int) -> TaskRecord:

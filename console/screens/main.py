@@ -7,6 +7,7 @@ Dumb like its widgets: the app hands it a snapshot and a task list through
 from __future__ import annotations
 
 from jobsched.core import Snapshot
+from jobsched.core.history import History
 from jobsched.core.task import TaskRecord
 from rich.text import Text
 from textual import events, on
@@ -14,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..widgets.categories import CategoryTable, Health
 from ..widgets.decisions import DecisionLog
@@ -95,13 +96,23 @@ class MainScreen(Screen[None]):
         tasks: list[TaskRecord] | None,
         status: tuple[str, float | None, str | None],
         health: dict[str, Health],
+        history: History | None = None,
     ) -> None:
-        """Update every panel from one snapshot (and the task list when it was read)."""
+        """Update every panel from one snapshot (and the task list and the history when
+        they were read)."""
         with self.app.batch_update():
             self.cat_table.update_categories(snap.categories, health)
             self.worker_table.update_workers(snap.workers)
             self.decision_log.update_decisions(snap.decisions)
-            self.history_panel.add_sample(snap.rate, sum(c.queued for c in snap.categories))
+            live = {
+                c.name: (
+                    health.get(c.name, Health()).finished_minute or 0,
+                    health.get(c.name, Health()).failed_minute or 0,
+                    c.queued,
+                )
+                for c in snap.categories
+            }
+            self.history_panel.show(history, self.cat_table.selected_key, live)
             if tasks is not None:
                 busy = frozenset(w.task_id for w in snap.workers if w.task_id is not None)
                 self.task_table.update_tasks(tasks, snap.node_id, busy)
@@ -134,6 +145,11 @@ class MainScreen(Screen[None]):
         self.filter_input.value = ""
         self.filter_input.display = False
         self.set_focus(self.task_table)
+
+    @on(DataTable.RowHighlighted, "#categories")
+    def _category_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The history follows the category under the cursor."""
+        self.history_panel.show(None, event.row_key.value)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -1,5 +1,6 @@
 """The categories panel: one row per category, what the balancer gave it, its backlog and
-how healthy it looks (oldest waiting task, recent throughput and failures, run times)."""
+how healthy it looks (oldest waiting task, tasks done and failed over the last minute and
+the last hour, run times)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ KINDS = {"fire-and-forget": "fire", "request-response": "request"}
 @dataclass(frozen=True)
 class Health:
     """What the console adds to a category's snapshot: the age of its oldest waiting task
-    (seconds), tasks finished and failed over the last minute (over the samples it has
-    while the console runs its first minute; None before the second), and the time its
-    queue takes to drain at the recent rate (None when nothing finishes)."""
+    (seconds), tasks that succeeded and failed over the last minute (over the samples it
+    has while the console runs its first minute; None before the second) and over the
+    last hour (the history's full minutes, every node; None before it was read), and the
+    time its queue takes to drain at the recent rate (None when nothing finishes)."""
 
     waiting: float | None = None
     finished_minute: int | None = None
     failed_minute: int | None = None
     drain: float | None = None
+    finished_hour: int | None = None
+    failed_hour: int | None = None
 
 
 class CategoryTable(KeyedTable):
@@ -46,13 +50,15 @@ class CategoryTable(KeyedTable):
         ("failed", "failed", 7),
         ("minute", "done/1m", 7),
         ("failed_minute", "fail/1m", 7),
+        ("hour", "done/1h", 7),
+        ("failed_hour", "fail/1h", 7),
         ("rate", "rate/s", 7),
         ("runs", "p50/p95", 11),
         ("limit", "limit", 10),
     )
     IMPORTANCE = ("name", "workers", "queued", "failed", "rate", "waiting", "drain", "state",
-                  "fifo", "runs", "minute", "failed_minute", "priority", "scheduled",
-                  "succeeded", "kind", "limit")  # fmt: skip
+                  "fifo", "runs", "failed_hour", "failed_minute", "minute", "hour", "priority",
+                  "scheduled", "succeeded", "kind", "limit")  # fmt: skip
     FLEX = {"name": (1, 24)}
     RESERVED = 0
 
@@ -95,6 +101,10 @@ def category_row(c: CategorySnapshot, h: Health) -> Row:
         "-" if h.failed_minute is None else fmt.count(h.failed_minute),
         style="bold red" if h.failed_minute else "",
     )
+    failed_hour = Text(
+        "-" if h.failed_hour is None else fmt.count(h.failed_hour),
+        style="red" if h.failed_hour else "",
+    )
     return (
         c.name,
         KINDS.get(c.kind, c.kind),
@@ -110,6 +120,8 @@ def category_row(c: CategorySnapshot, h: Health) -> Row:
         failed,
         "-" if h.finished_minute is None else fmt.count(h.finished_minute),
         failed_minute,
+        "-" if h.finished_hour is None else fmt.count(h.finished_hour),
+        failed_hour,
         fmt.rate(c.rate),
         run_times(c),
         rate_limit(c),

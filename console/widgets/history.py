@@ -1,42 +1,92 @@
-"""Throughput and queue-depth history as sparklines."""
+"""The history panel: one category's last hours by the minute, as sparklines.
+
+It shows what the store keeps (``core/history.py``, read through ``Source.history``):
+tasks that succeeded and failed per minute, and the deepest queue each minute, summed
+over every node, so a restarted node or an attached console shows the hours before it
+started. The last bar is live: the last 60 seconds as the categories panel counts them
+(``done/1m``, ``fail/1m``) and the queue now. It follows the category under the
+categories panel's cursor.
+"""
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
+from jobsched.core.history import History
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
 from . import format as fmt
 
+#: (sparkline id, what it shows): each point is (done, failed, queued) of one minute
+LINES = (("done", "done/min"), ("failed", "failed/min"), ("depth", "queued"))
+
+#: A minute's figures as the panel draws them: (done, failed, queued)
+Point = tuple[int, int, int]
+
 
 class HistoryPanel(Vertical):
-    """Keeps the last ``size`` samples; one sample per console refresh."""
+    """Shows :attr:`history` for :attr:`category`, then the live point; all three are
+    set by the screen."""
 
-    def __init__(self, size: int = 240, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.throughput: deque[float] = deque([0.0], maxlen=size)
-        self.depth: deque[float] = deque([0.0], maxlen=size)
-        self._throughput_line = Sparkline([0.0], summary_function=max, id="throughput")
-        self._depth_line = Sparkline([0.0], summary_function=max, id="depth")
-        self._throughput_label = Label("throughput", classes="history-label")
-        self._depth_label = Label("queue depth", classes="history-label")
+        self.history: History | None = None
+        self.category: str | None = None
+        self.live: dict[str, Point] = {}  # category -> the last 60 s, and the queue now
+        self._lines = {key: Sparkline([0.0], summary_function=max, id=key) for key, _ in LINES}
+        self._labels = {key: Label(label, classes="history-label") for key, label in LINES}
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="history-row"):
-            yield self._throughput_label
-            yield self._throughput_line
-        with Horizontal(classes="history-row"):
-            yield self._depth_label
-            yield self._depth_line
+        for key, _ in LINES:
+            with Horizontal(classes="history-row"):
+                yield self._labels[key]
+                yield self._lines[key]
 
-    def add_sample(self, throughput: float, depth: int) -> None:
-        self.throughput.append(throughput)
-        self.depth.append(float(depth))
-        self._throughput_line.data = list(self.throughput)
-        self._depth_line.data = list(self.depth)
-        # Fixed-width labels: no layout pass needed.
-        self._throughput_label.update(f"throughput {fmt.rate(throughput)}/s", layout=False)
-        self._depth_label.update(f"queue depth {fmt.count(depth)}", layout=False)
+    def on_mount(self) -> None:
+        self.border_title = "History"
+
+    def show(
+        self,
+        history: History | None,
+        category: str | None,
+        live: Mapping[str, Point] | None = None,
+    ) -> None:
+        """Draw ``category``: the full minutes of ``history``, then its ``live`` point
+        (any of them None: keep the one shown)."""
+        if history is not None:
+            self.history = history
+        if category is not None:
+            self.category = category
+        if live is not None:
+            self.live = dict(live)
+        if self.category is None:
+            return
+        points = self.points(self.category)
+        span = "" if self.history is None else f"the last {hours(self.history)}, "
+        self.border_title = f"{self.category}: {span}a bar a minute"
+        for n, (key, label) in enumerate(LINES):
+            values = [point[n] for point in points]
+            self._lines[key].data = [float(v) for v in values]
+            # Now (as the columns show it), then the most in the window (the chart's top).
+            # Fixed-width labels: no layout pass needed.
+            text = f"{label} {fmt.count(values[-1])}, max {fmt.count(max(values))}"
+            self._labels[key].update(text, layout=False)
+
+    def points(self, category: str) -> list[Point]:
+        """Oldest first: every full minute of the history but its oldest, then now."""
+        stored = self.history.series(category)[1:] if self.history is not None else []
+        now = self.live.get(category, (0, 0, 0))
+        return [(m.succeeded, m.failed, m.queued) for m in stored] + [now]
+
+    def data(self, key: str) -> list[float]:
+        """What one sparkline draws, oldest minute first (``done``, ``failed``, ``depth``)."""
+        return list(self._lines[key].data or [])
+
+
+def hours(history: History) -> str:
+    """``4 h``, ``90 min``: how far back the window reaches."""
+    minutes = history.minutes
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"

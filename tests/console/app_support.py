@@ -5,6 +5,7 @@ way to let the app's operator calls finish before asserting."""
 from __future__ import annotations
 
 import html
+import math
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -25,9 +26,11 @@ from jobsched.core import (
 )
 from jobsched.core.bulk import BulkResult
 from jobsched.core.errors import StoreUnavailableError
+from jobsched.core.history import MINUTE, History, MinuteStats, minute_of
 from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
+from jobsched.core.store import TaskStore
 from jobsched.core.task import NodeInfo, Outcome, TaskRecord
 from textual.pilot import Pilot
 
@@ -99,6 +102,23 @@ def populate(sched: Scheduler, clock: FakeClock) -> int:
     assert sched.store.finish([outcome]) == [True]
     step(sched, clock, 1)
     return task_id
+
+
+def past_history(store: TaskStore, now: float, node_id: str = "node-before-restart") -> None:
+    """Fixed history: the four hours before ``now`` as a node that has since stopped
+    wrote them: email busy in two waves with a few failures, web steady, a queue that
+    built up and drained."""
+    first = minute_of(now) - 240 * MINUTE
+    rows = []
+    for n in range(240):
+        wave = 40 + round(35 * math.sin(n / 20)) if n < 200 else 0
+        failed = 3 if n % 37 == 5 else 0
+        depth = max(0, 120 - abs(n - 150) * 4)
+        rows.append(
+            MinuteStats("email", first + n * MINUTE, wave, failed, depth, depth / 10 or None)
+        )
+        rows.append(MinuteStats("web", first + n * MINUTE, 12, 1 if n == 230 else 0, 0, None))
+    store.add_history(node_id, rows)
 
 
 def make_app(sched: Scheduler | Source, **kwargs: Any) -> JobschedApp:
@@ -216,6 +236,9 @@ class FailingSource:
 
     def queue_heads(self) -> dict[str, float]:
         return self._call("queue_heads", self.inner.queue_heads)
+
+    def history(self, minutes: int = 60) -> History:
+        return self._call("history", lambda: self.inner.history(minutes))
 
     def progress(self, task_id: int) -> TaskProgress | None:
         return self._call("progress", lambda: self.inner.progress(task_id))

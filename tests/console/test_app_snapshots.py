@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from .app_support import (
     build_scheduler,
     make_app,
+    past_history,
     populate,
     ready,
     screen_lines,
@@ -30,6 +31,7 @@ DEMO = "demo: SMTP on 127.0.0.1:8025, HTTP on 127.0.0.1:8080"
 
 def dashboard() -> Any:
     sched, clock = build_scheduler()
+    past_history(sched.store, clock.now())
     populate(sched, clock)
     app = make_app(sched, demo=DEMO)
 
@@ -61,8 +63,9 @@ def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
                 "rate/s",
                 "done/1m",
                 "fail/1m",
+                "done/1h",
+                "fail/1h",
                 "p50/p95",
-                "kind",
                 "boom [bold]x[/] [/nope]",
             ],
         ),
