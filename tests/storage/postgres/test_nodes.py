@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.storage import PostgresStore
+from jobsched.storage.postgres.connection import parse_url
 
 pytestmark = pytest.mark.postgres
 
@@ -115,3 +117,33 @@ def test_nodes_list_each_other(make_node: MakeNode) -> None:
     assert {a.node_id, b.node_id} <= set(listed)
     b.stop()
     assert {n.node_id: n.stopped for n in a.store.nodes()}[b.node_id] is True
+
+
+def test_two_nodes_keep_their_own_history_rows_and_a_read_adds_them_up(
+    make_node: MakeNode, pg_url: str, pg_schema: tuple[str, str]
+) -> None:
+    # Given two nodes that shared 300 tasks, then stopped (each writing its last minute)
+    a, b = make_node().start(), make_node().start()
+    ids = a.submit_many([("email.send", {"n": n}) for n in range(300)])
+    ran_on = Counter(a.wait(task_id, timeout=30).result_value() for task_id in ids)
+    a.stop(grace=5)
+    b.stop(grace=5)
+    # Then each node's rows count exactly the tasks it ran: neither wrote over the other
+    with psycopg.connect(
+        parse_url(pg_url).conninfo, autocommit=True, options=f"-c search_path={pg_schema[1]}"
+    ) as conn:
+        rows = conn.execute(
+            "SELECT node_id, sum(succeeded), sum(failed) FROM category_history"
+            " WHERE category = 'email' GROUP BY node_id"
+        ).fetchall()
+    assert {node: int(done) for node, done, _ in rows} == {
+        node: n for node, n in ran_on.items() if n
+    }
+    assert all(failed == 0 for _, _, failed in rows)
+    # And a read adds the nodes up, minute by minute
+    store = PostgresStore(pg_schema[0])
+    store.open(None)
+    try:
+        assert sum(row.succeeded for row in store.history(0)) == 300
+    finally:
+        store.close()
