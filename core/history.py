@@ -79,11 +79,11 @@ class MinuteStats:
 
 
 def combine(rows: Iterable[MinuteStats]) -> list[MinuteStats]:
-    """Rows of the same category and minute merged (see :meth:`MinuteStats.merged`),
-    ordered by category, then minute: what ``TaskStore.history`` returns."""
-    merged: dict[tuple[str, int], MinuteStats] = {}
+    """Rows of the same minute and category merged (see :meth:`MinuteStats.merged`),
+    ordered by minute, then category: what ``TaskStore.history`` returns."""
+    merged: dict[tuple[int, str], MinuteStats] = {}
     for row in rows:
-        key = (row.category, row.minute)
+        key = (row.minute, row.category)
         merged[key] = row if key not in merged else merged[key].merged(row)
     return [merged[key] for key in sorted(merged)]
 

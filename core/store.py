@@ -202,7 +202,7 @@ class TaskStore(Protocol):
     def history(self, since: int) -> list[MinuteStats]:
         """The rows of minutes from ``since`` on, one per (category, minute), summed over
         the nodes that wrote it (counts added up, ``queued`` and ``latency`` the largest),
-        ordered by category, then minute."""
+        ordered by minute, then category."""
 
     def prune_history(self, before: int, limit: int) -> int:
         """Delete at most ``limit`` rows of minutes before ``before``, oldest first, in one

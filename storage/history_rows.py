@@ -3,8 +3,8 @@
 A node writes one row per (minute, category, node) once the minute is over: an upsert
 that replaces, so a retry after a doubtful commit counts nothing twice, and nodes never
 touch each other's rows. A read adds up the counts of every node and takes the largest
-depth and latency; a prune deletes the oldest minutes a batch at a time. All three walk
-the primary key, which starts with the minute.
+depth and latency, in the primary key's order (minute, then category: no sort); a prune
+deletes the oldest minutes a batch at a time. All three walk the primary key.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ ADD = (
 )
 READ = (
     "SELECT category, minute, SUM(succeeded), SUM(failed), MAX(queued), MAX(latency)"
-    " FROM category_history WHERE minute >= ? GROUP BY category, minute"
-    " ORDER BY category, minute"
+    " FROM category_history WHERE minute >= ? GROUP BY minute, category"
+    " ORDER BY minute, category"
 )
 PRUNE = (
     "DELETE FROM category_history WHERE (minute, category, node_id) IN"

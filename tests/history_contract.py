@@ -15,7 +15,7 @@ def row(minute: int, category: str = "email", *figures: object) -> MinuteStats:
 
 
 class HistoryContract:
-    def test_history_reads_back_what_a_node_wrote_by_category_then_minute(
+    def test_history_reads_back_what_a_node_wrote_by_minute_then_category(
         self, store: TaskStore
     ) -> None:
         store.add_history("node-a", [row(1, "web", 4, 1, 7, 2.5), row(0, "email", 3, 0, 0, None),
@@ -25,6 +25,10 @@ class HistoryContract:
             row(1, "email", 5, 2, 1, 0.25),
             row(1, "web", 4, 1, 7, 2.5),
         ]
+        store.add_history("node-a", [row(0, "web", 1)])
+        assert [(r.minute - M0, r.category) for r in store.history(M0)] == [
+            (0, "email"), (0, "web"), (60, "email"), (60, "web")
+        ]  # fmt: skip
 
     def test_history_adds_up_the_nodes_and_takes_the_deepest_queue_and_latency(
         self, store: TaskStore
@@ -67,7 +71,7 @@ class HistoryContract:
         # Then the newer minutes are all there, still summed over both nodes
         assert store.history(0) == [
             row(2, "email", 2),
-            row(3, "email", 2),
             row(2, "web", 2),
+            row(3, "email", 2),
             row(3, "web", 2),
         ]
