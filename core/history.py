@@ -158,6 +158,7 @@ class Recorder:
         self._max_pending = max_pending
         self._lock = threading.Lock()  # the housekeeper's thread, and the stop's
         self._minute: int | None = None
+        self._closed = False  # by the stop: later samples are left out
         self._current: dict[str, _Minute] = {}
         self._seen: dict[str, tuple[int, int]] = {}
         #: finished minutes not yet written, oldest first
@@ -176,6 +177,8 @@ class Recorder:
         a new minute closes the previous one."""
         minute = minute_of(now)
         with self._lock:
+            if self._closed:
+                return
             if self._minute is not None and minute > self._minute:
                 self._close()
             if self._minute is None or minute > self._minute:
@@ -195,9 +198,12 @@ class Recorder:
                     entry.latency = max(entry.latency or 0.0, latency)
 
     def close(self) -> None:
-        """End the minute under way now (a stopping node writes what it counted)."""
+        """End the minute under way now, and take no more samples: a stopping node writes
+        what it counted, once (a housekeeper step still under way cannot write its minute
+        again, with less in it)."""
         with self._lock:
             self._close()
+            self._closed = True
 
     def _close(self) -> None:
         minute, self._minute = self._minute, None
