@@ -635,6 +635,11 @@ def _wait_for_lock_wait(admin: psycopg.Connection[Any], timeout: float = 10.0) -
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
     )
-    while admin.execute(query).fetchone() == (0,):
+    while True:
+        # Inside a transaction the server keeps the first view of pg_stat_activity until
+        # it ends: clear it, or a wait that began after the first look is never seen.
+        admin.execute("SELECT pg_stat_clear_snapshot()")
+        if admin.execute(query).fetchone() != (0,):
+            return
         assert time.monotonic() < deadline, "no session waited for the row lock"
         time.sleep(0.01)  # polling the server's view of another session, bounded
