@@ -1,6 +1,7 @@
 """The memory store's recurring-schedule rows: pause flags and claimed ticks
 (:class:`~.memory_store.MemoryStore` inherits it). A tick is claimed once per schedule,
-under the store's lock, together with the task it inserts."""
+under the store's lock, together with the task it inserts; a clock tick at or before the
+newest one claimed is refused, so a pruned tick can never be claimed again."""
 
 from __future__ import annotations
 
@@ -48,9 +49,35 @@ class MemorySchedules(MemoryBook):
             ticks = self._ticks.setdefault(name, {})
             if (tick, manual) in ticks:
                 return None
+            if not manual and any(t >= tick for t, by_hand in ticks if not by_hand):
+                return None  # at or before the newest clock tick: claimed, or pruned
             task_id = self._insert_locked([task], now)[0] if task is not None else None
             ticks[(tick, manual)] = _Tick(task_id, now)
             return task_id or 0
+
+    def prune_ticks(self, before: float, limit: int) -> int:
+        """Delete the oldest tick rows claimed and ticking before ``before``, except each
+        schedule's newest clock tick and newest run (see TaskStore.prune_ticks)."""
+        deleted = 0
+        with self._lock:
+            for ticks in self._ticks.values():
+                if deleted >= limit:
+                    break
+                cutoff = self._tick_cutoff(ticks, before)
+                old = sorted(
+                    k for k, row in ticks.items() if k[0] < cutoff and row.claimed_at < before
+                )
+                for key in old[: limit - deleted]:
+                    del ticks[key]
+                    deleted += 1
+        return deleted
+
+    @staticmethod
+    def _tick_cutoff(ticks: dict[tuple[float, bool], _Tick], before: float) -> float:
+        """Rows at or after the newest clock tick, or the newest run, are kept."""
+        clock = [t for t, manual in ticks if not manual]
+        runs = [t for (t, _), row in ticks.items() if row.task_id]
+        return min([before, *(max(found) for found in (clock, runs) if found)])
 
     def schedule_states(self, names: Iterable[str] | None = None) -> dict[str, ScheduleState]:
         with self._lock:
@@ -61,7 +88,8 @@ class MemorySchedules(MemoryBook):
         paused, since = self._schedules[name]
         ticks = self._ticks.get(name, {})
         clock_ticks = [t for t, manual in ticks if not manual]
-        runs = [(row.claimed_at, t, row.task_id) for (t, _), row in ticks.items() if row.task_id]
+        # The newest run by its tick, as the SQL stores order it.
+        runs = [(t, row.claimed_at, row.task_id) for (t, _), row in ticks.items() if row.task_id]
         last_run = max(runs, default=None)
         record = self._task_row(last_run[2]) if last_run and last_run[2] else None
         return ScheduleState(
@@ -69,7 +97,7 @@ class MemorySchedules(MemoryBook):
             paused=paused,
             since=since,
             last_tick=max(clock_ticks, default=None),
-            last_run_at=last_run[1] if last_run else None,
+            last_run_at=last_run[0] if last_run else None,
             last_task_id=last_run[2] if last_run else None,
             last_state=record.state if record else None,
         )

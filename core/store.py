@@ -29,7 +29,9 @@ Rules every store keeps:
   fenced start keeps that node from running them if it comes back.
 - ``claim_tick`` claims one tick of a recurring schedule at most once, ever, across every
   process on the store: the tick's row and its task go in in one transaction, so two
-  nodes, a restart or a clock that steps back never run a tick twice.
+  nodes, a restart or a clock that steps back never run a tick twice. A clock tick at or
+  before the newest one claimed for its schedule is refused too, which is what lets
+  ``prune_ticks`` delete old tick rows (never the newest) without a tick coming back.
 - ``add_history`` keeps one row per (minute, category, node): nodes sharing a store
   never write over each other, and ``history`` adds them up (see :mod:`.history`).
 """
@@ -247,8 +249,15 @@ class TaskStore(Protocol):
         """Claim tick ``tick`` of schedule ``name`` and insert ``task`` in the same
         transaction. Returns the task's id (0 when ``task`` is None: the ticks from
         ``skip_from`` to ``tick`` are marked skipped), or None when the tick was already
-        claimed, by anyone: then nothing is written. ``manual`` claims are run-now
-        requests, kept apart from the clock's ticks."""
+        claimed, by anyone, or when it is a clock tick (not ``manual``) at or before the
+        newest clock tick claimed for ``name``: then nothing is written. ``manual`` claims
+        are run-now requests, kept apart from the clock's ticks."""
+
+    def prune_ticks(self, before: float, limit: int) -> int:
+        """Delete at most ``limit`` claimed-tick rows whose tick and claim time are both
+        before ``before``, oldest first, in one transaction; never the newest clock tick
+        of a schedule nor its newest run (what :meth:`schedule_states` reads and
+        :meth:`claim_tick` refuses older clock ticks by). Returns how many were deleted."""
 
     def schedule_states(self, names: Iterable[str] | None = None) -> dict[str, ScheduleState]:
         """name -> what the store knows of each known schedule among ``names`` (None:

@@ -171,6 +171,8 @@ ANY_DEAD = (
     f" OR EXISTS (SELECT 1 FROM tasks t WHERE {_LAPSED})"
 )
 TRY_RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
+# One schedule's clock-tick claims and prunes, one at a time (until the transaction ends).
+LOCK_SCHEDULE_TICKS = "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))"
 LOCK_ORPHANS = f"SELECT t.id, t.owner FROM tasks t WHERE {_ORPHAN} ORDER BY t.id FOR UPDATE OF t"
 UNDO_UNSTARTED = (
     "UPDATE tasks SET attempts = attempts - 1 WHERE id = ANY(%s) AND NOT run_began AND attempts > 0"

@@ -59,6 +59,8 @@ _UNTOUCHED = "jobsched left the database untouched"
 LOCK_SETUP = 1
 LOCK_RECOVERY = 2
 LOCK_COUNTS = 3
+#: The seed of the per-schedule tick locks (``hashtextextended(name, seed)``).
+LOCK_TICKS = 4
 
 #: The dialect the DDL is generated in (never connected).
 _DIALECT = pw.PostgresqlDatabase(None)

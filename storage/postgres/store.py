@@ -103,7 +103,14 @@ from ..schedule_rows import ScheduleRows
 from . import queries
 from .connection import Database, PgSettings, connect_one, parse_url
 from .errors import translate_pg_errors
-from .schema import LOCK_COUNTS, LOCK_RECOVERY, current_schema, lock_key, prepare_schema
+from .schema import (
+    LOCK_COUNTS,
+    LOCK_RECOVERY,
+    LOCK_TICKS,
+    current_schema,
+    lock_key,
+    prepare_schema,
+)
 from .threads import Listener, StartRecorder
 from .watch import ListenWatch
 
@@ -158,6 +165,7 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         self._errors = translate_pg_errors(self.settings.target)
         self._db: Database | None = None
         self._recovery_key = 0
+        self._ticks_seed = 0
         self._listener: Listener | None = None
         self._starts: StartRecorder | None = None
         self._watches: list[ListenWatch] = []
@@ -203,6 +211,7 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         self.schema = schema
         self._recovery_key = lock_key(schema, LOCK_RECOVERY)
         self._counts_key = lock_key(schema, LOCK_COUNTS)
+        self._ticks_seed = lock_key(schema, LOCK_TICKS)
         self._db = db
         self._listener = Listener(self._own_connection, self.location)
         self._starts = StartRecorder(self._own_connection)
@@ -242,6 +251,12 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
             conn = self._conn()
             with conn.transaction():
                 yield conn
+
+    def _lock_ticks(self, conn: psycopg.Connection[Any], name: str) -> None:
+        """A transaction-scoped advisory lock per schedule (see ScheduleRows): under READ
+        COMMITTED a statement's snapshot may predate a commit it raced, and a claim whose
+        guard missed a newer tick could re-insert a tick a prune deleted meanwhile."""
+        conn.execute(queries.LOCK_SCHEDULE_TICKS, (name, self._ticks_seed))
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """One statement in autocommit (a single-statement write is fine here too)."""
