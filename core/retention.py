@@ -25,6 +25,14 @@ Two things are never deleted:
 - a task an in-process waiter is waiting on (the ``spare`` callable names them), however
   old: the waiter reads the row before it is forgotten.
 
+The unit also deletes old rows of recurring schedules' claimed ticks
+(``TaskStore.prune_ticks``), a batch per pass, so that table stops growing. A tick row goes
+only once its tick and its claim are both :data:`TICK_HORIZON` older than this node's
+clock, and never the newest clock tick of its schedule nor its newest run. That keeps
+exactly-once: a plan only ever claims ticks after the newest claimed one, and the store
+refuses a clock tick at or before it, so a pruned tick cannot be claimed again, by a node
+whose read of the store is stale, whose clock stepped back, or that catches up.
+
 Standard library only; time comes from the injected clock.
 """
 
@@ -66,6 +74,9 @@ BATCH = 500
 PAUSE = 0.05
 #: Seconds between passes that found nothing (more) to delete.
 INTERVAL = 2.0
+#: A claimed tick's row is kept at least this long after both its tick and its claim: far
+#: beyond how stale a node's plan can be (one step) and how far node clocks differ.
+TICK_HORIZON = 86400.0
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -194,6 +205,7 @@ class Retention:
         min_age: float = MIN_AGE,
         pause: float = PAUSE,
         interval: float = INTERVAL,
+        tick_horizon: float = TICK_HORIZON,
     ) -> None:
         self.store = store
         self.rules = [rule for rule in rules if not rule.forever]
@@ -204,8 +216,10 @@ class Retention:
         self.min_age = min_age
         self.pause = pause
         self.interval = interval
+        self.tick_horizon = tick_horizon
         self.deleted = 0  # tasks deleted since start, for status and tests
         self.history_deleted = 0  # rows of history deleted since start
+        self.ticks_deleted = 0  # claimed-tick rows deleted since start
         self._next = 0  # the turn the next pass starts with: states and history take turns
         self.outage = outage or OutageTracker(
             "retention", store.location, monotonic=clock.monotonic
@@ -213,10 +227,16 @@ class Retention:
         self._stopping = threading.Event()
 
     def run_once(self, now: float) -> int:
-        """Fold the store's count bookkeeping, then delete one batch of the first state
-        (taking turns, the history's turn after them) that has rows past its rule.
+        """Fold the store's count bookkeeping, delete one batch of old claimed-tick rows,
+        then one batch of the first state (taking turns, the history's turn after them) that
+        has rows past its rule.
         Returns how many rows were deleted."""
         self.store.compact_counts()
+        ticks = self.store.prune_ticks(now - self.tick_horizon, self.batch)
+        self.ticks_deleted += ticks
+        return ticks + self._prune_tasks(now)
+
+    def _prune_tasks(self, now: float) -> int:
         spare = self.spare()
         turns = len(self.rules) + (self.history is not None)
         for turn in range(turns):

@@ -137,7 +137,7 @@ def test_a_task_someone_waits_on_is_spared_until_the_wait_ends() -> None:
     assert store.get(ids[0]) is None
 
 
-def test_forever_everywhere_asks_the_store_for_nothing_but_the_counts_fold() -> None:
+def test_forever_everywhere_deletes_no_task() -> None:
     clock, store = FakeClock(), MemoryStore()
     finished(store, clock, SUCCEEDED, 3)
     retention = unit(store, clock, {})

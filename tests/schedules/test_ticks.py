@@ -4,6 +4,7 @@ restart's catch-up as its policy says, and a property test over crashes and cloc
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobsched.core import CategoryConfig, Client, FakeClock, MemoryStore, SchedulerConfig
+from jobsched.core.retention import TICK_HORIZON
+from jobsched.core.schedule_spec import ScheduleState
 from jobsched.core.schedules import Schedules
 from jobsched.core.store import TaskStore
 from jobsched.storage import SqliteStore
@@ -154,6 +157,38 @@ def test_a_scheduler_runs_its_periodic_handler_on_each_tick() -> None:
     assert seen == [{"n": 1}] * 5
 
 
+def test_a_node_prunes_tick_rows_past_the_horizon_and_still_runs_each_tick_once(
+    tmp_path: Path,
+) -> None:
+    # Given a stepped node on a SQLite file with an hourly schedule, for 30 hours
+    path = tmp_path / "jobs.db"
+    clock = FakeClock(T0)
+    sched = Scheduler(CONFIG, SqliteStore(str(path)), clock=clock, threaded=False)
+
+    @sched.periodic(every="1h", category="email")
+    def hourly(payload: Any) -> None:
+        pass
+
+    sched.start()
+    try:
+        for _ in range(30):
+            clock.advance(3600)
+            sched.step()
+        # Then its retention deleted the tick rows older than a day, not the others
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            rows = db.execute(
+                "SELECT count(*), min(tick), max(tick) FROM schedule_ticks"
+            ).fetchone()
+        now = clock.now()
+        assert TICK_HORIZON == 24 * 3600
+        assert (rows[0], rows[1], rows[2]) == (25, now - TICK_HORIZON, now)
+        assert sched.retention.ticks_deleted == 5
+        # And every hour ran once
+        assert tasks_in(sched.store) == 30
+    finally:
+        sched.stop(grace=0)
+
+
 # --- the property: no duplicate, no silent gap ---------------------------------------------
 class Recorded:
     """The store as every node sees it, noting each claim the store accepted; with
@@ -177,12 +212,29 @@ class Recorded:
         return getattr(self._store, name)
 
 
+class Stale(Recorded):
+    """The store as a node sees it whose read of the schedules is old (it read, then
+    stalled): ``schedule_states`` answers what the store said back then."""
+
+    def __init__(self, store: TaskStore, claims: list[tuple[float, int, float | None]],
+                 states: dict[str, Any]) -> None:  # fmt: skip
+        super().__init__(store, claims)
+        self._states = states
+
+    def schedule_states(self, names: Any = None) -> dict[str, Any]:
+        return {n: s for n, s in self._states.items() if names is None or n in names}
+
+
 OPS = st.lists(
     st.one_of(
         st.tuples(st.just("advance"), st.floats(0.5, 120)),
         st.tuples(st.just("step"), st.integers(0, 2)),
         st.tuples(st.just("crash"), st.integers(0, 2), st.integers(0, 3)),
         st.tuples(st.just("jump"), st.integers(0, 2), st.floats(-60, 60)),
+        # old tick rows pruned, with horizons far shorter than the retention unit's
+        st.tuples(st.just("prune"), st.floats(0, 60), st.integers(1, 5)),
+        # a node steps on what it read k steps ago
+        st.tuples(st.just("stale"), st.integers(0, 2), st.integers(0, 5)),
     ),
     max_size=60,
 )
@@ -201,13 +253,20 @@ def replay(
     offsets = [0.0, 0.0, 0.0]
     now = T0
     units[0].start(now)
+    reads = [store.schedule_states()]  # what the store said before each step
     for op in ops:
         if op[0] == "advance":
             now += op[1]
         elif op[0] == "step":
+            reads.append(store.schedule_states())
             units[op[1]].run_once(now + offsets[op[1]])
         elif op[0] == "jump":
             offsets[op[1]] += op[2]
+        elif op[0] == "prune":
+            store.prune_ticks(now - op[1], op[2])
+        elif op[0] == "stale":
+            old = reads[max(0, len(reads) - 1 - op[2])]
+            node(Stale(store, claims, old), **options).run_once(now + offsets[op[1]])
         else:  # the node dies part-way through a step, and restarts
             with contextlib.suppress(KeyboardInterrupt):
                 node(Recorded(store, claims, op[2]), **options).run_once(now + offsets[op[1]])
@@ -227,6 +286,36 @@ def check(claims: list[tuple[float, int, float | None]], store: TaskStore) -> No
     if covered:
         expected = set(range(int(min(covered)), int(max(covered)) + 1, 10))
         assert {int(t) for t in covered} == expected, "a tick was skipped silently"
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_stale_node_does_not_run_ticks_again_after_their_rows_were_pruned(
+    kind: str, tmp_path: Path
+) -> None:
+    # Given a node that caught up four ticks, and rows pruned down to the newest tick
+    store: TaskStore = MemoryStore()
+    if kind == "sqlite":
+        store = SqliteStore(str(tmp_path / "jobs.db"))
+        store.open(None)
+    options = {"missed": "catch_up", "catch_up": "all", "max_catch_up": 4}
+    claims = replay(store, [("advance", 40.0), ("step", 0), ("advance", 5.0),
+                            ("prune", 1.0, 5)], options)  # fmt: skip
+    assert len(claims) == 4
+    # When a node steps on what it read before those ticks were claimed (it stalled)
+    claims += replay_stale(store, options, T0 + 45)
+    # Then it claims nothing: each of the four ticks ran once
+    check(claims, store)
+    assert tasks_in(store) == 4
+    store.close()
+
+
+def replay_stale(
+    store: TaskStore, options: dict[str, Any], now: float
+) -> list[tuple[float, int, float | None]]:
+    claims: list[tuple[float, int, float | None]] = []
+    first = {"beat": ScheduleState("beat", since=T0)}
+    node(Stale(store, claims, first), **options).run_once(now)
+    return claims
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
