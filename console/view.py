@@ -90,6 +90,8 @@ class AttachedView(ClientCalls):
             for name, number in node.counters.fifo.items():
                 waiting[name] = waiting.get(name, 0) + number
         runs = _run_times(live)
+        # A category any live node's limits hold back, as of its latest heartbeat.
+        held = {name for node in live for name in node.counters.held}
         if not targets and decisions:
             targets = dict(decisions[0].get("targets", {}))
         cats = []
@@ -122,6 +124,7 @@ class AttachedView(ClientCalls):
                     run_p50=runs.get(name, (None, None))[0],
                     run_p95=runs.get(name, (None, None))[1],
                     limit=None if (limit := cat.rate_limit()) is None else limit.describe(),
+                    held=name in held and not (stored and stored.paused),
                 )
             )
         return Snapshot(

@@ -33,6 +33,9 @@ class NodeCounters:
     python: str = ""
     #: the node's handlers and categories, for clients that submit by name
     catalog: Catalog = field(default_factory=Catalog)
+    #: categories whose rate limits hold back tasks that wait, as of the heartbeat (an
+    #: attached console shows them HELD, as the node's own console does)
+    held: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,7 @@ class NodeCounters:
             "run_times": {c: list(pair) for c, pair in self.run_times.items()},
             "python": self.python,
             "catalog": self.catalog.to_dict(),
+            "held": sorted(self.held),
         }
 
     @classmethod
@@ -59,6 +63,7 @@ class NodeCounters:
         }
         abandoned = _number(data.get("abandoned_threads"), int)
         python = data.get("python")
+        held = data.get("held")
         return cls(
             by_category=by_category,
             fifo=_numbers(data.get("fifo"), int),
@@ -68,6 +73,7 @@ class NodeCounters:
             run_times=_pairs(data.get("run_times")),
             python=python if isinstance(python, str) else "",
             catalog=Catalog.from_dict(data.get("catalog")),
+            held=tuple(c for c in held if isinstance(c, str)) if isinstance(held, list) else (),
         )
 
 

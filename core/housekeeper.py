@@ -94,6 +94,7 @@ class Housekeeper:
         signals: TaskSignals | None = None,
         outage: OutageTracker | None = None,
         catalog: Callable[[], Catalog] = Catalog,
+        held: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -108,6 +109,7 @@ class Housekeeper:
         self._signals = signals or TaskSignals(Hooks(threaded=False))
         #: what the heartbeat publishes of the node's handlers (for producers' clients)
         self._catalog = catalog
+        self._held = held  # categories a rate limit holds back (the heartbeat publishes them)
         #: logs a store outage once per change of state
         self.outage = outage or OutageTracker("housekeeper", "the store", monotonic=clock.monotonic)
         self.balancer = Balancer(config.workers, config.cooldown)
@@ -273,6 +275,7 @@ class Housekeeper:
             run_times=self._pools.run_times(),
             python=sys.version.split()[0],
             catalog=self._catalog(),
+            held=tuple(sorted(self._held())),
         )
 
     def heartbeat(self, stopped: bool = False, early: bool = False) -> None:

@@ -116,6 +116,7 @@ class Scheduler(ClientAPI):
             store, steady, config, self.node_id, self.workers, self.settings, self.metrics,
             self.waiters, self._rebalance, self.dispatcher.want,
             signals=self.signals, outage=self.outages["housekeeper"], catalog=self.client.catalog,
+            held=self.held_categories,
         )  # fmt: skip
         self.ticker = Schedules(store, steady, self.client.schedules, self.outages["schedules"])
         self.retention = self._retention(store, config, steady)
@@ -319,6 +320,11 @@ class Scheduler(ClientAPI):
                 return steps
         raise SchedulerStateError("run_until_idle", max_steps, "steps did not drain the work", "")
 
+    def held_categories(self) -> frozenset[str]:
+        """Categories whose rate limits hold back waiting tasks now (a paused one is
+        shown paused instead)."""
+        return frozenset(c for c in self.dispatcher.gate.held() if not self.settings.paused(c))
+
     def snapshot(self) -> Snapshot:
         """An immutable picture of the node. Cheap: no store query (counts are cached)."""
         return build_snapshot(
@@ -333,7 +339,7 @@ class Scheduler(ClientAPI):
             metrics=self.metrics,
             decisions=self.housekeeper.decisions(),
             abandoned_threads=self.workers.abandoned_threads,
-            held=frozenset(c for c in self.dispatcher.gate.held() if not self.settings.paused(c)),
+            held=self.held_categories(),
             heads=self.housekeeper.heads,
             balancer_decisions=self.housekeeper.decisions_made,
             store_errors={name: t.failures for name, t in self.outages.items()},

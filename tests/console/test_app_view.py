@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from jobsched.console.view import AttachedView
-from jobsched.core import Client, FakeClock, Scheduler, TaskStore
+from jobsched.core import (
+    CategoryConfig,
+    Client,
+    FakeClock,
+    Scheduler,
+    SchedulerConfig,
+    TaskStore,
+)
 from jobsched.core.task import NodeInfo, Outcome
 from jobsched.storage import open_store
 
@@ -157,3 +164,51 @@ def test_the_console_steers_an_attached_node_and_quits_without_stopping_it(tmp_p
     finally:
         node.stop(grace=0)
         assert view.stop() == [] and view.state == "stopped"
+
+
+def test_an_attached_console_shows_a_category_its_node_holds_back_as_held(
+    tmp_path: Path,
+) -> None:
+    # Given a stepped node on a SQLite file whose email category is limited to 1/min,
+    # with three tasks waiting, and a console attached to the same file
+    db = tmp_path / "jobs.db"
+    clock = FakeClock()
+    config = SchedulerConfig(
+        workers=2, categories={"email": CategoryConfig(min_workers=1, rate="1/min")}
+    )
+    node = Scheduler(config, open_store(db), clock=clock, threaded=False, node_id="node-1")
+    node.handler("email.send")(lambda payload: None)
+    node.start()
+    view = AttachedView(Client(config, open_store(db), clock=clock))
+    view.start()
+    app = make_app(view)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            assert app.main.cat_table.cell_text("email", "state") == "active"
+            # When the node runs the one task its bucket pays for and holds the others,
+            # and its next heartbeat is written
+            node.submit_many([("email.send", n) for n in range(3)])
+            for _ in range(3):
+                clock.advance(config.heartbeat_interval)
+                node.step()
+            assert node.snapshot().category("email").held
+            app.refresh_now()
+            # Then the attached console shows HELD too
+            assert view.snapshot().category("email").held
+            assert app.main.cat_table.cell_text("email", "state") == "HELD"
+            # And once the limit is lifted and the node has claimed the rest, it does not
+            await pilot.press("ctrl+q")
+        view.set_rate("email", None)
+        for _ in range(3):
+            clock.advance(config.heartbeat_interval)
+            node.step()
+        assert not node.snapshot().category("email").held
+        assert not view.snapshot().category("email").held
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        node.stop(grace=0)
+        view.stop()

@@ -89,6 +89,7 @@ def test_node_counters_survive_the_round_trip() -> None:
         abandoned_threads=1,
         rates={"a": 1.5},
         python="3.12.1",
+        held=("a", "b"),
     )
     assert NodeCounters.from_dict(counters.to_dict()) == counters
 
@@ -101,6 +102,8 @@ def test_node_counters_survive_the_round_trip() -> None:
         "text",
         {"fifo": "many", "targets": {"a": "2"}, "abandoned_threads": True},
         {"rates": {"a": float("nan")}, "by_category": {"a": "x"}, "python": 3},
+        {"held": "a"},
+        {"held": {"a": True}},
         {"a later key": {"x": 1}},
     ],
 )
@@ -109,8 +112,10 @@ def test_node_counters_from_another_version_keep_what_is_understood(written: obj
 
 
 def test_node_counters_keep_the_good_values_beside_bad_ones() -> None:
-    read = NodeCounters.from_dict({"fifo": {"a": 2, "b": "x"}, "rates": {"a": 2}, "extra": 1})
-    assert read == NodeCounters(fifo={"a": 2}, rates={"a": 2.0})
+    read = NodeCounters.from_dict(
+        {"fifo": {"a": 2, "b": "x"}, "rates": {"a": 2}, "extra": 1, "held": ["a", 3, None]}
+    )
+    assert read == NodeCounters(fifo={"a": 2}, rates={"a": 2.0}, held=("a",))
 
 
 @pytest.mark.parametrize(
