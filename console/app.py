@@ -39,12 +39,14 @@ from .keys import (
 )
 from .operations import Operation, OperationQueue
 from .reports import injected_message
+from .schedule_actions import ScheduleActions
 from .screens.confirm import ConfirmScreen
 from .screens.forms import UNCHANGED, limit_form, pin_form, priority_form
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
 from .screens.quit import WAIT, QuitScreen
+from .screens.schedules import SchedulesScreen
 from .source import RUNNING, Source, nodes_of
 from .task_actions import TaskActions
 from .tasklist import TaskWindow
@@ -106,6 +108,7 @@ class JobschedApp(App[list[int]]):
         # `b`: report a decision newer than this time, or "no change" after the deadline
         self._awaited_decision: tuple[float, float] | None = None
         self.tasks = TaskActions(self)
+        self.schedule_actions = ScheduleActions(self)
         self.last_snapshot: Snapshot | None = None
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
         self._refresh_times: deque[float] = deque(maxlen=9)
@@ -509,6 +512,20 @@ class JobschedApp(App[list[int]]):
     @on(NodesScreen.ReadFailed)
     def _nodes_failed(self, event: NodesScreen.ReadFailed) -> None:
         self.report_error("Cannot read the nodes", event.error)
+
+    def action_schedules(self) -> None:
+        if self.screen is self.main:
+            self.push_screen(
+                SchedulesScreen(self.source.schedule_infos, self.clock.now, self.refresh_interval)
+            )
+
+    @on(SchedulesScreen.ReadFailed)
+    def _schedules_failed(self, event: SchedulesScreen.ReadFailed) -> None:
+        self.report_error("Cannot read the schedules", event.error)
+
+    @on(SchedulesScreen.Act)
+    def _schedule_action(self, event: SchedulesScreen.Act) -> None:
+        self.schedule_actions.act(event)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -13,6 +13,7 @@ from jobsched.core.history import History
 from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
+from jobsched.core.schedule_book import ScheduleInfo
 from jobsched.core.task import NodeInfo, TaskRecord
 
 
@@ -97,3 +98,16 @@ class ClientCalls:
 
     def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self.calls.delete_matching(query, dry_run)
+
+    # --- recurring schedules: the same book calls as ``jobsched schedules`` --------------
+    def schedule_infos(self) -> list[ScheduleInfo]:
+        return self.calls.schedule_infos()
+
+    def pause_schedule(self, name: str) -> None:
+        self.calls.pause_schedule(name)
+
+    def resume_schedule(self, name: str) -> None:
+        self.calls.resume_schedule(name)
+
+    def run_schedule_now(self, name: str) -> int:
+        return self.calls.run_schedule_now(name)

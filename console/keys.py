@@ -116,14 +116,33 @@ TASK_KEYS = [
             tooltip="Delete every finished task the filter matches (asks first)"),
 ]  # fmt: skip
 APP_KEYS = [
-    Binding("n", "nodes", "Nodes", tooltip="Show every node: host, pid, heartbeat, workers, rate"),
+    # "?" before the screens: on an 80-column footer the keys at the end are cut off first.
     Binding("question_mark", "help", "Keys", tooltip="Show every key", key_display="?"),
+    Binding("n", "nodes", "Nodes", tooltip="Show every node: host, pid, heartbeat, workers, rate"),
+    Binding(
+        "s",
+        "schedules",
+        "Schedules",
+        tooltip="Show every schedule: next and last run, outcome; pause, resume or run one now",
+    ),
     Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while tasks run)"),
 ]
+# The schedules screen's own keys (its bindings; listed in the help as a group).
+SCHEDULE_KEYS = [
+    Binding("p", "toggle_pause", "Pause/resume",
+            tooltip="Pause or resume the selected schedule, for every node on the store"),
+    Binding("r", "run_now", "Run now",
+            tooltip="Run the selected schedule now: one task at once, beside its ticks (asks first)"),
+    Binding("escape,q,s", "dismiss(None)", "Close", key_display="esc",
+            tooltip="Close the schedules screen"),
+]  # fmt: skip
 ALL_KEYS = [*CATEGORY_KEYS, *TASK_KEYS, *APP_KEYS]
-# Actions that act on the node or its tasks, and the nodes screen: offered on the
-# dashboard only, not while a dialog or an input is open.
-DASHBOARD_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS + TASK_KEYS} | {"nodes"}
+# Actions that act on the node or its tasks, and the nodes and schedules screens: offered
+# on the dashboard only, not while a dialog or an input is open.
+DASHBOARD_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS + TASK_KEYS} | {
+    "nodes",
+    "schedules",
+}
 # Keys that act on the selected category: only while the categories panel has focus.
 CATEGORY_ACTIONS = {b.action.split("(")[0] for b in CATEGORY_KEYS} - {"rebalance"}
 # What the command palette offers (quit is among Textual's own commands already).
@@ -161,6 +180,7 @@ def help_groups() -> list[KeyGroup]:
     return [
         ("Selected category (categories panel focused)", rows(CATEGORY_KEYS)),
         ("Console", rows(APP_KEYS) + extra),
+        ("Schedules screen (s)", rows(SCHEDULE_KEYS)),
         ("Tasks (task list focused)", rows(TASK_KEYS)),
         ("What the columns mean", DEFINITIONS),
     ]

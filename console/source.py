@@ -23,6 +23,7 @@ from jobsched.core.history import History
 from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
+from jobsched.core.schedule_book import ScheduleInfo
 from jobsched.core.task import NodeInfo, TaskRecord
 
 from . import reports
@@ -39,7 +40,7 @@ class Source(Protocol):
     Reading: :meth:`snapshot` (polled about four times a second), :meth:`find_tasks`,
     :meth:`count_tasks`, :meth:`queue_heads`, :meth:`history` (every few seconds),
     :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`nodes`, :meth:`is_paused`,
-    :meth:`category_config`. Steering:
+    :meth:`category_config`, :meth:`schedule_infos`. Steering:
     every change is validated (a typed error for bad input, nothing written) and written to
     the store, so every node sharing it picks the change up. Lifecycle: the composition
     root calls :meth:`start` before the app runs and :meth:`stop` after it ends; the app
@@ -177,6 +178,23 @@ class Source(Protocol):
 
     def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         """Delete every finished task ``query`` matches; never a live one."""
+        ...
+
+    def schedule_infos(self) -> list[ScheduleInfo]:
+        """Every recurring schedule, sorted by name: spec, next run, last run and its
+        outcome, paused (what ``jobsched schedules`` lists)."""
+        ...
+
+    def pause_schedule(self, name: str) -> None:
+        """Pause schedule ``name`` for every node on the store (its ticks do not run)."""
+        ...
+
+    def resume_schedule(self, name: str) -> None:
+        """Resume schedule ``name`` from its next tick, for every node on the store."""
+        ...
+
+    def run_schedule_now(self, name: str) -> int:
+        """Insert one run of schedule ``name`` now, beside its ticks; returns its task id."""
         ...
 
 

@@ -30,6 +30,7 @@ from jobsched.core.history import MINUTE, History, MinuteStats, minute_of
 from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
+from jobsched.core.schedule_book import ScheduleInfo
 from jobsched.core.store import TaskStore
 from jobsched.core.task import NodeInfo, Outcome, TaskRecord
 from textual.pilot import Pilot
@@ -251,6 +252,18 @@ class FailingSource:
 
     def delete_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self._call("delete_matching", lambda: self.inner.delete_matching(query, dry_run))
+
+    def schedule_infos(self) -> list[ScheduleInfo]:
+        return self._call("schedule_infos", self.inner.schedule_infos)
+
+    def pause_schedule(self, name: str) -> None:
+        self._call("pause_schedule", lambda: self.inner.pause_schedule(name))
+
+    def resume_schedule(self, name: str) -> None:
+        self._call("resume_schedule", lambda: self.inner.resume_schedule(name))
+
+    def run_schedule_now(self, name: str) -> int:
+        return self._call("run_schedule_now", lambda: self.inner.run_schedule_now(name))
 
 
 async def ready(pilot: Pilot[Any]) -> None:

@@ -85,6 +85,7 @@ def test_the_columns_that_matter_survive_each_size(
             footer = screen_lines(app)[-1]
             for key in ("r Retry", "c Cancel", "/ Filter", "n Nodes", "? Keys"):
                 assert key in footer, (size, footer)
+            assert size[0] < 100 or "s Schedules" in footer, (size, footer)
 
     asyncio.run(check())
 
@@ -166,6 +167,27 @@ def test_nodes_screen(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
         await pilot.press("n")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_schedules_screen(snap_compare: Any) -> None:
+    # Three schedules on a stepped node: one that ran, one paused, one run by hand.
+    sched, clock = build_scheduler()
+    sched.schedule("beat", "email.send", every="10s", payload={"to": "beat@example.com"})
+    sched.schedule("nightly", "web.fetch", cron="0 3 * * *", timezone="Europe/Paris",
+                   missed="catch_up", catch_up="all", max_catch_up=5)  # fmt: skip
+    sched.schedule("hourly-report", "web.fetch", every="1h", payload={"fail": "no data"})
+    step(sched, clock, 25)
+    sched.pause_schedule("nightly")
+    sched.run_schedule_now("hourly-report")
+    step(sched, clock, 2)
+    app = make_app(sched)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("s")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
