@@ -5,6 +5,7 @@ newest one claimed is refused, so a pruned tick can never be claimed again."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ class MemorySchedules(MemoryBook):
         super().__init__()
         self._schedules: dict[str, tuple[bool, float]] = {}  # name -> (paused, since)
         self._ticks: dict[str, dict[tuple[float, bool], _Tick]] = {}
+        self._newest: dict[str, float] = {}  # name -> its newest clock tick (never pruned)
 
     def _insert_locked(self, tasks: Sequence[NewTask], now: float) -> list[int]:
         raise NotImplementedError
@@ -49,10 +51,12 @@ class MemorySchedules(MemoryBook):
             ticks = self._ticks.setdefault(name, {})
             if (tick, manual) in ticks:
                 return None
-            if not manual and any(t >= tick for t, by_hand in ticks if not by_hand):
+            if not manual and tick <= self._newest.get(name, -math.inf):
                 return None  # at or before the newest clock tick: claimed, or pruned
             task_id = self._insert_locked([task], now)[0] if task is not None else None
             ticks[(tick, manual)] = _Tick(task_id, now)
+            if not manual:
+                self._newest[name] = tick
             return task_id or 0
 
     def prune_ticks(self, before: float, limit: int) -> int:
