@@ -107,9 +107,8 @@ class Housekeeper:
         self._rebalance = rebalance
         self._want = want
         self._signals = signals or TaskSignals(Hooks(threaded=False))
-        #: what the heartbeat publishes of the node's handlers (for producers' clients)
-        self._catalog = catalog
-        self._held = held  # categories a rate limit holds back (the heartbeat publishes them)
+        #: heartbeat: the node's handlers (for producers), categories its limits hold back
+        self._catalog, self._held = catalog, held
         #: logs a store outage once per change of state
         self.outage = outage or OutageTracker("housekeeper", "the store", monotonic=clock.monotonic)
         self.balancer = Balancer(config.workers, config.cooldown)
@@ -319,9 +318,11 @@ class Housekeeper:
         return self._store.shared and not self.outage.down
 
     def _worker_states(self, snapshots: Sequence[WorkerSnapshot] | None = None) -> tuple[Any, ...]:
-        """What an attached console shows of each worker, less the clock."""
+        """What an attached console shows of each worker, less the clock, and which
+        categories are held back (HELD shows as soon as a worker change would)."""
         shown = self._pools.snapshots() if snapshots is None else snapshots
-        return tuple((w.name, w.category, w.state, w.task_id, w.retiring) for w in shown)
+        workers = tuple((w.name, w.category, w.state, w.task_id, w.retiring) for w in shown)
+        return (*workers, ("held", *sorted(self._held())))
 
     # --- the thread ----------------------------------------------------------------------
     def loop(self) -> None:
