@@ -1,9 +1,14 @@
 """Timer accuracy on real threads and a real SQLite file.
 
-1,000 delayed tasks spread over 2 s: none starts early; p99 lateness <= 100 ms with idle
+200 delayed tasks spread over 2 s: none starts early; p99 lateness <= 100 ms with idle
 workers and <= 250 ms while other workers are busy, plus whatever stall the machine imposed
 on every thread of the process meanwhile (measured by a probe thread; a millisecond or two
 on a quiet machine); overdue tasks start within 1 s of a restart.
+
+100 tasks a second keep this a test of the timer, not of throughput: at 500 a second a
+process starved of CPU (the suite runs four workers on two cores) fell behind, and the
+lateness measured the backlog (p50 82 ms). ``bench/timer_accuracy.py`` measures 1,000 tasks
+over 2 s beside a minimal timer, on a machine of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from jobsched.storage import open_store
 from tests.timing import StallProbe
 
 pytestmark = pytest.mark.slow
+
+TASKS = 200
 
 
 def _node(db: Path) -> tuple[Scheduler, dict[int, float], threading.Event]:
@@ -64,15 +71,15 @@ def test_delayed_tasks_are_never_early_and_rarely_late(tmp_path: Path, busy: boo
     with StallProbe() as probe, sched:
         if busy:  # keep the other pool saturated with CPU work for the whole run
             sched.submit_many([("busy.burn", {"cost": 20_000})] * 400)
-        sched.expected["n"] = 1000  # type: ignore[attr-defined]
+        sched.expected["n"] = TASKS  # type: ignore[attr-defined]
         ids = sched.submit_many(
-            [("timed.mark", {}, {"delay": 0.5 + 2 * rng.random()}) for _ in range(1000)]
+            [("timed.mark", {}, {"delay": 0.5 + 2 * rng.random()}) for _ in range(TASKS)]
         )
-        assert all_started.wait(30), f"only {len(started)} of 1000 started"
+        assert all_started.wait(30), f"only {len(started)} of {TASKS} started"
         late = _lateness(sched, started, ids)
     limit = 0.250 if busy else 0.100
     print(
-        f"busy={busy} lateness min={late[0] * 1000:.1f} ms p50={late[500] * 1000:.1f} ms "
+        f"busy={busy} lateness min={late[0] * 1000:.1f} ms p50={late[TASKS // 2] * 1000:.1f} ms "
         f"p99={_p99(late) * 1000:.1f} ms max={late[-1] * 1000:.1f} ms; "
         f"machine stall {probe.worst * 1000:.1f} ms"
     )
