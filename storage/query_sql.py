@@ -8,10 +8,47 @@ characters, never patterns.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.retention import PruneRule
+
+_T = TypeVar("_T")
+
+
+def size_class(count: int) -> int:
+    """``count`` rounded up to a power of two: the size of the statement that takes it.
+
+    A connection keeps every distinct SQL text it ran prepared (the sqlite3 module's cache
+    holds 128 per connection; psycopg prepares a repeated one too), and a statement with
+    hundreds of placeholders holds up to a few hundred kilobytes of the database
+    library's memory. Written for each exact count, batches of varying sizes leave one
+    such statement per size ever seen, and the process's memory climbs for hours; in
+    size classes there are at most a dozen of each kind.
+    """
+    return 1 << max(0, count - 1).bit_length()
+
+
+def in_size_classes(rows: Sequence[_T], most: int) -> list[Sequence[_T]]:
+    """``rows`` cut into runs of at most ``most`` (a power of two), each run's length a
+    power of two, longest first: for statements that cannot be padded (an INSERT)."""
+    runs: list[Sequence[_T]] = []
+    start = 0
+    while start < len(rows):
+        n = min(most, 1 << ((len(rows) - start).bit_length() - 1))
+        runs.append(rows[start : start + n])
+        start += n
+    return runs
+
+
+def padded(values: Sequence[_T]) -> list[_T]:
+    """``values`` lengthened to their :func:`size_class` by repeating the last one, for
+    an ``IN (...)`` list (a repeated id matches nothing more)."""
+    out = list(values)
+    if out:
+        out.extend([out[-1]] * (size_class(len(out)) - len(out)))
+    return out
 
 
 def where(query: TaskQuery, mark: str) -> tuple[str, list[Any]]:

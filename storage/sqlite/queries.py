@@ -34,9 +34,10 @@ _INSERT_TASKS = (
     " max_attempts, attempts, timeout, dedup_key, priority) VALUES "
 )
 _TASK_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)"
-#: Rows per INSERT statement: one multi-row INSERT per 100 tasks is faster than an
-#: executemany of single-row INSERTs.
-INSERT_CHUNK = 100
+#: Rows per INSERT statement: one multi-row INSERT per 128 tasks is faster than an
+#: executemany of single-row INSERTs. A power of two: a batch is written in statements
+#: of power-of-two sizes (``query_sql.size_class``), so few distinct ones stay prepared.
+INSERT_CHUNK = 128
 
 
 #: One task, id chosen by SQLite: the acknowledged single submit is one statement.
@@ -54,7 +55,7 @@ INSERT_CLAIMED = (
 )
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def insert_tasks(rows: int) -> str:
     """An INSERT of ``rows`` tasks; each row takes 11 parameters (see ``_TASK_VALUES``)."""
     return _INSERT_TASKS + ", ".join([_TASK_VALUES] * rows)
@@ -87,7 +88,8 @@ def claim_candidates(blocked: int) -> str:
 
 @functools.lru_cache(maxsize=64)
 def claim_ids(count: int) -> str:
-    """CLAIM of exactly these ``count`` ids (after the owner and the start time)."""
+    """CLAIM of exactly these ``count`` ids (after the owner and the start time); callers
+    pad the ids to their ``query_sql.size_class``."""
     ids = ", ".join(["?"] * count)
     return (
         "UPDATE tasks SET state = 'running', owner = ?, attempts = attempts + 1, started_at = ?"
@@ -112,11 +114,13 @@ FINISH_RETRY = (
     "UPDATE tasks SET state = ?, run_at = ?, error = ?, reason = ?, owner = NULL,"
     f" cancel_requested = 0 {_FENCE} RETURNING category"
 )
-#: Outcomes per FINISH_MANY statement (8 parameters each, well under SQLite's 32,766).
-FINISH_CHUNK = 400
+#: Outcomes per FINISH_MANY statement (8 parameters each, well under SQLite's 32,766). A
+#: power of two: a smaller chunk is padded to its ``query_sql.size_class`` with rows of
+#: NULLs, which match no task.
+FINISH_CHUNK = 256
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def finish_many(rows: int) -> str:
     """FINISH_TERMINAL for ``rows`` outcomes in one statement, each fenced like it:
     ``(id, owner, attempt, state, finished_at, result, error, reason)`` per row. One

@@ -445,8 +445,7 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
             )  # fmt: skip
             ids.append(next_id)
             next_id += 1
-        for start in range(0, len(rows), queries.INSERT_CHUNK):
-            chunk = rows[start : start + queries.INSERT_CHUNK]
+        for chunk in query_sql.in_size_classes(rows, queries.INSERT_CHUNK):
             conn.execute(queries.insert_tasks(len(chunk)), [v for row in chunk for v in row])
         Tally().added((row[2], row[3]) for row in rows).write(conn)
         return ids
@@ -515,7 +514,8 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
                 return conn.execute(sql, (category, *blocked, n)).fetchall()
 
             def claim(ids: list[int]) -> list[TaskRecord]:
-                rows = conn.execute(queries.claim_ids(len(ids)), (owner, now, *ids)).fetchall()
+                sql = queries.claim_ids(query_sql.size_class(len(ids)))
+                rows = conn.execute(sql, (owner, now, *query_sql.padded(ids))).fetchall()
                 moved(conn, category, QUEUED, RUNNING, len(rows))
                 return list(map(shapes.task_from, rows))
 
@@ -557,7 +557,9 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
                         for value in (out.id, out.owner, out.attempt, out.state,
                                       out.finished_at, out.result, out.error, out.reason)
                     ]  # fmt: skip
-                    finished = conn.execute(queries.finish_many(len(chunk)), params).fetchall()
+                    size = query_sql.size_class(len(chunk))
+                    params.extend([None] * 8 * (size - len(chunk)))  # rows that match nothing
+                    finished = conn.execute(queries.finish_many(size), params).fetchall()
                     for category, state in finished:
                         tally.move(category, RUNNING, state)
                 if conn.total_changes - before != len(outcomes):
@@ -676,8 +678,8 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         rows = conn.execute(sql + queries.DELETED_ROWS, params).fetchall()
         Tally().added(((category, state) for _, category, state in rows), sign=-1).write(conn)
         ids = [row[0] for row in rows]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for start in range(0, len(ids), 512):
+            chunk = query_sql.padded(ids[start : start + 512])
             conn.execute(query_sql.delete_orphan_progress_sql(len(chunk), self._mark), chunk)
         return len(rows)
 
