@@ -166,6 +166,14 @@ def prune_sql(
     )
 
 
+def prunable_any_sql(
+    rule: PruneRule, mark: str, spare: tuple[str, Any] | None
+) -> tuple[str, list[Any]]:
+    """Whether a retention rule matches any task: a read before taking the write lock."""
+    clause, params = prune_where(rule, mark, spare)
+    return f"SELECT 1 FROM tasks{clause} LIMIT 1", params
+
+
 def prunable_count_sql(rule: PruneRule, mark: str) -> tuple[str, list[Any]]:
     clause, params = prune_where(rule, mark, None)
     return f"SELECT count(*) FROM tasks{clause}", params

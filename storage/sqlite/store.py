@@ -664,10 +664,14 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
     def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
         """Delete one batch of finished tasks past ``rule`` (one short transaction). The
         pages they leave are reused by later writes, so the file stops growing;
-        :meth:`vacuum` gives them back to the file system."""
+        :meth:`vacuum` gives them back to the file system. A rule that matches nothing
+        (most passes, for most states) costs a read, not a write transaction: the
+        write lock is taken only to delete."""
         if rule.state not in TERMINAL or limit <= 0:
             return 0
         kept = (queries.SPARE_IDS, json.dumps(sorted(spare))) if spare else None
+        if not self._read(*query_sql.prunable_any_sql(rule, self._mark, kept)):
+            return 0
         sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
         with self._write() as conn:
             return self._delete_rows(conn, sql, params)

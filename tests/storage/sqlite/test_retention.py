@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from jobsched.core import NodeLockedError
+from jobsched.core import NodeLockedError, StoreBusyError
 from jobsched.core.retention import PruneRule
 from jobsched.core.task import QUEUED, SUCCEEDED
 from jobsched.storage import SqliteStore
@@ -119,3 +119,28 @@ def test_counts_read_the_counters_not_the_task_table(make_store: MakeStore, db_p
     plan = str(conn.execute("EXPLAIN QUERY PLAN " + queries.COUNTS).fetchall())
     conn.close()
     assert "task_counts" in plan and "tasks " not in plan.replace("task_counts", "")
+
+
+def test_a_pass_with_nothing_to_prune_does_not_take_the_write_lock(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a node's store with a task finished at T0 + 1, and another process holding
+    # the file's write lock
+    store = make_store(busy_timeout=0.2)
+    store.open("node-a")
+    store.insert([new()], T0)
+    tasks = store.claim("email", 1, "node-a", T0 + 1)
+    store.finish([done(t, at=T0 + 1) for t in tasks])
+    other = sqlite3.connect(db_path)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        # Then a pass that finds nothing to delete (the rule wants tasks finished before
+        # T0 + 1) neither waits nor fails on that lock
+        assert store.prune(PruneRule(SUCCEEDED, finished_before=T0 + 1), 500) == 0
+        # while one that has rows to delete does wait for it (and gives up, busy)
+        with pytest.raises(StoreBusyError):
+            store.prune(PruneRule(SUCCEEDED, finished_before=T0 + 2), 500)
+    finally:
+        other.rollback()
+        other.close()
+    assert store.prune(PruneRule(SUCCEEDED, finished_before=T0 + 2), 500) == 1
