@@ -179,6 +179,8 @@ class Node:
         self.sched = Scheduler(config, self.store)
         self.sched.handler("soak.noop", category="soak")(lambda payload: None)
         self.late = Histogram()  # every submit of the second half
+        #: the baseline's second half, by "during a prune batch of the pruning node"
+        self.late_by_overlap = {False: Histogram(), True: Histogram()}
         self.submitter: Submitter | None = None
 
     def start(self, rate: float, until: float) -> None:
@@ -264,6 +266,9 @@ def sample(
         for b, s in base_window:
             if b >= half:
                 base.late.add(s)
+                # The same moments on the node that does not prune: a stall of the
+                # process or the machine shows here too, the prune's lock does not.
+                base.late_by_overlap[node.prunes.overlaps(b, b + s)].add(s)
     db, wal = file_mb(node.path)
     rss, anon, mapped = rss_mb()
     mine, theirs = p99([s for _, s in window]), p99([s for _, s in base_window])
@@ -302,6 +307,11 @@ def summarise(
     (quiet, n_quiet), (during, n_during) = late[False].p99(), late[True].p99()
     print(f"second half, pruning node: submit p99 {quiet:.2f} ms without a prune "
           f"({n_quiet:,} submits), {during:.2f} ms during one ({n_during:,} submits)")  # fmt: skip
+    if base is not None:
+        (quiet, n_quiet), (during, n_during) = (h.p99() for h in base.late_by_overlap.values())
+        print(f"second half, baseline node at the same moments: submit p99 {quiet:.2f} ms "
+              f"outside the pruning node's batches ({n_quiet:,} submits), {during:.2f} ms "
+              f"during one ({n_during:,} submits)")  # fmt: skip
     spans = [(e - b) * 1000 for b, e in zip(node.prunes.starts, node.prunes.ends, strict=True)]
     if spans:
         print(f"prune batches: {len(spans):,}, median {statistics.median(spans):.2f} ms, "
