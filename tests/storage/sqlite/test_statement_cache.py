@@ -75,6 +75,8 @@ def test_batches_of_every_size_reuse_a_few_prepared_statements(
     # size classes each (4, 8, 16, 32, 64), not one statement per size (38 each)
     assert sched.retention.deleted == sum(range(1, 41))
     assert prepared_statements() - before <= 4 * 5
+    # And the node keeps nothing per finished task: no claim, no waiter
+    assert len(sched.claims) == 0 and sched.waiters.waited() == frozenset()
 
 
 def test_size_classes_are_powers_of_two_and_padding_repeats_the_last_value() -> None:
