@@ -1,5 +1,6 @@
 """The operator's changes to categories, persisted so that every node and restart sees
-them: priority weights, pauses, pins, worker limits and rate limits. :class:`~.client.Client`
+them: priority weights, pauses, pins, worker limits and rate limits (also handlers' rate
+limits, stored as a row of settings named ``handler:NAME``). :class:`~.client.Client`
 inherits them; every change is validated first and written the one way :meth:`_save` writes.
 """
 
@@ -10,8 +11,9 @@ from dataclasses import replace
 
 from .config import CategoryConfig, SchedulerConfig, check_capacity, check_priority
 from .engine_hooks import EngineHooks
-from .errors import ConfigError
-from .limits import NO_LIMIT, RateLimit, parse_rate
+from .errors import ConfigError, UnknownHandlerError
+from .handlers import HandlerSpec
+from .limits import NO_LIMIT, UNLIMITED, RateLimit, handler_key, handler_override, parse_rate
 from .store import TaskStore
 from .task import CategorySettings
 
@@ -20,6 +22,7 @@ class CategoryOperations:
     config: SchedulerConfig
     store: TaskStore
     budget: int
+    handlers: dict[str, HandlerSpec]
     _engine: EngineHooks
 
     def _category(self, name: str) -> CategoryConfig:
@@ -59,6 +62,28 @@ class CategoryOperations:
         text, count = (NO_LIMIT, None) if limit is None else (limit.text, limit.burst)
         self._save(category, replace(current, rate=text, burst=count))
         return limit
+
+    def set_handler_rate(
+        self, handler: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        """Limit how fast ``handler``'s tasks start on every node, in place of its
+        configured or registered limit; None or "none" lifts the operator's limit (the
+        configured one applies again), "unlimited" lifts any limit, also the configured
+        one. Persisted; returns the limit now in force."""
+        spec = self.handlers.get(handler) if isinstance(handler, str) else None
+        if spec is None:
+            raise UnknownHandlerError(str(handler), self.handlers)
+        where = f"rate of handler {handler!r}"
+        if isinstance(rate, str) and rate.strip().lower() == UNLIMITED:
+            stored = CategorySettings(rate=NO_LIMIT)
+        else:
+            limit = parse_rate(rate, burst, where)
+            stored = CategorySettings(
+                rate=None if limit is None else limit.text,
+                burst=None if limit is None else limit.burst,
+            )
+        self._save(handler_key(handler), stored)
+        return handler_override(spec.rate_limit, stored)
 
     def set_paused(self, category: str, paused: bool) -> None:
         _, current = self._settings_of(category)

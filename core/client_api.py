@@ -173,6 +173,15 @@ class ClientAPI(ScheduleMethods):
         """Limit how fast a category's tasks start (see ``Client.set_rate``)."""
         return self.client.set_rate(category, rate, burst)
 
+    def set_handler_rate(
+        self, handler: str, rate: str | None, burst: int | None = None
+    ) -> RateLimit | None:
+        """Limit how fast a handler's tasks start (see ``Client.set_handler_rate``)."""
+        return self.client.set_handler_rate(handler, rate, burst)
+
+    def handler_rates(self) -> dict[str, RateLimit | None]:
+        return self.client.handler_rates()
+
     def pin(self, category: str, workers: int | None) -> None:
         self.client.pin(category, workers)
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from .clock import Clock
 from .config import SchedulerConfig
+from .handlers import HandlerSpec
 from .history import History, window
+from .limits import RateLimit, handler_key, handler_override, is_handler_key
 from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import TaskStore
@@ -19,6 +21,7 @@ class StoreReads:
     store: TaskStore
     config: SchedulerConfig
     clock: Clock
+    handlers: dict[str, HandlerSpec]
 
     def find_tasks(self, page: Page) -> list[TaskRecord]:
         """A page of the tasks a filter matches, over the whole store."""
@@ -52,7 +55,16 @@ class StoreReads:
 
     def load_settings(self) -> dict[str, CategorySettings]:
         """The operator changes persisted per category."""
-        return self.store.load_settings()
+        return {k: v for k, v in self.store.load_settings().items() if not is_handler_key(k)}
+
+    def handler_rates(self) -> dict[str, RateLimit | None]:
+        """Per registered handler, its rate limit in force: the operator's if one is
+        stored (``set_handler_rate``), else the configured or registered one."""
+        stored = self.store.load_settings()
+        return {
+            name: handler_override(spec.rate_limit, stored.get(handler_key(name)))
+            for name, spec in sorted(self.handlers.items())
+        }
 
     def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
         """The balancer's decisions of every node, newest first."""

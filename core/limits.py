@@ -26,13 +26,16 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .config import CategoryConfig
-    from .task import TaskRecord
+    from .task import CategorySettings, TaskRecord
 
 #: Seconds per unit of a rate's text.
 UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0,
          "hour": 3600.0}  # fmt: skip
 #: What the operator writes to lift a limit (``jobsched limit web none``).
 NO_LIMIT = "none"
+#: What the operator writes to lift a handler's limit entirely, also a configured one
+#: (for a handler, ``none`` lifts only the operator's limit: the configured one applies).
+UNLIMITED = "unlimited"
 MAX_BURST = 1_000_000
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
 #: Slack for float arithmetic: 0.9999999999 tokens is one token.
@@ -130,8 +133,24 @@ def limiter_key(category: str) -> str:
 
 
 def handler_key(handler: str) -> str:
-    """The name of a handler's bucket in the store."""
+    """The name of a handler's bucket in the store, and of the row of category settings
+    that holds the operator's limit for it (``:`` is in no category's name)."""
     return f"handler:{handler}"
+
+
+def is_handler_key(name: str) -> bool:
+    return name.startswith("handler:")
+
+
+def handler_override(
+    configured: RateLimit | None, stored: CategorySettings | None
+) -> RateLimit | None:
+    """A handler's limit in force: the operator's (its ``handler:NAME`` row of settings)
+    if there is one (``"none"`` stored: no limit at all), else the configured or
+    registered one."""
+    if stored is None or stored.rate is None:
+        return configured
+    return parse_rate(stored.rate, stored.burst, "stored handler rate")
 
 
 @dataclass(frozen=True, slots=True)

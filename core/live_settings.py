@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .config import CategoryConfig
 from .handlers import HandlerSpec
-from .limits import NO_LIMIT, RateLimit
+from .limits import NO_LIMIT, RateLimit, handler_key, handler_override
 from .store import TaskStore
 from .task import CategorySettings
 
@@ -58,6 +58,11 @@ class LiveSettings:
     def paused(self, category: str) -> bool:
         settings = self.by_category.get(category)
         return bool(settings and settings.paused)
+
+    def handler_limit(self, name: str) -> RateLimit | None:
+        """A registered handler's limit now: the operator's, else its own."""
+        spec = self.handlers[name]
+        return handler_override(spec.rate_limit, self.by_category.get(handler_key(name)))
 
     def category(self, name: str) -> CategoryConfig:
         return effective_category(self._categories[name], self.by_category.get(name))

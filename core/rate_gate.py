@@ -13,6 +13,7 @@ from .claim_plan import ClaimLimits
 from .limits import handler_key, limiter_key
 
 if TYPE_CHECKING:
+    from .limits import RateLimit
     from .live_settings import LiveSettings
     from .store import TaskStore
     from .task import TaskRecord
@@ -44,13 +45,18 @@ class RateGate:
 
     def _all(self) -> dict[str, ClaimLimits]:
         """Per limited category, its buckets: worked out again when the settings are read
-        again or a handler is registered (the dispatcher asks on every claim)."""
+        again or a handler is registered (the dispatcher asks on every claim). A handler's
+        limit is the operator's (stored as ``handler:NAME``) if there is one."""
         settings = self._settings
         specs = settings.handlers
         key = (settings.version, id(settings.limits), len(specs))
         if self._cache[0] == key:
             return self._cache[1]
-        handlers = {n: (s.category, s.rate_limit) for n, s in specs.items() if s.rate_limit}
+        handlers: dict[str, tuple[str | None, RateLimit]] = {}
+        for name, spec in specs.items():
+            limit = settings.handler_limit(name)
+            if limit is not None:
+                handlers[name] = (spec.category, limit)
         found: dict[str, ClaimLimits] = {}
         for category, limit in settings.limits.items():
             own = {h: (handler_key(h), lim) for h, (c, lim) in handlers.items() if c == category}

@@ -248,8 +248,8 @@ def _category_snapshot(
     cat = settings.category(name)
     limit = settings.limits.get(name)
     limits = [] if limit is None else [limit.describe()]
-    limits += [f"{h} {s.rate_limit.describe()}" for h, s in settings.handlers.items()
-               if s.rate_limit is not None and s.category == name]  # fmt: skip
+    limits += [f"{h} {lim.describe()}" for h, s in settings.handlers.items()
+               if s.category == name and (lim := settings.handler_limit(h)) is not None]  # fmt: skip
     stored = settings.get(name)
     fifo = pool.fifo.qsize()
     queued, running = operator_view(per, fifo)

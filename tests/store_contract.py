@@ -927,6 +927,21 @@ class StoreContract(ScheduleContract, HistoryContract):
         assert store.load_settings() == {"email": CategorySettings(priority=1.0)}
         assert store.settings_version() > version
 
+    def test_a_handlers_limit_is_a_row_of_settings_beside_its_category(
+        self, store: TaskStore
+    ) -> None:
+        # The operator's handler limit is stored under "handler:NAME" (core/limits.py)
+        version = store.settings_version()
+        store.save_settings("web", CategorySettings(rate="20/s"))
+        store.save_settings("handler:web.fetch", CategorySettings(rate="5/s", burst=3))
+        assert store.settings_version() > version
+        assert store.load_settings() == {
+            "web": CategorySettings(rate="20/s"),
+            "handler:web.fetch": CategorySettings(rate="5/s", burst=3),
+        }
+        store.save_settings("handler:web.fetch", CategorySettings())
+        assert store.load_settings()["handler:web.fetch"] == CategorySettings()
+
     def test_loaded_settings_are_copies(self, store: TaskStore) -> None:
         store.save_settings("email", CategorySettings(priority=2.0))
         store.load_settings()["email"].priority = 9.0

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
-from jobsched.core.errors import ConfigError
+from jobsched.core.errors import ConfigError, InvalidInputError
 from jobsched.core.limits import RateLimit, TokenBucket, parse_rate
 from jobsched.core.query import Page
 from jobsched.core.store import TaskStore
@@ -272,3 +272,70 @@ def test_a_configured_handler_limit_replaces_the_one_it_registers() -> None:
             categories={"web": CategoryConfig()},
             handler_limits={"web.fetch": HandlerLimit("5/fortnight")},
         ).validate()
+
+
+def test_the_operator_sets_and_lifts_a_handlers_limit_at_run_time() -> None:
+    from jobsched.core import FakeClock
+    from jobsched.core.limits import HandlerLimit
+
+    # Given web.fetch configured at 1/min, and a stepped engine
+    config = SchedulerConfig(
+        workers=2,
+        categories={"web": CategoryConfig(min_workers=2)},
+        handler_limits={"web.fetch": HandlerLimit("1/min")},
+    )
+    clock = FakeClock()
+    sched = Scheduler(config, clock=clock, threaded=False)
+    ran: list[int] = []
+    sched.handler("web.fetch")(ran.append)
+    sched.start()
+
+    def steps() -> None:
+        for _ in range(6):
+            sched.step()
+
+    try:
+        # When the operator stops fetches entirely (well below one a day), then the
+        # configured bucket's token is spent and the second fetch waits
+        sched.submit_many([("web.fetch", i) for i in range(6)])
+        assert sched.set_handler_rate("web.fetch", "1/h", 2) == RateLimit(1 / 3600, 2, "1/h")
+        assert sched.handler_rates()["web.fetch"] == RateLimit(1 / 3600, 2, "1/h")
+        steps()
+        assert ran == [0, 1]
+        assert sched.snapshot().category("web").limit == "web.fetch 1/h burst 2"
+        clock.advance(60)  # a minute: the configured limit would have let one more start
+        steps()
+        assert ran == [0, 1]
+        # When "none" lifts the operator's limit, the configured one applies again
+        assert sched.set_handler_rate("web.fetch", "none") == RateLimit(1 / 60, 1, "1/min")
+        clock.advance(60)
+        steps()
+        assert len(ran) == 3 and sched.snapshot().category("web").limit == "web.fetch 1/min"
+        # And "unlimited" lifts every limit: the rest start at once
+        assert sched.set_handler_rate("web.fetch", "unlimited") is None
+        steps()
+        assert ran == list(range(6)) and sched.snapshot().category("web").limit is None
+        assert sched.handler_rates()["web.fetch"] is None
+        assert "handler:web.fetch" not in sched.load_settings()
+    finally:
+        sched.stop(grace=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "burst", "words"),
+    [
+        ("web.nope", "5/s", None, ["unknown handler", "'web.nope'", "web.fetch"]),
+        ("web.fetch", "5/fortnight", None, ["rate of handler 'web.fetch'", "'5/fortnight'"]),
+        ("web.fetch", "5/s", 0, ["burst", "0"]),
+    ],
+)
+def test_a_bad_handler_limit_is_refused_and_changes_nothing(
+    name: str, rate: str, burst: int | None, words: list[str]
+) -> None:
+    sched = Scheduler(SchedulerConfig(categories={"web": CategoryConfig()}))
+    sched.handler("web.fetch", rate="3/s")(lambda p: None)
+    with pytest.raises(InvalidInputError) as raised:
+        sched.set_handler_rate(name, rate, burst)
+    for word in words:
+        assert word in str(raised.value)
+    assert sched.handler_rates()["web.fetch"] == RateLimit(3.0, 1, "3/s")
