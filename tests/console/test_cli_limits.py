@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from jobsched.core import CategoryConfig, Client, SchedulerConfig
+from jobsched.core.limits import RateLimit
 from jobsched.storage import open_store
 
 from tests.console.cli_support import Cli, make_cli, one_line_error
@@ -57,3 +58,50 @@ def test_a_bad_limit_is_refused_and_stores_nothing(
 ) -> None:
     one_line_error(cli("limit", *args), 2, *words)
     assert not cli.db.exists() or stored(cli, "a") == (None, None)
+
+
+def test_limit_handler_stores_an_operator_limit_and_none_returns_to_the_configured_one(
+    cli: Cli,
+) -> None:
+    # Given a.append configured at 1/min (the tests' handlers module registers it)
+    cli.config.write_text(
+        cli.config.read_text() + '\n[handlers."a.append"]\nrate = "1/min"\n', encoding="utf-8"
+    )
+    result = cli("limit", "--handler", "a.append", "5/s", "--burst", "3")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "a.append: at most 5/s burst 3"
+    assert stored(cli, "handler:a.append") == ("5/s", 3)
+    # And a node reading the store applies it over the configuration
+    config = SchedulerConfig(categories={"a": CategoryConfig()})
+    client = Client(config, open_store(str(cli.db)))
+    client.store.open(None)
+    client.handler("a.append")(lambda p: None)
+    assert client.handler_rates()["a.append"] == RateLimit(5.0, 3, "5/s")
+    assert "handler:a.append" not in client.load_settings()
+    client.store.close()
+    # "none" lifts the operator's limit: the configured one applies again
+    result = cli("limit", "--handler", "a.append", "none")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "a.append: at most 1/min (as configured)"
+    assert stored(cli, "handler:a.append") == (None, None)
+    # "unlimited" lifts the configured one too
+    result = cli("limit", "--handler", "a.append", "unlimited")
+    assert result.exit_code == 0 and result.stdout.strip() == "a.append: no rate limit"
+    assert stored(cli, "handler:a.append") == ("none", None)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--handler", "a.nope", "5/s"], ["unknown handler 'a.nope'", "a.append"]),
+        (["--handler", "a.append", "5/fortnight"], ["rate of handler 'a.append'", "5/fortnight"]),
+        (["--handler", "a.append", "5/s", "--burst", "0"], ["burst 0"]),
+        (["--handler", "a.append", "a", "5/s"], ["'a 5/s'", "one RATE"]),
+        (["a"], ["'a'", "needs a RATE"]),
+    ],
+)
+def test_a_bad_handler_limit_is_refused_and_stores_nothing(
+    cli: Cli, args: list[str], words: list[str]
+) -> None:
+    one_line_error(cli("limit", *args), 2, *words)
+    assert not cli.db.exists() or stored(cli, "handler:a.append") == (None, None)
