@@ -339,3 +339,39 @@ def test_a_bad_handler_limit_is_refused_and_changes_nothing(
     for word in words:
         assert word in str(raised.value)
     assert sched.handler_rates()["web.fetch"] == RateLimit(3.0, 1, "3/s")
+
+
+def test_a_handler_limit_the_operator_sets_from_another_process_applies_here(
+    tmp_path: Path,
+) -> None:
+    from jobsched.core import Client, FakeClock
+    from jobsched.storage import open_store
+
+    # Given a stepped node on a SQLite file, web.fetch unlimited, with fetches queued
+    db = str(tmp_path / "jobs.db")
+    config = SchedulerConfig(workers=2, categories={"web": CategoryConfig(min_workers=2)})
+    clock = FakeClock()
+    sched = Scheduler(config, store=open_store(db), clock=clock, threaded=False)
+    ran: list[int] = []
+    sched.handler("web.fetch")(ran.append)
+    sched.start()
+    try:
+        # When the operator's client, on the same file, limits it to 1/h
+        operator = Client(config, open_store(db))
+        operator.store.open(None)
+        operator.handler("web.fetch")(lambda p: None)
+        operator.set_handler_rate("web.fetch", "1/h")
+        sched.submit_many([("web.fetch", i) for i in range(3)])
+        for _ in range(6):
+            sched.step()
+        # Then the node reads it from the store: one fetch, the rest held
+        assert ran == [0] and sched.snapshot().category("web").held
+        # And lifting it there lets the rest start here at its next poll of the store
+        operator.set_handler_rate("web.fetch", "none")
+        operator.store.close()
+        clock.advance(config.poll_interval)  # far from the next token of 1/h
+        for _ in range(6):
+            sched.step()
+        assert ran == [0, 1, 2]
+    finally:
+        sched.stop(grace=0)
