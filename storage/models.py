@@ -128,9 +128,19 @@ SqliteTasks.add_index(
     SqliteTasks.id,
     name="tasks_claim",
 )
-# promote_due / next_run_at: WHERE state = 'scheduled' [AND run_at <= ?]; also serves the
-# small lookups by state = 'running' (recover, cancel_requests).
-SqliteTasks.add_index(SqliteTasks.state, SqliteTasks.run_at, name="tasks_state_run_at")
+# The task list (the console, `jobsched tasks --filter`): WHERE state = ? ORDER BY id, one
+# index walk per state, however deep the page; also serves the small lookups by
+# state = 'running' (recover, cancel_requests) and a count by state.
+SqliteTasks.add_index(SqliteTasks.state, SqliteTasks.id, name="tasks_state")
+# The task list by category: WHERE category = ? ORDER BY id. A task never changes category,
+# so a claim or a finish leaves this index alone: only inserts and deletes write it.
+SqliteTasks.add_index(SqliteTasks.category, SqliteTasks.id, name="tasks_category")
+# promote_due / next_run_at: WHERE state = 'scheduled' AND run_at <= ?; only scheduled rows
+# are in it, so claims and finishes of queued and running rows never write it. The
+# timer's statements name it (INDEXED BY): without statistics SQLite would walk tasks_state.
+SqliteTasks.add_index(
+    SqliteTasks.index(SqliteTasks.run_at, where=pw.SQL(f"state = '{SCHEDULED}'"), name="tasks_due")
+)
 # One live task per dedup key; a finished task frees its key. Keyless tasks are left out:
 # otherwise every insert, claim and finish rewrites the index for nothing. Lookups read
 # ``dedup_key = ?``, which implies ``IS NOT NULL``, so they still use it.
@@ -185,6 +195,10 @@ PostgresTasks.add_index(
         PostgresTasks.run_at, where=pw.SQL(f"state = '{SCHEDULED}'"), name="tasks_due"
     )
 )
+# The task list: WHERE state = ? ORDER BY id and WHERE category = ? ORDER BY id, one index
+# walk per state or category, however deep the page (see query_sql.page_sql).
+PostgresTasks.add_index(PostgresTasks.state, PostgresTasks.id, name="tasks_state")
+PostgresTasks.add_index(PostgresTasks.category, PostgresTasks.id, name="tasks_category")
 # recover, cancel_requests: the few running rows, by owner.
 PostgresTasks.add_index(
     PostgresTasks.index(

@@ -97,10 +97,16 @@ class SqlReads:
         return [task_from(row) for row in self._read(query, (*params, limit))]
 
     def find_tasks(self, page: Page) -> list[TaskRecord]:
-        """A page of the tasks a filter matches, keyset-paged on the id."""
+        """A page of the tasks a filter matches, keyset-paged on the id: an index walk
+        (see ``query_sql.page_sql``). A filter of both states and categories reads the
+        kept counts first, to walk the smaller of the two."""
         if page.limit <= 0:
             return []
-        query, params = query_sql.page_sql(self._q.TASK_COLUMNS, page, self._mark)
+        both = page.query.states and page.query.categories
+        walk = query_sql.choose_walk(page.query, self.counts() if both else {})
+        query, params = query_sql.page_sql(
+            self._q.TASK_COLUMNS, page, self._mark, walk, self._q.LIST_INDEXES
+        )
         return [task_from(row) for row in self._read(query, params)]
 
     def count_tasks(self, query: TaskQuery) -> int:

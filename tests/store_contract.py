@@ -698,7 +698,7 @@ class StoreContract(ScheduleContract, HistoryContract):
         creation times; returns every task, newest first."""
         store.insert(
             [new(handler="email.send", payload='{"to": "Alice@example.org"}', key="order-17"),
-             new(handler="email.digest", payload='{"to": "bob"}'),
+             new(handler="email.digest", payload='{"to": "bob\\\\x"}'),
              new(handler="web.fetch", category="web", payload='{"url": "100%_sure"}'),
              new(handler="web.fetch", category="web", run_at=T0 + 99)],
             T0,
@@ -722,6 +722,8 @@ class StoreContract(ScheduleContract, HistoryContract):
             "error:mailbox", "error:UNAVAILABLE", "error:nothing-like-it", "payload:alice",
             'payload:"100%_"', "payload:%", "since:5m", "before:5m", "smtp", "EMAIL order",
             "state:succeeded cat:email", "cat:web payload:url state:scheduled",
+            "state:queued,failed,queued", "cat:web,email,web", "state:failed,scheduled cat:web,email",
+            "state:queued,scheduled cat:email id:2-5", "payload:\\\\x", "payload:\\\\", "error:550:", "smtp state:failed",
         ]  # fmt: skip
         now = T0 + 700
         for text in texts:
@@ -743,6 +745,83 @@ class StoreContract(ScheduleContract, HistoryContract):
         assert store.find_tasks(Page(limit=0)) == []
         only = parse(f"id:{ids[4]}", T0)
         assert [t.id for t in store.find_tasks(Page(only))] == [ids[4]]
+
+    # --- paging the task list ------------------------------------------------------------
+    def mixed_rows(self, store: TaskStore) -> list[TaskRecord]:
+        """Given 24 tasks alike but for their ids (equal in every other key), in two
+        categories, some finished (failed or succeeded), some scheduled; every task,
+        newest first."""
+        ids = store.insert([new(category=("email", "web")[n % 2]) for n in range(20)], T0)
+        store.insert([new(run_at=T0 + 60), new(category="web", run_at=T0 + 60)] * 2, T0)
+        for category in ("email", "web"):
+            claimed = store.claim(category, 4, NODE, T0 + 1)
+            store.finish([done(t, (SUCCEEDED, FAILED)[t.id % 2]) for t in claimed])
+        assert len(ids) == 20
+        return store.find_tasks(Page(limit=100))
+
+    @staticmethod
+    def page_through(store: TaskStore, page: Page) -> list[list[int]]:
+        """Every page of ``page``'s window, following each page's last id; then back
+        again from the last page to the first, as the console's `[` does (each earlier
+        page starts after the id it started after), checking each page reads the same."""
+        pages: list[list[int]] = []
+        starts: list[int | None] = []
+        while True:
+            starts.append(page.after)
+            ids = [t.id for t in store.find_tasks(page)]
+            if not ids:
+                break
+            pages.append(ids)
+            page = page.next(ids[-1])
+        for start, ids in zip(reversed(starts[:-1]), reversed(pages), strict=True):
+            assert [t.id for t in store.find_tasks(replace(page, after=start))] == ids
+        return pages
+
+    def test_find_tasks_pages_through_several_states_and_categories(self, store: TaskStore) -> None:
+        rows = self.mixed_rows(store)
+        texts = ["", "state:queued,failed", "cat:web,email", "state:succeeded,queued cat:web",
+                 "state:failed,scheduled,succeeded cat:email,web", "state:queued,queued"]  # fmt: skip
+        for text in texts:
+            query = parse(text, T0)
+            expected = [t.id for t in rows if query.matches(t)]
+            assert expected, text
+            for order, wanted in (("newest", expected), ("oldest", expected[::-1])):
+                pages = self.page_through(store, Page(query, order, limit=3))  # type: ignore[arg-type]
+                # Then every matching task once, in order, in full pages but the last
+                assert [i for ids in pages for i in ids] == wanted, (text, order)
+                assert all(len(ids) == 3 for ids in pages[:-1]), (text, order)
+
+    def test_paging_on_across_tasks_added_changed_and_removed_meanwhile(
+        self, store: TaskStore
+    ) -> None:
+        # Given a window of queued and scheduled tasks, newest first, three to a page
+        rows = self.mixed_rows(store)
+        query = parse("state:queued,scheduled", T0)
+        first = [t.id for t in store.find_tasks(Page(query, limit=3))]
+        wanted = [t.id for t in rows if query.matches(t)]
+        assert first == wanted[:3]
+        # When, before the next page: of the next page's tasks one is cancelled and
+        # deleted, one cancelled (it leaves the filter's states); the oldest queued are
+        # claimed (they leave it too); and tasks are added
+        gone, cancelled = wanted[3], wanted[4]
+        store.cancel([gone, cancelled], T0 + 2)
+        assert store.delete([gone]) == 1
+        claimed = store.claim("email", 2, NODE, T0 + 3) + store.claim("web", 2, NODE, T0 + 3)
+        assert len(claimed) == 4 and max(t.id for t in claimed) < first[-1]
+        added = store.insert([new(), new(category="web")], T0 + 4)
+        now = {i: store.get(i) for i in wanted}
+        left = [i for i, t in now.items() if t is not None and t.state in (QUEUED, SCHEDULED)]
+        # Then the next pages go on after the first page's last id: no task twice, none
+        # skipped, the removed and changed ones left out, the new ones (above) not shown
+        rest = self.page_through(store, Page(query, limit=3).next(first[-1]))
+        assert [i for ids in rest for i in ids] == [i for i in left if i < first[-1]]
+        assert not set(added) & {i for ids in rest for i in ids}
+        # And the first page, read again, starts with the new tasks
+        again = [t.id for t in store.find_tasks(Page(query, limit=3))]
+        assert again[:2] == sorted(added, reverse=True)
+        # And oldest first, the new tasks come last
+        oldest = self.page_through(store, Page(query, "oldest", limit=3))
+        assert [i for ids in oldest for i in ids][-2:] == sorted(added)
 
     def test_find_tasks_returns_full_records(self, store: TaskStore) -> None:
         [task] = self.running(store)

@@ -200,6 +200,8 @@ PRUNE_NODES = f"DELETE FROM nodes AS n WHERE {_FORGOTTEN}"
 
 # --- reading ------------------------------------------------------------------------------
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
+#: The planner picks the index of a task list walk itself (it has statistics).
+LIST_INDEXES: dict[str, str] = {}
 # The totals plus the changes not folded into them yet (see models.TaskCountDeltaRow).
 _KEPT_COUNTS = (
     "SELECT category, state, sum(n) AS n FROM (SELECT category, state, n FROM task_counts"

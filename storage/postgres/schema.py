@@ -138,11 +138,21 @@ def _upgrade_v7(conn: psycopg.Connection[Any]) -> None:
         conn.execute(statement)
 
 
+def _upgrade_v8(conn: psycopg.Connection[Any]) -> None:
+    """The task list reads a page by an index walk, whatever the filter's state or
+    category: ``tasks_state (state, id)`` and ``tasks_category (category, id)``, where a
+    page of a state far down the table (``state:succeeded`` behind a long queue) used to
+    read every row above it."""
+    conn.execute("CREATE INDEX tasks_state ON tasks (state, id)")
+    conn.execute("CREATE INDEX tasks_category ON tasks (category, id)")
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
 UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [
     _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6, _upgrade_v7,
+    _upgrade_v8,
 ]  # fmt: skip
 
 

@@ -125,11 +125,25 @@ def _upgrade_v7(db: pw.Database) -> None:
         db.execute_sql(statement)
 
 
+def _upgrade_v8(db: pw.Database) -> None:
+    """The task list reads a page by an index walk, whatever the filter's state or
+    category: ``tasks_state (state, id)`` and ``tasks_category (category, id)``, where a
+    page of ``state:queued`` used to sort every queued task. ``tasks_state`` takes over
+    the lookups by state of ``tasks_state_run_at``, whose other use, the due scheduled
+    tasks, gets ``tasks_due``, which holds scheduled rows only: a claim or a finish still
+    writes one index keyed by state, as before."""
+    db.execute_sql("DROP INDEX tasks_state_run_at")
+    db.execute_sql("CREATE INDEX tasks_state ON tasks (state, id)")
+    db.execute_sql("CREATE INDEX tasks_category ON tasks (category, id)")
+    db.execute_sql("CREATE INDEX tasks_due ON tasks (run_at) WHERE state = 'scheduled'")
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
 UPGRADES: list[Callable[[pw.Database], None]] = [
     _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6, _upgrade_v7,
+    _upgrade_v8,
 ]  # fmt: skip
 
 

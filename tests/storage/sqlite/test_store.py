@@ -158,9 +158,12 @@ def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: P
     head = plan(query_sql.queue_head_sql("?"), ("email",))
     assert "tasks_claim" in head and "TEMP B-TREE" not in head
     assert "tasks_dedup_live" in plan(sql.LIVE_ID_FOR_KEY, ("k",))
-    assert "tasks_state_run_at" in plan(sql.PROMOTE_DUE, (T0,))
-    assert "tasks_state_run_at" in plan(sql.NEXT_RUN_AT, ())
-    assert "tasks_state_run_at" in plan(sql.CANCEL_REQUESTS, ("n",))
+    # the timer reads the due range of scheduled rows only, never every scheduled row
+    assert "tasks_due (run_at<?)" in plan(sql.ANY_DUE, (T0,))
+    assert "tasks_due (run_at<?)" in plan(sql.PROMOTE_DUE, (T0,))
+    assert "tasks_due" in plan(sql.NEXT_RUN_AT, ())
+    assert "tasks_state (state=?)" in plan(sql.CANCEL_REQUESTS, ("n",))
+    assert "tasks_state (state=?)" in plan(sql.ORPHANS, ("n",))
     conn.close()
 
 
