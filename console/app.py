@@ -4,7 +4,9 @@
 (:func:`console.compose.build_app`): a node that runs inside the console, or a view of
 one that runs elsewhere and shares the store. The UI polls ``source.snapshot()`` on an
 interval and updates only the cells that changed; no engine thread ever calls into the
-UI. Operator changes go through the source, which writes them to the store.
+UI. Operator changes go through the source, which writes them to the store. With the
+timer on, every store read runs in a thread worker, never on the UI thread; the task
+list has reads of its own (:mod:`console.listreads`), started by the key that moved it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .keys import (
     help_groups,
     shown_key,
 )
+from .listreads import ListReads
 from .operations import Operation, OperationQueue
 from .reports import injected_message
 from .schedule_actions import ScheduleActions
@@ -51,19 +54,17 @@ from .source import RUNNING, Source, nodes_of
 from .task_actions import TaskActions
 from .tasklist import TaskWindow
 from .widgets import format as fmt
+from .widgets.tasks import TaskTable
 
 log = logging.getLogger("jobsched.console")
 
 REFRESH_INTERVAL = 0.25  # seconds: about 4 snapshots a second
-TASKS_EVERY = 4  # the task list is a store query: read it on every 4th tick only
+TASKS_EVERY = 4  # the task list and queue heads are store queries: every 4th tick only
 #: The history (a store query; nodes write it once a minute) is read on every 20th tick,
 #: and on the first tick of a new minute.
 HISTORY_EVERY = 20
 #: Minutes of history the charts show: the last four hours.
 HISTORY_MINUTES = 240
-
-#: One read of the task list: a page of tasks and the queue heads.
-Tasks = tuple[list[TaskRecord], dict[str, float]]
 
 
 def round_weight(value: float) -> float:
@@ -103,7 +104,9 @@ class JobschedApp(App[list[int]]):
         self.main: MainScreen  # built with the default screen, once the app runs
         self.ops = OperationQueue(self)
         self.window = TaskWindow()
-        self._window_version = 0  # bumped on every filter, order or page change
+        self.list_reads = ListReads(self)
+        # go-to-id: (id, its state) to select once the page that starts at it is shown
+        self._select: tuple[int, str] | None = None
         self.health = HealthTracker()
         # `b`: report a decision newer than this time, or "no change" after the deadline
         self._awaited_decision: tuple[float, float] | None = None
@@ -115,7 +118,7 @@ class JobschedApp(App[list[int]]):
         self._ticks = 0
         self._history_read: tuple[int, int] | None = None  # (tick, minute) of the last read
         self._fetching = False
-        self._tasks_stale = True
+        self._fetch_again = False  # an operator change landed during a snapshot read
         self._read_error: str | None = None
         # Reads that fail in a row are one outage: told when it begins, now and then
         # while it lasts, and when it ends (logged too), not on every refresh.
@@ -136,14 +139,20 @@ class JobschedApp(App[list[int]]):
 
     # ------------------------------------------------------------------ reading the node
     def _tick(self) -> None:
-        """Timer callback: read the source in a thread worker unless a read is in flight."""
+        """Timer callback: read the snapshot in a thread worker unless a read is in flight;
+        every few ticks also the queue heads and the task list."""
         if self._fetching:
             return
-        self._fetching = True
         self._ticks += 1
-        with_tasks = self._tasks_stale or self._ticks % TASKS_EVERY == 0
+        periodic = self._ticks % TASKS_EVERY == 0
+        if periodic:
+            self.list_reads.request()
+        self._start_fetch(periodic)
+
+    def _start_fetch(self, with_heads: bool) -> None:
+        self._fetching, self._fetch_again = True, False
         self.run_worker(
-            partial(self._fetch, with_tasks, self._window_version, self._history_due()),
+            partial(self._fetch, with_heads, self._history_due()),
             thread=True,
             exit_on_error=False,
             group="refresh",
@@ -157,50 +166,61 @@ class JobschedApp(App[list[int]]):
             return True
         return self._ticks - last[0] >= HISTORY_EVERY
 
-    def _fetch(self, with_tasks: bool, version: int, with_history: bool = False) -> None:
-        snap = tasks = history = error = None
+    def _fetch(self, with_heads: bool, with_history: bool = False) -> None:
+        snap = heads = history = error = None
         try:
             snap = self.source.snapshot()
-            tasks = self._load_tasks() if with_tasks else None
+            heads = self.source.queue_heads() if with_heads else None
             history = self.source.history(HISTORY_MINUTES) if with_history else None
         except Exception as exc:
             error = exc
         with contextlib.suppress(Exception):  # the app is closing
-            self.call_from_thread(self._fetched, snap, tasks, error, version, history)
+            self.call_from_thread(self._fetched, snap, heads, error, history)
 
     def _fetched(
         self,
         snap: Snapshot | None,
-        tasks: Tasks | None,
+        heads: dict[str, float] | None,
         error: Exception | None,
-        version: int,
         history: History | None = None,
     ) -> None:
         self._fetching = False
         if snap is None:
-            self._read_failed(error or RuntimeError("no snapshot"))
-        else:  # a page read before the window moved is not shown
-            self._apply(snap, tasks if version == self._window_version else None, history)
-            if self._tasks_stale and self.refresh_interval:
-                self._tick()  # the window moved during this read: read it again now
+            self.read_failed(error or RuntimeError("no snapshot"))
+        else:
+            self._apply(snap, heads, history)
+        if self._fetch_again:
+            self._start_fetch(True)
 
     def refresh_now(self) -> None:
-        """Read the source and update every panel now, on the UI thread: at start, after
-        each operator change, and in tests that drive a stepped scheduler."""
+        """Read the source and update every panel now, on the UI thread: at start, and in
+        tests that drive a stepped scheduler (with the timer off, after every change)."""
         try:
             snap = self.source.snapshot()
-            tasks = self._load_tasks()
+            heads = self.source.queue_heads()
+            rows = self.source.find_tasks(self.window.page)
             history = self.source.history(HISTORY_MINUTES)
         except Exception as exc:
-            self._read_failed(exc)
+            self.read_failed(exc)
             return
-        self._apply(snap, tasks, history)
+        self._apply(snap, heads, history)
+        self.show_tasks(rows)
 
-    def _load_tasks(self) -> Tasks:
-        """One page of the task list and the queue heads (both store reads)."""
-        return self.source.find_tasks(self.window.page), self.source.queue_heads()
+    def request_refresh(self) -> None:
+        """Read everything again after an operator change: in thread workers with the
+        timer on (after the snapshot read in flight, which may predate the change)."""
+        if not self.refresh_interval:
+            self.refresh_now()
+            return
+        self.list_reads.request()
+        if self._fetching:
+            self._fetch_again = True
+        else:
+            self._start_fetch(True)
 
-    def _apply(self, snap: Snapshot, tasks: Tasks | None, history: History | None = None) -> None:
+    def _apply(
+        self, snap: Snapshot, heads: dict[str, float] | None, history: History | None = None
+    ) -> None:
         self.last_snapshot = snap
         self.refreshes += 1
         mono = self.clock.monotonic()
@@ -210,19 +230,28 @@ class JobschedApp(App[list[int]]):
         if back is not None:
             self.notify(back, title="The node can be read again", markup=False)
         self.health.add(mono, snap)
-        rows = None
-        if tasks is not None:
-            self._tasks_stale = False
-            rows, heads = tasks
+        if heads is not None:
             self.health.set_heads(heads)
-            self.main.task_table.set_order(self.window.order == "newest")
         if history is not None:
             self._history_read = (self._ticks, minute_of(self.clock.now()))
             self.health.set_history(history)
         self.sub_title = self.demo or f"node {snap.node_id}"
-        self.main.show(snap, rows, self._status(), self.health.health(snap), history)
+        self.main.show(snap, self._status(), self.health.health(snap), history)
         self.main.set_list_title(self.window.describe())
         self._report_decision(snap)
+
+    def show_tasks(self, rows: list[TaskRecord]) -> None:
+        """Show a page of the task list read for the current window."""
+        self.list_reads.shown += 1
+        self.main.task_table.set_order(self.window.order == "newest")
+        self.main.show_tasks(rows, self.last_snapshot)
+        if self._select is not None:
+            (task_id, state), self._select = self._select, None
+            table = self.main.task_table
+            if table.select_key(str(task_id)):
+                table.focus()
+            else:
+                self.say(f"Task {task_id} ({state}) does not match the filter", "warning")
 
     def _report_decision(self, snap: Snapshot) -> None:
         """After `b`: say what the balancer decided once its decision shows up, or that it
@@ -252,7 +281,7 @@ class JobschedApp(App[list[int]]):
             return None
         return (len(times) - 1) / (times[-1] - times[0])
 
-    def _read_failed(self, exc: BaseException) -> None:
+    def read_failed(self, exc: BaseException) -> None:
         self._read_error = str(exc)
         if self._outage.failed(exc) is not None:  # it began, or still lasts (now and then)
             self.report_error("Cannot read the node", exc)
@@ -278,7 +307,7 @@ class JobschedApp(App[list[int]]):
                 op.done(result)
             except Exception as exc:
                 self.report_error(op.label, exc)
-        self.refresh_now()
+        self.request_refresh()
 
     def say(self, message: str, severity: str = "information") -> None:
         self.notify(visible(message), severity=severity, markup=False)  # type: ignore[arg-type]
@@ -490,15 +519,27 @@ class JobschedApp(App[list[int]]):
     def _filter_changed(self, event: MainScreen.FilterChanged) -> None:
         self.tasks.filter_changed(event.text, event.submitted)
 
-    def window_moved(self) -> None:
-        """The filter, order or page changed: read the task list again."""
-        self._window_version += 1
-        self._tasks_stale = True
+    @on(TaskTable.PageRows)
+    def _page_rows(self, event: TaskTable.PageRows) -> None:
+        """The task list was resized: a page is as long as it shows."""
+        if self.window.resize(event.rows):
+            self.window_moved()
+
+    def window_moved(self, select: tuple[int, str] | None = None) -> None:
+        """The filter, order, page or page size changed: read the task list again, now.
+        ``select``: go-to-id's (id, state), selected once its page is shown."""
+        self.list_reads.moved()
+        self._select = select
         self.main.set_list_title(self.window.describe())
-        if not self.refresh_interval:
-            self.refresh_now()
-        else:  # read the new window now, not at the next tick
-            self._tick()
+        if self.refresh_interval:
+            self.list_reads.request()
+            return
+        try:  # the timer is off (tests): read it here
+            rows = self.source.find_tasks(self.window.page)
+        except Exception as exc:
+            self.read_failed(exc)
+            return
+        self.show_tasks(rows)
 
     # ------------------------------------------------------------ nodes, help, palette, quit
     def action_nodes(self) -> None:

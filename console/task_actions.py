@@ -129,13 +129,8 @@ class TaskActions:
         def found(record: TaskRecord) -> None:
             app.window.go_to(task_id)
             app.main.task_table.reset()
-            app.window_moved()
-            app.refresh_now()
-            table = app.main.task_table
-            if table.select_key(str(task_id)):
-                table.focus()
-            else:
-                app.say(f"Task {task_id} ({record.state}) does not match the filter", "warning")
+            # selected (or said not to match the filter) once its page is shown
+            app.window_moved(select=(task_id, record.state))
 
         app.ops.submit(f"Go to task {task_id}", partial(app.source.get, task_id), found)
 

@@ -2,7 +2,8 @@
 
 Pure state, kept by the app and read by its refresh: a keyset :class:`~core.query.Page`
 over every task the filter matches (not over the newest rows), newest or oldest first,
-with a stack of the pages before so that ``[`` goes back exactly.
+with a stack of the pages before so that ``[`` goes back exactly. A page is as many rows
+as the task list shows at once (:meth:`TaskWindow.resize`): only what is seen is read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from jobsched.core.errors import QueryError
 from jobsched.core.query import Order, Page, TaskQuery, parse
 
-PAGE_SIZE = 200
+#: Rows per page until the task list has a size (then: the rows it shows at once).
+PAGE_SIZE = 50
 
 
 @dataclass
@@ -46,6 +48,15 @@ class TaskWindow:
             return False
         self.query = query
         self._first()
+        return True
+
+    def resize(self, rows: int) -> bool:
+        """Make a page ``rows`` long (at least one), starting where it starts; returns
+        whether that changed the page."""
+        rows = max(1, rows)
+        if rows == self.size:
+            return False
+        self.size = rows
         return True
 
     def toggle_order(self) -> Order:

@@ -93,13 +93,12 @@ class MainScreen(Screen[None]):
     def show(
         self,
         snap: Snapshot,
-        tasks: list[TaskRecord] | None,
         status: tuple[str, float | None, str | None],
         health: dict[str, Health],
         history: History | None = None,
     ) -> None:
-        """Update every panel from one snapshot (and the task list and the history when
-        they were read)."""
+        """Update every panel but the task list from one snapshot (and the history when
+        it was read)."""
         with self.app.batch_update():
             self.cat_table.update_categories(snap.categories, health)
             self.worker_table.update_workers(snap.workers)
@@ -113,10 +112,14 @@ class MainScreen(Screen[None]):
                 for c in snap.categories
             }
             self.history_panel.show(history, self.cat_table.selected_key, live)
-            if tasks is not None:
-                busy = frozenset(w.task_id for w in snap.workers if w.task_id is not None)
-                self.task_table.update_tasks(tasks, snap.node_id, busy)
             self.status_line.update_status(snap, *status)
+
+    def show_tasks(self, tasks: list[TaskRecord], snap: Snapshot | None) -> None:
+        """Show a page of the task list; ``snap`` tells which tasks the workers run."""
+        node_id = snap.node_id if snap is not None else ""
+        workers = snap.workers if snap is not None else ()
+        busy = frozenset(w.task_id for w in workers if w.task_id is not None)
+        self.task_table.update_tasks(tasks, node_id, busy)
 
     def open_filter(self) -> None:
         """Show the filter and give it the focus now, not after this key's turn: keys typed

@@ -7,6 +7,8 @@ from typing import Any
 
 from jobsched.core.task import TaskRecord
 from rich.text import Text
+from textual import events
+from textual.message import Message
 
 from . import format as fmt
 from .table import KeyedTable, Row
@@ -41,10 +43,31 @@ class TaskTable(KeyedTable):
     IMPORTANCE = ("id", "state", "handler", "info", "category", "attempts", "updated", "took")
     FLEX = {"handler": (1, 40), "info": (3, None), "category": (1, 16)}
 
+    class PageRows(Message):
+        """The number of rows the table shows at once changed (it was resized)."""
+
+        def __init__(self, rows: int) -> None:
+            super().__init__()
+            self.rows = rows
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order = int
         self.order_reverse = True
+        self._page_rows = 0
+
+    @property
+    def page_rows(self) -> int:
+        """How many rows fit under the header: a page of the task list, no more."""
+        return max(1, self.scrollable_content_region.height - self.header_height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (KeyedTable's own handler fits the columns.) Every row is measured as it is
+        # added, shown or not, so a page is read only as long as the table is tall.
+        rows = self.page_rows
+        if rows != self._page_rows:
+            self._page_rows = rows
+            self.post_message(self.PageRows(rows))
 
     def set_order(self, newest_first: bool) -> None:
         """Sort newest or oldest first; rows come back in the new order on the next sync."""

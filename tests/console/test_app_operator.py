@@ -20,7 +20,16 @@ from jobsched.storage import open_store
 from textual import events
 from textual.pilot import Pilot
 
-from .app_support import build_scheduler, make_app, populate, ready, screen_text, settle, step
+from .app_support import (
+    build_scheduler,
+    make_app,
+    populate,
+    ready,
+    screen_text,
+    settle,
+    step,
+    until,
+)
 
 Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
 
@@ -222,10 +231,17 @@ def test_pages_and_order_reach_the_head_of_the_queue() -> None:
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         table = app.main.task_table
         table.focus()
+        # A page is as many rows as the list shows: those are all it read
+        await until(pilot, lambda: table.row_count == table.page_rows == app.window.size)
+        assert 5 < table.row_count == table.page_rows == app.window.size < len(ids)
         assert table.keys_in_order()[0] == str(ids[-1])  # newest first, page 1
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        assert table.keys_in_order()[0] == str(ids[-201])
+        # page 2 starts right after the last row page 1 showed (the window keeps its id)
+        last = app.window.after
+        assert last is not None and ids[-1] - last + 1 <= app.window.size + 1
+        page2 = table.keys_in_order()
+        assert page2 == [str(last - n) for n in range(1, app.window.size + 1)]
         assert "page 2" in screen_text(app)
         await pilot.press("left_square_bracket")
         await settle(pilot)

@@ -1,0 +1,163 @@
+"""The task list's own reads: started by the key that moves the window, in a thread worker
+(not by the next timer tick, not on the UI thread), the newest window winning; a filter
+read row by row is read in slices of ids and given up once the window moves."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from jobsched.console import listreads
+from jobsched.console.app import JobschedApp
+from jobsched.console.listreads import read_in_slices, row_by_row
+from jobsched.console.local import LocalNode
+from jobsched.core import MemoryStore
+from jobsched.core.query import Page, TaskQuery, parse
+from jobsched.core.task import TaskRecord
+from textual.pilot import Pilot
+
+from tests.store_contract import T0, new
+
+from .app_support import FailingSource, build_scheduler, make_app, populate, ready, until
+
+WAIT = 10.0
+
+
+class HeldSource(FailingSource):
+    """Reads of the task list record their thread; a read of the filter ``hold`` waits
+    until ``release`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.threads: list[int] = []
+        self.hold = ""
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        self.threads.append(threading.get_ident())
+        if self.hold and page.query.text == self.hold:
+            self.entered.set()
+            self.release.wait(WAIT)
+        return super().find_tasks(page)
+
+
+def categories_shown(app: JobschedApp) -> set[str]:
+    table = app.main.task_table
+    return {table.cell_text(k, "category") for k in table.keys_in_order()}
+
+
+def drive(app: JobschedApp, scenario: Any) -> None:
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            await scenario(app, pilot)
+
+    asyncio.run(main())
+
+
+def timed_app() -> tuple[JobschedApp, HeldSource]:
+    """The console with its timer on, but so slow that no tick comes during a test: what
+    is read after a key, the key's own read did."""
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    source = HeldSource(LocalNode(sched))
+    return make_app(source, refresh_interval=60.0), source
+
+
+def test_a_key_reads_the_list_at_once_in_a_worker_thread() -> None:
+    app, source = timed_app()
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        refreshes, reads = app.refreshes, len(source.threads)
+        app.main.filter_input.value = "cat:web"  # as typed into the filter
+        await until(pilot, lambda: categories_shown(app) == {"web"})
+        # The list shows the filter's rows without a timer tick or a snapshot read
+        assert categories_shown(app) == {"web"} and app.refreshes == refreshes
+        # And it was read off the UI thread
+        assert source.threads[reads:] and threading.get_ident() not in source.threads[reads:]
+
+    drive(app, scenario)
+
+
+def test_a_read_of_a_window_that_has_moved_since_is_never_shown() -> None:
+    app, source = timed_app()
+    source.hold = "cat:web"
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        shown: list[set[str]] = []
+        update = app.main.task_table.update_tasks
+
+        def record(tasks: Any, *args: Any) -> None:
+            shown.append({t.category for t in tasks})
+            update(tasks, *args)
+
+        app.main.task_table.update_tasks = record  # type: ignore[method-assign]
+        # Given a read of cat:web that takes long
+        app.main.filter_input.value = "cat:web"
+        await until(pilot, source.entered.is_set)
+        assert source.entered.is_set()
+        # When the filter changes meanwhile, and then that read returns
+        app.main.filter_input.value = "cat:email"
+        await pilot.pause()
+        source.release.set()
+        await until(pilot, lambda: categories_shown(app) == {"email"})
+        # Then the list shows cat:email, and never showed the rows of cat:web
+        assert categories_shown(app) == {"email"}
+        assert {"web"} not in shown and shown[-1] == {"email"}
+
+    drive(app, scenario)
+
+
+# --- reads row by row, in slices ---------------------------------------------------------------
+@pytest.fixture
+def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listreads, "SLICE", 4)
+    monkeypatch.setattr(listreads, "MAX_SLICE", 16)
+
+
+def test_only_filters_no_index_bounds_are_read_in_slices() -> None:
+    sliced = ["smtp", "error:timeout", "payload:x", "handler:a.*", "key:k", "since:2h"]
+    whole = ["", "state:failed", "cat:web smtp", "id:1-9 smtp", "state:queued error:x"]
+    assert all(row_by_row(parse(text, T0)) for text in sliced)
+    assert not any(row_by_row(parse(text, T0)) for text in whole)
+
+
+@pytest.mark.usefixtures("small_slices")
+def test_a_read_in_slices_finds_what_one_read_finds() -> None:
+    # Given 60 tasks, a few of them (here and there) matching a word, after some were deleted
+    store = MemoryStore()
+    store.open(None)
+    handlers = ["match.me" if n in (3, 4, 17, 30, 31, 32, 58) else "other" for n in range(60)]
+    store.insert([new(handler=h) for h in handlers], T0)
+    store.insert([new(handler="match.me")], T0)
+    for query in (parse("match", T0), parse("nothing-like-it", T0), parse("other", T0)):
+        for order in ("newest", "oldest"):
+            for after in (None, 1, 20, 31, 33, 61, 70):
+                for limit in (1, 2, 5, 100):
+                    page = Page(query, order, limit, after)  # type: ignore[arg-type]
+                    # Then slice by slice, the same rows as in one read
+                    assert read_in_slices(store.find_tasks, page, lambda: False) == (
+                        store.find_tasks(page)
+                    ), page
+    assert read_in_slices(MemoryStore().find_tasks, Page(parse("x", T0)), lambda: False) == []
+
+
+@pytest.mark.usefixtures("small_slices")
+def test_a_read_in_slices_is_given_up_once_the_window_moves() -> None:
+    store = MemoryStore()
+    store.open(None)
+    store.insert([new() for _ in range(60)], T0)
+    reads: list[Page] = []
+
+    def find(page: Page) -> list[TaskRecord]:
+        reads.append(page)
+        return store.find_tasks(page)
+
+    # When the window moves during the first slice of a word that matches nothing
+    assert read_in_slices(find, Page(parse("nothing-like-it", T0)), lambda: True) is None
+    # Then the read stops there: its two ends, one slice, nothing more
+    assert len(reads) == 3 and reads[-1].query.id_ranges == ((57, 60),)
+    assert reads[0].query == TaskQuery()
