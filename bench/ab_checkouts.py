@@ -25,11 +25,18 @@ import sys
 from pathlib import Path
 
 PRELUDE_PACKAGE = r"""
-import sys, jobsched
+import importlib.util, os, sys
 TREE = sys.argv[2]
-if not jobsched.__file__.startswith(TREE):
-    raise SystemExit(f"imported jobsched from {jobsched.__file__}, not from {TREE}")
-jobsched.__path__.append(TREE)  # jobsched.core -> TREE/core, as the install maps it
+# jobsched/__init__.py imports jobsched.core itself: the package's path must name TREE
+# (jobsched.core -> TREE/core, as the install maps it) before it runs, or an editable
+# install of another tree answers for its sub-packages.
+_spec = importlib.util.spec_from_file_location(
+    "jobsched", os.path.join(TREE, "jobsched", "__init__.py"),
+    submodule_search_locations=[os.path.join(TREE, "jobsched"), TREE],
+)
+jobsched = importlib.util.module_from_spec(_spec)
+sys.modules["jobsched"] = jobsched
+_spec.loader.exec_module(jobsched)
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.storage import open_store
 import jobsched.core
