@@ -23,6 +23,7 @@ from jobsched.core.errors import JobschedError
 from jobsched.core.history import History, minute_of
 from jobsched.core.outage import OutageTracker
 from jobsched.core.payload import MAX_TASK_PRIORITY
+from jobsched.core.query import Page
 from jobsched.core.task import TaskRecord
 from textual import on
 from textual.app import App, SystemCommand
@@ -525,12 +526,21 @@ class JobschedApp(App[list[int]]):
         if self.window.resize(event.rows):
             self.window_moved()
 
-    def window_moved(self, select: tuple[int, str] | None = None) -> None:
+    def window_moved(
+        self,
+        select: tuple[int, str] | None = None,
+        rows: list[TaskRecord] | None = None,
+        read: Page | None = None,
+    ) -> None:
         """The filter, order, page or page size changed: read the task list again, now.
-        ``select``: go-to-id's (id, state), selected once its page is shown."""
+        ``select``: go-to-id's (id, state), selected once its page is shown. ``rows``:
+        the page ``read`` already, shown at once if it is the window's page now."""
         self.list_reads.moved()
         self._select = select
         self.main.set_list_title(self.window.describe())
+        if rows is not None and read == self.window.page:
+            self.show_tasks(rows)
+            return
         if self.refresh_interval:
             self.list_reads.request()
             return

@@ -125,14 +125,20 @@ class TaskActions:
         if answer is None or answer == UNCHANGED:
             return
         app, task_id = self.app, int(answer[0])
+        page = app.window.page_at(task_id)
 
-        def found(record: TaskRecord) -> None:
+        def read() -> tuple[TaskRecord, list[TaskRecord]]:
+            # the task and the page that starts at it: one trip to the store's thread
+            return app.source.get(task_id), app.source.find_tasks(page)
+
+        def found(answer: tuple[TaskRecord, list[TaskRecord]]) -> None:
+            record, rows = answer
             app.window.go_to(task_id)
             app.main.task_table.reset()
             # selected (or said not to match the filter) once its page is shown
-            app.window_moved(select=(task_id, record.state))
+            app.window_moved(select=(task_id, record.state), rows=rows, read=page)
 
-        app.ops.submit(f"Go to task {task_id}", partial(app.source.get, task_id), found)
+        app.ops.submit(f"Go to task {task_id}", read, found)
 
     # --- every task the filter matches ----------------------------------------------------
     def bulk(self, action: str) -> None:

@@ -81,7 +81,12 @@ class TaskWindow:
     def go_to(self, task_id: int) -> None:
         """Start the page at ``task_id`` (it comes first, if the filter matches it)."""
         self.before = [None] if task_id else []
-        self.after = task_id + 1 if self.order == "newest" else task_id - 1
+        self.after = self.page_at(task_id).after
+
+    def page_at(self, task_id: int) -> Page:
+        """The page :meth:`go_to` moves to (read before moving there)."""
+        after = task_id + 1 if self.order == "newest" else task_id - 1
+        return Page(self.query, self.order, self.size, after)
 
     def _first(self) -> None:
         self.after = None

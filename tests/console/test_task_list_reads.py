@@ -44,6 +44,19 @@ class HeldSource(FailingSource):
         return super().find_tasks(page)
 
 
+def recording(app: JobschedApp) -> list[str]:
+    """Every notification message the app shows from now on."""
+    said: list[str] = []
+    notify = app.notify
+
+    def record(message: str, **kwargs: Any) -> None:
+        said.append(message)
+        notify(message, **kwargs)
+
+    app.notify = record  # type: ignore[method-assign]
+    return said
+
+
 def categories_shown(app: JobschedApp) -> set[str]:
     table = app.main.task_table
     return {table.cell_text(k, "category") for k in table.keys_in_order()}
@@ -107,6 +120,29 @@ def test_a_read_of_a_window_that_has_moved_since_is_never_shown() -> None:
         # Then the list shows cat:email, and never showed the rows of cat:web
         assert categories_shown(app) == {"email"}
         assert {"web"} not in shown and shown[-1] == {"email"}
+
+    drive(app, scenario)
+
+
+def test_go_to_id_with_the_timer_on_selects_the_task_or_says_it_does_not_match() -> None:
+    app, source = timed_app()
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        table = app.main.task_table
+        # When the operator goes to task 20
+        await pilot.press("g", *"20", "enter")
+        await until(pilot, lambda: table.selected_key == "20")
+        # Then its page starts at it, with the cursor on it
+        assert table.keys_in_order()[0] == "20" and table.selected_key == "20"
+        assert table.has_focus
+        # And a task the filter leaves out is said so
+        app.main.filter_input.value = "cat:email"
+        await until(pilot, lambda: categories_shown(app) == {"email"})
+        web = next(t.id for t in source.find_tasks(Page(parse("cat:web", T0))))
+        await pilot.press("g", *str(web), "enter")
+        await until(pilot, lambda: any("does not match the filter" in m for m in said))
+        assert any(f"Task {web} (" in m and "does not match" in m for m in said), said
 
     drive(app, scenario)
 
