@@ -26,6 +26,7 @@ READ = (
     " FROM category_history WHERE minute >= ? GROUP BY minute, category"
     " ORDER BY minute, category"
 )
+ANY_OLD = "SELECT 1 FROM category_history WHERE minute < ? LIMIT 1"
 PRUNE = (
     "DELETE FROM category_history WHERE (minute, category, node_id) IN"
     " (SELECT minute, category, node_id FROM category_history WHERE minute < ?"
@@ -67,7 +68,10 @@ class HistoryRows:
         ]  # fmt: skip
 
     def prune_history(self, before: int, limit: int) -> int:
-        if limit <= 0:
+        """Delete at most ``limit`` rows of minutes before ``before``, oldest first; one
+        transaction, taken only when a read found such a row (the retention unit asks on
+        most of its passes, and there is an old minute once a minute at most)."""
+        if limit <= 0 or not self._read(_sql(ANY_OLD, self._mark), (int(before),)):
             return 0
         with self._write() as conn:
             return int(conn.execute(_sql(PRUNE, self._mark), (int(before), limit)).rowcount)

@@ -137,6 +137,7 @@ def test_a_pass_with_nothing_to_prune_does_not_take_the_write_lock(
         # Then a pass that finds nothing to delete (the rule wants tasks finished before
         # T0 + 1) neither waits nor fails on that lock
         assert store.prune(PruneRule(SUCCEEDED, finished_before=T0 + 1), 500) == 0
+        assert store.prune_history(int(T0 // 60), 500) == 0  # no minute recorded yet
         # while one that has rows to delete does wait for it (and gives up, busy)
         with pytest.raises(StoreBusyError):
             store.prune(PruneRule(SUCCEEDED, finished_before=T0 + 2), 500)
