@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.core.errors import ConfigError, InvalidInputError
 from jobsched.core.limits import RateLimit, TokenBucket, parse_rate
 from jobsched.core.query import Page
@@ -95,20 +94,6 @@ def test_a_bad_rate_or_burst_is_refused_naming_it(text: object, burst: object, n
 
 
 # --- a limited category drained by real threads ------------------------------------------------
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    from jobsched.storage import open_store
-
-    if request.param == "sqlite":
-        yield open_store(str(tmp_path / "jobs.db"))
-    else:
-        url, _ = request.getfixturevalue("pg_schema")
-        yield open_store(url)
-
-
 @pytest.mark.slow(seconds=10)
 @pytest.mark.timeout(60)
 def test_a_category_limited_to_20_a_second_drains_200_tasks_in_about_10_s(

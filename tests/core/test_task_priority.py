@@ -4,31 +4,15 @@ is claimed ahead of a backlog, on every store, with real threads."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
+from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.core.errors import TaskPriorityError
 from jobsched.core.store import TaskStore
 
 WAIT = 60.0  # upper bound for a wait; the test normally finishes far sooner
 BACKLOG = 10_000
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    from jobsched.storage import open_store
-
-    if request.param == "sqlite":
-        yield open_store(str(tmp_path / "jobs.db"))
-    else:
-        url, _ = request.getfixturevalue("pg_schema")
-        yield open_store(url)
 
 
 def make(store: TaskStore | None = None) -> Scheduler:

@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from jobsched.core.task import QUEUED, RUNNING, SUCCEEDED
 from jobsched.storage import PostgresStore
-from jobsched.storage.postgres.connection import parse_url
 
 from tests.conftest import with_query
 from tests.storage.postgres.released import write_v1_schema
@@ -29,15 +28,6 @@ def store(pg_schema: tuple[str, str]) -> Iterator[PostgresStore]:
     store.open(None)
     yield store
     store.close()
-
-
-@pytest.fixture
-def admin(pg_url: str, pg_schema: tuple[str, str]) -> Iterator[psycopg.Connection[Any]]:
-    conn = psycopg.connect(
-        parse_url(pg_url).conninfo, autocommit=True, options=f"-c search_path={pg_schema[1]}"
-    )
-    yield conn
-    conn.close()
 
 
 def test_writes_append_deltas_and_a_fold_moves_them_into_the_totals(

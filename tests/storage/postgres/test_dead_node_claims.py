@@ -136,7 +136,9 @@ def _victim_holding(cluster: Cluster) -> tuple[subprocess.Popen[bytes], str]:
     return victim, victim_id
 
 
-def _frozen(cluster: Cluster, victim_id: str, before: dict[int, bool]) -> tuple[set[int], list[int]]:
+def _frozen(
+    cluster: Cluster, victim_id: str, before: dict[int, bool]
+) -> tuple[set[int], list[int]]:
     """Once the victim can do nothing more: (the runs it began, the tasks it held only
     claimed). A task whose start was written after ``before`` was read counts as begun;
     one already given back (lease) is still one it held only claimed."""

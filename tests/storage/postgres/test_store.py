@@ -54,17 +54,6 @@ def make_store(pg_schema: tuple[str, str]) -> Iterator[MakeStore]:
         store.close()
 
 
-@pytest.fixture
-def admin(pg_url: str, pg_schema: tuple[str, str]) -> Iterator[psycopg.Connection[Any]]:
-    """A plain connection to the test's schema, for looking behind the store's back."""
-    _, schema = pg_schema
-    conn = psycopg.connect(
-        parse_url(pg_url).conninfo, autocommit=True, options=f"-c search_path={schema}"
-    )
-    yield conn
-    conn.close()
-
-
 class TestPostgresStoreContract(StoreContract):
     @pytest.fixture
     def store(self, make_store: MakeStore) -> Iterator[PostgresStore]:

@@ -12,7 +12,6 @@ from jobsched.core.query import Page
 from jobsched.storage import PostgresStore, query_sql
 from jobsched.storage.models import TASK_COLUMNS
 from jobsched.storage.postgres import queries
-from jobsched.storage.postgres.connection import parse_url
 
 from tests.storage.task_list import fill, pages
 
@@ -26,15 +25,6 @@ def store(pg_schema: tuple[str, str]) -> Iterator[PostgresStore]:
     store.open(None)
     yield store
     store.close()
-
-
-@pytest.fixture
-def admin(pg_url: str, pg_schema: tuple[str, str]) -> Iterator[psycopg.Connection[Any]]:
-    conn = psycopg.connect(
-        parse_url(pg_url).conninfo, autocommit=True, options=f"-c search_path={pg_schema[1]}"
-    )
-    yield conn
-    conn.close()
 
 
 def statement(store: PostgresStore, page: Page) -> tuple[str, list[Any]]:
