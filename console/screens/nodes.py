@@ -12,17 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from ..escape import visible
 from ..widgets import format as fmt
 from ..widgets.nodes import NodeTable
+from .polled import PolledScreen
 
 NodeReport = Mapping[str, Any]
 
@@ -41,7 +40,7 @@ def summary(nodes: Sequence[NodeReport]) -> Text:
     )
 
 
-class NodesScreen(ModalScreen[None]):
+class NodesScreen(PolledScreen[NodeReport]):
     BINDINGS = [Binding("escape,q,n", "dismiss(None)", "Close", show=True)]
 
     class Read(Message):
@@ -59,17 +58,14 @@ class NodesScreen(ModalScreen[None]):
             super().__init__()
             self.error = error
 
+    what = "nodes"
+
     def __init__(
         self, read: Callable[[], Sequence[NodeReport]], refresh_interval: float | None
     ) -> None:
-        super().__init__()
-        self.read = read
-        self.refresh_interval = refresh_interval
-        self.table = NodeTable(id="nodes-table")
-        self.note = Static(id="nodes-note")
-        self.reads = 0  # finished reads, shown or failed (tests wait on it)
-        self._reading = False
-        self._error: str | None = None
+        self.table: NodeTable
+        table = NodeTable(id="nodes-table")
+        super().__init__(read, refresh_interval, table, Static(id="nodes-note"))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="nodes-box", classes="dialog") as box:
@@ -78,30 +74,6 @@ class NodesScreen(ModalScreen[None]):
             yield self.table
             yield self.note
 
-    def on_mount(self) -> None:
-        self.note.update(Text("reading the nodes…", style="dim"))
-        self.table.focus()
-        self.reload()
-        if self.refresh_interval:
-            self.set_interval(self.refresh_interval, self.reload)
-
-    def reload(self) -> None:
-        """Read the nodes again, off the UI thread, unless a read is in flight."""
-        if self._reading:
-            return
-        self._reading = True
-        self._read()
-
-    @work(thread=True, exit_on_error=False, group="nodes")
-    def _read(self) -> None:
-        # post_message is thread-safe and never waits on the UI, unlike call_from_thread.
-        try:
-            nodes = self.read()
-        except Exception as exc:
-            self.post_message(self.Read(None, exc))
-        else:
-            self.post_message(self.Read(nodes, None))
-
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()  # not a task: the app's task detail must not see it
@@ -109,18 +81,11 @@ class NodesScreen(ModalScreen[None]):
     @on(Read)
     def _show(self, event: Read) -> None:
         event.stop()
-        self._reading = False
-        self.reads += 1
-        if event.nodes is None:
-            error = event.error or RuntimeError("no nodes")
-            if str(error) != self._error:
-                self._error = str(error)
-                self.post_message(self.ReadFailed(error))
-            self.note.update(Text(visible(f"cannot read the nodes: {error}"), style="red"))
+        nodes = self.finish_read(event.nodes, event.error)
+        if nodes is None:
             return
-        self._error = None
-        self.table.update_nodes(event.nodes)
-        if event.nodes:
-            self.note.update(summary(event.nodes))
+        self.table.update_nodes(nodes)
+        if nodes:
+            self.note.update(summary(nodes))
         else:
             self.note.update(Text("no node has written a heartbeat to this store yet", style="dim"))

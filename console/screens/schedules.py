@@ -16,16 +16,16 @@ from collections.abc import Callable, Sequence
 
 from jobsched.core.schedule_book import ScheduleInfo
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from ..escape import visible
 from ..keys import SCHEDULE_KEYS
 from ..widgets.schedules import ScheduleTable, when
+from .polled import PolledScreen
 
 PAUSE, RESUME, RUN_NOW = "pause", "resume", "run-now"
 EMPTY = "no schedules: add [[schedules]] to the configuration, or sched.schedule(...) in Python"
@@ -43,7 +43,8 @@ def summary(infos: Sequence[ScheduleInfo], now: float) -> Text:
     return Text(text)
 
 
-class SchedulesScreen(ModalScreen[None]):
+class SchedulesScreen(PolledScreen[ScheduleInfo]):
+    what = "schedules"
     BINDINGS = SCHEDULE_KEYS
 
     class Read(Message):
@@ -83,17 +84,11 @@ class SchedulesScreen(ModalScreen[None]):
         now: Callable[[], float],
         refresh_interval: float | None,
     ) -> None:
-        super().__init__()
-        self.read = read
+        self.table: ScheduleTable
+        table = ScheduleTable(id="schedules-table")
+        super().__init__(read, refresh_interval, table, Static(id="schedules-note"))
         self.now = now
-        self.refresh_interval = refresh_interval
-        self.table = ScheduleTable(id="schedules-table")
-        self.note = Static(id="schedules-note")
         self.infos: dict[str, ScheduleInfo] = {}  # as last read, by name
-        self.reads = 0  # finished reads, shown or failed (tests wait on it)
-        self._reading = False
-        self._again = False
-        self._error: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="schedules-box", classes="dialog") as box:
@@ -102,38 +97,6 @@ class SchedulesScreen(ModalScreen[None]):
             yield self.table
             yield self.note
 
-    def on_mount(self) -> None:
-        self.note.update(Text("reading the schedules…", style="dim"))
-        self.table.focus()
-        self.reload()
-        if self.refresh_interval:
-            self.set_interval(self.refresh_interval, self.reload)
-
-    @property
-    def reading(self) -> bool:
-        """A read is in flight (or another is due once it ends)."""
-        return self._reading or self._again
-
-    def reload(self, changed: bool = False) -> None:
-        """Read the schedules again, off the UI thread, unless a read is in flight; after
-        a change (``changed``) read once more when it ends, so that a read begun before
-        the change does not have the last word."""
-        if self._reading:
-            self._again = self._again or changed
-            return
-        self._reading = True
-        self._read()
-
-    @work(thread=True, exit_on_error=False, group="schedules")
-    def _read(self) -> None:
-        # post_message is thread-safe and never waits on the UI, unlike call_from_thread.
-        try:
-            infos = self.read()
-        except Exception as exc:
-            self.post_message(self.Read(None, exc))
-        else:
-            self.post_message(self.Read(infos, None))
-
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()  # not a task: the app's task detail must not see it
@@ -141,23 +104,13 @@ class SchedulesScreen(ModalScreen[None]):
     @on(Read)
     def _show(self, event: Read) -> None:
         event.stop()
-        self._reading = False
-        self.reads += 1
-        if self._again:
-            self._again = False
-            self.reload()
-        if event.infos is None:
-            error = event.error or RuntimeError("no schedules")
-            if str(error) != self._error:
-                self._error = str(error)
-                self.post_message(self.ReadFailed(error))
-            self.note.update(Text(visible(f"cannot read the schedules: {error}"), style="red"))
+        infos = self.finish_read(event.infos, event.error)
+        if infos is None:
             return
-        self._error = None
         now = self.now()
-        self.infos = {info.name: info for info in event.infos}
-        self.table.update_schedules(event.infos, now)
-        self.note.update(summary(event.infos, now) if event.infos else Text(EMPTY, style="dim"))
+        self.infos = {info.name: info for info in infos}
+        self.table.update_schedules(infos, now)
+        self.note.update(summary(infos, now) if infos else Text(EMPTY, style="dim"))
 
     def selected(self) -> ScheduleInfo | None:
         key = self.table.selected_key
