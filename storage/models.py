@@ -120,13 +120,20 @@ class SqliteTasks(_Tasks):
         table_name = "tasks"
 
 
-# claim: WHERE category = ? AND state = 'queued' ORDER BY priority DESC, id
+# claim: WHERE category = ? AND state = 'queued' ORDER BY priority DESC, id; only queued
+# rows, so a claim deletes one entry and a finish writes none (with every state in it, each
+# of the two rewrote the task's entry). ``state`` stays a column: without it SQLite neither
+# counts the index as covering nor prefers it to ``tasks_category`` for ``ANY_QUEUED``,
+# which would then walk every claimed and finished row of the category.
 SqliteTasks.add_index(
-    SqliteTasks.category,
-    SqliteTasks.state,
-    SqliteTasks.priority.desc(),
-    SqliteTasks.id,
-    name="tasks_claim",
+    SqliteTasks.index(
+        SqliteTasks.category,
+        SqliteTasks.state,
+        SqliteTasks.priority.desc(),
+        SqliteTasks.id,
+        where=pw.SQL(f"state = '{QUEUED}'"),
+        name="tasks_claim",
+    )
 )
 # The task list (the console, `jobsched tasks --filter`): WHERE state = ? ORDER BY id, one
 # index walk per state, however deep the page; also serves the small lookups by

@@ -138,12 +138,22 @@ def _upgrade_v8(db: pw.Database) -> None:
     db.execute_sql("CREATE INDEX tasks_due ON tasks (run_at) WHERE state = 'scheduled'")
 
 
+def _upgrade_v9(db: pw.Database) -> None:
+    """The claim index holds queued rows only, as on PostgreSQL: a claim deletes the task's
+    entry and a finish leaves the index alone, where both rewrote an entry keyed by state."""
+    db.execute_sql("DROP INDEX tasks_claim")
+    db.execute_sql(
+        "CREATE INDEX tasks_claim ON tasks (category, state, priority DESC, id)"
+        " WHERE state = 'queued'"
+    )
+
+
 #: ``UPGRADES[n - 1]`` upgrades a database from schema version ``n`` to ``n + 1`` (version 1
 #: is the first released schema). Append a step with every change to the models; never
 #: edit a released one.
 UPGRADES: list[Callable[[pw.Database], None]] = [
     _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6, _upgrade_v7,
-    _upgrade_v8,
+    _upgrade_v8, _upgrade_v9,
 ]  # fmt: skip
 
 

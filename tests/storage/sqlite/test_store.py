@@ -157,6 +157,9 @@ def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: P
     assert "tasks_claim" in claim and "TEMP B-TREE" not in claim
     head = plan(query_sql.queue_head_sql("?"), ("email",))
     assert "tasks_claim" in head and "TEMP B-TREE" not in head
+    # queued rows only are in the claim index: "anything queued?" must still read it, not
+    # walk the category's claimed and finished rows in tasks_category
+    assert "COVERING INDEX tasks_claim" in plan(sql.ANY_QUEUED, ("email",))
     assert "tasks_dedup_live" in plan(sql.LIVE_ID_FOR_KEY, ("k",))
     # the timer reads the due range of scheduled rows only, never every scheduled row
     assert "tasks_due (run_at<?)" in plan(sql.ANY_DUE, (T0,))
