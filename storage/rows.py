@@ -18,7 +18,14 @@ from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.retention import PruneRule
 from jobsched.core.store import CountDifference
-from jobsched.core.task import STATES, TERMINAL, CategorySettings, NodeInfo, TaskRecord
+from jobsched.core.task import (
+    RUNNING,
+    STATES,
+    TERMINAL,
+    CategorySettings,
+    NodeInfo,
+    TaskRecord,
+)
 
 from . import query_sql
 
@@ -26,6 +33,18 @@ from . import query_sql
 def task_from(row: Sequence[Any]) -> TaskRecord:
     """A task row (``sql.TASK_COLUMNS`` order) as a record; SQLite gives the flag as 0/1."""
     record = TaskRecord(*row)
+    record.cancel_requested = bool(record.cancel_requested)
+    return record
+
+
+def claimed_record(row: Sequence[Any], owner: str, now: float) -> TaskRecord:
+    """A queued task row (``sql.TASK_COLUMNS`` order) as the claim leaves it: running,
+    owned by ``owner``, one more attempt, started at ``now``."""
+    record = TaskRecord(*row)
+    record.state = RUNNING
+    record.owner = owner
+    record.attempts += 1
+    record.started_at = now
     record.cancel_requested = bool(record.cancel_requested)
     return record
 

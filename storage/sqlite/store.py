@@ -53,6 +53,7 @@ from jobsched.core.task import (
 from .. import query_sql
 from .. import rows as shapes
 from ..history_rows import HistoryRows
+from ..rows import claimed_record
 from ..schedule_rows import ScheduleRows
 from . import nodelock, queries
 from .connection import (
@@ -81,6 +82,8 @@ log = logging.getLogger("jobsched.storage")
 
 #: Balancer decisions kept in the database (older ones are deleted as new ones arrive).
 DECISIONS_KEPT = 1000
+#: Ids per UPDATE of a claim (a window of many workers claims more in one go).
+CLAIM_CHUNK = 512
 
 
 class _FenceFailed(Exception):
@@ -491,9 +494,12 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         if limit <= 0 or not self._read(queries.ANY_QUEUED, (category,)):
             return []
         with self._write() as conn:
-            rows = conn.execute(queries.CLAIM, (owner, now, category, limit)).fetchall()
+            rows = conn.execute(queries.CLAIM_NEXT, (category, limit)).fetchall()
+            for start in range(0, len(rows), CLAIM_CHUNK):
+                ids = query_sql.padded([row[0] for row in rows[start : start + CLAIM_CHUNK]])
+                conn.execute(queries.claim_rows(len(ids)), (owner, now, *ids))
             moved(conn, category, QUEUED, RUNNING, len(rows))
-        return sorted(map(shapes.task_from, rows), key=claim_order)
+        return [claimed_record(row, owner, now) for row in rows]  # in claim order
 
     def claim_limited(
         self, category: str, limit: int, owner: str, now: float, limits: ClaimLimits

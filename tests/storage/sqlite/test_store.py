@@ -153,7 +153,7 @@ def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: P
         return " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", params))
 
     # the claim walks the index in its order (priority, then id): no sort of the queue
-    claim = plan(sql.CLAIM, ("n", T0, "email", 10))
+    claim = plan(sql.CLAIM_NEXT, ("email", 10))
     assert "tasks_claim" in claim and "TEMP B-TREE" not in claim
     head = plan(query_sql.queue_head_sql("?"), ("email",))
     assert "tasks_claim" in head and "TEMP B-TREE" not in head
