@@ -6,7 +6,8 @@
 Runs the same jobs in fresh processes, alternating between the two trees (A B A B ...),
 and prints each run and the medians:
 - bulk: ``submit_many`` N no-op tasks with the category paused, then resume and drain
-  with 4 workers on SQLite (end-to-end and drain rates);
+  with 4 workers on SQLite (end-to-end and drain rates, and the process's CPU time per
+  task, which a machine busy with other work disturbs less than the rates);
 - single: acknowledged submits one at a time while the workers drain (rate), then
   submit-and-wait round trips one at a time (median and 99th percentile latency).
 
@@ -80,18 +81,18 @@ def noop(payload):
 sched.handler("a.noop")(noop)
 with sched:
     sched.set_paused("a", True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ids = []
     for k in range(0, n, 10000):
         ids += sched.submit_many([("a.noop", None)] * min(10000, n - k))
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     sched.set_paused("a", False)
     done.wait(300)
     sched.wait(ids[-1], 60)
     while sched.store.counts()["a"]["succeeded"] < n:
         time.sleep(0.002)
-    t2 = time.perf_counter()
-print(n / (t2 - t0), n / (t2 - t1))
+    t2, c2 = time.perf_counter(), time.process_time()
+print(n / (t2 - t0), n / (t2 - t1), (c2 - c0) / n * 1e6, (c2 - c1) / n * 1e6)
 """
 
 SINGLE = r"""
@@ -149,7 +150,11 @@ def main() -> None:
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     jobs = {
-        "bulk": (BULK, args.tasks, ("end-to-end /s", "drain /s")),
+        "bulk": (
+            BULK,
+            args.tasks,
+            ("end-to-end /s", "drain /s", "CPU us/task", "drain CPU us/task"),
+        ),
         "single": (SINGLE, args.submits, ("submits /s", "latency p50 ms", "latency p99 ms")),
     }
     for job, (body, count, labels) in jobs.items():

@@ -43,11 +43,10 @@ STORE_RETRY_WAIT = 0.5
 
 def prefetch(avg_run: float | None, cap: int) -> int:
     """Tasks to hold waiting per worker: about PREFETCH_SPAN seconds of a category's work
-    (by the running average ``avg_run`` of its tasks' run time), at least one, at most
-    ``cap``. Short tasks get a deep FIFO, so the workers do not run dry while the next
-    claim waits for the database; long ones a shallow one, so a node does not sit on work
-    that another node, or a worker freed by the balancer, could start now. Until a task
-    of the category has run, one."""
+    (by the running average ``avg_run`` of its run times), at least one (until a task of
+    it has run, one), at most ``cap``. Short tasks get a deep FIFO, so the workers do not
+    run dry while the next claim waits for the database; long ones a shallow one, so a
+    node does not sit on work another node or a freed worker could start now."""
     if avg_run is None or cap <= 1:
         return min(cap, 1)
     if avg_run <= PREFETCH_SPAN / cap:
@@ -93,6 +92,8 @@ class Dispatcher:
         self.running = False
         self._lock = threading.Lock()  # guards _wanted and _next_due
         self._wanted: set[str] = set()
+        # A wake-up was sent since the step last took _wanted (want() need not send one).
+        self._wake_sent = False
         self._next_due: float | None = None
         self._next_poll = 0.0
         self._stopping = threading.Event()
@@ -106,17 +107,19 @@ class Dispatcher:
 
     # --- wake signals ------------------------------------------------------------------
     def want(self, categories: Iterable[str]) -> None:
-        """Claim for these categories on the next step, and wake the thread for it."""
+        """Claim for these categories on the next step, and wake the thread for it (once:
+        until the step takes them, asking again for the same categories is free)."""
         with self._lock:
+            if self._wake_sent and self._wanted.issuperset(categories):
+                return
             self._wanted.update(categories)
+            self._wake_sent = True
         self.timer.wake()
 
     def refill(self, pool: WorkerPool) -> None:
-        """A worker finished: refill at half, before the FIFO runs dry, unless the store
-        has nothing waiting."""
-        if pool.category not in self._nothing_waiting and (
-            pool.fifo.qsize() <= self.window(pool) // 2
-        ):
+        """A worker finished: refill at half the window (as of the category's last claim),
+        before the FIFO runs dry, unless the store has nothing waiting."""
+        if pool.category not in self._nothing_waiting and pool.fifo.qsize() <= pool.refill_at:
             self.want((pool.category,))
 
     def something_waiting(self, categories: Iterable[str]) -> None:
@@ -130,12 +133,9 @@ class Dispatcher:
         self.want(categories)
 
     def schedule_due(self, run_at: float) -> None:
-        """Wake at ``run_at`` unless an earlier wake-up is already set.
-
-        Only the earliest stored ``run_at`` needs a timer entry: when it fires the step
-        promotes what is due and asks the store for the next one, so the heap stays small
-        however many delayed tasks wait.
-        """
+        """Wake at ``run_at`` unless an earlier wake-up is already set. Only the earliest
+        stored ``run_at`` needs a timer entry: when it fires the step promotes what is due
+        and asks the store for the next one, so the heap stays small."""
         with self._lock:
             if self._next_due is not None and self._next_due <= run_at:
                 return
@@ -262,6 +262,7 @@ class Dispatcher:
         self._pools.expire(mono)
         with self._lock:
             wanted, self._wanted = self._wanted, set()
+            self._wake_sent = False
         for category in wanted | self.gate.due():
             if not self._feed(category, now):
                 with self._lock:
@@ -295,6 +296,7 @@ class Dispatcher:
         if self._settings.paused(category) or not self.running or pool.target == 0:
             return True
         window = self.window(pool)
+        pool.refill_at = window // 2
         room = window - pool.in_flight()
         if room <= 0:
             return True

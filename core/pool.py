@@ -284,6 +284,9 @@ class WorkerPool:
         #: set once the pool stops taking tasks: ends a worker's wait to retry a start
         self.stopped = threading.Event()
         self.target = 0
+        #: the dispatcher refills the FIFO once it holds this many tasks or fewer (half
+        #: of the category's window at its last claim)
+        self.refill_at = 0
         self.avg_run: float | None = None  # seconds a task runs, a running average
         # The latest run times (seconds), for the percentiles the console shows.
         self.run_times: deque[float] = deque(maxlen=RUN_TIMES_KEPT)

@@ -171,6 +171,8 @@ class ProgressReporter:
     def flush(self) -> None:
         """Write the report the throttle held back, if any (the worker calls this when
         the handler returns, before the outcome is handed on)."""
+        if self._pending is None:  # the common case (no report held back): no lock
+            return
         with self._lock:
             progress, self._pending = self._pending, None
         if progress is not None:

@@ -18,6 +18,8 @@ class Waiters:
 
     def notify(self, task_ids: Iterable[int]) -> None:
         """Wake whoever waits for these tasks: they read the store again."""
+        if not self._events:  # nobody waits (bulk work): no lock, no pass over the ids
+            return
         with self._lock:
             events = [e for i in task_ids for e in self._events.get(i, ())]
         for event in events:

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -566,8 +567,8 @@ class SqliteStore(shapes.SqlReads, ScheduleRows, HistoryRows):
                     size = query_sql.size_class(len(chunk))
                     params.extend([None] * 8 * (size - len(chunk)))  # rows that match nothing
                     finished = conn.execute(queries.finish_many(size), params).fetchall()
-                    for category, state in finished:
-                        tally.move(category, RUNNING, state)
+                    for (category, state), n in Counter(finished).items():
+                        tally.move(category, RUNNING, state, n)
                 if conn.total_changes - before != len(outcomes):
                     raise _FenceFailed
                 tally.write(conn)
