@@ -133,12 +133,18 @@ def targets(
     """The product's performance targets, judged on the medians of this run."""
     out: list[Target] = []
 
-    def at_least(name: str, value: float | None, limit: float, unit: str, why: str = "") -> None:
+    def at_least(
+        name: str, value: float | Summary | None, limit: float, unit: str, why: str = ""
+    ) -> None:
         if value is None:
             out.append(Target(name, why or "not measured", "n/a"))
-        else:
-            verdict = "PASS" if value >= limit else "MISS"
-            out.append(Target(name, f"{value:,.2f}{unit}", verdict))
+            return
+        rounds = ""
+        if isinstance(value, Summary):  # a ratio per round: show each, judge the median
+            rounds = " (rounds: " + ", ".join(f"{v:.2f}" for v in value.values) + ")"
+            value = value.median
+        verdict = "PASS" if value >= limit else "MISS"
+        out.append(Target(name, f"{value:,.2f}{unit}{rounds}", verdict))
 
     def at_most(name: str, value: float | None, limit: float, unit: str) -> None:
         if value is None:
@@ -146,11 +152,10 @@ def targets(
         else:
             out.append(Target(name, f"{value:,.2f}{unit}", "PASS" if value <= limit else "MISS"))
 
-    def quotient(case: str, metric: str, peer: str) -> float | None:
+    def quotient(case: str, metric: str, peer: str) -> Summary | None:
         per_entry = summary.get(case, {})
         mine, theirs = (per_entry.get(k, {}).get(metric) for k in ("jobsched", peer))
-        paired = paired_ratio(by_id[case], mine, theirs)
-        return paired.median if paired else None
+        return paired_ratio(by_id[case], mine, theirs)
 
     by_id = {c.id: c for c in cases}
     ids = set(by_id)
