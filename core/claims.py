@@ -3,7 +3,8 @@
 The dispatcher adds what it claims (and what the direct hand-off inserts claimed), a worker
 reads the flag of the task it runs, a cancel sets it, and the completer forgets a task
 once the outcome of that attempt is written (a worker, once the store refused its start).
-Plain dict operations, atomic under the GIL: no lock on the hot path.
+Plain dict operations, atomic under the GIL: no lock on the hot path. Also how many
+tasks a category holds claimed per worker (:func:`prefetch`).
 """
 
 from __future__ import annotations
@@ -73,3 +74,20 @@ class Claims:
     def forget(self, task_ids: Iterable[int]) -> None:
         for task_id in task_ids:
             self._by_id.pop(task_id, None)
+
+
+#: A category's FIFO holds about this many seconds of its work per worker (see prefetch).
+PREFETCH_SPAN = 0.01
+
+
+def prefetch(avg_run: float | None, cap: int) -> int:
+    """Tasks to hold waiting per worker: about PREFETCH_SPAN seconds of a category's work
+    (by the running average ``avg_run`` of its run times), at least one (until a task of
+    it has run, one), at most ``cap``. Short tasks get a deep FIFO, so the workers do not
+    run dry while the next claim waits for the database; long ones a shallow one, so a
+    node does not sit on work another node or a freed worker could start now."""
+    if avg_run is None or cap <= 1:
+        return min(cap, 1)
+    if avg_run <= PREFETCH_SPAN / cap:
+        return cap
+    return max(1, int(PREFETCH_SPAN / avg_run))

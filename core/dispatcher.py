@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
-from .claims import Claims
+from .claims import Claims, prefetch
 from .clock import Clock
 from .config import SchedulerConfig
 from .errors import StorageError
@@ -36,22 +36,7 @@ from .workers import WorkerPools
 
 log = logging.getLogger("jobsched")
 
-#: A category's FIFO holds about this many seconds of its work per worker (see prefetch).
-PREFETCH_SPAN = 0.01
 STORE_RETRY_WAIT = 0.5
-
-
-def prefetch(avg_run: float | None, cap: int) -> int:
-    """Tasks to hold waiting per worker: about PREFETCH_SPAN seconds of a category's work
-    (by the running average ``avg_run`` of its run times), at least one (until a task of
-    it has run, one), at most ``cap``. Short tasks get a deep FIFO, so the workers do not
-    run dry while the next claim waits for the database; long ones a shallow one, so a
-    node does not sit on work another node or a freed worker could start now."""
-    if avg_run is None or cap <= 1:
-        return min(cap, 1)
-    if avg_run <= PREFETCH_SPAN / cap:
-        return cap
-    return max(1, int(PREFETCH_SPAN / avg_run))
 
 
 class Dispatcher:
@@ -119,8 +104,12 @@ class Dispatcher:
     def refill(self, pool: WorkerPool) -> None:
         """A worker finished: refill at half the window (as of the category's last claim),
         before the FIFO runs dry, unless the store has nothing waiting."""
-        if pool.category not in self._nothing_waiting and pool.fifo.qsize() <= pool.refill_at:
-            self.want((pool.category,))
+        category = pool.category
+        if category in self._nothing_waiting or len(pool.fifo.queue) > pool.refill_at:
+            return
+        if self._wake_sent and category in self._wanted:
+            return  # asked since the step last took _wanted: that step's claim comes after
+        self.want((category,))
 
     def something_waiting(self, categories: Iterable[str]) -> None:
         """Tasks of ``categories`` were queued in the store (committed): until this

@@ -22,7 +22,7 @@ import traceback
 from .asyncrun import HandlerTimedOut, run_awaitable
 from .clock import Clock
 from .config import MAX_RESULT_BYTES
-from .handlers import CancelFlag, HandlerSpec, TaskContext, _set_current
+from .handlers import CURRENT_TASK, CancelFlag, HandlerSpec, TaskContext
 from .progress import ProgressReporter
 from .signals import TaskSignals
 from .task import (
@@ -90,7 +90,7 @@ class Executor:
             )
         if cancel.is_set():
             return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
-        _set_current(TaskContext(task.id, task.handler, task.category, task.attempts,
+        CURRENT_TASK.set(TaskContext(task.id, task.handler, task.category, task.attempts,
                                  task.max_attempts, cancel, progress))  # fmt: skip
         if self.signals is not None:
             self.signals.started(task, self.clock.now)
@@ -103,7 +103,7 @@ class Executor:
         except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are failures too
             return self._raised(task, cancel)
         finally:
-            _set_current(None)
+            CURRENT_TASK.set(None)
         return self._returned(task, value, cancel)
 
     def _returned(self, task: TaskRecord, value: object, cancel: CancelFlag) -> Outcome:

@@ -238,7 +238,7 @@ class TaskContext:
 
 # A context variable rather than a thread-local: an async handler's coroutine, the tasks
 # it creates and ``asyncio.to_thread`` calls all inherit it; each worker thread has its own.
-_current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
+CURRENT_TASK: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
     "jobsched_current_task", default=None
 )
 
@@ -246,7 +246,7 @@ _current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
 def current_task() -> TaskContext:
     """The task the calling handler runs (also inside an async handler and the tasks and
     threads it starts with asyncio). Raises outside a handler."""
-    ctx = _current.get()
+    ctx = CURRENT_TASK.get()
     if ctx is None:
         raise SchedulerStateError(
             "current_task()",
@@ -255,10 +255,6 @@ def current_task() -> TaskContext:
             "Call it from inside a handler",
         )
     return ctx
-
-
-def _set_current(ctx: TaskContext | None) -> None:
-    _current.set(ctx)
 
 
 def import_handler_modules(modules: Iterable[str]) -> None:
