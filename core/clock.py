@@ -42,19 +42,22 @@ class SteadyClock:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        # The system clock's readings straight from ``time``: no Python frame per read
+        # (a node reads the clock several times per task).
+        system = type(clock) is SystemClock
+        self._wall = time.time if system else clock.now
+        #: the wrapped clock's monotonic reading (``time.monotonic`` for the system clock)
+        self.monotonic = time.monotonic if system else clock.monotonic
         self._base = (clock.now(), clock.monotonic())
 
     def now(self) -> float:
-        wall, mono = self._clock.now(), self._clock.monotonic()
+        wall, mono = self._wall(), self.monotonic()
         base_wall, base_mono = self._base
         steady = base_wall + (mono - base_mono)
         if abs(wall - steady) <= self.JUMP:
             self._base = (wall, mono)  # one tuple: replaced atomically
             return wall
         return steady
-
-    def monotonic(self) -> float:
-        return self._clock.monotonic()
 
 
 class FakeClock:

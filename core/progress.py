@@ -131,6 +131,9 @@ class ProgressReporter:
     pending report and the time of the last write, never a store call.
     """
 
+    __slots__ = ("_store", "task_id", "attempt", "_now", "_monotonic", "_outage", "_every",
+                 "_lock", "_next_write", "_pending", "latest", "writes")  # fmt: skip
+
     def __init__(
         self,
         store: TaskStore,
