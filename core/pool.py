@@ -165,7 +165,7 @@ class Worker:
             slack = kit.executor.deadline_slack(spec)
             self.deadline = kit.clock.monotonic() + task.timeout + slack
             kit.schedule_mono(self.deadline)
-        kit.metrics.add(task.category, "started")
+        kit.metrics.started(task.category)
         self.progress = progress = ProgressReporter(
             kit.store, task.id, task.attempts, kit.clock.now, kit.clock.monotonic, kit.outage
         )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .histogram import RunHistogramSnapshot
+from .histogram import FOLD_AT, RunHistogramSnapshot
 from .progress import TaskProgress
 from .task import CANCELLED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
@@ -140,12 +140,27 @@ class Metrics:
     def __init__(self, categories: list[str], window: float = 5.0) -> None:
         self._lock = threading.Lock()
         self._counts = {c: dict.fromkeys(self.KEYS, 0) for c in categories}
+        self._starts: deque[str] = deque()  # see started()
         self._samples: deque[tuple[float, dict[str, int]]] = deque()
         self._window = window
 
     def add(self, category: str, key: str, n: int = 1) -> None:
         with self._lock:
             self._counts[category][key] += n
+
+    def started(self, category: str) -> None:
+        """A worker began a task of ``category``: counted without the lock (an atomic
+        append), taken into the counts at every read and every ``FOLD_AT`` starts."""
+        starts = self._starts
+        starts.append(category)
+        if len(starts) >= FOLD_AT:
+            with self._lock:
+                self._fold_starts()
+
+    def _fold_starts(self) -> None:
+        starts, counts = self._starts, self._counts
+        while starts:
+            counts[starts.popleft()]["started"] += 1
 
     def add_many(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Add a batch of ``(category, key) -> n`` under one lock (unknown categories,
@@ -158,6 +173,7 @@ class Metrics:
 
     def totals(self) -> dict[str, dict[str, int]]:
         with self._lock:
+            self._fold_starts()
             return {c: dict(v) for c, v in self._counts.items()}
 
     def _done(self) -> dict[str, int]:

@@ -7,6 +7,7 @@ import threading
 
 from jobsched.core import CategoryConfig, FakeClock, MemoryStore, Scheduler, SchedulerConfig
 from jobsched.core.histogram import RunHistogram
+from jobsched.core.snapshot import Metrics
 
 
 def test_buckets_are_cumulative_and_bounds_inclusive() -> None:
@@ -38,6 +39,36 @@ def test_no_observation_is_lost_when_threads_race() -> None:
         thread.join(10)
     # Then every one is counted
     assert hist.read().count == 16_000
+
+
+def test_no_start_is_lost_when_workers_race() -> None:
+    # Given eight threads counting 2,000 starts each, split over two categories, while
+    # another thread reads the totals (each read takes in the starts counted so far)
+    metrics = Metrics(["a", "b"])
+    start = threading.Barrier(9)
+    counted = threading.Event()
+
+    def count(category: str) -> None:
+        start.wait(5)
+        for _ in range(2000):
+            metrics.started(category)
+
+    def read() -> None:
+        start.wait(5)
+        while not counted.is_set():
+            metrics.totals()
+
+    threads = [threading.Thread(target=count, args=("ab"[i % 2],)) for i in range(8)]
+    reader = threading.Thread(target=read)
+    for thread in [*threads, reader]:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    counted.set()
+    reader.join(10)
+    # Then every start is counted, in its category
+    totals = metrics.totals()
+    assert (totals["a"]["started"], totals["b"]["started"]) == (8000, 8000)
 
 
 def test_snapshot_carries_run_buckets_latency_and_decisions() -> None:
