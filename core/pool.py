@@ -53,20 +53,20 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
 
 class Fifo(queue.Queue[TaskRecord]):
     """The category's FIFO: a ``queue.Queue`` that also takes a batch in one go.
-
-    ``put_many`` appends a whole claim under one lock and wakes at most one worker per
-    task, instead of a lock round trip and a wake-up per task (per-task puts spent much
-    of the dispatcher's time handing the GIL to woken workers; see docs/benchmarks.md).
-    """
+    ``put_many`` appends a whole claim under one lock and wakes one idle worker; a worker
+    that takes a task and leaves more behind wakes the next (a chain), so the dispatcher,
+    which holds the lock meanwhile, pays for one wake-up per claim, not one per worker."""
 
     def get(self, block: bool = True, timeout: float | None = None) -> TaskRecord:
-        """``Queue.get``, with a fast path when a task is waiting: the FIFO is unbounded,
-        so no producer ever waits for room and a get need not notify ``not_full``."""
-        with self.mutex:
+        """``Queue.get``; unbounded, so it wakes no producer, only the next idle worker."""
+        with self.not_empty:
+            waits = self.not_empty.wait_for
+            if not self.queue and not (block and waits(lambda: self.queue, timeout)):
+                raise queue.Empty
+            task: TaskRecord = self.queue.popleft()
             if self.queue:
-                task: TaskRecord = self.queue.popleft()
-                return task
-        return super().get(block, timeout)
+                self.not_empty.notify()  # no-op when no worker waits
+            return task
 
     def put_many(self, items: list[TaskRecord]) -> None:
         if not items:
@@ -74,7 +74,7 @@ class Fifo(queue.Queue[TaskRecord]):
         with self.not_empty:
             self.queue.extend(items)
             self.unfinished_tasks += len(items)
-            self.not_empty.notify(len(items))
+            self.not_empty.notify()
 
     def head_run_at(self) -> float | None:
         """``run_at`` of the task the next ``get`` returns (the longest waiting), or None."""
