@@ -133,15 +133,18 @@ class MainScreen(Screen[None]):
         return isinstance(self.focused, Input)
 
     def set_list_title(self, title: str) -> None:
-        self.query_one("#task-panel").border_title = title
+        # No panel while the app closes and removes its widgets: a resize of the task
+        # table can still be queued then, and must not end in an error.
+        for panel in self.query("#task-panel"):
+            panel.border_title = title
 
     def show_filter(self, text: str, error: str | None) -> None:
-        """The filter under the task panel, or what is wrong with it."""
-        panel = self.query_one("#task-panel")
-        if error:
-            panel.border_subtitle = Text(f"filter error: {error}", style="bold red")
-        else:
-            panel.border_subtitle = Text(f"filter: {text.strip()}") if text.strip() else ""
+        """The filter under the task panel, or what is wrong with it (no panel: closing)."""
+        for panel in self.query("#task-panel"):
+            if error:
+                panel.border_subtitle = Text(f"filter error: {error}", style="bold red")
+            else:
+                panel.border_subtitle = Text(f"filter: {text.strip()}") if text.strip() else ""
 
     def clear_filter(self) -> None:
         """Empty and hide the filter (escape); the task list shows everything again."""

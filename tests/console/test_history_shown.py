@@ -9,6 +9,7 @@ from typing import Any
 
 from jobsched.console.app import HISTORY_MINUTES, JobschedApp
 from jobsched.console.view import AttachedView
+from jobsched.console.widgets.tasks import TaskTable
 from jobsched.core import Client, MemoryStore
 from jobsched.core.history import MINUTE, MinuteStats, minute_of
 from textual.pilot import Pilot
@@ -140,3 +141,20 @@ def test_the_help_screen_says_where_each_figure_comes_from() -> None:
             await run(pilot)
 
     asyncio.run(check())
+
+
+def test_a_resize_that_arrives_while_the_console_closes_is_ignored() -> None:
+    # Given a console whose task table reports a new size once its panel is gone (a
+    # resize message still queued while the app closes and removes its widgets)
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def run() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await app.main.query_one("#task-panel").remove()
+            app.post_message(TaskTable.PageRows(7))
+            await pilot.pause()
+
+    # Then it is ignored, not an error
+    asyncio.run(run())
