@@ -92,8 +92,9 @@ class Executor:
             return Outcome(*fence, CANCELLED, self.clock.now(), reason=REASON_CANCELLED)
         CURRENT_TASK.set(TaskContext(task.id, task.handler, task.category, task.attempts,
                                  task.max_attempts, cancel, progress))  # fmt: skip
-        if self.signals is not None:
-            self.signals.started(task, self.clock.now)
+        signals = self.signals
+        if signals is not None and signals.hooks.active:  # (checked here: the hot path)
+            signals.started(task, self.clock.now)
         try:
             value = self._call(task, spec, cancel)
         except HandlerTimedOut:
@@ -104,25 +105,25 @@ class Executor:
             return self._raised(task, cancel)
         finally:
             CURRENT_TASK.set(None)
-        return self._returned(task, value, cancel)
+        return self._returned(task, value, cancel, fence)
 
-    def _returned(self, task: TaskRecord, value: object, cancel: CancelFlag) -> Outcome:
+    def _returned(
+        self, task: TaskRecord, value: object, cancel: CancelFlag, fence: tuple[int, str, int]
+    ) -> Outcome:
         """The outcome of a handler that returned ``value``: its result stored, unless
         it is over ``max_result_bytes`` (then the task fails, and is not retried: it
         would be as large again)."""
-        fence = (task.id, self.node_id, task.attempts)
         now = self.clock.now()
-        result = _result_text(task, value)
+        result = "null" if value is None else _result_text(task, value)
         # The encoder escapes every non-ASCII character, so characters are bytes here.
         if len(result) > self.max_result_bytes:
             return Outcome(
                 *fence, FAILED, now, reason=REASON_RESULT_TOO_LARGE,
                 error=_too_large(len(result), self.max_result_bytes),
             )  # fmt: skip
-        state = CANCELLED if cancel.is_set() else SUCCEEDED
-        return Outcome(
-            *fence, state, now, result=result, reason=REASON_CANCELLED if cancel.is_set() else None
-        )
+        if cancel.is_set():
+            return Outcome(*fence, CANCELLED, now, result=result, reason=REASON_CANCELLED)
+        return Outcome(*fence, SUCCEEDED, now, result)
 
     def _raised(self, task: TaskRecord, cancel: CancelFlag) -> Outcome:
         """The outcome of a handler that raised: cancelled, a retry with backoff, or failed."""
