@@ -24,6 +24,10 @@ from the store:
   it re-reads the list too; every row shown matches (for the word: none does);
 - ``go to id``: ``g``, an id, ``enter``; the list starts at that id.
 
+A filter read row by row (the word) may show the rows it found so far while it still
+searches (the panel says so): ``filter word, whole`` is the time until the list shows the
+whole answer, the search done (the same as ``filter word`` in a tree that shows no part).
+
 It prints, per tree and kind, the median and the slowest time over every press, and the
 console's CPU share while idle and while the keys were pressed. ``--inside`` runs the node
 inside the console process instead (``jobsched console``; the CPU is then mostly the
@@ -53,6 +57,7 @@ GAP = 0.06  # seconds between the keys of a typed filter or id
 TIMEOUT = 5.0  # a press whose result does not show within this counts as infinite
 KINDS = ("order", "next page", "prev page", "filter state", "filter cat", "filter word",
          "filter id", "go to id")  # fmt: skip
+WHOLE = "filter word, whole"  # measured with "filter word": until its search is done
 KEY_NAMES = {"/": "slash", ":": "colon", "]": "right_square_bracket",
              "[": "left_square_bracket", "-": "minus"}  # fmt: skip
 
@@ -129,6 +134,7 @@ class Presses:
     def __init__(self, app: Any, tasks: int) -> None:
         self.app, self.tasks = app, tasks
         self.updated = 0.0
+        self.whole: list[float | None] = []
         table = app.main.task_table
         update = table.update_tasks
 
@@ -224,6 +230,11 @@ class Presses:
         await asyncio.sleep(0.3)
         at = await self.typed(text)
         taken = await self.shown(at, lambda: bool(self.keys() or kind == "filter word") and check())
+        if kind == "filter word":
+            reads = self.app.list_reads
+            self.whole.append(
+                await self.shown(at, lambda: getattr(reads, "complete", True) and check())
+            )
         self.send("enter")
         return taken
 
@@ -249,6 +260,7 @@ def console_run(source: Any, seconds: float, presses: int, tasks: int) -> dict[s
                     times[kind].append(await keys.press(kind, n))
                     await asyncio.sleep(0.3)
             busy = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+            times[WHOLE] = keys.whole
             return {"idle": idle, "cpu_keys": busy, "times": times}
 
     return asyncio.run(main())
@@ -320,20 +332,26 @@ def ms(value: float | None) -> str:
     return "timed out" if value is None else f"{1000 * value:.0f}"
 
 
+def slow(run: dict[str, Any]) -> float:
+    """Presses (of KINDS) whose result took over 0.2 s or never showed."""
+    return float(sum(t is None or t > 0.2 for kind in KINDS for t in run["times"][kind]))
+
+
 def report(results: dict[str, list[dict[str, Any]]]) -> None:
     names = list(results)
     print("| key | " + " | ".join(f"{n}: p50 / max ms" for n in names) + " |")
     print("|---|" + "---|" * len(names))
-    for kind in KINDS:
+    for kind in (*KINDS, WHOLE):
         row = []
         for name in names:
-            times = [t for run in results[name] for t in run["times"][kind]]
+            times = [t for run in results[name] for t in run["times"].get(kind, [])]
             done = sorted(t for t in times if t is not None)
             worst = None if len(done) < len(times) else done[-1]
             row.append(f"{ms(statistics.median(done) if done else None)} / {ms(worst)}")
         print(f"| {kind} | " + " | ".join(row) + " |")
     for label, pick in (("console CPU idle, % of a core", lambda r: 100 * r["idle"]["cpu"]),
                         ("console CPU with keys, % of a core", lambda r: 100 * r["cpu_keys"]),
+                        ("presses over 200 ms", slow),
                         ("refreshes /s", lambda r: r["idle"]["hz"]),
                         ("queued after the run", lambda r: r["queued_after"])):  # fmt: skip
         cells = [", ".join(f"{pick(run):.1f}" for run in results[name]) for name in names]

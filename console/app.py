@@ -147,7 +147,7 @@ class JobschedApp(App[list[int]]):
         self._ticks += 1
         periodic = self._ticks % TASKS_EVERY == 0
         if periodic:
-            self.list_reads.request()
+            self.list_reads.periodic()
         self._start_fetch(periodic)
 
     def _start_fetch(self, with_heads: bool) -> None:
@@ -241,11 +241,15 @@ class JobschedApp(App[list[int]]):
         self.main.set_list_title(self.window.describe())
         self._report_decision(snap)
 
-    def show_tasks(self, rows: list[TaskRecord]) -> None:
-        """Show a page of the task list read for the current window."""
+    def show_tasks(self, rows: list[TaskRecord], searching: str = "") -> None:
+        """Show a page of the task list read for the current window; ``searching`` says
+        how far a search still going has got (its rows are the first it found)."""
         self.list_reads.shown += 1
         self.main.task_table.set_order(self.window.order == "newest")
         self.main.show_tasks(rows, self.last_snapshot)
+        self.main.show_search(searching)
+        if searching:
+            return
         if self._select is not None:
             (task_id, state), self._select = self._select, None
             table = self.main.task_table
@@ -531,8 +535,10 @@ class JobschedApp(App[list[int]]):
         select: tuple[int, str] | None = None,
         rows: list[TaskRecord] | None = None,
         read: Page | None = None,
+        typed: bool = False,
     ) -> None:
-        """The filter, order, page or page size changed: read the task list again, now.
+        """The filter, order, page or page size changed: read the task list again, now
+        (``typed``: a key typed into the filter, read once the keys stop coming).
         ``select``: go-to-id's (id, state), selected once its page is shown. ``rows``:
         the page ``read`` already, shown at once if it is the window's page now."""
         self.list_reads.moved()
@@ -542,7 +548,10 @@ class JobschedApp(App[list[int]]):
             self.show_tasks(rows)
             return
         if self.refresh_interval:
-            self.list_reads.request()
+            if typed:
+                self.list_reads.settle()
+            else:
+                self.list_reads.request()
             return
         try:  # the timer is off (tests): read it here
             rows = self.source.find_tasks(self.window.page)

@@ -6,17 +6,24 @@ tick, nor for a snapshot read in flight. One read runs at a time; a move during 
 makes the page read again as soon as it returns, and a read of a window that has moved
 since is never shown. The timer re-reads the page now and then through the same path.
 
+Keys typed into the filter come faster than they can be read: a typed filter is read once
+no key has come for SETTLE seconds (enter reads it at once), so typing ``state:failed``
+reads one filter, not twelve (``s``, ``st``, ... are free words, each a read row by row).
+
 A filter the store evaluates row by row (text, handler, key, creation time: no index
 serves them) is read in slices of ids, from the window's start on, until the page is
-full: between two slices a read of a window that has moved is given up. So typing a
-filter, whose every key moves the window (``s``, ``st``, ... are free words, each
-reading the whole table for nothing), never makes the last key wait for a whole read of
-an earlier one.
+full: between two slices a read of a window that has moved is given up, and the rows
+found so far are shown with how much of the ids is read ("searching… 8 % of the ids"),
+so the first matches show after the first slice, however long the whole read takes. The
+timer's re-read of such a filter shows only whole results, and waits at least
+COST_RATIO times as long as the last read took: a filter that scans the whole table
+uses a bounded share of a core, not one read a second.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -26,12 +33,25 @@ from jobsched.core.query import Page, TaskQuery
 from jobsched.core.task import TaskRecord
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from .app import JobschedApp
 
 #: Ids in the first slice of a read row by row; each next slice is twice as wide, up to
 #: MAX_SLICE (a few tens of milliseconds of SQLite's time at most).
 SLICE = 16_384
 MAX_SLICE = 65_536
+#: Seconds a typed filter waits for the next key before it is read: longer than the gap
+#: between the keys of fast typing or a held key, short enough that a page read by an
+#: index shows well within 0.2 s of the last key.
+SETTLE = 0.08
+#: The timer re-reads the page only after COST_RATIO times the last read's time has
+#: passed since it ended (at most 1 / (1 + COST_RATIO) of the time spent reading).
+COST_RATIO = 4.0
+
+#: What a read in slices reports after each slice: the rows found so far, and the share
+#: of the ids it has read (0 to 1).
+Progress = Callable[[list[TaskRecord], float], None]
 
 
 def row_by_row(query: TaskQuery) -> bool:
@@ -47,11 +67,14 @@ def row_by_row(query: TaskQuery) -> bool:
 
 
 def read_in_slices(
-    find: Callable[[Page], list[TaskRecord]], page: Page, moved: Callable[[], bool]
+    find: Callable[[Page], list[TaskRecord]],
+    page: Page,
+    moved: Callable[[], bool],
+    progress: Progress | None = None,
 ) -> list[TaskRecord] | None:
     """``page`` (by ``find``, a store's ``find_tasks``) slice by slice of ids from the
     page's start: the same rows as ``find(page)``; None as soon as ``moved()`` says the
-    window has moved since."""
+    window has moved since. ``progress`` hears after each slice but the last."""
     ends = [find(Page(TaskQuery(), order, 1)) for order in ("oldest", "newest")]
     if not ends[0] or not ends[1]:
         return []
@@ -61,6 +84,7 @@ def read_in_slices(
         low, high = (low, min(high, page.after - 1)) if newest else (max(low, page.after + 1), high)
     rows: list[TaskRecord] = []
     width = SLICE
+    total = max(1, high - low + 1)
     while low <= high and len(rows) < page.limit:
         span = (max(low, high - width + 1), high) if newest else (low, min(high, low + width - 1))
         query = replace(page.query, id_ranges=(span,))
@@ -69,6 +93,8 @@ def read_in_slices(
         width = min(2 * width, MAX_SLICE)
         if moved():
             return None
+        if progress is not None and low <= high and len(rows) < page.limit:
+            progress(list(rows), 1 - (high - low + 1) / total)
     return rows
 
 
@@ -77,19 +103,55 @@ class ListReads:
         self.app = app
         self.version = 0  # bumped on every move of the window
         self.shown = 0  # reads shown, for tests and the benchmark
+        self.started = 0  # reads started, for tests
+        #: Whether the rows shown are the whole page (False while a search goes on).
+        self.complete = True
         self._reading = False
         self._again = False
+        self._settle: Timer | None = None
+        self._shown_version = -1  # the window of the last whole page shown
+        self._cost = 0.0  # seconds the last read took
+        self._ended = 0.0  # when it ended (time.monotonic)
 
     def moved(self) -> None:
         """The window moved: what is read from now on is of the new window."""
         self.version += 1
 
+    def settle(self) -> None:
+        """A key was typed into the filter: read the page once no key has come for SETTLE
+        seconds (each key puts the read off again)."""
+        if self._settle is not None:
+            self._settle.stop()
+        self._settle = self.app.set_timer(SETTLE, self._settled, name="filter-settle")
+
+    def flush(self) -> None:
+        """Read the page now if a typed filter waits to be read (enter)."""
+        if self._settle is not None:
+            self.request()
+
+    def _settled(self) -> None:
+        self._settle = None
+        self.request()
+
+    def periodic(self) -> None:
+        """The timer's re-read: none while a read is due or in flight, nor until the last
+        read's time COST_RATIO times over has passed since it ended."""
+        if self._reading or self._settle is not None:
+            return
+        if time.monotonic() - self._ended < COST_RATIO * self._cost:
+            return
+        self.request()
+
     def request(self) -> None:
         """Read the page in a thread worker now, or right after the read in flight."""
+        if self._settle is not None:
+            self._settle.stop()
+            self._settle = None
         if self._reading:
             self._again = True
             return
         self._reading, self._again = True, False
+        self.started += 1
         read = partial(self._read, self.app.window.page, self.version)
         self.app.run_worker(read, thread=True, exit_on_error=False, group="task-list")
 
@@ -97,25 +159,41 @@ class ListReads:
         """In the worker thread: the page's rows (None: given up), to the UI thread."""
         rows: list[TaskRecord] | None = None
         error: Exception | None = None
+        began = time.monotonic()
         try:
             if row_by_row(page.query):
                 moved = partial(self._moved_since, version)
-                rows = read_in_slices(self.app.source.find_tasks, page, moved)
+                # a new window's rows show as they are found; a re-read shows whole pages
+                found = partial(self._found, version) if version != self._shown_version else None
+                rows = read_in_slices(self.app.source.find_tasks, page, moved, found)
             else:
                 rows = self.app.source.find_tasks(page)
         except Exception as exc:
             error = exc
+        self._cost = time.monotonic() - began
         with contextlib.suppress(Exception):  # the app is closing
             self.app.call_from_thread(self._done, rows, error, version)
 
     def _moved_since(self, version: int) -> bool:
         return version != self.version
 
+    def _found(self, version: int, rows: list[TaskRecord], share: float) -> None:
+        with contextlib.suppress(Exception):  # the app is closing
+            self.app.call_from_thread(self._show_part, rows, share, version)
+
+    def _show_part(self, rows: list[TaskRecord], share: float, version: int) -> None:
+        """On the UI thread: the rows a search found so far, if its window still shows."""
+        if version == self.version:
+            self.complete = False
+            self.app.show_tasks(rows, f"searching… {share:.0%} of the ids read")
+
     def _done(self, rows: list[TaskRecord] | None, error: Exception | None, version: int) -> None:
         self._reading = False
+        self._ended = time.monotonic()
         if error is not None:
             self.app.read_failed(error)
         elif rows is not None and version == self.version:
+            self.complete, self._shown_version = True, version
             self.app.show_tasks(rows)
-        if self._again or version != self.version:
+        if (self._again or version != self.version) and self._settle is None:
             self.request()

@@ -101,7 +101,9 @@ class TaskActions:
         if window.error and submitted:
             app.say(f"Filter not applied: {window.error}", "error")
         if changed:
-            app.window_moved()
+            app.window_moved(typed=not submitted)
+        elif submitted:
+            app.list_reads.flush()
 
     def page(self, step: int) -> None:
         app = self.app

@@ -15,10 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from ..widgets.categories import CategoryTable, Health
 from ..widgets.decisions import DecisionLog
+from ..widgets.filter import FilterInput
+from ..widgets.footer import SteadyFooter
 from ..widgets.history import HistoryPanel
 from ..widgets.status import StatusLine
 from ..widgets.tasks import TaskTable
@@ -47,8 +49,10 @@ class MainScreen(Screen[None]):
         self.decision_log = DecisionLog(id="decisions")
         self.history_panel = HistoryPanel(id="history")
         self.task_table = TaskTable(id="tasks")
-        self.filter_input = Input(placeholder=FILTER_HINT, id="filter")
+        self.filter_input = FilterInput(placeholder=FILTER_HINT, id="filter")
         self.status_line = StatusLine(id="status")
+        self._filter: tuple[str, str | None] = ("", None)  # the filter's text, its error
+        self._search = ""  # how far a search of the task list has got
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -63,7 +67,7 @@ class MainScreen(Screen[None]):
                 yield self.filter_input
                 yield self.task_table
         yield Static(id="too-small")
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for panel, title in (
@@ -140,11 +144,25 @@ class MainScreen(Screen[None]):
 
     def show_filter(self, text: str, error: str | None) -> None:
         """The filter under the task panel, or what is wrong with it (no panel: closing)."""
+        self._filter = (text, error)
+        self._show_subtitle()
+
+    def show_search(self, searching: str) -> None:
+        """How far a search of the task list has got ('' once it is done), after the filter."""
+        if searching != self._search:
+            self._search = searching
+            self._show_subtitle()
+
+    def _show_subtitle(self) -> None:
+        text, error = self._filter
         for panel in self.query("#task-panel"):
             if error:
                 panel.border_subtitle = Text(f"filter error: {error}", style="bold red")
+            elif text.strip():
+                search = f" · {self._search}" if self._search else ""
+                panel.border_subtitle = Text(f"filter: {text.strip()}{search}")
             else:
-                panel.border_subtitle = Text(f"filter: {text.strip()}") if text.strip() else ""
+                panel.border_subtitle = ""
 
     def clear_filter(self) -> None:
         """Empty and hide the filter (escape); the task list shows everything again."""

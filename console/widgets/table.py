@@ -130,9 +130,12 @@ class KeyedTable(DataTable[Text]):
         wanted = {k: tuple(cells[n] for n in picks) for k, cells in full.items()}
         selected = self.selected_key
         at_top = self.cursor_row == 0  # then follow the first row (the newest task)
-        for key in [k for k in self._cells if k not in wanted]:
-            self.remove_row(key)
-            del self._cells[key]
+        if any(k not in wanted for k in self._cells):
+            # Every row goes and the wanted ones come back: DataTable.remove_row lays
+            # out the whole screen again, clear() only repaints the table (a new page
+            # of the task list removes every row).
+            self.clear()
+            self._cells = {}
         added = False
         columns = [key for key, _ in self.column_layout]
         for key, cells in wanted.items():

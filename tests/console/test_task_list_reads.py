@@ -1,6 +1,7 @@
-"""The task list's own reads: started by the key that moves the window, in a thread worker
-(not by the next timer tick, not on the UI thread), the newest window winning; a filter
-read row by row is read in slices of ids and given up once the window moves."""
+"""The task list's own reads: started by the key that moves the window (a typed filter once
+the keys stop coming), in a thread worker (not by the next timer tick, not on the UI
+thread), the newest window winning; a filter read row by row is read in slices of ids,
+shown as it is found and given up once the window moves."""
 
 from __future__ import annotations
 
@@ -32,12 +33,14 @@ class HeldSource(FailingSource):
     def __init__(self, inner: Any) -> None:
         super().__init__(inner)
         self.threads: list[int] = []
+        self.texts: list[str] = []  # the filter of every read
         self.hold = ""
         self.entered = threading.Event()
         self.release = threading.Event()
 
     def find_tasks(self, page: Page) -> list[TaskRecord]:
         self.threads.append(threading.get_ident())
+        self.texts.append(page.query.text)
         if self.hold and page.query.text == self.hold:
             self.entered.set()
             self.release.wait(WAIT)
@@ -80,7 +83,7 @@ def timed_app() -> tuple[JobschedApp, HeldSource]:
     return make_app(source, refresh_interval=60.0), source
 
 
-def test_a_key_reads_the_list_at_once_in_a_worker_thread() -> None:
+def test_a_typed_filter_is_read_in_a_worker_thread_without_a_timer_tick() -> None:
     app, source = timed_app()
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
@@ -120,6 +123,25 @@ def test_a_read_of_a_window_that_has_moved_since_is_never_shown() -> None:
         # Then the list shows cat:email, and never showed the rows of cat:web
         assert categories_shown(app) == {"email"}
         assert {"web"} not in shown and shown[-1] == {"email"}
+
+    drive(app, scenario)
+
+
+def test_keys_typed_in_a_burst_read_the_list_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listreads, "SETTLE", WAIT)  # the keys never stop coming, in effect
+    app, source = timed_app()
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        # When the operator types a filter, key by key, then presses enter
+        await pilot.press("slash", *"cat:web")
+        await pilot.pause()
+        # Then no key read the list (each one's read waits for the next key)
+        assert set(source.texts) == {""} and categories_shown(app) != {"web"}
+        # And enter reads the filter typed, once
+        await pilot.press("enter")
+        await until(pilot, lambda: categories_shown(app) == {"web"})
+        assert categories_shown(app) == {"web"}
+        assert [t for t in source.texts if t] == ["cat:web"]
 
     drive(app, scenario)
 
@@ -179,6 +201,51 @@ def test_a_read_in_slices_finds_what_one_read_finds() -> None:
                         store.find_tasks(page)
                     ), page
     assert read_in_slices(MemoryStore().find_tasks, Page(parse("x", T0)), lambda: False) == []
+
+
+class SlowSecondSlice(FailingSource):
+    """The second slice of a read row by row waits until ``release`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.slices = 0
+        self.second = threading.Event()
+        self.release = threading.Event()
+
+    def find_tasks(self, page: Page) -> list[TaskRecord]:
+        if page.query.words and page.query.id_ranges:
+            self.slices += 1
+            if self.slices == 2:
+                self.second.set()
+                self.release.wait(WAIT)
+        return super().find_tasks(page)
+
+
+@pytest.mark.usefixtures("small_slices")
+def test_a_search_shows_what_it_found_so_far_and_says_it_is_still_searching() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)  # its newest task is a web.fetch; four more are older
+    source = SlowSecondSlice(LocalNode(sched))
+    app = make_app(source, refresh_interval=60.0)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        panel = app.main.query_one("#task-panel")
+        whole = [str(t.id) for t in source.inner.find_tasks(Page(parse("web", T0)))]
+        # When a word is searched row by row, and its second slice takes long
+        app.main.filter_input.value = "web"
+        await until(pilot, lambda: "searching" in str(panel.border_subtitle))
+        # Then the list shows the matches of the first slice, and says it searches on
+        shown = app.main.task_table.keys_in_order()
+        assert source.second.is_set() and not app.list_reads.complete
+        assert shown == whole[:1] and len(whole) > 1
+        assert str(panel.border_subtitle).startswith("filter: web · searching… ")
+        # And once the search is done, every match and the filter alone
+        source.release.set()
+        await until(pilot, lambda: app.list_reads.complete)
+        assert app.main.task_table.keys_in_order() == whole
+        assert str(panel.border_subtitle) == "filter: web"
+
+    drive(app, scenario)
 
 
 @pytest.mark.usefixtures("small_slices")
