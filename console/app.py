@@ -40,7 +40,7 @@ from .keys import (
     help_groups,
     shown_key,
 )
-from .listreads import ListReads
+from .listreads import ListReads, row_by_row
 from .operations import Operation, OperationQueue
 from .reports import injected_message
 from .schedule_actions import ScheduleActions
@@ -538,7 +538,8 @@ class JobschedApp(App[list[int]]):
         typed: bool = False,
     ) -> None:
         """The filter, order, page or page size changed: read the task list again, now
-        (``typed``: a key typed into the filter, read once the keys stop coming).
+        (``typed``: a key typed into the filter; if the store reads its filter row by
+        row, the list is read once the keys stop coming).
         ``select``: go-to-id's (id, state), selected once its page is shown. ``rows``:
         the page ``read`` already, shown at once if it is the window's page now."""
         self.list_reads.moved()
@@ -548,7 +549,7 @@ class JobschedApp(App[list[int]]):
             self.show_tasks(rows)
             return
         if self.refresh_interval:
-            if typed:
+            if typed and row_by_row(self.window.query):
                 self.list_reads.settle()
             else:
                 self.list_reads.request()

@@ -6,9 +6,10 @@ tick, nor for a snapshot read in flight. One read runs at a time; a move during 
 makes the page read again as soon as it returns, and a read of a window that has moved
 since is never shown. The timer re-reads the page now and then through the same path.
 
-Keys typed into the filter come faster than they can be read: a typed filter is read once
-no key has come for SETTLE seconds (enter reads it at once), so typing ``state:failed``
-reads one filter, not twelve (``s``, ``st``, ... are free words, each a read row by row).
+Keys typed into the filter come faster than they can be read: a typed filter that is read
+row by row is read once no key has come for SETTLE seconds (enter reads it at once), so
+typing ``state:failed`` does not scan the table for ``s``, ``st``, ... ``state`` (free
+words); a filter an index serves is read at once.
 
 A filter the store evaluates row by row (text, handler, key, creation time: no index
 serves them) is read in slices of ids, from the window's start on, until the page is
