@@ -1,0 +1,43 @@
+"""What the dashboard rebuilds as keys come: the footer only when the keys it shows change,
+and the filter input without a layout of the screen (it still scrolls a long filter)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jobsched.console.widgets.footer import SteadyFooter
+
+from .app_support import build_scheduler, make_app, populate, ready, until
+
+
+def test_the_footer_is_rebuilt_only_when_its_keys_change_and_a_long_filter_scrolls() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    app = make_app(sched)
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            footer = app.main.query_one(SteadyFooter)
+            rebuilt: list[tuple[str, ...]] = []
+            recompose = footer.recompose
+
+            async def counted() -> Any:
+                rebuilt.append(tuple(footer._shown or ()))
+                return await recompose()
+
+            footer.recompose = counted  # type: ignore[method-assign]
+            # When the focus moves between two tables (the same keys), then into the filter
+            await pilot.press("tab", "slash")
+            await until(pilot, lambda: bool(rebuilt))
+            await pilot.pause()
+            # Then the footer was rebuilt once: for the filter, whose keys are text
+            assert len(rebuilt) == 1, rebuilt
+            # And a filter longer than the input scrolls to show what is typed
+            await pilot.press(*("x" * 150))
+            await until(pilot, lambda: app.main.filter_input.scroll_x > 0)
+            assert app.main.filter_input.value == "x" * 150
+            assert app.main.filter_input.scroll_x > 0
+
+    asyncio.run(main())
