@@ -23,6 +23,7 @@ uses a bounded share of a core, not one read a second.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -130,6 +131,12 @@ class ListReads:
         if self._settle is not None:
             self.request()
 
+    def postpone(self) -> None:
+        """A key was typed that left the filter's query as it was (``state:`` has no value
+        yet): a read waiting for the keys to stop waits on."""
+        if self._settle is not None:
+            self.settle()
+
     def _settled(self) -> None:
         self._settle = None
         self.request()
@@ -153,10 +160,10 @@ class ListReads:
             return
         self._reading, self._again = True, False
         self.started += 1
-        read = partial(self._read, self.app.window.page, self.version)
+        read = partial(self._read, self.app.window.page, self.version, asyncio.get_running_loop())
         self.app.run_worker(read, thread=True, exit_on_error=False, group="task-list")
 
-    def _read(self, page: Page, version: int) -> None:
+    def _read(self, page: Page, version: int, loop: asyncio.AbstractEventLoop) -> None:
         """In the worker thread: the page's rows (None: given up), to the UI thread."""
         rows: list[TaskRecord] | None = None
         error: Exception | None = None
@@ -165,7 +172,8 @@ class ListReads:
             if row_by_row(page.query):
                 moved = partial(self._moved_since, version)
                 # a new window's rows show as they are found; a re-read shows whole pages
-                found = partial(self._found, version) if version != self._shown_version else None
+                new = version != self._shown_version
+                found = partial(self._found, loop, version) if new else None
                 rows = read_in_slices(self.app.source.find_tasks, page, moved, found)
             else:
                 rows = self.app.source.find_tasks(page)
@@ -178,9 +186,13 @@ class ListReads:
     def _moved_since(self, version: int) -> bool:
         return version != self.version
 
-    def _found(self, version: int, rows: list[TaskRecord], share: float) -> None:
-        with contextlib.suppress(Exception):  # the app is closing
-            self.app.call_from_thread(self._show_part, rows, share, version)
+    def _found(
+        self, loop: asyncio.AbstractEventLoop, version: int, rows: list[TaskRecord], share: float
+    ) -> None:
+        # Not call_from_thread, which waits for the UI to have shown them: the search
+        # goes on meanwhile.
+        with contextlib.suppress(RuntimeError):  # the app is closing
+            loop.call_soon_threadsafe(self._show_part, rows, share, version)
 
     def _show_part(self, rows: list[TaskRecord], share: float, version: int) -> None:
         """On the UI thread: the rows a search found so far, if its window still shows."""

@@ -104,6 +104,8 @@ class TaskActions:
             app.window_moved(typed=not submitted)
         elif submitted:
             app.list_reads.flush()
+        else:
+            app.list_reads.postpone()
 
     def page(self, step: int) -> None:
         app = self.app

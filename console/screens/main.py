@@ -137,10 +137,12 @@ class MainScreen(Screen[None]):
         return isinstance(self.focused, Input)
 
     def set_list_title(self, title: str) -> None:
-        # No panel while the app closes and removes its widgets: a resize of the task
-        # table can still be queued then, and must not end in an error.
+        # Set on every refresh: a title set, even to the same text, repaints the panel
+        # and the task list in it. No panel while the app closes and removes its
+        # widgets: a resize of the task table can still be queued then.
         for panel in self.query("#task-panel"):
-            panel.border_title = title
+            if panel.border_title != title:
+                panel.border_title = title
 
     def show_filter(self, text: str, error: str | None) -> None:
         """The filter under the task panel, or what is wrong with it (no panel: closing)."""
@@ -155,14 +157,16 @@ class MainScreen(Screen[None]):
 
     def _show_subtitle(self) -> None:
         text, error = self._filter
-        for panel in self.query("#task-panel"):
-            if error:
-                panel.border_subtitle = Text(f"filter error: {error}", style="bold red")
-            elif text.strip():
-                search = f" · {self._search}" if self._search else ""
-                panel.border_subtitle = Text(f"filter: {text.strip()}{search}")
-            else:
-                panel.border_subtitle = ""
+        if error:
+            subtitle: str | Text = Text(f"filter error: {error}", style="bold red")
+        elif text.strip():
+            search = f" · {self._search}" if self._search else ""
+            subtitle = Text(f"filter: {text.strip()}{search}")
+        else:
+            subtitle = ""
+        for panel in self.query("#task-panel"):  # none while the app closes
+            if str(panel.border_subtitle or "") != str(subtitle) or error:
+                panel.border_subtitle = subtitle
 
     def clear_filter(self) -> None:
         """Empty and hide the filter (escape); the task list shows everything again."""

@@ -38,6 +38,7 @@ class HistoryPanel(Vertical):
         self.live: dict[str, Point] = {}  # category -> the last 60 s, and the queue now
         self._lines = {key: Sparkline([0.0], summary_function=max, id=key) for key, _ in LINES}
         self._labels = {key: Label(label, classes="history-label") for key, label in LINES}
+        self._texts: dict[str, str] = {}  # what each label shows
 
     def compose(self) -> ComposeResult:
         for key, _ in LINES:
@@ -66,14 +67,20 @@ class HistoryPanel(Vertical):
             return
         points = self.points(self.category)
         span = "" if self.history is None else f"the last {hours(self.history)}, "
-        self.border_title = f"{self.category}: {span}a bar a minute"
+        # Shown on every refresh, mostly as they were: a title or a label set, even to
+        # the same text, repaints it (and the title, the whole panel).
+        title = f"{self.category}: {span}a bar a minute"
+        if self.border_title != title:
+            self.border_title = title
         for n, (key, label) in enumerate(LINES):
             values = [point[n] for point in points]
             self._lines[key].data = [float(v) for v in values]
             # Now (as the columns show it), then the most in the window (the chart's top).
             # Fixed-width labels: no layout pass needed.
             text = f"{label} {fmt.count(values[-1])}, max {fmt.count(max(values))}"
-            self._labels[key].update(text, layout=False)
+            if self._texts.get(key) != text:
+                self._texts[key] = text
+                self._labels[key].update(text, layout=False)
 
     def points(self, category: str) -> list[Point]:
         """Oldest first: every full minute of the history but its oldest, then now."""
