@@ -51,6 +51,8 @@ SETTLE = 0.08
 #: passed since it ended (at most 1 / (1 + COST_RATIO) of the time spent reading).
 COST_RATIO = 4.0
 
+#: Seconds between two reports of a search's progress that found nothing new.
+PROGRESS_EVERY = 0.25
 #: What a read in slices reports after each slice: the rows found so far, and the share
 #: of the ids it has read (0 to 1).
 Progress = Callable[[list[TaskRecord], float], None]
@@ -76,7 +78,8 @@ def read_in_slices(
 ) -> list[TaskRecord] | None:
     """``page`` (by ``find``, a store's ``find_tasks``) slice by slice of ids from the
     page's start: the same rows as ``find(page)``; None as soon as ``moved()`` says the
-    window has moved since. ``progress`` hears after each slice but the last."""
+    window has moved since. ``progress`` hears after a slice (not the last) that found
+    rows, and every PROGRESS_EVERY seconds: each time, the UI shows them again."""
     ends = [find(Page(TaskQuery(), order, 1)) for order in ("oldest", "newest")]
     if not ends[0] or not ends[1]:
         return []
@@ -87,6 +90,7 @@ def read_in_slices(
     rows: list[TaskRecord] = []
     width = SLICE
     total = max(1, high - low + 1)
+    told, told_at = -1, 0.0  # rows found when progress last heard, and when
     while low <= high and len(rows) < page.limit:
         span = (max(low, high - width + 1), high) if newest else (low, min(high, low + width - 1))
         query = replace(page.query, id_ranges=(span,))
@@ -96,7 +100,10 @@ def read_in_slices(
         if moved():
             return None
         if progress is not None and low <= high and len(rows) < page.limit:
-            progress(list(rows), 1 - (high - low + 1) / total)
+            at = time.monotonic()
+            if len(rows) != told or at - told_at >= PROGRESS_EVERY:
+                progress(list(rows), 1 - (high - low + 1) / total)
+                told, told_at = len(rows), at
     return rows
 
 

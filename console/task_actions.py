@@ -97,7 +97,7 @@ class TaskActions:
     def filter_changed(self, text: str, submitted: bool) -> None:
         app, window = self.app, self.app.window
         changed = window.set_filter(text, app.clock.now())
-        app.main.show_filter(window.text, window.error)
+        app.main.show_filter(window.text, window.error, at_once=submitted)
         if window.error and submitted:
             app.say(f"Filter not applied: {window.error}", "error")
         if changed:

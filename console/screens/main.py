@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
 from ..widgets.categories import CategoryTable, Health
@@ -27,6 +28,9 @@ from ..widgets.tasks import TaskTable
 from ..widgets.workers import WorkerTable
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+#: Seconds after the last key typed into the filter that the task panel shows it (or
+#: what is wrong with it) under the list.
+SUBTITLE_AFTER = 0.08
 FILTER_HINT = "filter: state:failed cat:email error:timeout since:2h words  (enter, esc)"
 
 
@@ -53,6 +57,7 @@ class MainScreen(Screen[None]):
         self.status_line = StatusLine(id="status")
         self._filter: tuple[str, str | None] = ("", None)  # the filter's text, its error
         self._search = ""  # how far a search of the task list has got
+        self._subtitle_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -144,10 +149,18 @@ class MainScreen(Screen[None]):
             if panel.border_title != title:
                 panel.border_title = title
 
-    def show_filter(self, text: str, error: str | None) -> None:
-        """The filter under the task panel, or what is wrong with it (no panel: closing)."""
+    def show_filter(self, text: str, error: str | None, at_once: bool = True) -> None:
+        """The filter under the task panel, or what is wrong with it (no panel: closing);
+        not ``at_once`` (a key typed), once no key has come for SUBTITLE_AFTER seconds:
+        the subtitle is the task panel's, and setting it repaints the whole task list."""
         self._filter = (text, error)
-        self._show_subtitle()
+        if self._subtitle_timer is not None:
+            self._subtitle_timer.stop()
+            self._subtitle_timer = None
+        if at_once:
+            self._show_subtitle()
+        else:
+            self._subtitle_timer = self.set_timer(SUBTITLE_AFTER, self._show_subtitle)
 
     def show_search(self, searching: str) -> None:
         """How far a search of the task list has got ('' once it is done), after the filter."""
@@ -156,6 +169,7 @@ class MainScreen(Screen[None]):
             self._show_subtitle()
 
     def _show_subtitle(self) -> None:
+        self._subtitle_timer = None
         text, error = self._filter
         if error:
             subtitle: str | Text = Text(f"filter error: {error}", style="bold red")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -14,11 +16,14 @@ from textual.widgets.data_table import CellDoesNotExist, RowKey
 from ..escape import visible
 
 Cell = str | Text
+SegmentLines = list[list[Segment]]  # a rendered cell, a list of segments a line
 Row = Sequence[Cell]
 
 
 #: The most characters one cell keeps (a name read from a foreign store may be huge).
 CELL_CHARS = 500
+#: Rendered cells a table keeps (a few screens' worth) before it forgets them all.
+RENDERED_CELLS = 4096
 
 
 def cell(value: object, style: str = "") -> Text:
@@ -54,6 +59,8 @@ class KeyedTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._rows: dict[str, tuple[Text, ...]] = {}  # every column, shown or not
+        # (place and style of a cell) -> (its value, rendered): see _render_cell
+        self._rendered: dict[tuple[Any, ...], tuple[object, SegmentLines]] = {}
         self.order: Callable[[str], Any] | None = None
         self.order_reverse = False
         self.column_layout: tuple[tuple[str, int], ...] = ()
@@ -153,6 +160,40 @@ class KeyedTable(DataTable[Text]):
             self.sort(key=lambda row: order(self._key_of(row)), reverse=self.order_reverse)
         if (added or selected not in wanted) and not at_top:
             self._restore(selected)
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        """DataTable keys its cache of rendered cells by a count of every change to the
+        table: one changed cell (a count, four times a second) renders every cell again.
+        Here a cell whose value (the same object: ``sync`` keeps unchanged cells), place,
+        width and style are the same is not rendered again."""
+        render = super()._render_cell
+        if row_index < 0 or column_index < 0:  # the header, row labels
+            return render(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        value = self._data[row_key][column_key]
+        key = (row_key, column_key, row_index, base_style, width, cursor, hover,
+               self._show_hover_cursor, self._pseudo_class_state)  # fmt: skip
+        kept = self._rendered.get(key)
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        if len(self._rendered) > RENDERED_CELLS:
+            self._rendered.clear()
+        lines = render(row_index, column_index, base_style, width, cursor, hover)
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def notify_style_update(self) -> None:
+        self._rendered.clear()
+        super().notify_style_update()
 
     def _key_of(self, row: Any) -> str:
         # DataTable.sort passes the row's cells; the first column always holds the key.
