@@ -40,9 +40,11 @@ if TYPE_CHECKING:
     from .app import JobschedApp
 
 #: Ids in the first slice of a read row by row; each next slice is twice as wide, up to
-#: MAX_SLICE (a few tens of milliseconds of SQLite's time at most).
+#: MAX_SLICE: a few milliseconds of SQLite's time on a quiet machine, tens on a busy one,
+#: so that a read of a window that has moved is given up soon, and the last key typed
+#: does not wait behind a wide slice of an earlier one.
 SLICE = 16_384
-MAX_SLICE = 65_536
+MAX_SLICE = 16_384
 #: Seconds a typed filter waits for the next key before it is read: longer than the gap
 #: between the keys of fast typing or a held key, short enough that a page read by an
 #: index shows well within 0.2 s of the last key.
