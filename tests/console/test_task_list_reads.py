@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
 from jobsched.console import listreads
 from jobsched.console.app import JobschedApp
-from jobsched.console.listreads import read_in_slices, row_by_row
+from jobsched.console.listreads import ListReads, read_in_slices, row_by_row
 from jobsched.console.local import LocalNode
+from jobsched.console.tasklist import TaskWindow
 from jobsched.core import MemoryStore
 from jobsched.core.query import Page, TaskQuery, parse
 from jobsched.core.task import TaskRecord
@@ -171,6 +173,32 @@ def test_go_to_id_with_the_timer_on_selects_the_task_or_says_it_does_not_match()
         assert any(f"Task {web} (" in m and "does not match" in m for m in said), said
 
     drive(app, scenario)
+
+
+def test_the_timer_re_reads_the_list_only_after_four_times_the_last_reads_time() -> None:
+    started: list[Any] = []
+
+    class App:  # what ListReads uses of the app
+        window = TaskWindow()
+
+        def run_worker(self, work: Any, **kwargs: Any) -> None:
+            started.append(work)
+
+    async def main() -> None:
+        reads = ListReads(App())  # type: ignore[arg-type]
+        # Given a read that took 2 s (a search of a big table) and ended now
+        reads._cost, reads._ended = 2.0, time.monotonic()
+        # Then the timer does not read the list again for 8 s
+        reads.periodic()
+        assert not started
+        reads._ended -= 8.1
+        reads.periodic()
+        assert len(started) == 1
+        # Nor while that read is in flight
+        reads.periodic()
+        assert len(started) == 1
+
+    asyncio.run(main())
 
 
 # --- reads row by row, in slices ---------------------------------------------------------------
