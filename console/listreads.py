@@ -121,8 +121,10 @@ class ListReads:
         self._again = False
         self._settle: Timer | None = None
         self._shown_version = -1  # the window of the last whole page shown
-        self._cost = 0.0  # seconds the last read took
-        self._ended = 0.0  # when it ended (time.monotonic)
+        #: seconds the last read took, and when it ended (time.monotonic): the timer's
+        #: re-reads wait COST_RATIO times that long (see periodic)
+        self.last_cost = 0.0
+        self.last_ended = 0.0
 
     def moved(self) -> None:
         """The window moved: what is read from now on is of the new window."""
@@ -155,7 +157,7 @@ class ListReads:
         read's time COST_RATIO times over has passed since it ended."""
         if self._reading or self._settle is not None:
             return
-        if time.monotonic() - self._ended < COST_RATIO * self._cost:
+        if time.monotonic() - self.last_ended < COST_RATIO * self.last_cost:
             return
         self.request()
 
@@ -188,7 +190,7 @@ class ListReads:
                 rows = self.app.source.find_tasks(page)
         except Exception as exc:
             error = exc
-        self._cost = time.monotonic() - began
+        self.last_cost = time.monotonic() - began
         with contextlib.suppress(Exception):  # the app is closing
             self.app.call_from_thread(self._done, rows, error, version)
 
@@ -211,7 +213,7 @@ class ListReads:
 
     def _done(self, rows: list[TaskRecord] | None, error: Exception | None, version: int) -> None:
         self._reading = False
-        self._ended = time.monotonic()
+        self.last_ended = time.monotonic()
         if error is not None:
             self.app.read_failed(error)
         elif rows is not None and version == self.version:

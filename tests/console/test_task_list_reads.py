@@ -187,11 +187,11 @@ def test_the_timer_re_reads_the_list_only_after_four_times_the_last_reads_time()
     async def main() -> None:
         reads = ListReads(App())  # type: ignore[arg-type]
         # Given a read that took 2 s (a search of a big table) and ended now
-        reads._cost, reads._ended = 2.0, time.monotonic()
+        reads.last_cost, reads.last_ended = 2.0, time.monotonic()
         # Then the timer does not read the list again for 8 s
         reads.periodic()
         assert not started
-        reads._ended -= 8.1
+        reads.last_ended -= 8.1
         reads.periodic()
         assert len(started) == 1
         # Nor while that read is in flight

@@ -31,9 +31,23 @@ def pytest_run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:textual-snapshot",
-         "-p", "no:hypothesispytest", *args],
-        cwd=where, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:textual-snapshot",
+            "-p",
+            "no:hypothesispytest",
+            *args,
+        ],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
