@@ -88,15 +88,22 @@ CLAIM_IDS = (
 # A start is fenced by the claim: owner, attempt and claim time (a claim given back before
 # its run began returns its attempt, so a later claim, by this node too, can have the same
 # number; its claim time differs). Rows given back meanwhile are not returned: not run.
+# The ids come twice, the last time as ``id = ANY(...)``: the rows are found by primary
+# key, whatever the planner guesses of the unnest's size (a join on the running rows
+# walks every row the node has claimed, each time).
 RECORD_STARTS = (
     "UPDATE tasks AS t SET run_began = true FROM unnest(%s::bigint[], %s::text[],"
     " %s::integer[], %s::float8[]) AS v(id, owner, attempt, claimed_at)"
     " WHERE t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt"
     " AND t.started_at IS NOT DISTINCT FROM v.claimed_at AND t.state = 'running'"
-    " RETURNING t.id, t.owner, t.attempts, t.started_at"
+    " AND t.id = ANY(%s::bigint[]) RETURNING t.id, t.owner, t.attempts, t.started_at"
 )
-# The fence: an outcome applies only to the attempt that produced it.
-_FENCE = "t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt AND t.state = 'running'"
+# The fence: an outcome applies only to the attempt that produced it. The ids again as a
+# last parameter, for the primary key (see RECORD_STARTS).
+_FENCE = (
+    "t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt AND t.state = 'running'"
+    " AND t.id = ANY(%s::bigint[])"
+)
 FINISH_TERMINAL = (
     "UPDATE tasks AS t SET state = v.state, finished_at = v.finished_at, result = v.result,"
     " error = v.error, reason = v.reason, owner = NULL"

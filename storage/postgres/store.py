@@ -496,9 +496,11 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         retries = [out for out in outcomes if out.state == SCHEDULED]
         statements: list[tuple[str, tuple[Any, ...]]] = []
         if terminal:
-            statements.append((queries.FINISH_TERMINAL, _columns(terminal, _terminal_values)))
+            columns = _columns(terminal, _terminal_values)
+            statements.append((queries.FINISH_TERMINAL, (*columns, columns[0])))
         if retries:
-            statements.append((queries.FINISH_RETRY, _columns(retries, _retry_values)))
+            columns = _columns(retries, _retry_values)
+            statements.append((queries.FINISH_RETRY, (*columns, columns[0])))
         applied: set[int] = set()
         with self._errors:
             conn = self._conn()

@@ -189,9 +189,12 @@ class StartRecorder:
             # has made visible does; waiting for the WAL flush as well (a power loss) would
             # cost a disk sync before every run.
             conn.execute("SET synchronous_commit = off")
+            # Marking a run begun moves no task between states: the count triggers may
+            # skip this connection's statements (see models.POSTGRES_COUNT_BODY).
+            conn.execute("SET jobsched.counts_unchanged = on")
         ordered = sorted(batch, key=lambda start: start[0])  # rows locked in id order
         columns = [list(column) for column in zip(*ordered, strict=True)]
-        rows = conn.execute(queries.RECORD_STARTS, columns).fetchall()
+        rows = conn.execute(queries.RECORD_STARTS, (*columns, columns[0])).fetchall()
         return {(row[0], row[1], row[2], row[3]) for row in rows}
 
     def close(self) -> None:
