@@ -55,12 +55,14 @@ NEXT_RUN_AT = "SELECT min(run_at) FROM tasks WHERE state = 'scheduled'"
 # --- claim and finish ---------------------------------------------------------------------
 # SKIP LOCKED: nodes claiming at the same moment take different rows instead of queueing
 # behind each other; a row another transaction holds is simply left for the next claim.
+# The picked ids reach the UPDATE as an array (id = ANY(ARRAY(...))): a primary-key lookup
+# of each, in every plan. Joined to a CTE instead, the prepared statement's generic plan
+# (the limit unknown) hashed the whole table, once per claim.
 CLAIM = (
-    "WITH picked AS (SELECT id FROM tasks WHERE category = %s AND state = 'queued'"
-    " ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED)"
-    " UPDATE tasks AS t SET state = 'running', owner = %s, attempts = t.attempts + 1,"
-    " started_at = %s, run_began = false FROM picked WHERE t.id = picked.id"
-    f" RETURNING {_T_COLUMNS}"
+    "UPDATE tasks AS t SET state = 'running', owner = %s, attempts = t.attempts + 1,"
+    " started_at = %s, run_began = false WHERE t.id = ANY(ARRAY(SELECT id FROM tasks"
+    " WHERE category = %s AND state = 'queued' ORDER BY priority DESC, id LIMIT %s"
+    f" FOR UPDATE SKIP LOCKED)) RETURNING {_T_COLUMNS}"
 )
 # A token bucket (core/limits.py), locked, read and written in the claim's transaction.
 # Time is the server's clock, so nodes whose clocks differ still share one rate.

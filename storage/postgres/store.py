@@ -452,7 +452,7 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         node is claiming at this moment are skipped, not waited for."""
         if limit <= 0:
             return []
-        rows = self._read(queries.CLAIM, (category, limit, owner, now))
+        rows = self._read(queries.CLAIM, (owner, now, category, limit))
         return sorted(map(shapes.task_from, rows), key=claim_order)
 
     def claim_limited(
