@@ -120,8 +120,6 @@ class StartRecorder:
 
     #: The longest a worker waits for its start to be written before giving up.
     TIMEOUT = 30.0
-    #: Batches whose answers (or errors) are kept for callers that have not read them yet.
-    KEPT = 100
     #: The longest a batch waits for more starts (see ``record``), and how long the number
     #: of callers seen together is remembered.
     LINGER, PEAK_SPAN = 0.0005, 1.0
@@ -135,8 +133,10 @@ class StartRecorder:
         self._writing = False
         self._next = 1  # the number of the batch now filling
         self._done = 0  # the number of the last batch written (or failed)
+        # A batch's answers (or error), kept until every caller in it has read them.
         self._failed: dict[int, BaseException] = {}
         self._applied: dict[int, set[Start]] = {}
+        self._unread: dict[int, int] = {}  # batch number -> callers yet to return
         self._inside = 0  # callers in record() now
         self._peak = 0  # the most callers in record() at once lately
         self._peak_since = time.monotonic()
@@ -157,6 +157,19 @@ class StartRecorder:
         self._pending.append(start)
         self._note_peak()
         ticket = self._next
+        self._unread[ticket] = self._unread.get(ticket, 0) + 1
+        try:
+            return self._take_part(start, ticket)
+        finally:
+            left = self._unread.pop(ticket) - 1
+            if left:
+                self._unread[ticket] = left
+            else:  # the last caller of the batch has its answer
+                self._applied.pop(ticket, None)
+                self._failed.pop(ticket, None)
+
+    def _take_part(self, start: Start, ticket: int) -> bool:
+        """Wait for batch ``ticket`` to be written by another caller, or write it."""
         if len(self._pending) >= self._peak:
             self._joined.notify()  # a lingering first caller need not wait longer
         while self._writing and self._done < ticket:
@@ -220,13 +233,11 @@ class StartRecorder:
         with self._cond:
             self._writing = False
             self._done = number
-            if error is not None:
-                self._failed[number] = error
-            else:
-                self._applied[number] = applied
-            for kept in (self._failed, self._applied):
-                for old in [n for n in kept if n < number - self.KEPT]:
-                    del kept[old]
+            if number in self._unread:  # callers of the batch are still to read it
+                if error is not None:
+                    self._failed[number] = error
+                else:
+                    self._applied[number] = applied
             self._cond.notify_all()
 
     def _write(self, batch: Sequence[Start]) -> set[Start]:
