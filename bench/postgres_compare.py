@@ -45,6 +45,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 HANDLER = "bench.noop"
 TICK = os.sysconf("SC_CLK_TCK")
+#: A run not finished after this many seconds is reported as stuck (and left out).
+STUCK_AFTER = 300.0
 PACKAGES = {"core": "core", "storage": "storage", "console": "console", "demo": "demo"}
 
 
@@ -85,10 +87,13 @@ def jobsched_driver(url: str, tasks: int, workers: int) -> int:
     start = time.perf_counter()
     client.submit_many([(HANDLER, None)] * tasks)
     submitted = time.perf_counter()
-    pause = threading.Event()
-    while store.counts().get("bench", {}).get("succeeded", 0) < tasks:
+    pause, deadline = threading.Event(), time.monotonic() + STUCK_AFTER
+    while (done := store.counts().get("bench", {}).get("succeeded", 0)) < tasks:
+        if time.monotonic() > deadline:
+            break
         pause.wait(0.02)
-    print(json.dumps({"submit_s": submitted - start, "drain_s": time.perf_counter() - submitted}))
+    drain = time.perf_counter() - submitted
+    print(json.dumps({"submit_s": submitted - start, "drain_s": drain, "done": done}))
     sys.stdout.flush()
     sys.stdin.readline()
     store.close()
@@ -138,10 +143,13 @@ def procrastinate_driver(url: str, schema: str, tasks: int) -> int:
             await app.tasks["noop"].batch_defer_async(*([{}] * tasks))
             submitted = time.perf_counter()
             query = "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'succeeded'"
-            while (await app.connector.execute_query_one_async(query))["n"] < tasks:
+            deadline = time.monotonic() + STUCK_AFTER
+            while (done := (await app.connector.execute_query_one_async(query))["n"]) < tasks:
+                if time.monotonic() > deadline:
+                    break
                 await asyncio.sleep(0.02)
-            finished = time.perf_counter()
-            print(json.dumps({"submit_s": submitted - start, "drain_s": finished - submitted}))
+            drain = time.perf_counter() - submitted
+            print(json.dumps({"submit_s": submitted - start, "drain_s": drain, "done": done}))
             sys.stdout.flush()
             await asyncio.to_thread(sys.stdin.readline)
 
@@ -260,6 +268,7 @@ def run(
     server_cpu = sum(cpu - backends0.get(pid, 0.0) for pid, cpu in backends1.items())
     return {
         "tasks": tasks,
+        "done": timing["done"],
         "rate": tasks / (timing["submit_s"] + timing["drain_s"]),
         "node_us": (nodes1 - nodes0) / tasks * 1e6,
         "server_us": server_cpu / tasks * 1e6,
@@ -377,11 +386,15 @@ def main() -> int:
                 for system in order:
                     got = run(server, args.url, system, count, args,
                               code if system == "baseline" else None)  # fmt: skip
+                    label = f"{system} (r{number + 1})"
+                    if got["done"] < got["tasks"]:
+                        print(f"| {count} | {label} | stuck: {got['done']:,} of "
+                              f"{got['tasks']:,} done after {STUCK_AFTER:g} s |", flush=True)  # fmt: skip
+                        continue
                     runs[system] = got
                     results.setdefault((system, count), []).append(got)
-                    label = f"{system} (r{number + 1})"
                     print(row(label, count, got), flush=True)
-                if len(runs) > 1:
+                if "jobsched" in runs and len(runs) > 1:
                     print(ratios(count, runs), flush=True)
         print("\nMedians over the rounds:\n")
         print("| nodes | system | tasks/s | node CPU | server CPU | node+server | driver CPU"
@@ -389,7 +402,9 @@ def main() -> int:
         print("|---|---|---|---|---|---|---|---|---|")
         for count in counts:
             for system in systems:
-                got = results[system, count]
+                got = results.get((system, count), [])
+                if not got:
+                    continue
                 median = {k: statistics.median(r[k] for r in got) for k in COLUMNS}
                 print(row(system, count, median))
     return 0
