@@ -32,11 +32,13 @@ this module adds what several nodes need. Design decisions:
   prefetched task an attempt, and a node killed a few times by one poison task could fail
   its innocent neighbours.
   It costs one round trip before each run, shared by workers starting together
-  (``StartRecorder``'s group commit) over one connection per node, committed without
-  waiting for the WAL flush: the mark must survive the node being killed, as the
-  protocol asks, not the server losing power (then a run counts as never begun). On this
-  project's 2-core test box it halves the rate of no-op tasks (2,600/s instead of 6,100/s
-  on one node); for tasks of a few milliseconds it is noise.
+  (``StartRecorder``'s group commit: the first waits up to 0.5 ms for the others of its
+  round) over one connection per node, committed without waiting for the WAL flush: the
+  mark must survive the node being killed, as the protocol asks, not the server losing
+  power (then a run counts as never begun). The statement finds its rows by primary key,
+  keeps one generic plan, and its session tells the count triggers to skip it (a start
+  moves no task between states). With four workers a node writes about one start
+  statement per four no-op tasks (``bench/postgres_compare.py``).
 - **Claims not begun go back sooner**: each heartbeat publishes the node's claim lease
   (three heartbeat intervals). Once a node's heartbeat is older than that, on the
   server's clock, the recoverer gives back its running rows with no ``run_began``
