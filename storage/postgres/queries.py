@@ -56,8 +56,11 @@ NEXT_RUN_AT = "SELECT min(run_at) FROM tasks WHERE state = 'scheduled'"
 # SKIP LOCKED: nodes claiming at the same moment take different rows instead of queueing
 # behind each other; a row another transaction holds is simply left for the next claim.
 # The picked ids reach the UPDATE as an array (id = ANY(ARRAY(...))): a primary-key lookup
-# of each, in every plan. Joined to a CTE instead, the prepared statement's generic plan
-# (the limit unknown) hashed the whole table, once per claim.
+# of each. Joined to a CTE instead, the prepared statement's generic plan (the limit
+# unknown) hashed the whole table, once per claim. The store plans it on each execution
+# (not prepared): a generic plan made while the table was small (a node that starts on
+# an empty queue) reads the whole table on every claim once it has grown, until the
+# next ANALYZE.
 CLAIM = (
     "UPDATE tasks AS t SET state = 'running', owner = %s, attempts = t.attempts + 1,"
     " started_at = %s, run_began = false WHERE t.id = ANY(ARRAY(SELECT id FROM tasks"
@@ -90,20 +93,23 @@ CLAIM_IDS = (
 # A start is fenced by the claim: owner, attempt and claim time (a claim given back before
 # its run began returns its attempt, so a later claim, by this node too, can have the same
 # number; its claim time differs). Rows given back meanwhile are not returned: not run.
-# The ids come twice, the last time as ``id = ANY(...)``: the rows are found by primary
-# key, whatever the planner guesses of the unnest's size (a join on the running rows
-# walks every row the node has claimed, each time).
+# The ids come twice, the last time as ``id = ANY(...)``, and the state test is written so
+# that no index applies to it (``IS TRUE``; state is never NULL): the rows are found by
+# primary key, whatever the planner guesses. Otherwise it joined the unnest to every
+# running row of the table (through an index on state or owner), each time.
+_RUNNING = "(t.state = 'running') IS TRUE"
 RECORD_STARTS = (
     "UPDATE tasks AS t SET run_began = true FROM unnest(%s::bigint[], %s::text[],"
     " %s::integer[], %s::float8[]) AS v(id, owner, attempt, claimed_at)"
     " WHERE t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt"
-    " AND t.started_at IS NOT DISTINCT FROM v.claimed_at AND t.state = 'running'"
+    f" AND t.started_at IS NOT DISTINCT FROM v.claimed_at AND {_RUNNING}"
     " AND t.id = ANY(%s::bigint[]) RETURNING t.id, t.owner, t.attempts, t.started_at"
 )
 # The fence: an outcome applies only to the attempt that produced it. The ids again as a
-# last parameter, for the primary key (see RECORD_STARTS).
+# last parameter, by primary key (see RECORD_STARTS). Planned on each execution, like the
+# claim (see CLAIM): a generic plan of this made on a small table scanned all of it.
 _FENCE = (
-    "t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt AND t.state = 'running'"
+    f"t.id = v.id AND t.owner = v.owner AND t.attempts = v.attempt AND {_RUNNING}"
     " AND t.id = ANY(%s::bigint[])"
 )
 FINISH_TERMINAL = (

@@ -454,7 +454,10 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         node is claiming at this moment are skipped, not waited for."""
         if limit <= 0:
             return []
-        rows = self._read(queries.CLAIM, (owner, now, category, limit))
+        with self._errors:  # planned each time: see queries.CLAIM
+            conn = self._conn()
+            rows = conn.execute(queries.CLAIM, (owner, now, category, limit), prepare=False)
+            rows = rows.fetchall()
         return sorted(map(shapes.task_from, rows), key=claim_order)
 
     def claim_limited(
@@ -506,12 +509,14 @@ class PostgresStore(shapes.SqlReads, ScheduleRows, HistoryRows):
         applied: set[int] = set()
         with self._errors:
             conn = self._conn()
+            # Planned each time (prepare=False), like the claim: see queries._FENCE.
             if len(statements) == 1:  # one statement is its own transaction
-                applied.update(r[0] for r in conn.execute(*statements[0]))
+                query, params = statements[0]
+                applied.update(r[0] for r in conn.execute(query, params, prepare=False))
             else:
                 with conn.transaction():
                     for query, params in statements:
-                        applied.update(r[0] for r in conn.execute(query, params))
+                        applied.update(r[0] for r in conn.execute(query, params, prepare=False))
         return [out.id in applied for out in outcomes]
 
     def _finish_in_order(self, outcomes: Sequence[Outcome]) -> list[bool]:

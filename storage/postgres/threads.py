@@ -251,9 +251,12 @@ class StartRecorder:
             # Marking a run begun moves no task between states: the count triggers may
             # skip this connection's statements (see models.POSTGRES_COUNT_BODY).
             conn.execute("SET jobsched.counts_unchanged = on")
-            # Its one statement has one good plan whatever the batch (the ids found by
-            # index); the planner would otherwise plan each execution anew.
+            # Its one statement keeps one plan (the planner would plan each execution
+            # anew), which finds the ids by index even when the plan was made while the
+            # table was small (it would scan the whole table on every start once the
+            # table had grown, until the next ANALYZE).
             conn.execute("SET plan_cache_mode = force_generic_plan")
+            conn.execute("SET enable_seqscan = off")
         ordered = sorted(batch, key=lambda start: start[0])  # rows locked in id order
         columns = [list(column) for column in zip(*ordered, strict=True)]
         rows = conn.execute(queries.RECORD_STARTS, (*columns, columns[0])).fetchall()
