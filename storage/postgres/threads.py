@@ -124,10 +124,11 @@ class StartRecorder:
     #: of callers seen together is remembered.
     LINGER, PEAK_SPAN = 0.0005, 1.0
 
-    def __init__(self, connect: Connect) -> None:
+    def __init__(self, connect: Connect, condition: threading.Condition | None = None) -> None:
+        """``condition``: what callers wait on (a test may pass one that delays them)."""
         self._connect = connect
         self._conn: psycopg.Connection[Any] | None = None
-        self._cond = threading.Condition()
+        self._cond = condition or threading.Condition()
         self._joined = threading.Condition(self._cond)  # a lingering batch grew
         self._pending: list[Start] = []
         self._writing = False

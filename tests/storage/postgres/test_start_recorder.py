@@ -16,21 +16,24 @@ class FakeConnection:
     closed = broken = False
 
     def __init__(self) -> None:
+        self.writing = threading.Event()
         self.release = threading.Event()
         self.batches: list[list[int]] = []
+        self.rows: list[tuple[Any, ...]] = []
 
     def execute(self, query: str, params: Any = None) -> FakeConnection:
-        self._rows: list[tuple[Any, ...]] = []
+        self.rows = []
         if params is not None:
             ids, owners, attempts, claimed, _ = params
             if not self.batches:
+                self.writing.set()
                 assert self.release.wait(WAIT)
             self.batches.append(list(ids))
-            self._rows = list(zip(ids, owners, attempts, claimed, strict=True))
+            self.rows = list(zip(ids, owners, attempts, claimed, strict=True))
         return self
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._rows
+        return self.rows
 
 
 class SlowWaker(threading.Condition):
@@ -40,10 +43,13 @@ class SlowWaker(threading.Condition):
     def __init__(self) -> None:
         super().__init__()
         self.sleeper: threading.Thread | None = None
+        self.waiting = threading.Event()
         self.asleep = threading.Event()
         self.resume = threading.Event()
 
     def wait(self, timeout: float | None = None) -> bool:
+        if threading.current_thread() is self.sleeper:
+            self.waiting.set()
         woken = super().wait(timeout)
         if threading.current_thread() is self.sleeper and not self.resume.is_set():
             self.asleep.set()
@@ -60,9 +66,8 @@ def start(task_id: int) -> tuple[int, str, int, float]:
 def test_a_caller_slow_to_wake_still_gets_its_answer_after_many_later_batches() -> None:
     # Given a recorder whose first batch is being written while a second caller waits
     conn = FakeConnection()
-    recorder = StartRecorder(lambda: conn)  # type: ignore[arg-type, return-value]
-    recorder._cond = cond = SlowWaker()
-    recorder._joined = threading.Condition(cond)
+    cond = SlowWaker()
+    recorder = StartRecorder(lambda: conn, cond)  # type: ignore[arg-type, return-value]
     answers: dict[int, bool] = {}
 
     def record(task_id: int) -> None:
@@ -70,12 +75,10 @@ def test_a_caller_slow_to_wake_still_gets_its_answer_after_many_later_batches() 
 
     leader = threading.Thread(target=record, args=(1,))
     leader.start()
+    assert conn.writing.wait(WAIT)  # the first batch is being written (held in the fake)
     cond.sleeper = waiter = threading.Thread(target=record, args=(2,))
-    with cond:  # the leader is writing (blocked in the fake) once nothing is pending
-        assert cond.wait_for(lambda: recorder._writing and not recorder._pending, WAIT)
     waiter.start()
-    with cond:
-        assert cond.wait_for(lambda: recorder._pending, WAIT)
+    assert cond.waiting.wait(WAIT)  # its start is pending, for the next batch
     # When the first batch is written but the waiter does not run for 150 more batches
     conn.release.set()
     assert cond.asleep.wait(WAIT)
@@ -87,5 +90,3 @@ def test_a_caller_slow_to_wake_still_gets_its_answer_after_many_later_batches() 
     # Then its start, written in the second batch, is reported as applied
     assert answers == {1: True, 2: True}
     assert 2 in conn.batches[1]
-    # And nothing is kept once every caller has read its batch's answer
-    assert recorder._applied == {} and recorder._unread == {}
