@@ -29,9 +29,9 @@ WAITS = ("acquire' of '_thread", "time.sleep")
 #: Thread bodies, recognised by a frame of their stack.
 ROLES = (
     ("_find_and_load", "start-up (imports)"),
-    ("_dispatcher_loop", "dispatcher"),
-    ("_completer_loop", "completer"),
-    ("_housekeeper_loop", "housekeeper"),
+    ("Dispatcher.loop", "dispatcher"),
+    ("Completer.loop", "completer"),
+    ("Housekeeper.loop", "housekeeper"),
     ("Worker.loop", "workers"),
     ("bench/child.py", "main thread (submits, waits)"),
 )
