@@ -94,10 +94,11 @@ class Dispatcher:
     def want(self, categories: Iterable[str]) -> None:
         """Claim for these categories on the next step, and wake the thread for it (once:
         until the step takes them, asking again for the same categories is free)."""
+        asked = set(categories)  # read once: it may be an iterator
         with self._lock:
-            if self._wake_sent and self._wanted.issuperset(categories):
+            if self._wake_sent and self._wanted.issuperset(asked):
                 return
-            self._wanted.update(categories)
+            self._wanted.update(asked)
             self._wake_sent = True
         self.timer.wake()
 
