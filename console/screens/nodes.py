@@ -13,11 +13,9 @@ from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..widgets import format as fmt
 from ..widgets.nodes import NodeTable
@@ -59,6 +57,7 @@ class NodesScreen(PolledScreen[NodeReport]):
             self.error = error
 
     what = "nodes"
+    box_title = "Nodes"
 
     def __init__(
         self, read: Callable[[], Sequence[NodeReport]], refresh_interval: float | None
@@ -66,17 +65,6 @@ class NodesScreen(PolledScreen[NodeReport]):
         self.table: NodeTable
         table = NodeTable(id="nodes-table")
         super().__init__(read, refresh_interval, table, Static(id="nodes-note"))
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="nodes-box", classes="dialog") as box:
-            box.border_title = "Nodes"
-            box.border_subtitle = "esc to close"
-            yield self.table
-            yield self.note
-
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()  # not a task: the app's task detail must not see it
 
     @on(Read)
     def _show(self, event: Read) -> None:

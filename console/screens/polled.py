@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
@@ -24,8 +26,11 @@ T = TypeVar("T")
 
 
 class PolledScreen(ModalScreen[None], Generic[T]):
-    #: what the screen lists, in messages ("nodes", "schedules")
+    #: what the screen lists, in messages ("nodes", "schedules"); its box is
+    #: ``#<what>-box``, titled ``box_title``, with ``box_keys`` under it
     what = "items"
+    box_title = "Items"
+    box_keys = "esc to close"
     #: the screen's own messages (set by each subclass)
     Read: Callable[[Sequence[Any] | None, BaseException | None], Message]
     ReadFailed: Callable[[BaseException], Message]
@@ -46,6 +51,17 @@ class PolledScreen(ModalScreen[None], Generic[T]):
         self._reading = False
         self._again = False
         self._error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id=f"{self.what}-box", classes="dialog") as box:
+            box.border_title = self.box_title
+            box.border_subtitle = self.box_keys
+            yield self.table
+            yield self.note
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # not a task: the app's task detail must not see it
 
     def on_mount(self) -> None:
         self.note.update(Text(f"reading the {self.what}…", style="dim"))

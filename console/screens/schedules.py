@@ -17,10 +17,8 @@ from collections.abc import Callable, Sequence
 from jobsched.core.schedule_book import ScheduleInfo
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..escape import visible
 from ..keys import SCHEDULE_KEYS
@@ -45,6 +43,8 @@ def summary(infos: Sequence[ScheduleInfo], now: float) -> Text:
 
 class SchedulesScreen(PolledScreen[ScheduleInfo]):
     what = "schedules"
+    box_title = "Schedules"
+    box_keys = "p pause/resume · r run now · esc to close"
     BINDINGS = SCHEDULE_KEYS
 
     class Read(Message):
@@ -89,17 +89,6 @@ class SchedulesScreen(PolledScreen[ScheduleInfo]):
         super().__init__(read, refresh_interval, table, Static(id="schedules-note"))
         self.now = now
         self.infos: dict[str, ScheduleInfo] = {}  # as last read, by name
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="schedules-box", classes="dialog") as box:
-            box.border_title = "Schedules"
-            box.border_subtitle = "p pause/resume · r run now · esc to close"
-            yield self.table
-            yield self.note
-
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()  # not a task: the app's task detail must not see it
 
     @on(Read)
     def _show(self, event: Read) -> None:
