@@ -27,30 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this folder is sys.path[0]; put the project there instead.
 sys.path[0] = str(ROOT)
 
-from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig  # noqa: E402
+from jobsched.core import Client  # noqa: E402
 from jobsched.core.store import TaskStore  # noqa: E402
 from jobsched.storage import open_store  # noqa: E402
 from jobsched.storage.postgres.connection import parse_url, redact  # noqa: E402
+
+from bench.postgres_compare import jobsched_config, jobsched_node  # noqa: E402
 
 DEFAULT_URL = os.environ.get("JOBSCHED_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/test"
 HANDLER = "bench.noop"
 
 
-def config(workers: int) -> SchedulerConfig:
-    return SchedulerConfig(workers=workers, categories={"bench": CategoryConfig()})
-
-
-def node(url: str, workers: int) -> int:
-    """A node process: run until SIGTERM, then stop gracefully."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sched = Scheduler(config(workers), open_store(url))
-    sched.handler(HANDLER, category="bench")(lambda payload: None)
-    sched.start()
-    print("ready", flush=True)
-    stop.wait()
-    sched.stop(grace=5)
-    return 0
+# The node process and its configuration are the comparison run's (bench/postgres_compare.py).
+config, node = jobsched_config, jobsched_node
 
 
 def run(url: str, nodes: int, tasks: int, workers: int) -> dict[str, Any]:
@@ -104,7 +93,7 @@ def measure(store: TaskStore, url: str, nodes: int, tasks: int, workers: int) ->
                 proc.kill()
     # A node's last heartbeat, written as it stops, carries its final counters.
     shares = sorted(
-        int(n.counters.get("by_category", {}).get("bench", {}).get("succeeded", 0))
+        int(n.counters.by_category.get("bench", {}).get("succeeded", 0))
         for n in store.nodes()
     )
     return {
