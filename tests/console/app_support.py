@@ -4,11 +4,12 @@ way to let the app's operator calls finish before asserting."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from jobsched.console.app import JobschedApp
@@ -292,6 +293,33 @@ async def settle(pilot: Pilot[Any]) -> None:
             break
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
+
+
+def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
+    """Run ``scenario`` against the app in a headless terminal of ``size``, once ready."""
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await ready(pilot)
+            await scenario(app, pilot)
+
+    asyncio.run(main())
+
+
+def recording(app: JobschedApp) -> list[str]:
+    """Every notification message the app shows from now on."""
+    said: list[str] = []
+    notify = app.notify
+
+    def record(message: str, **kwargs: Any) -> None:
+        said.append(message)
+        notify(message, **kwargs)
+
+    app.notify = record  # type: ignore[method-assign]
+    return said
 
 
 def screen_text(app: JobschedApp) -> str:

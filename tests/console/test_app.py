@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +24,14 @@ from .app_support import (
     MARKUP,
     FailingSource,
     build_scheduler,
+    drive,
     make_app,
     populate,
-    ready,
     screen_text,
     settle,
     step,
     until,
 )
-
-Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
-
-
-def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
 
 
 def counts(sched: Scheduler, category: str) -> dict[str, int]:

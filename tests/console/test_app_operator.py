@@ -4,9 +4,7 @@ act on the focused panel only, forms that say "unchanged", and what `b` decided.
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +20,15 @@ from textual.pilot import Pilot
 
 from .app_support import (
     build_scheduler,
+    drive,
     make_app,
     populate,
-    ready,
+    recording,
     screen_text,
     settle,
     step,
     until,
 )
-
-Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
-
-
-def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
-
-
-def recording(app: JobschedApp) -> list[str]:
-    """Every notification message the app shows from now on."""
-    said: list[str] = []
-    notify = app.notify
-
-    def record(message: str, **kwargs: Any) -> None:
-        said.append(message)
-        notify(message, **kwargs)
-
-    app.notify = record  # type: ignore[method-assign]
-    return said
 
 
 async def burst(pilot: Pilot[Any], keys: str) -> None:

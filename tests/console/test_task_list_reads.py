@@ -23,7 +23,15 @@ from textual.pilot import Pilot
 
 from tests.store_contract import T0, new
 
-from .app_support import FailingSource, build_scheduler, make_app, populate, ready, until
+from .app_support import (
+    FailingSource,
+    build_scheduler,
+    drive,
+    make_app,
+    populate,
+    recording,
+    until,
+)
 
 WAIT = 10.0
 
@@ -49,31 +57,9 @@ class HeldSource(FailingSource):
         return super().find_tasks(page)
 
 
-def recording(app: JobschedApp) -> list[str]:
-    """Every notification message the app shows from now on."""
-    said: list[str] = []
-    notify = app.notify
-
-    def record(message: str, **kwargs: Any) -> None:
-        said.append(message)
-        notify(message, **kwargs)
-
-    app.notify = record  # type: ignore[method-assign]
-    return said
-
-
 def categories_shown(app: JobschedApp) -> set[str]:
     table = app.main.task_table
     return {table.cell_text(k, "category") for k in table.keys_in_order()}
-
-
-def drive(app: JobschedApp, scenario: Any) -> None:
-    async def main() -> None:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await ready(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
 
 
 def timed_app() -> tuple[JobschedApp, HeldSource]:
