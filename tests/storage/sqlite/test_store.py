@@ -14,7 +14,7 @@ from jobsched.core import CategoryConfig, Client, Scheduler, SchedulerConfig
 from jobsched.core.task import CategorySettings, NodeInfo
 from jobsched.storage import APPLICATION_ID, SqliteStore, query_sql, schema_version
 from jobsched.storage.sqlite import queries as sql
-from jobsched.storage.sqlite import store as sqlite_module
+from jobsched.storage.sqlite import upkeep as sqlite_upkeep
 from jobsched.storage.sqlite.schema import create_file
 
 from tests.store_contract import T0, StoreContract, new
@@ -173,7 +173,7 @@ def test_the_hot_queries_are_served_by_indexes(make_store: MakeStore, db_path: P
 def test_only_the_newest_decisions_are_kept(
     make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "DECISIONS_KEPT", 5)
+    monkeypatch.setattr(sqlite_upkeep, "DECISIONS_KEPT", 5)
     store = make_store()
     store.open("node-a")
     for i in range(12):
