@@ -28,6 +28,11 @@ class SqliteUpkeep:
     """The store's upkeep (see the module's docstring)."""
 
     _mark = "?"
+    # Set by the store:
+    path: str
+    location: str
+    read_only: bool
+    _node_lock: Any
 
     # --- retention and counts ----------------------------------------------------------
     def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
