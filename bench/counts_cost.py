@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched.storage import PostgresStore, SqliteStore
-from jobsched.storage.models import SCAN_COUNTS
+from jobsched.storage.columns import SCAN_COUNTS
 
 CATEGORIES = ("email", "web", "report", "batch")
 STATES = ("succeeded", "succeeded", "succeeded", "failed", "cancelled")

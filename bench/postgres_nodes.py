@@ -93,8 +93,7 @@ def measure(store: TaskStore, url: str, nodes: int, tasks: int, workers: int) ->
                 proc.kill()
     # A node's last heartbeat, written as it stops, carries its final counters.
     shares = sorted(
-        int(n.counters.by_category.get("bench", {}).get("succeeded", 0))
-        for n in store.nodes()
+        int(n.counters.by_category.get("bench", {}).get("succeeded", 0)) for n in store.nodes()
     )
     return {
         "submit_s": committed - start,

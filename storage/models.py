@@ -1,91 +1,36 @@
 """The database schema, once, as Peewee models: both stores' tables and indexes.
 
 A fresh database gets the DDL generated from these models (``ddl.create_statements``);
-a database written by an older jobsched is brought here by its backend's versioned
-upgrades (``sqlite.schema``, ``postgres.schema``), and a test checks that both roads end
-at the same tables. Change the schema here and add an upgrade step beside it.
+an older one is brought here by its backend's versioned upgrades (``sqlite.upgrades``,
+``postgres.schema``), and a test checks that both roads end at the same tables. Change
+the schema here and add an upgrade step. Column kinds are in ``fields.py``; the SQL the
+models share with the raw queries (task columns, the live predicate, the counters'
+statements) in ``columns.py``.
 
 The columns every store has are declared once (``_Tasks``, ``_Nodes`` and the tables
-without a suffix). What differs is declared beside them, per backend:
+without a suffix); what differs, per backend, beside them:
 
 - SQLite keeps a task id forever (``AUTOINCREMENT``: never handed out twice, even after
   the newest rows are pruned) and indexes ``(state, ...)`` prefixes.
-- PostgreSQL uses partial indexes (only ``queued`` rows in the claim index, only
-  ``scheduled`` rows in the due index), marks begun runs in the row (``run_began``),
-  judges node liveness on the server's clock (``seen_at``) and carries its own version
-  mark in ``jobsched_meta`` (SQLite keeps it in the file's pragmas).
+- PostgreSQL marks begun runs in the row (``run_began``), judges node liveness on the
+  server's clock (``seen_at``) and carries its version mark in ``jobsched_meta`` (SQLite
+  keeps it in the file's pragmas). Both keep only queued rows in the claim index.
 
 Nothing outside ``storage/`` sees these models, and the stores never query through
-them: the hot paths are plain SQL on the same columns (``sqlite/queries.py``,
-``postgres/queries.py``). Models are not bound to a database.
+them: the hot paths are plain SQL on the same columns (``*/queries.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import peewee as pw
-from jobsched.core.task import QUEUED, RUNNING, SCHEDULED, STATES, TERMINAL
+from jobsched.core.task import QUEUED, SCHEDULED, STATES
 
-#: States in which a dedup key is taken (the partial unique index covers exactly these).
-LIVE_STATES = (SCHEDULED, QUEUED, RUNNING)
-
-
-def quoted(values: tuple[str, ...]) -> str:
-    """``'a', 'b'``: a SQL list of fixed names (never user input)."""
-    return ", ".join(f"'{v}'" for v in values)
-
-
-#: A task whose dedup key is taken. Queries must read exactly like the partial index's
-#: WHERE, so that the planner (and PostgreSQL's ON CONFLICT) recognise the index.
-LIVE = f"state IN ({quoted(LIVE_STATES)})"
-
-#: The task columns in :class:`core.task.TaskRecord`'s field order: a row read with these
-#: becomes ``TaskRecord(*row)``.
-TASK_FIELDS = (
-    "id", "handler", "category", "state", "payload", "run_at", "created_at", "max_attempts",
-    "attempts", "timeout", "dedup_key", "result", "error", "reason", "started_at",
-    "finished_at", "owner", "cancel_requested", "priority",
-)  # fmt: skip
-TASK_COLUMNS = ", ".join(TASK_FIELDS)
-
-
-def _default(value: str) -> pw.SQL:
-    """A SQL-side default, so rows written by other programs get it too."""
-    return pw.SQL(f"DEFAULT {value}")
-
-
-class FlagField(pw.BooleanField):
-    """A boolean that is false unless set, by a SQL default: ``BOOLEAN ... DEFAULT false``
-    on PostgreSQL, ``INTEGER ... DEFAULT 0`` on SQLite (which has no boolean type)."""
-
-    def ddl(self, ctx: Any) -> pw.NodeList:
-        has_booleans = ctx.state.field_types.get("BOOL", "").upper() == "BOOLEAN"
-        return pw.NodeList((super().ddl(ctx), _default("false" if has_booleans else "0")))
-
-
-class TaskIdField(pw.BigAutoField):
-    """A task id: ``INTEGER ... AUTOINCREMENT`` on SQLite, so an id is never reused after
-    the newest rows are pruned (PostgreSQL's ``bigserial`` never reuses one anyway)."""
-
-    def ddl(self, ctx: Any) -> pw.NodeList:
-        return pw.NodeList((super().ddl(ctx), pw.SQL("AUTOINCREMENT")))
-
-
-class TimestampTzField(pw.Field):
-    """``timestamptz``: a moment on the PostgreSQL server's clock."""
-
-    field_type = "TIMESTAMPTZ"
-
-
-class _Base(pw.Model):
-    class Meta:
-        database = None
-        legacy_table_names = False
+from .columns import LIVE, quoted
+from .fields import Base, FlagField, TaskIdField, TimestampTzField, sql_default
 
 
 # --- tasks --------------------------------------------------------------------------------
-class _Tasks(_Base):
+class _Tasks(Base):
     id = pw.BigAutoField()
     handler = pw.TextField()
     category = pw.TextField()
@@ -94,7 +39,7 @@ class _Tasks(_Base):
     result = pw.TextField(null=True)
     error = pw.TextField(null=True)
     reason = pw.TextField(null=True)
-    attempts = pw.IntegerField(constraints=[_default("0")])
+    attempts = pw.IntegerField(constraints=[sql_default("0")])
     max_attempts = pw.IntegerField()
     timeout = pw.DoubleField(null=True)
     dedup_key = pw.TextField(null=True)
@@ -109,7 +54,7 @@ class _Tasks(_Base):
 def _priority_field() -> pw.IntegerField:
     """A task's priority within its category (0-9, higher claimed first); declared last in
     each backend's table, where the upgrade that added it put it."""
-    return pw.IntegerField(constraints=[_default("0")])
+    return pw.IntegerField(constraints=[sql_default("0")])
 
 
 class SqliteTasks(_Tasks):
@@ -235,7 +180,7 @@ PostgresTasks.add_index(
 
 
 # --- task counts ----------------------------------------------------------------------------
-class TaskCountRow(_Base):
+class TaskCountRow(Base):
     """How many tasks are in each (category, state), kept in each writing transaction (on
     SQLite by the store's own statements, see ``storage/sqlite/tally.py``; on PostgreSQL by
     statement triggers), so ``counts()`` reads a few rows instead of scanning the table."""
@@ -249,7 +194,7 @@ class TaskCountRow(_Base):
         primary_key = pw.CompositeKey("category", "state")
 
 
-class TaskCountDeltaRow(_Base):
+class TaskCountDeltaRow(Base):
     """PostgreSQL: changes to ``task_counts`` not yet folded into it. Each writing
     statement appends its net change per (category, state) here instead of updating one
     shared row, so nodes that claim and finish at once never wait on each other's counter
@@ -264,55 +209,8 @@ class TaskCountDeltaRow(_Base):
         table_name = "task_count_deltas"
 
 
-#: PostgreSQL: statement-level triggers with transition tables: one INSERT of the net
-#: change per (category, state) per statement, whatever its number of rows.
-#: A session that sets ``jobsched.counts_unchanged`` to ``on`` promises that its writes move
-#: no task between (category, state) pairs: its statements skip the counting (the start
-#: recorder's connection, whose only statement marks runs begun).
-POSTGRES_COUNT_BODY = (
-    "jobsched_count_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$"
-    " BEGIN"
-    " IF current_setting('jobsched.counts_unchanged', true) = 'on' THEN RETURN NULL; END IF;"
-    " IF TG_OP = 'INSERT' THEN"
-    " INSERT INTO task_count_deltas (category, state, n)"
-    " SELECT category, state, count(*) FROM new_rows GROUP BY category, state;"
-    " ELSIF TG_OP = 'DELETE' THEN"
-    " INSERT INTO task_count_deltas (category, state, n)"
-    " SELECT category, state, -count(*) FROM old_rows GROUP BY category, state;"
-    " ELSE"
-    " INSERT INTO task_count_deltas (category, state, n)"
-    " SELECT category, state, sum(d) FROM (SELECT category, state, 1 AS d FROM new_rows"
-    " UNION ALL SELECT category, state, -1 FROM old_rows) AS c"
-    " GROUP BY category, state HAVING sum(d) <> 0;"
-    " END IF;"
-    " RETURN NULL;"
-    " END $fn$"
-)
-POSTGRES_COUNT_FUNCTION = "CREATE FUNCTION " + POSTGRES_COUNT_BODY
-POSTGRES_COUNT_TRIGGERS = (
-    POSTGRES_COUNT_FUNCTION,
-    "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS"
-    " new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_tasks()",
-    "CREATE TRIGGER tasks_count_update AFTER UPDATE ON tasks REFERENCING OLD TABLE AS"
-    " old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION"
-    " jobsched_count_tasks()",
-    "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS"
-    " old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_tasks()",
-)
-
-#: Fills ``task_counts`` from a full count (a new schema's upgrade, ``check --repair``).
-FILL_COUNTS = (
-    "INSERT INTO task_counts (category, state, n)"
-    " SELECT category, state, count(*) FROM tasks GROUP BY category, state"
-)
-#: A full count of the task table, for ``check_counts``.
-SCAN_COUNTS = "SELECT category, state, count(*) FROM tasks GROUP BY category, state"
-#: States a retention rule may delete (a prune of any other state deletes nothing).
-PRUNABLE_STATES = tuple(sorted(TERMINAL))
-
-
 # --- settings, control, decisions ---------------------------------------------------------
-class CategorySettingsRow(_Base):
+class CategorySettingsRow(Base):
     category = pw.TextField(primary_key=True)
     priority = pw.DoubleField(null=True)
     paused = FlagField()
@@ -326,7 +224,7 @@ class CategorySettingsRow(_Base):
         table_name = "category_settings"
 
 
-class RateLimiterRow(_Base):
+class RateLimiterRow(Base):
     """A token bucket (``core/limits.py``): read and written in the claim's transaction."""
 
     name = pw.TextField(primary_key=True)  # "category:web"
@@ -337,17 +235,17 @@ class RateLimiterRow(_Base):
         table_name = "rate_limiters"
 
 
-class ControlRow(_Base):
+class ControlRow(Base):
     """The single row (id = 1) of values shared by every process on the database."""
 
     id = pw.IntegerField(primary_key=True, constraints=[pw.Check("id = 1")])
-    settings_version = pw.BigIntegerField(constraints=[_default("0")])
+    settings_version = pw.BigIntegerField(constraints=[sql_default("0")])
 
     class Meta:
         table_name = "control"
 
 
-class DecisionRow(_Base):
+class DecisionRow(Base):
     id = pw.BigAutoField()
     at = pw.DoubleField()
     body = pw.TextField()  # JSON object
@@ -357,7 +255,7 @@ class DecisionRow(_Base):
 
 
 # --- recurring schedules ------------------------------------------------------------------
-class ScheduleRow(_Base):
+class ScheduleRow(Base):
     """One recurring schedule as every node sees it: paused or not, and since when it is
     known (ticks before ``since`` are never due). The spec itself lives in the config."""
 
@@ -369,7 +267,7 @@ class ScheduleRow(_Base):
         table_name = "schedules"
 
 
-class ScheduleTickRow(_Base):
+class ScheduleTickRow(Base):
     """A claimed tick: the primary key makes a second claim of (schedule, tick) fail, in
     the same transaction that inserts the tick's task. ``task_id`` is null for a mark of
     skipped ticks (``skip_from`` .. ``tick``); ``manual`` rows are run-now requests."""
@@ -391,7 +289,7 @@ SCHEDULE_MODELS: tuple[type[pw.Model], ...] = (ScheduleRow, ScheduleTickRow)
 
 
 # --- progress -----------------------------------------------------------------------------
-class TaskProgressRow(_Base):
+class TaskProgressRow(Base):
     """A running task's latest progress report (``current_task().progress(...)``), one row
     per task, replaced by each report; deleted with its task. Kept beside the tasks table
     so that a report never rewrites a task row or its indexes."""
@@ -409,7 +307,7 @@ class TaskProgressRow(_Base):
 
 
 # --- history by the minute ---------------------------------------------------------------
-class HistoryRow(_Base):
+class HistoryRow(Base):
     """One node's figures of one category in one minute (``core/history.py``), written once
     the minute is over: tasks that succeeded and failed, and the deepest queue and longest
     queue latency it sampled. Keyed by minute first, so that reading a window and pruning
@@ -419,9 +317,9 @@ class HistoryRow(_Base):
     minute = pw.BigIntegerField()  # epoch seconds at the minute's start
     category = pw.TextField()
     node_id = pw.TextField()
-    succeeded = pw.BigIntegerField(constraints=[_default("0")])
-    failed = pw.BigIntegerField(constraints=[_default("0")])
-    queued = pw.BigIntegerField(constraints=[_default("0")])
+    succeeded = pw.BigIntegerField(constraints=[sql_default("0")])
+    failed = pw.BigIntegerField(constraints=[sql_default("0")])
+    queued = pw.BigIntegerField(constraints=[sql_default("0")])
     latency = pw.DoubleField(null=True)  # seconds; null: nothing waited
 
     class Meta:
@@ -430,7 +328,7 @@ class HistoryRow(_Base):
 
 
 # --- nodes --------------------------------------------------------------------------------
-class _Nodes(_Base):
+class _Nodes(Base):
     node_id = pw.TextField(primary_key=True)
     host = pw.TextField()
     pid = pw.IntegerField()
@@ -450,7 +348,7 @@ class SqliteNodes(_Nodes):
 class PostgresNodes(_Nodes):
     # heartbeat_at is the node's own clock (shown to people); seen_at is the database
     # server's clock at the last heartbeat, the only one staleness is judged by.
-    seen_at = TimestampTzField(constraints=[_default("now()")])
+    seen_at = TimestampTzField(constraints=[sql_default("now()")])
     recovered_at = TimestampTzField(null=True)
     recovered_by = pw.TextField(null=True)
     # Seconds past seen_at after which other nodes give back the tasks this node claimed
@@ -462,44 +360,27 @@ class PostgresNodes(_Nodes):
 
 
 # --- PostgreSQL's version mark ------------------------------------------------------------
-class PostgresMeta(_Base):
+class PostgresMeta(Base):
     """``application = 'jobsched'`` and the schema version (one row, id = 1)."""
 
     id = pw.IntegerField(primary_key=True, constraints=[pw.Check("id = 1")])
     application = pw.TextField()
     schema_version = pw.IntegerField()
-    created_at = TimestampTzField(constraints=[_default("now()")])
+    created_at = TimestampTzField(constraints=[sql_default("now()")])
 
     class Meta:
         table_name = "jobsched_meta"
 
 
 SQLITE_MODELS: tuple[type[pw.Model], ...] = (
-    SqliteTasks,
-    TaskCountRow,
-    CategorySettingsRow,
-    ControlRow,
-    DecisionRow,
-    SqliteNodes,
-    RateLimiterRow,
-    *SCHEDULE_MODELS,
-    TaskProgressRow,
-    HistoryRow,
-)
+    SqliteTasks, TaskCountRow, CategorySettingsRow, ControlRow, DecisionRow, SqliteNodes,
+    RateLimiterRow, *SCHEDULE_MODELS, TaskProgressRow, HistoryRow,
+)  # fmt: skip
 POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
-    PostgresMeta,
-    PostgresTasks,
-    TaskCountRow,
-    TaskCountDeltaRow,
-    CategorySettingsRow,
-    ControlRow,
-    DecisionRow,
-    PostgresNodes,
-    RateLimiterRow,
-    *SCHEDULE_MODELS,
-    TaskProgressRow,
-    HistoryRow,
-)
+    PostgresMeta, PostgresTasks, TaskCountRow, TaskCountDeltaRow, CategorySettingsRow,
+    ControlRow, DecisionRow, PostgresNodes, RateLimiterRow, *SCHEDULE_MODELS,
+    TaskProgressRow, HistoryRow,
+)  # fmt: skip
 
 #: The control table's only row, written when the tables are created.
 CONTROL_ROW = "INSERT INTO control (id, settings_version) VALUES (1, 0)"

@@ -6,7 +6,7 @@ is one statement: one round trip, one plan. The tables are described once, in
 
 from __future__ import annotations
 
-from ..models import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
+from ..columns import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
 
 CHANNEL = "jobsched_work"
 #: Sent (delivered at commit) when work or settings change; a hint, never the only signal.

@@ -34,12 +34,10 @@ from jobsched.core.errors import (
 )
 from psycopg import sql as pgsql
 
+from ..columns import FILL_COUNTS, POSTGRES_COUNT_BODY, POSTGRES_COUNT_TRIGGERS
 from ..ddl import create_statements
 from ..models import (
     CONTROL_ROW,
-    FILL_COUNTS,
-    POSTGRES_COUNT_BODY,
-    POSTGRES_COUNT_TRIGGERS,
     POSTGRES_MODELS,
     SCHEDULE_MODELS,
     HistoryRow,

@@ -250,7 +250,7 @@ class StartRecorder:
             # cost a disk sync before every run.
             conn.execute("SET synchronous_commit = off")
             # Marking a run begun moves no task between states: the count triggers may
-            # skip this connection's statements (see models.POSTGRES_COUNT_BODY).
+            # skip this connection's statements (see columns.POSTGRES_COUNT_BODY).
             conn.execute("SET jobsched.counts_unchanged = on")
             # Its one statement keeps one plan (the planner would plan each execution
             # anew), which finds the ids by index even when the plan was made while the

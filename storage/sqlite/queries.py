@@ -11,7 +11,8 @@ import functools
 
 import peewee as pw
 
-from ..models import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS, SqliteTasks
+from ..columns import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
+from ..models import SqliteTasks
 
 # SQLite stores whole REAL values as integers on disk; RETURNING hands them back without
 # the conversion a SELECT makes, so the claim casts them.

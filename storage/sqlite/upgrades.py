@@ -9,11 +9,10 @@ from collections.abc import Callable
 
 import peewee as pw
 
+from ..columns import FILL_COUNTS, LIVE
 from ..ddl import create_statements
 from ..models import (
     CONTROL_ROW,
-    FILL_COUNTS,
-    LIVE,
     SCHEDULE_MODELS,
     SQLITE_MODELS,
     HistoryRow,

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from jobsched.core.query import Page
 from jobsched.storage import PostgresStore, query_sql
-from jobsched.storage.models import TASK_COLUMNS
+from jobsched.storage.columns import TASK_COLUMNS
 from jobsched.storage.postgres import queries
 
 from tests.storage.task_list import fill, pages
