@@ -13,14 +13,8 @@ from typing import Any
 
 from jobsched.core.retention import DEFAULT_RETENTION
 
-from .settings import (
-    CATEGORY_KEYS,
-    DEFAULT,
-    HISTORY_KEY,
-    RETENTION_KEYS,
-    SCHEDULER_KEYS,
-    Settings,
-)
+from .config_file import CATEGORY_KEYS, HISTORY_KEY, RETENTION_KEYS, SCHEDULER_KEYS
+from .settings import DEFAULT, Settings
 
 
 def _plain(value: Any) -> Any:

@@ -10,97 +10,35 @@ The TOML file is, in order: ``--config`` / ``JOBSCHED_CONFIG`` (must exist), els
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jobsched.core import CategoryConfig, ConfigError, SchedulerConfig
 from jobsched.core.limits import HandlerLimit
 
+from .config_file import (
+    DEMO_CONFIG,
+    HISTORY_KEY,
+    INT_LABEL,
+    METRICS_KEYS,
+    RETENTION_KEYS,
+    SCHEDULER_KEYS,
+    STORAGE_KEYS,
+    WEB_KEYS,
+    category_config,
+    checked,
+    handler_limits,
+    parse_toml,
+    read_toml_text,
+    split_tables,
+)
 from .schedule_config import schedules_from
 
 DEFAULT_DB = "jobsched.db"
-LOCAL_CONFIG = "jobsched.toml"
-DEMO_CONFIG = "demo/jobsched.toml (packaged)"
-
-_NUMBER = "a number"
-_INT = "a whole number"
-_STR = "a string"
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_str(value: object) -> bool:
-    return isinstance(value, str)
-
-
-def _is_str_list(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-#: A TOML key's expected type: (label for messages, checker).
-_Check = tuple[str, Callable[[object], bool]]
-
-SCHEDULER_KEYS: dict[str, _Check] = {
-    "workers": (_INT, _is_int),
-    "balance_interval": (_NUMBER, _is_number),
-    "cooldown": (_NUMBER, _is_number),
-    "handlers": ("a list of module names", _is_str_list),
-    "poll_interval": (_NUMBER, _is_number),
-    "grace_period": (_NUMBER, _is_number),
-    "prefetch": (_INT, _is_int),
-    "retry_base": (_NUMBER, _is_number),
-    "retry_max": (_NUMBER, _is_number),
-    "heartbeat_interval": (_NUMBER, _is_number),
-    "commit_linger": (_NUMBER, _is_number),
-    "max_result_bytes": (_INT, _is_int),
-}
-CATEGORY_KEYS: dict[str, _Check] = {
-    "kind": (_STR, _is_str),
-    "priority": (_NUMBER, _is_number),
-    "min_workers": (_INT, _is_int),
-    "max_workers": (_INT, _is_int),
-    "max_attempts": (_INT, _is_int),
-    "timeout": (_NUMBER, _is_number),
-    "rate": (_STR, _is_str),
-    "burst": (_INT, _is_int),
-}
-HANDLER_KEYS: dict[str, _Check] = {"rate": (_STR, _is_str), "burst": (_INT, _is_int)}
-STORAGE_KEYS: dict[str, _Check] = {"db": (_STR, _is_str)}
-
-
-def _is_rule(value: object) -> bool:
-    return _is_str(value) or _is_int(value)
-
-
-#: [retention]: how long finished tasks are kept, per state, and the history by the
-#: minute (``history``, SchedulerConfig.history_retention); see core/retention.py.
-RETENTION_KEYS: dict[str, _Check] = {
-    **{
-        state: ('a duration such as "7d", a count, or "forever"', _is_rule)
-        for state in ("succeeded", "failed", "cancelled")
-    },
-    "history": ('a duration such as "48h", or "forever"', _is_str),
-}
-#: The [retention] key that is not a finished state's rule.
-HISTORY_KEY = "history"
-WEB_KEYS: dict[str, _Check] = {"token": (_STR, _is_str)}
-METRICS_KEYS: dict[str, _Check] = {"listen": (_STR, _is_str)}
-TABLES = (
-    "scheduler", "categories", "handlers", "storage", "web", "schedules", "metrics", "retention",
-)  # fmt: skip
 
 #: The environment variable that sets [web] token (``jobsched console --web``).
 WEB_TOKEN_ENV = "JOBSCHED_WEB_TOKEN"
@@ -166,17 +104,17 @@ def load_settings(
     env = os.environ if env is None else env
     base = Path(cwd) if cwd is not None else Path.cwd()
     named, named_by = _named_config(config, env)
-    text, source, folder = _read_toml_text(named, base, named_by)
-    data = _parse_toml(text, source)
-    scheduler, categories, storage, web, metrics, retention = _split_tables(data, source)
+    text, source, folder = read_toml_text(named, base, named_by)
+    data = parse_toml(text, source)
+    scheduler, categories, storage, web, metrics, retention = split_tables(data, source)
     layers = _scheduler_layers(scheduler, env, flags, source)
     if HISTORY_KEY in retention:
         history = retention.pop(HISTORY_KEY)
-        _checked("retention.history", history, RETENTION_KEYS[HISTORY_KEY], source)
+        checked("retention.history", history, RETENTION_KEYS[HISTORY_KEY], source)
         layers.insert(0, (source, "history_retention", history))
     if retention:  # one layer: the states left out keep their defaults
         rules = {
-            key: _checked(f"retention.{key}", value, RETENTION_KEYS[key], source)
+            key: checked(f"retention.{key}", value, RETENTION_KEYS[key], source)
             for key, value in retention.items()
         }
         layers.insert(0, (source, "retention", rules))
@@ -190,10 +128,10 @@ def load_settings(
             origins["retention.history"] = origin
         else:
             origins[f"scheduler.{key}"] = origin
-    cats = {name: _category(name, table, source) for name, table in categories.items()}
+    cats = {name: category_config(name, table, source) for name, table in categories.items()}
     for name, table in categories.items():
         origins.update({f"categories.{name}.{key}": source for key in table})
-    limits = _handler_limits(data.get("handlers", {}), source)
+    limits = handler_limits(data.get("handlers", {}), source)
     for name, table in data.get("handlers", {}).items():
         origins.update({f"handlers.{name}.{key}": source for key in table})
     scheduler_config = _validated_layers(layers, cats, source, limits)
@@ -204,7 +142,7 @@ def load_settings(
 
     file_db = None
     if "db" in storage:  # checked even when --db or JOBSCHED_DB overrides it
-        file_db = _checked("storage.db", storage["db"], STORAGE_KEYS["db"], source)
+        file_db = checked("storage.db", storage["db"], STORAGE_KEYS["db"], source)
         if folder is not None and "://" not in file_db and not os.path.isabs(file_db):
             file_db = str(folder / file_db)
     db_url, db_origin = _pick_db(db, env, file_db, source)
@@ -217,7 +155,7 @@ def load_settings(
         origins["web.token"] = token_origin
     listen = None
     if "listen" in metrics:
-        listen = _checked("metrics.listen", metrics["listen"], METRICS_KEYS["listen"], source)
+        listen = checked("metrics.listen", metrics["listen"], METRICS_KEYS["listen"], source)
         origins["metrics.listen"] = source
     overrides = {k: v for k, v in flags.items() if v is not None}
     paths = tuple(dict.fromkeys(str(p) for p in (base, folder) if p is not None))
@@ -250,7 +188,7 @@ def _pick_token(
     env: Mapping[str, str], web: Mapping[str, Any], source: str
 ) -> tuple[str | None, str]:
     if "token" in web:  # checked even when the environment overrides it
-        _checked("web.token", web["token"], WEB_KEYS["token"], source)
+        checked("web.token", web["token"], WEB_KEYS["token"], source)
     if env.get(WEB_TOKEN_ENV):
         return env[WEB_TOKEN_ENV], f"env {WEB_TOKEN_ENV}"
     if web.get("token"):
@@ -267,7 +205,7 @@ def _scheduler_layers(
 ) -> list[_Layer]:
     """The file's values, then each environment variable, then each flag: later wins."""
     layers: list[_Layer] = [
-        (source, key, _checked(f"scheduler.{key}", value, SCHEDULER_KEYS[key], source))
+        (source, key, checked(f"scheduler.{key}", value, SCHEDULER_KEYS[key], source))
         for key, value in table.items()
     ]
     for var, key in ENV_KEYS.items():
@@ -324,138 +262,12 @@ def _validated_layers(
 # --- reading -------------------------------------------------------------------------
 
 
-def _read_toml_text(
-    named: str | os.PathLike[str] | None, base: Path, named_by: str = "--config"
-) -> tuple[str, str, Path | None]:
-    """(text, source description, folder for relative paths)."""
-    if named is not None:
-        path = Path(named)
-        if not path.is_absolute():
-            path = base / path
-        if not path.is_file():
-            why = (
-                "is a directory" if path.is_dir()
-                else "does not exist" if not path.exists()
-                else "is not a regular file (a device, FIFO or socket)"
-            )  # fmt: skip
-            raise ConfigError(
-                "config file",
-                os.fspath(named),
-                f"{why} (named by {named_by})",
-                "Check --config or JOBSCHED_CONFIG, or leave both unset for the demo",
-            )
-        return _read(path, os.fspath(named)), os.fspath(named), path.parent
-    local = base / LOCAL_CONFIG
-    if local.is_file():
-        return _read(local, LOCAL_CONFIG), LOCAL_CONFIG, local.parent
-    text = resources.files("jobsched.demo").joinpath("jobsched.toml").read_text(encoding="utf-8")
-    return text, DEMO_CONFIG, None
-
-
-def _read(path: Path, shown: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "is unreadable"
-        raise ConfigError(
-            "config file", shown, f"{why} ({exc})", "Check its permissions and encoding"
-        ) from None
-
-
-def _parse_toml(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            "config file", source, f"is not valid TOML ({exc})", "Fix the line named"
-        ) from None
-
-
-def _split_tables(
-    data: Mapping[str, Any], source: str
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    for key, value in data.items():
-        if key not in TABLES:
-            raise _unknown(key, list(TABLES), source)
-        if key != "schedules" and not isinstance(value, dict):
-            raise _wrong_type(key, value, "a table", source)
-    scheduler = dict(data.get("scheduler", {}))
-    for key in scheduler:
-        if key not in SCHEDULER_KEYS:
-            raise _unknown(f"scheduler.{key}", [f"scheduler.{k}" for k in SCHEDULER_KEYS], source)
-    storage = dict(data.get("storage", {}))
-    for key in storage:
-        if key not in STORAGE_KEYS:
-            raise _unknown(f"storage.{key}", [f"storage.{k}" for k in STORAGE_KEYS], source)
-    web = dict(data.get("web", {}))
-    for key in web:
-        if key not in WEB_KEYS:
-            raise _unknown(f"web.{key}", [f"web.{k}" for k in WEB_KEYS], source)
-    retention = dict(data.get("retention", {}))
-    for key in retention:
-        if key not in RETENTION_KEYS:
-            raise _unknown(f"retention.{key}", [f"retention.{k}" for k in RETENTION_KEYS], source)
-    metrics = dict(data.get("metrics", {}))
-    for key in metrics:
-        if key not in METRICS_KEYS:
-            raise _unknown(f"metrics.{key}", [f"metrics.{k}" for k in METRICS_KEYS], source)
-    categories = dict(data.get("categories", {}))
-    for name, table in categories.items():
-        if not isinstance(table, dict):
-            raise _wrong_type(f"categories.{name}", table, "a table", source)
-        for key in table:
-            if key not in CATEGORY_KEYS:
-                raise _unknown(
-                    f"categories.{name}.{key}",
-                    [f"categories.{name}.{k}" for k in CATEGORY_KEYS],
-                    source,
-                )
-    return scheduler, categories, storage, web, metrics, retention
-
-
-def _handler_limits(tables: Any, source: str) -> dict[str, HandlerLimit]:
-    """``[handlers."web.fetch"] rate = "5/s"`` (and ``burst``) per handler."""
-    if not isinstance(tables, dict):
-        raise _wrong_type("handlers", tables, "a table", source)
-    limits = {}
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise _wrong_type(f"handlers.{name}", table, "a table", source)
-        for key, value in table.items():
-            if key not in HANDLER_KEYS:
-                raise _unknown(
-                    f"handlers.{name}.{key}", [f"handlers.{name}.{k}" for k in HANDLER_KEYS], source
-                )
-            _checked(f"handlers.{name}.{key}", value, HANDLER_KEYS[key], source)
-        if "rate" not in table:
-            raise ConfigError(
-                f"{source}: handlers.{name}", table, "has no rate", 'Add e.g. rate = "5/s"'
-            )
-        limits[name] = HandlerLimit(table["rate"], table.get("burst"))
-    return limits
-
-
-def _category(name: str, table: Mapping[str, Any], source: str) -> CategoryConfig:
-    values = {
-        key: _checked(f"categories.{name}.{key}", value, CATEGORY_KEYS[key], source)
-        for key, value in table.items()
-    }
-    return CategoryConfig(**values)
-
-
-def _checked(key: str, value: object, check: _Check, source: str) -> Any:
-    label, ok = check
-    if not ok(value):
-        raise _wrong_type(key, value, label, source)
-    return value
-
-
 def _from_env(var: str, raw: str, key: str) -> Any:
     label, ok = SCHEDULER_KEYS[key]
     if key == "handlers":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     try:
-        value: int | float = int(raw) if label == _INT else float(raw)
+        value: int | float = int(raw) if label == INT_LABEL else float(raw)
     except ValueError:
         raise ConfigError(
             f"environment variable {var}", raw, f"must be {label}", "Fix or unset it"
@@ -470,15 +282,3 @@ def _validated(config: SchedulerConfig, source: str) -> SchedulerConfig:
         return config.validate()
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc.what}", exc.value, exc.why, exc.hint) from None
-
-
-def _unknown(key: str, known: Sequence[str], source: str) -> ConfigError:
-    hint = f"Known keys: {', '.join(known)}"
-    close = difflib.get_close_matches(key, known, n=1)
-    if close:
-        hint = f"Did you mean {close[0]!r}? {hint}"
-    return ConfigError(f"{source}: unknown key", key, "is not a jobsched setting", hint)
-
-
-def _wrong_type(key: str, value: object, label: str, source: str) -> ConfigError:
-    return ConfigError(f"{source}: key {key}", value, f"must be {label}", "Fix the value")

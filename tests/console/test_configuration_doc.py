@@ -10,20 +10,17 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from jobsched.console.schedule_config import SCHEDULE_KEYS
-from jobsched.console.settings import (
+from jobsched.console.config_file import (
     CATEGORY_KEYS,
-    DEFAULT_DB,
-    ENV_KEYS,
     HANDLER_KEYS,
     METRICS_KEYS,
     RETENTION_KEYS,
     SCHEDULER_KEYS,
     STORAGE_KEYS,
     WEB_KEYS,
-    WEB_TOKEN_ENV,
-    load_settings,
 )
+from jobsched.console.schedule_config import SCHEDULE_KEYS
+from jobsched.console.settings import DEFAULT_DB, ENV_KEYS, WEB_TOKEN_ENV, load_settings
 from jobsched.core import CategoryConfig, SchedulerConfig
 from jobsched.core.limits import HandlerLimit
 from jobsched.core.retention import DEFAULT_HISTORY, DEFAULT_RETENTION
