@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from typing import Any
@@ -20,21 +19,12 @@ from .app_support import (
     MARKUP,
     FailingSource,
     build_scheduler,
+    drive,
     make_app,
-    ready,
     screen_text,
     settle,
     step,
 )
-
-
-def run(app: JobschedApp, scenario: Any, size: tuple[int, int] = (120, 40)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
 
 
 async def reads(pilot: Pilot[Any], screen: NodesScreen, at_least: int) -> None:
@@ -111,7 +101,7 @@ def test_n_opens_the_nodes_screen_with_every_node_of_the_store() -> None:
         await pilot.pause()
         assert app.screen is app.main
 
-    run(app, scenario)
+    drive(app, scenario)
 
 
 def test_the_nodes_screen_follows_the_app_refresh_interval() -> None:
@@ -133,7 +123,7 @@ def test_the_nodes_screen_follows_the_app_refresh_interval() -> None:
         await reads(pilot, screen, screen.reads + 2)
         assert screen.table.cell_text("db-1:41:a", "state") == "stale"
 
-    run(app, scenario)
+    drive(app, scenario)
 
 
 def test_a_failed_read_of_the_nodes_is_a_notification() -> None:
@@ -160,7 +150,7 @@ def test_a_failed_read_of_the_nodes_is_a_notification() -> None:
         assert [m for m in notes if "cannot be reached" in m] and len(notes) == 1
         assert "cannot read the nodes" in screen_text(app)
 
-    run(app, scenario)
+    drive(app, scenario)
 
 
 def test_nodes_of_reports_each_node_with_the_status_liveness_rule() -> None:
@@ -196,4 +186,4 @@ def test_the_nodes_screen_is_in_the_help_and_the_command_palette() -> None:
         await pilot.pause()
         assert isinstance(app.screen, NodesScreen)
 
-    run(app, scenario)
+    drive(app, scenario)

@@ -3,7 +3,6 @@ resume and run-now through the source, each with a visible outcome."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from textual.pilot import Pilot
 from .app_support import (
     FailingSource,
     build_scheduler,
+    drive,
     make_app,
-    ready,
     screen_lines,
     screen_text,
     settle,
@@ -44,13 +43,8 @@ def add_schedules(client: Scheduler | Client) -> None:
     client.schedule("nightly", "web.fetch", cron="0 3 * * *", payload={"url": "http://x/n"})
 
 
-def run(app: JobschedApp, scenario: Any, size: tuple[int, int] = (140, 40)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
+#: The schedules dialog needs a wider terminal than the other tests.
+WIDE = (140, 40)
 
 
 def notes_of(app: JobschedApp) -> list[str]:
@@ -121,7 +115,7 @@ def test_s_opens_the_schedules_screen_with_every_schedule() -> None:
         await pilot.pause()
         assert app.screen is app.main
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_p_pauses_and_resumes_the_selected_schedule_in_the_store() -> None:
@@ -150,7 +144,7 @@ def test_p_pauses_and_resumes_the_selected_schedule_in_the_store() -> None:
         step(sched, clock, 10)
         assert sched.schedule_infos()[0].last_task_id != ran
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_r_runs_the_selected_schedule_now_only_after_a_yes() -> None:
@@ -183,7 +177,7 @@ def test_r_runs_the_selected_schedule_now_only_after_a_yes() -> None:
         step(sched, clock, 2)
         assert sched.get(task_id).state == "succeeded"
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_an_empty_schedule_list_says_how_to_add_one() -> None:
@@ -200,7 +194,7 @@ def test_an_empty_schedule_list_says_how_to_add_one() -> None:
         assert notes == ["No schedule selected", "No schedule selected"]
         assert app.screen is screen
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_a_failed_read_or_action_is_a_notification_not_a_traceback() -> None:
@@ -230,7 +224,7 @@ def test_a_failed_read_or_action_is_a_notification_not_a_traceback() -> None:
         assert len([n for n in notes if "cannot be reached" in n]) == 2
         assert app.screen is screen
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_the_screen_follows_the_app_refresh_interval() -> None:
@@ -248,7 +242,7 @@ def test_the_screen_follows_the_app_refresh_interval() -> None:
         await until(pilot, lambda: screen.table.cell_text("nightly", "state") == "paused")
         assert screen.table.cell_text("nightly", "state") == "paused"
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_an_attached_console_pauses_and_runs_the_nodes_schedule(tmp_path: Path) -> None:
@@ -287,7 +281,7 @@ def test_an_attached_console_pauses_and_runs_the_nodes_schedule(tmp_path: Path) 
         assert node.get(task_id).state == "succeeded"
 
     try:
-        run(app, scenario)
+        drive(app, scenario, WIDE)
     finally:
         node.stop(grace=0)
         view.stop()
@@ -317,7 +311,7 @@ def test_names_and_states_from_the_store_are_shown_escaped() -> None:
         assert screen.table.cell_text(key, "handler") == "h\\u202e"
         assert "\x1b" not in screen_text(app)
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
 
 
 def test_the_schedules_screen_is_in_the_help_footer_and_command_palette() -> None:
@@ -343,4 +337,4 @@ def test_the_schedules_screen_is_in_the_help_footer_and_command_palette() -> Non
         await pilot.pause()
         assert isinstance(app.screen, SchedulesScreen)
 
-    run(app, scenario)
+    drive(app, scenario, WIDE)
