@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCENARIOS = ("bulk", "one", "latency", "backlog", "balancer")
-PEERS = ("minimal", "threadpool", "sqlite", "huey", "huey-full", "persist-queue")
-STDLIB_PEERS = ("minimal", "threadpool", "sqlite")
+PEERS = ("minimal", "minimal-claims", "threadpool", "sqlite", "huey", "huey-full", "persist-queue")
+STDLIB_PEERS = ("minimal", "minimal-claims", "threadpool", "sqlite")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,12 @@ SYSTEMS = {
     for s in (
         System("jobsched", "jobsched (SQLite, 4 workers)", "jobsched"),
         System("minimal", "minimal durable design (one writer thread)", "minimal"),
+        System(
+            "minimal-claims",
+            "minimal design with claims (one writer thread)",
+            "minimal",
+            options={"claims": True},
+        ),
         System("threadpool", "ThreadPoolExecutor(4), in memory", "threadpool"),
         System("sqlite", "raw sqlite3, WAL, synchronous=NORMAL", "rawsqlite"),
         System("huey", "Huey SqliteHuey, 4 threads, NORMAL", "huey_sqlite", "huey", "huey"),

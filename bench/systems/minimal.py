@@ -11,6 +11,17 @@ jobsched's is; the drain ends when every ``end`` event is committed.
 
 jobsched shares this design's constraints (SQLite, durable events, 4 workers), so the ratio
 of the two says how close the product gets to the floor of its own kind of system.
+
+With ``claims=True`` (the "minimal design with claims" row) it also takes the one step the
+product's flow adds to that floor: tasks reach the workers through the store, not from the
+submit. Submits only insert; the writer, in the same transaction as the events it writes,
+claims the next rows in claim order (``SELECT`` on a partial index of queued rows by
+category, priority and id, then ``UPDATE`` of those ids to ``claimed`` with an owner) while
+the in-memory window holds fewer than half of WINDOW tasks, and hands them to the workers
+after the commit; a start sets ``running`` and an end is fenced (``WHERE id = ? AND owner
+= ? AND state = 'running'``). Nothing else of the product is added (no attempts, journal,
+progress, metrics, retries): the ratio of the two rows is the share of the floor that the
+claim itself leaves.
 """
 
 from __future__ import annotations
@@ -40,6 +51,36 @@ CREATE TABLE IF NOT EXISTS tasks (
     finished_at REAL
 );
 """
+#: The claim variant's window: as jobsched's with 4 workers (each one running plus 64 waiting).
+WINDOW = WORKERS * (1 + 64)
+CLAIM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY,
+    handler TEXT NOT NULL,
+    category TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    payload TEXT,
+    state TEXT NOT NULL,
+    owner TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS tasks_claim ON tasks (category, state, priority DESC, id)
+    WHERE state = 'queued';
+"""
+CLAIM_SQL = {
+    "insert": "INSERT INTO tasks (id, handler, category, priority, payload, state, created_at)"
+    " VALUES (?, ?, 'default', 0, ?, 'queued', ?)",
+    "start": "UPDATE tasks SET state = 'running', started_at = ? WHERE id = ? AND owner = 'n1'",
+    "end": "UPDATE tasks SET state = 'done', finished_at = ? WHERE id = ? AND owner = 'n1'"
+    " AND state = 'running'",
+}
+CLAIM_NEXT = (
+    "SELECT id, payload FROM tasks WHERE category = 'default' AND state = 'queued'"
+    " ORDER BY priority DESC, id LIMIT ?"
+)
+CLAIM_ROWS = "UPDATE tasks SET state = 'claimed', owner = 'n1' WHERE id = ?"
 SQL = {
     "insert": "INSERT INTO tasks (id, handler, payload, state, created_at)"
     " VALUES (?, ?, ?, 'queued', ?)",
@@ -52,11 +93,15 @@ _STOP = object()
 class Writer:
     """One thread, one connection: drains the event queue into one transaction per pass."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, claims: bool = False) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.executescript(SCHEMA)
+        self.conn.executescript(CLAIM_SCHEMA if claims else SCHEMA)
+        self.sql = CLAIM_SQL if claims else SQL
+        #: the claim variant: the workers' window, filled after each commit
+        self.window: queue.SimpleQueue[Any] | None = queue.SimpleQueue() if claims else None
+        self.backlog = False  # whether a claim may find queued rows
         self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.ended = 0
         self.ended_changed = threading.Condition()
@@ -71,7 +116,8 @@ class Writer:
 
     def run(self) -> None:
         while True:
-            batch = [self.events.get()]
+            # A claim that is due does not wait for an event.
+            batch = [] if self.claimable() else [self.events.get()]
             while True:
                 try:
                     batch.append(self.events.get_nowait())
@@ -82,9 +128,14 @@ class Writer:
             if stop:
                 return
 
+    def claimable(self) -> bool:
+        window = self.window
+        return window is not None and self.backlog and window.qsize() < WINDOW // 2
+
     def write(self, batch: list[Any]) -> None:
         acks: list[threading.Event] = []
         ended = 0
+        claimed: list[tuple[int, Any]] = []
         self.conn.execute("BEGIN")
         kind, rows = None, []  # the current run of same-kind events
         for item in batch:
@@ -94,15 +145,25 @@ class Writer:
             else:
                 item_kind, item_rows = item[0], [item[1]]
             if item_kind != kind and rows:
-                self.conn.executemany(SQL[kind], rows)  # type: ignore[index]
+                self.conn.executemany(self.sql[kind], rows)  # type: ignore[index]
                 rows = []
             kind = item_kind
             rows.extend(item_rows)
             if item_kind == "end":
                 ended += len(item_rows)
+            if item_kind == "insert":
+                self.backlog = True
         if rows:
-            self.conn.executemany(SQL[kind], rows)  # type: ignore[index]
+            self.conn.executemany(self.sql[kind], rows)  # type: ignore[index]
+        if self.claimable():
+            assert self.window is not None
+            want = WINDOW - self.window.qsize()
+            claimed = self.conn.execute(CLAIM_NEXT, (want,)).fetchall()
+            self.conn.executemany(CLAIM_ROWS, [(task_id,) for task_id, _ in claimed])
+            self.backlog = len(claimed) == want
         self.conn.execute("COMMIT")
+        for task in claimed:
+            self.window.put(task)  # type: ignore[union-attr]
         for ack in acks:
             ack.set()
         if ended:
@@ -124,9 +185,16 @@ class Writer:
 class System:
     """The writer, an in-memory task queue and 4 worker threads."""
 
-    def __init__(self, path: Path, handler: Callable[[Any], object] = lambda payload: None):
-        self.writer = Writer(path)
-        self.tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    def __init__(
+        self,
+        path: Path,
+        handler: Callable[[Any], object] = lambda payload: None,
+        claims: bool = False,
+    ) -> None:
+        self.writer = Writer(path, claims)
+        self.claims = claims
+        #: the workers' queue: filled by submits, or (claims) by the writer's claims
+        self.tasks: queue.SimpleQueue[Any] = self.writer.window or queue.SimpleQueue()
         self.handler = handler
         self.next_id = 1
         self.id_lock = threading.Lock()
@@ -149,6 +217,8 @@ class System:
         acked = threading.Event()
         self.writer.put_many("insert", rows, acked)
         acked.wait()
+        if self.claims:
+            return [row[0] for row in rows]  # the writer claimed them (see Writer.write)
         for i, payload in enumerate(payloads):
             self.tasks.put((first + i, payload))
         return [row[0] for row in rows]
@@ -171,10 +241,10 @@ class System:
         self.writer.close()
 
 
-def bulk(tmp: Path, n: int, timeout: float = 900) -> dict[str, float]:
+def bulk(tmp: Path, n: int, timeout: float = 900, claims: bool = False) -> dict[str, float]:
     """Submit everything (the workers not yet started, as jobsched's categories are paused),
     then start the workers and drain."""
-    system = System(tmp / "minimal.db")
+    system = System(tmp / "minimal.db", claims=claims)
     try:
         t0 = time.perf_counter()
         for offset in range(0, n, SUBMIT_BATCH):
@@ -188,9 +258,9 @@ def bulk(tmp: Path, n: int, timeout: float = 900) -> dict[str, float]:
     return {"n": n, "submit_s": t1 - t0, "drain_s": t2 - t1}
 
 
-def one(tmp: Path, n: int) -> dict[str, float]:
+def one(tmp: Path, n: int, claims: bool = False) -> dict[str, float]:
     """One acknowledged submit per call, with the workers draining meanwhile."""
-    system = System(tmp / "minimal.db")
+    system = System(tmp / "minimal.db", claims=claims)
     system.start()
     try:
         t0 = time.perf_counter()
@@ -201,10 +271,12 @@ def one(tmp: Path, n: int) -> dict[str, float]:
         system.close()
 
 
-def latency(tmp: Path, rate: float, seconds: float, warm_up: int = WARM_UP_TASKS) -> dict[str, Any]:
+def latency(
+    tmp: Path, rate: float, seconds: float, warm_up: int = WARM_UP_TASKS, claims: bool = False
+) -> dict[str, Any]:
     n = int(rate * seconds)
     starts = StartTimes(n)
-    system = System(tmp / "minimal.db", handler=starts.mark)
+    system = System(tmp / "minimal.db", handler=starts.mark, claims=claims)
     system.start()
     try:
         before = paced(rate, seconds, lambda i: system.submit_many([i]))
