@@ -644,3 +644,17 @@ def test_cooldown_never_holds_back_a_worker_for_a_starving_category() -> None:
     decision = balancer.decide(later, now=1.0, mono=1.0)
     # Then the one-worker change is applied anyway
     assert decision is not None and decision.targets["b"] == 1
+
+
+def test_reasons_print_large_counts_with_thousands_separators() -> None:
+    # Given a deep backlog in one category and a little work in another
+    balancer = Balancer(budget=8, cooldown=0.0)
+    items = [cat("web", queued=200_000, running=1_234, current=1), cat("batch", queued=5)]
+
+    # When the balancer decides
+    decision = balancer.decide(items, now=1000.0, mono=0.0)
+
+    # Then its reason for web reads the counts with separators, as an operator reads them
+    assert decision is not None
+    [web] = [line for line in decision.changes if line.startswith("web")]
+    assert "(200,000 queued + 1,234 running, x1)" in web
