@@ -5,7 +5,8 @@ an estimate to drain.
 The last minute comes from successive snapshots (their counts are the store's, so they
 agree between a local node and an attached view); the last hour from the history the
 nodes keep in the store (``core/history.py``: its full minutes, every node, across
-restarts); the oldest waiting age from the store's queue heads, read with the task list.
+restarts); the oldest waiting age from the store's queue heads, read with the task list,
+and from the heads of a node's FIFOs that its snapshot reports.
 Pure bookkeeping: the app feeds it and reads it.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
-from jobsched.core import Snapshot
+from jobsched.core import CategorySnapshot, Snapshot
 from jobsched.core.history import History
 
 from .widgets.categories import Health
@@ -44,6 +45,16 @@ class HealthTracker:
     def set_history(self, history: History) -> None:
         self.history = history
 
+    def waiting(self, now: float, cat: CategorySnapshot) -> float | None:
+        """Seconds the longest-waiting due task of ``cat`` has waited: the older of the
+        store's queue head and what the snapshot saw (a node's own snapshot also counts
+        the head of its FIFO: claimed tasks that no worker has started, which ``queued``
+        counts too); None when nothing waits."""
+        head = self.heads.get(cat.name)
+        ages = [age for age in (None if head is None else max(0.0, now - head), cat.latency)
+                if age is not None]  # fmt: skip
+        return max(ages) if ages else None
+
     def health(self, snap: Snapshot) -> dict[str, Health]:
         first = self._samples[0][1] if len(self._samples) > 1 else None
         last = self._samples[-1][1] if self._samples else {}
@@ -54,9 +65,8 @@ class HealthTracker:
                 finished = max(0, last[c.name][0] - first[c.name][0])
                 failed = max(0, last[c.name][1] - first[c.name][1])
             hour = self.history.totals(c.name, HOUR) if self.history is not None else None
-            head = self.heads.get(c.name)
             out[c.name] = Health(
-                waiting=None if head is None else max(0.0, snap.at - head),
+                waiting=self.waiting(snap.at, c),
                 finished_minute=finished,
                 failed_minute=failed,
                 drain=c.queued / c.rate if c.rate > 0 else None,

@@ -130,6 +130,7 @@ class AttachedView(ClientCalls):
         return Snapshot(
             at=now,
             node_id=", ".join(n.node_id for n in live) or "no live node",
+            node_ids=tuple(n.node_id for n in live),
             state="attached" if live else "no node",
             budget=sum(n.budget for n in live) or self.config.workers,
             categories=tuple(cats),

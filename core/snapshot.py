@@ -117,6 +117,14 @@ class Snapshot:
     balancer_decisions: int = 0
     #: thread kind (dispatcher, completer, housekeeper, workers) -> failed store calls
     store_errors: dict[str, int] = field(default_factory=dict)
+    #: every node this snapshot shows (an attached view may show several; ``node_id``
+    #: then names them all for display); empty: only ``node_id``
+    node_ids: tuple[str, ...] = ()
+
+    @property
+    def owners(self) -> frozenset[str]:
+        """The node ids whose claims this snapshot's workers account for."""
+        return frozenset(self.node_ids or (self.node_id,))
 
     def category(self, name: str) -> CategorySnapshot:
         for cat in self.categories:

@@ -125,10 +125,10 @@ class MainScreen(Screen[None]):
 
     def show_tasks(self, tasks: list[TaskRecord], snap: Snapshot | None) -> None:
         """Show a page of the task list; ``snap`` tells which tasks the workers run."""
-        node_id = snap.node_id if snap is not None else ""
+        owners = snap.owners if snap is not None else frozenset[str]()
         workers = snap.workers if snap is not None else ()
         busy = frozenset(w.task_id for w in workers if w.task_id is not None)
-        self.task_table.update_tasks(tasks, node_id, busy)
+        self.task_table.update_tasks(tasks, owners, busy)
 
     def open_filter(self) -> None:
         """Show the filter and give it the focus now, not after this key's turn: keys typed

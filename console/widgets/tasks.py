@@ -76,20 +76,26 @@ class TaskTable(KeyedTable):
             self.reset()
 
     def update_tasks(
-        self, tasks: Sequence[TaskRecord], node_id: str = "", busy: frozenset[int] = frozenset()
+        self,
+        tasks: Sequence[TaskRecord],
+        owners: frozenset[str] = frozenset(),
+        busy: frozenset[int] = frozenset(),
     ) -> None:
-        """``busy``: the tasks ``node_id``'s workers run now; its other ``running`` tasks
-        are claimed into its FIFO and still wait for a worker (shown ``claimed``)."""
-        self.sync({t.id: task_row(t, node_id, busy) for t in tasks})
+        """``busy``: the tasks the workers of the nodes ``owners`` run now; their other
+        ``running`` tasks are claimed into a FIFO and still wait for a worker (shown
+        ``claimed``)."""
+        self.sync({t.id: task_row(t, owners, busy) for t in tasks})
 
 
-def shown_state(t: TaskRecord, node_id: str, busy: frozenset[int]) -> str:
-    if t.state == "running" and t.owner == node_id and t.id not in busy:
+def shown_state(t: TaskRecord, owners: frozenset[str], busy: frozenset[int]) -> str:
+    if t.state == "running" and t.owner in owners and t.id not in busy:
         return "claimed"
     return t.state
 
 
-def task_row(t: TaskRecord, node_id: str = "", busy: frozenset[int] = frozenset()) -> Row:
+def task_row(
+    t: TaskRecord, owners: frozenset[str] = frozenset(), busy: frozenset[int] = frozenset()
+) -> Row:
     updated = t.finished_at or t.started_at or t.created_at
     info = t.reason or ""
     if t.error:
@@ -98,7 +104,7 @@ def task_row(t: TaskRecord, node_id: str = "", busy: frozenset[int] = frozenset(
         str(t.id),
         t.category,
         t.handler,
-        Text(shown_state(t, node_id, busy), style=STATE_STYLES.get(t.state, "")),
+        Text(shown_state(t, owners, busy), style=STATE_STYLES.get(t.state, "")),
         f"{t.attempts}/{t.max_attempts}",
         fmt.clock_time(updated),
         took(t),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched.console.view import AttachedView
+from jobsched.console.widgets.tasks import shown_state
 from jobsched.core import (
     CategoryConfig,
     Client,
@@ -213,3 +214,30 @@ def test_an_attached_console_shows_a_category_its_node_holds_back_as_held(
     finally:
         node.stop(grace=0)
         view.stop()
+
+
+def test_claims_waiting_in_any_watched_nodes_fifo_show_claimed_and_running_ones_running() -> None:
+    # Given two other live nodes, each with two claimed tasks, one of which its worker runs
+    sched, clock = build_scheduler()
+    view = attach(sched, clock)
+    now = clock.now()
+    running: dict[str, int] = {}
+    waiting: dict[str, int] = {}
+    for node in ("a:1:x", "b:2:y"):
+        sched.store.insert([sched.build_task("web.fetch", {"n": i}) for i in range(2)], now)
+        first, second = sched.store.claim("web", 2, node, now)
+        running[node], waiting[node] = first.id, second.id
+        busy = {"name": "web-1", "category": "web", "state": "busy", "task_id": first.id,
+                "handler": "web.fetch", "started_at": now, "retiring": False}  # fmt: skip
+        heartbeat(sched.store, node, now, [busy])
+
+    # When the attached view's snapshot decides how the task list shows them
+    snap = view.snapshot()
+    busy_ids = frozenset(w.task_id for w in snap.workers if w.task_id is not None)
+    shown = {t.id: shown_state(t, snap.owners, busy_ids) for t in sched.store.list_tasks()}
+
+    # Then every watched node counts as an owner, whatever the display name says
+    assert {"a:1:x", "b:2:y"} <= snap.owners
+    # And each node's waiting claim is "claimed", its running task "running"
+    assert [shown[waiting[n]] for n in ("a:1:x", "b:2:y")] == ["claimed", "claimed"]
+    assert [shown[running[n]] for n in ("a:1:x", "b:2:y")] == ["running", "running"]
