@@ -60,7 +60,9 @@ def main() -> None:
                 )
                 page.wait_for_timeout(args.seconds * 1000)  # let the workload fill the panels
                 page.screenshot(path=args.out)
-                print(screen(page).splitlines()[0].strip())
+                rows = screen(page).splitlines()
+                print(rows[0].strip())
+                print("\n".join(rows[-3:]))
                 browser.close()
         finally:
             server.send_signal(signal.SIGTERM)

@@ -207,6 +207,12 @@ def priority_shown(text: str, category: str) -> str | None:
     return None
 
 
+def footer_shown(text: str) -> bool:
+    """Whether the terminal's last line shows the footer's essential keys."""
+    lines = text.rstrip("\n").splitlines()
+    return bool(lines) and all(key in lines[-1] for key in ("Quit", "Filter", "Keys"))
+
+
 def wait_for_screen(page: Any, check: Callable[[str], bool], what: str, timeout: float) -> str:
     return poll(lambda: (lambda text: text if check(text) else None)(screen(page)),
                 timeout, interval=0.1, what=what)  # fmt: skip
@@ -236,6 +242,8 @@ def test_two_browsers_attach_to_one_node_and_steer_it(
                     page, lambda t: bool(row(t, "a") and row(t, "b")), "categories", 45
                 )
                 assert "ATTACHED" in text
+                # And the footer's keys, before the page has ever had the focus
+                wait_for_screen(page, footer_shown, "the footer's keys", 20)
             sessions = {p: c for p, c in web.sessions().items() if c.startswith(sys.executable)}
             assert len(sessions) == 2
             assert all("console --attach" in c for c in sessions.values())
