@@ -152,10 +152,16 @@ def targets(
         else:
             out.append(Target(name, f"{value:,.2f}{unit}", "PASS" if value <= limit else "MISS"))
 
-    def quotient(case: str, metric: str, peer: str) -> Summary | None:
+    def quotient(case: str, metric: str, peer: str, subject: str = "jobsched") -> Summary | None:
         per_entry = summary.get(case, {})
-        mine, theirs = (per_entry.get(k, {}).get(metric) for k in ("jobsched", peer))
+        mine, theirs = (per_entry.get(k, {}).get(metric) for k in (subject, peer))
         return paired_ratio(by_id[case], mine, theirs)
+
+    def reading(name: str, value: Summary | None) -> None:
+        """A ratio to read beside the targets, judged against none."""
+        if value is not None:
+            rounds = ", ".join(f"{v:.2f}" for v in value.values)
+            out.append(Target(name, f"{value.median:,.2f} x (rounds: {rounds})", "info"))
 
     by_id = {c.id: c for c in cases}
     ids = set(by_id)
@@ -169,6 +175,16 @@ def targets(
             0.5,
             " x",
             "no run of the minimal design",
+        )
+        # How much of the floor the claim alone costs: jobsched's flow claims tasks from
+        # the store into a bounded window; the minimal design hands them over at submit.
+        reading(
+            f"bulk {int(size):,}: the minimal design with claims / the minimal design",
+            quotient(case.id, "e2e", "minimal", subject="minimal-claims"),
+        )
+        reading(
+            f"bulk {int(size):,}: end-to-end / the minimal design with claims",
+            quotient(case.id, "e2e", "minimal-claims"),
         )
         at_least(
             f"bulk {int(size):,}: end-to-end >= 10 x Huey-SQLite at synchronous=NORMAL",

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     handler TEXT NOT NULL,
     category TEXT NOT NULL,
     priority INTEGER NOT NULL,
-    payload TEXT,
+    payload BLOB,  -- no affinity: the payload comes back as it went in
     state TEXT NOT NULL,
     owner TEXT,
     created_at REAL NOT NULL,
@@ -213,7 +213,7 @@ class System:
             first = self.next_id
             self.next_id += len(payloads)
         now = time.time()
-        rows = [(first + i, "noop", None, now) for i in range(len(payloads))]
+        rows = [(first + i, "noop", payload, now) for i, payload in enumerate(payloads)]
         acked = threading.Event()
         self.writer.put_many("insert", rows, acked)
         acked.wait()

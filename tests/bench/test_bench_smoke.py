@@ -48,7 +48,8 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
         for entry in case["entries"].values():
             assert entry["runs"], (case["id"], entry["label"])
             assert all(isinstance(run, dict) for run in entry["runs"]), entry["runs"]
-    assert {t["verdict"] for t in report["targets"]} <= {"PASS", "MISS", "n/a"}
+    assert {t["verdict"] for t in report["targets"]} <= {"PASS", "MISS", "n/a", "info"}
+    assert "| bulk 500: the minimal design with claims / the minimal design |" in proc.stdout
 
 
 @pytest.mark.timeout(60)

@@ -45,3 +45,16 @@ def test_without_claims_the_tasks_go_from_the_submit_to_the_workers(tmp_path: Pa
         ]
         columns = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
     assert "owner" not in columns
+
+
+@pytest.mark.timeout(30)
+def test_paced_submits_reach_their_workers_through_claims_with_their_payloads(
+    tmp_path: Path,
+) -> None:
+    # Given the claim variant, tasks submitted one at a time at 200/s for half a second
+    # When each worker calls the handler with the payload the claim read back
+    result = minimal.latency(tmp_path, rate=200, seconds=0.5, warm_up=10, claims=True)
+
+    # Then every task started (its payload was its own index) and none is missing
+    assert result["missing"] == 0
+    assert result["n"] == 100 - 10
