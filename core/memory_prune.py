@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 from .progress import TaskProgress
 from .retention import PruneRule
-from .task import TERMINAL, TaskRecord
+from .task import TERMINAL, AttemptError, TaskRecord
 
 
 class MemoryPrune:
@@ -18,6 +18,7 @@ class MemoryPrune:
     _lock: threading.Lock
     _rows: dict[int, TaskRecord]
     _progress: dict[int, TaskProgress]
+    _attempts: dict[int, list[AttemptError]]
 
     def _prunable(self, rule: PruneRule) -> list[int]:
         """Ids ``rule`` matches, oldest finished first (the caller holds the lock)."""
@@ -33,12 +34,14 @@ class MemoryPrune:
         return [task_id for at, task_id in finished if at < rule.finished_before]
 
     def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
-        """Delete at most ``limit`` tasks ``rule`` matches, and their progress reports."""
+        """Delete at most ``limit`` tasks ``rule`` matches, with their progress reports
+        and earlier attempts."""
         with self._lock:
             victims = [i for i in self._prunable(rule) if i not in spare][: max(0, limit)]
             for task_id in victims:
                 del self._rows[task_id]
                 self._progress.pop(task_id, None)
+                self._attempts.pop(task_id, None)
         return len(victims)
 
     def count_prunable(self, rule: PruneRule) -> int:

@@ -18,8 +18,10 @@ from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
+    ATTEMPTS_KEPT,
     CANCELLED,
     FAILED,
+    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
     REASON_CANCELLED,
     REASON_ORPHANED,
@@ -27,6 +29,7 @@ from .task import (
     SCHEDULED,
     STATES,
     TERMINAL,
+    AttemptError,
     NewTask,
     Outcome,
     RecoveryReport,
@@ -49,6 +52,7 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
         super().__init__()
         self._rows: dict[int, TaskRecord] = {}
         self._progress: dict[int, TaskProgress] = {}
+        self._attempts: dict[int, list[AttemptError]] = {}  # earlier attempts per task
         self._ids = itertools.count(1)
         # heap of (-priority, id) per category: the claim order
         self._queued: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -72,7 +76,8 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
             for row in self._rows.values():
                 if row.state == RUNNING and row.owner != node_id:
                     row.owner = None
-                    if (row.id, row.attempts) in self._started:
+                    began = (row.id, row.attempts) in self._started
+                    if began:
                         self._started.discard((row.id, row.attempts))
                     else:
                         row.attempts -= 1  # claimed, never started: not an interrupted run
@@ -86,6 +91,13 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                         )
                         report.orphaned.append(row.id)
                     else:
+                        if began:
+                            self._keep_attempt(
+                                row.id,
+                                AttemptError(
+                                    row.attempts, ORPHANED_ATTEMPT_ERROR, REASON_ORPHANED, now
+                                ),
+                            )
                         row.state = QUEUED
                         self._queue(row)
                         report.requeued.append(row.id)
@@ -205,6 +217,8 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                 row.error = out.error
                 row.reason = out.reason
                 if out.state == SCHEDULED:
+                    ended = AttemptError(out.attempt, out.error, out.reason, out.finished_at)
+                    self._keep_attempt(row.id, ended)
                     row.state = SCHEDULED
                     row.run_at = out.run_at if out.run_at is not None else out.finished_at
                     row.cancel_requested = False
@@ -223,6 +237,13 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                 applied.append(True)
         self._commits.committed()
         return applied
+
+    def _keep_attempt(self, task_id: int, attempt: AttemptError) -> None:
+        """Keep how an attempt ended (the caller holds the lock), the newest
+        :data:`ATTEMPTS_KEPT` per task."""
+        kept = [a for a in self._attempts.get(task_id, []) if a.number != attempt.number]
+        kept.append(attempt)
+        self._attempts[task_id] = kept[-ATTEMPTS_KEPT:]
 
     def _terminate(
         self,
@@ -306,6 +327,7 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                 row.finished_at = None
                 row.result = row.error = row.reason = None
                 row.cancel_requested = False
+                self._attempts.pop(row.id, None)  # fresh attempts, fresh history
                 self._queue(row)
                 done.append(row.id)
         return done
@@ -363,6 +385,7 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                 if row is not None and row.state in TERMINAL:
                     del self._rows[task_id]
                     self._progress.pop(task_id, None)
+                    self._attempts.pop(task_id, None)
                     deleted += 1
         return deleted
 
@@ -374,6 +397,10 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
     def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
         with self._lock:
             return {i: self._progress[i] for i in ids if i in self._progress}
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        with self._lock:
+            return list(self._attempts.get(task_id, []))
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         heads: dict[str, float] = {}

@@ -32,6 +32,11 @@ Rules every store keeps:
   nodes, a restart or a clock that steps back never run a tick twice. A clock tick at or
   before the newest one claimed for its schedule is refused too, which is what lets
   ``prune_ticks`` delete old tick rows (never the newest) without a tick coming back.
+- ``finish`` of a retry (an outcome back to ``scheduled``) and ``recover`` of a run that
+  began and is queued again keep that attempt's number, error, reason and end time
+  (``attempt_errors``), at most :data:`.task.ATTEMPTS_KEPT` per task, oldest dropped; a
+  terminal outcome writes nothing more than the task row. Deleting or pruning a task
+  deletes them; an operator's ``retry`` (fresh attempts) clears them.
 - ``add_history`` keeps one row per (minute, category, node): nodes sharing a store
   never write over each other, and ``history`` adds them up (see :mod:`.history`).
 """
@@ -49,6 +54,7 @@ from .query import Page, TaskQuery
 from .retention import PruneRule
 from .schedule_spec import ScheduleState
 from .task import (
+    AttemptError,
     CategorySettings,
     NewTask,
     NodeInfo,
@@ -153,6 +159,11 @@ class TaskStore(Protocol):
     def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
         """id -> the latest progress report of each of ``ids`` that made one. A deleted
         task's report goes with it."""
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        """How the task's earlier attempts ended (each one retried, or interrupted by a
+        crash and queued again), oldest first, at most :data:`.task.ATTEMPTS_KEPT`: the
+        final attempt's error is the task's own (see :func:`.task.attempt_history`)."""
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         """category -> ``run_at`` of the queued task it claims next (in claim order),

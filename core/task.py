@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +154,48 @@ def bound_error_text(text: str) -> str:
     if len(text) <= MAX_ERROR_TEXT:
         return text
     return _CUT_NOTE + text[-(MAX_ERROR_TEXT - len(_CUT_NOTE)) :]
+
+
+#: How many earlier attempts' errors a task keeps (``TaskStore.attempt_errors``): the
+#: oldest are dropped beyond it, so a task with a thousand attempts keeps a bounded list.
+#: Its final attempt's error is the task's ``error`` and not counted here.
+ATTEMPTS_KEPT = 20
+
+#: The error recorded for a run a crashed (or killed) node left unfinished, when recovery
+#: queues its task again.
+ORPHANED_ATTEMPT_ERROR = "interrupted: the node running it stopped before it finished"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptError:
+    """How one attempt of a task ended: its number, its error text (bounded like a task's,
+    :data:`MAX_ERROR_TEXT`) and reason, and when it ended (epoch seconds)."""
+
+    number: int
+    error: str | None
+    reason: str | None
+    ended_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "error": self.error,
+            "reason": self.reason,
+            "ended_at": self.ended_at,
+        }
+
+
+def attempt_history(task: TaskRecord, earlier: Sequence[AttemptError]) -> list[AttemptError]:
+    """Every attempt's error the store knows for ``task``, oldest first: the earlier
+    attempts it kept (``TaskStore.attempt_errors``, at most :data:`ATTEMPTS_KEPT`), then
+    the final one from the task's own ``error`` and ``reason`` once it has finished with
+    one. A task waiting for its next attempt, or cancelled while waiting, already has its
+    latest attempt among the earlier ones."""
+    kept = sorted(earlier, key=lambda a: a.number)
+    final = task.state in TERMINAL and (task.error is not None or task.reason is not None)
+    if not final or task.attempts <= 0 or any(a.number == task.attempts for a in kept):
+        return kept
+    return [*kept, AttemptError(task.attempts, task.error, task.reason, task.finished_at)]
 
 
 @dataclass(slots=True)

@@ -306,6 +306,24 @@ class TaskProgressRow(Base):
         table_name = "task_progress"
 
 
+# --- earlier attempts ---------------------------------------------------------------------
+class TaskAttemptRow(Base):
+    """How one attempt of a task ended that was followed by another (a retry, or a run a
+    crashed node left unfinished): written only then, never by a task's final outcome
+    (its error is the task row's). At most ``core.task.ATTEMPTS_KEPT`` per task, the oldest
+    deleted as new ones come; deleted with their task, and by an operator's retry."""
+
+    task_id = pw.BigIntegerField()
+    attempt = pw.IntegerField()
+    error = pw.TextField(null=True)
+    reason = pw.TextField(null=True)
+    ended_at = pw.DoubleField()
+
+    class Meta:
+        table_name = "task_attempts"
+        primary_key = pw.CompositeKey("task_id", "attempt")
+
+
 # --- history by the minute ---------------------------------------------------------------
 class HistoryRow(Base):
     """One node's figures of one category in one minute (``core/history.py``), written once
@@ -374,12 +392,12 @@ class PostgresMeta(Base):
 
 SQLITE_MODELS: tuple[type[pw.Model], ...] = (
     SqliteTasks, TaskCountRow, CategorySettingsRow, ControlRow, DecisionRow, SqliteNodes,
-    RateLimiterRow, *SCHEDULE_MODELS, TaskProgressRow, HistoryRow,
+    RateLimiterRow, *SCHEDULE_MODELS, TaskProgressRow, HistoryRow, TaskAttemptRow,
 )  # fmt: skip
 POSTGRES_MODELS: tuple[type[pw.Model], ...] = (
     PostgresMeta, PostgresTasks, TaskCountRow, TaskCountDeltaRow, CategorySettingsRow,
     ControlRow, DecisionRow, PostgresNodes, RateLimiterRow, *SCHEDULE_MODELS,
-    TaskProgressRow, HistoryRow,
+    TaskProgressRow, HistoryRow, TaskAttemptRow,
 )  # fmt: skip
 
 #: The control table's only row, written when the tables are created.

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.retention import PruneRule
+from jobsched.core.task import ATTEMPTS_KEPT
 
 _T = TypeVar("_T")
 
@@ -279,4 +280,46 @@ def delete_orphan_progress_sql(count: int, mark: str) -> str:
     return (
         f"DELETE FROM task_progress WHERE task_id IN ({ids}) "
         "AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_progress.task_id)"
+    )
+
+
+# --- earlier attempts (task_attempts) ------------------------------------------------------
+#: Columns of task_attempts in :class:`core.task.AttemptError` field order (after the id).
+ATTEMPT_COLUMNS = "attempt, error, reason, ended_at"
+
+
+def keep_attempt_sql(mark: str) -> str:
+    """Keep how one attempt ended: task id, attempt, error, reason, end time. Written again
+    (the same attempt ended twice cannot happen, but must never fail a finish), it replaces."""
+    return (
+        f"INSERT INTO task_attempts (task_id, {ATTEMPT_COLUMNS})"
+        f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
+        " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
+        " reason = excluded.reason, ended_at = excluded.ended_at"
+    )
+
+
+def trim_attempts_sql(mark: str) -> str:
+    """Drop a task's attempts older than the newest ``ATTEMPTS_KEPT``: task id, then the
+    newest attempt's number."""
+    return (
+        f"DELETE FROM task_attempts WHERE task_id = {mark} AND attempt <= {mark} - {ATTEMPTS_KEPT}"
+    )
+
+
+def get_attempts_sql(mark: str) -> str:
+    return f"SELECT {ATTEMPT_COLUMNS} FROM task_attempts WHERE task_id = {mark} ORDER BY attempt"
+
+
+def clear_attempts_sql(mark: str) -> str:
+    """A task's earlier attempts, forgotten when an operator's retry starts it afresh."""
+    return f"DELETE FROM task_attempts WHERE task_id = {mark}"
+
+
+def delete_orphan_attempts_sql(count: int, mark: str) -> str:
+    """Attempt rows of the given ids whose task is gone (after a delete)."""
+    ids = ", ".join([mark] * count)
+    return (
+        f"DELETE FROM task_attempts WHERE task_id IN ({ids}) "
+        "AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_attempts.task_id)"
     )

@@ -22,6 +22,7 @@ from jobsched.core.task import (
     RUNNING,
     STATES,
     TERMINAL,
+    AttemptError,
     CategorySettings,
     NodeInfo,
     TaskRecord,
@@ -68,11 +69,10 @@ class SqlReads:
         if not wanted:
             return 0
         sql = query_sql.delete_finished_sql(len(wanted), self._mark)
-        orphans = query_sql.delete_orphan_progress_sql(len(wanted), self._mark)
         with self._write() as conn:
             deleted = self._delete_rows(conn, sql, wanted)
             if deleted:
-                conn.execute(orphans, wanted)
+                delete_leftovers(conn, wanted, self._mark)
             return deleted
 
     def _delete_rows(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
@@ -93,6 +93,13 @@ class SqlReads:
             return {}
         rows = self._read(query_sql.get_progress_sql(len(wanted), self._mark), wanted)
         return {int(row[0]): TaskProgress(*row[1:]) for row in rows}
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        """The task's earlier attempts, oldest first (see ``TaskStore.attempt_errors``)."""
+        if not 0 < int(task_id) <= 2**63 - 1:
+            return []
+        rows = self._read(query_sql.get_attempts_sql(self._mark), (task_id,))
+        return [AttemptError(*row) for row in rows]
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         """category -> ``run_at`` of its next queued task (categories with none left out)."""
@@ -158,6 +165,22 @@ class SqlReads:
 
     def nodes(self) -> list[NodeInfo]:
         return nodes_from(self._read(self._q.NODES))
+
+
+def delete_leftovers(conn: Any, ids: Sequence[int], mark: str) -> None:
+    """In a transaction that deleted tasks among ``ids``: delete the progress reports and
+    earlier attempts of those that are gone."""
+    conn.execute(query_sql.delete_orphan_progress_sql(len(ids), mark), ids)
+    conn.execute(query_sql.delete_orphan_attempts_sql(len(ids), mark), ids)
+
+
+def keep_attempts(conn: Any, attempts: Sequence[tuple[int, AttemptError]], mark: str) -> None:
+    """In the caller's transaction: keep how each (task id, attempt) ended, and drop that
+    task's attempts beyond the newest ``ATTEMPTS_KEPT``."""
+    keep, trim = query_sql.keep_attempt_sql(mark), query_sql.trim_attempts_sql(mark)
+    for task_id, a in attempts:
+        conn.execute(keep, (task_id, a.number, a.error, a.reason, a.ended_at))
+        conn.execute(trim, (task_id, a.number))
 
 
 def task_filter(state: str | None, category: str | None, mark: str) -> tuple[str, list[Any]]:

@@ -27,8 +27,10 @@ from jobsched.core.store import (
     TaskStore,
 )
 from jobsched.core.task import (
+    ATTEMPTS_KEPT,
     CANCELLED,
     FAILED,
+    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
     REASON_CANCELLED,
     REASON_ERROR,
@@ -37,11 +39,13 @@ from jobsched.core.task import (
     SCHEDULED,
     STATES,
     SUCCEEDED,
+    AttemptError,
     CategorySettings,
     NewTask,
     NodeInfo,
     Outcome,
     TaskRecord,
+    attempt_history,
 )
 
 from tests.history_contract import HistoryContract
@@ -430,6 +434,145 @@ class StoreContract(ScheduleContract, HistoryContract):
         store.cancel([task.id], T0 + 2)
         store.finish([done(task, SCHEDULED, run_at=T0 + 60)])
         assert store.get(task.id).cancel_requested is False  # type: ignore[union-attr]
+
+    # --- earlier attempts ------------------------------------------------------------------
+    def retried(self, store: TaskStore, task: TaskRecord, error: str, at: float) -> TaskRecord:
+        """``task``'s attempt fails with ``error`` at ``at`` and is retried at once; the
+        next attempt is claimed and started."""
+        outcome = done(task, SCHEDULED, at=at, error=error, reason=REASON_ERROR, run_at=at)
+        assert store.finish([outcome]) == [True]
+        [again] = store.claim(task.category, 1, NODE, at + 1)
+        assert again.id == task.id and store.record_start(again)
+        return again
+
+    def test_each_retried_attempt_keeps_its_error_in_order(self, store: TaskStore) -> None:
+        # Given a task that fails twice, then succeeds
+        [task] = self.running(store)
+        task = self.retried(store, task, "smtp timed out", T0 + 5)
+        task = self.retried(store, task, "connection refused", T0 + 10)
+        assert store.finish([done(task, at=T0 + 15, result="1")]) == [True]
+        # Then both failed attempts are kept, oldest first, with their reason and end
+        earlier = store.attempt_errors(task.id)
+        assert earlier == [
+            AttemptError(1, "smtp timed out", REASON_ERROR, T0 + 5),
+            AttemptError(2, "connection refused", REASON_ERROR, T0 + 10),
+        ]
+        # And the succeeded attempt adds nothing to them
+        row = store.get(task.id)
+        assert row is not None and attempt_history(row, earlier) == earlier
+
+    def test_the_final_error_is_the_tasks_own_and_adds_no_attempt_row(
+        self, store: TaskStore
+    ) -> None:
+        # Given a task that fails once with a retry, then fails for good
+        [task] = self.running(store, max_attempts=2)
+        task = self.retried(store, task, "first", T0 + 5)
+        assert store.finish([done(task, FAILED, at=T0 + 9, error="last", reason=REASON_ERROR)])
+        # Then the store keeps the first attempt only; the last is the task's error
+        earlier = store.attempt_errors(task.id)
+        assert earlier == [AttemptError(1, "first", REASON_ERROR, T0 + 5)]
+        row = store.get(task.id)
+        assert row is not None and row.error == "last"
+        assert attempt_history(row, earlier) == [
+            AttemptError(1, "first", REASON_ERROR, T0 + 5),
+            AttemptError(2, "last", REASON_ERROR, T0 + 9),
+        ]
+        # And a task that never retried has none
+        [plain] = self.running(store, category="web")
+        store.finish([done(plain, FAILED, error="boom", reason=REASON_ERROR)])
+        assert store.attempt_errors(plain.id) == []
+        assert store.attempt_errors(999_999) == [] and store.attempt_errors(2**70) == []
+
+    def test_a_waiting_tasks_latest_attempt_is_among_the_earlier_ones(
+        self, store: TaskStore
+    ) -> None:
+        [task] = self.running(store)
+        store.finish([done(task, SCHEDULED, error="e1", reason=REASON_ERROR, run_at=T0 + 60)])
+        row = store.get(task.id)
+        assert row is not None and row.error == "e1"
+        assert attempt_history(row, store.attempt_errors(task.id)) == [
+            AttemptError(1, "e1", REASON_ERROR, T0 + 5)
+        ]
+        # Cancelled while waiting: still one attempt, the one that failed
+        store.cancel([task.id], T0 + 7)
+        row = store.get(task.id)
+        assert row is not None and row.reason == REASON_CANCELLED
+        assert [a.error for a in attempt_history(row, store.attempt_errors(task.id))] == ["e1"]
+
+    def test_only_the_newest_attempts_are_kept(self, store: TaskStore) -> None:
+        [task] = self.running(store, max_attempts=ATTEMPTS_KEPT + 10)
+        for n in range(1, ATTEMPTS_KEPT + 6):
+            task = self.retried(store, task, f"error {n}", T0 + 10 * n)
+        numbers = [a.number for a in store.attempt_errors(task.id)]
+        assert numbers == list(range(6, ATTEMPTS_KEPT + 6))
+
+    def test_a_retry_outcome_fenced_out_keeps_no_attempt(self, store: TaskStore) -> None:
+        [task] = self.running(store)
+        retry = done(task, SCHEDULED, error="e", run_at=T0 + 60)
+        # The same outcome twice in one batch: the second is fenced out
+        assert store.finish([retry, retry]) == [True, False]
+        assert store.finish([retry]) == [False]
+        assert [a.number for a in store.attempt_errors(task.id)] == [1]
+
+    def test_a_batch_of_retries_and_terminal_outcomes_keeps_the_retries(
+        self, store: TaskStore
+    ) -> None:
+        a, b, c = self.running(store, 3)
+        applied = store.finish([
+            done(a, SCHEDULED, error="ea", reason=REASON_ERROR, run_at=T0 + 60),
+            done(b, FAILED, error="eb", reason=REASON_ERROR),
+            done(c, SCHEDULED, error="ec", reason=REASON_ERROR, run_at=T0 + 60),
+        ])  # fmt: skip
+        assert applied == [True, True, True]
+        assert [x.error for x in store.attempt_errors(a.id)] == ["ea"]
+        assert store.attempt_errors(b.id) == []
+        assert [x.error for x in store.attempt_errors(c.id)] == ["ec"]
+
+    def test_recover_keeps_the_interrupted_attempt_of_a_run_that_began(
+        self, store: TaskStore
+    ) -> None:
+        # Given a run that began and one only claimed, on a node that died
+        [begun, waiting] = store.insert([new(), new()], T0)
+        claimed = {t.id: t for t in store.claim("email", 2, OTHER, T0 + 1)}
+        assert store.record_start(claimed[begun])
+        # When it is recovered
+        store.recover(NODE, T0 + 50)
+        # Then the begun run is an attempt, interrupted; the other was never one
+        assert store.attempt_errors(begun) == [
+            AttemptError(1, ORPHANED_ATTEMPT_ERROR, REASON_ORPHANED, T0 + 50)
+        ]
+        assert store.attempt_errors(waiting) == []
+
+    def test_a_task_orphaned_for_good_shows_every_interrupted_attempt(
+        self, store: TaskStore
+    ) -> None:
+        [task_id] = store.insert([new(max_attempts=2)], T0)
+        for crash in range(2):
+            [task] = store.claim("email", 1, f"node-{crash}", T0 + crash)
+            assert store.record_start(task)
+            store.recover(f"node-{crash + 1}", T0 + crash + 0.5)
+        row = store.get(task_id)
+        assert row is not None and row.reason == REASON_ORPHANED
+        history = attempt_history(row, store.attempt_errors(task_id))
+        assert [(a.number, a.reason) for a in history] == [
+            (1, REASON_ORPHANED), (2, REASON_ORPHANED),
+        ]  # fmt: skip
+        assert history[1].error == row.error
+
+    def test_delete_prune_and_retry_leave_no_attempts_behind(self, store: TaskStore) -> None:
+        # Given three tasks that each failed after a retry
+        tasks = self.running(store, 3, max_attempts=2)
+        ids = [t.id for t in tasks]
+        for task in tasks:
+            task = self.retried(store, task, "first", T0 + 5)
+            store.finish([done(task, FAILED, at=T0 + 9, error="last", reason=REASON_ERROR)])
+        assert all(store.attempt_errors(i) for i in ids)
+        # When one is deleted, one pruned, and one retried by the operator
+        assert store.delete([ids[0]]) == 1
+        assert store.prune(PruneRule(FAILED, T0 + 100, keep=1), 500) == 1
+        assert store.retry([ids[2]], T0 + 20) == [ids[2]]
+        # Then none of them has an earlier attempt left
+        assert [store.attempt_errors(i) for i in ids] == [[], [], []]
 
     # --- release -------------------------------------------------------------------------
     def test_release_gives_running_tasks_back_with_the_attempt_undone(

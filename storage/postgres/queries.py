@@ -6,6 +6,8 @@ is one statement: one round trip, one plan. The tables are described once, in
 
 from __future__ import annotations
 
+from jobsched.core.task import ATTEMPTS_KEPT
+
 from ..columns import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
 
 CHANNEL = "jobsched_work"
@@ -121,12 +123,22 @@ FINISH_TERMINAL = (
     # Identical notifications of one transaction are delivered once: one per batch.
     f" WHERE {_FENCE} RETURNING t.id, {_DONE}"
 )
+# A retry also keeps how the attempt ended (task_attempts), and drops that task's attempts
+# beyond the newest ATTEMPTS_KEPT, in the same statement.
 FINISH_RETRY = (
-    "UPDATE tasks AS t SET state = v.state, run_at = v.run_at, error = v.error,"
+    "WITH done AS (UPDATE tasks AS t SET state = v.state, run_at = v.run_at, error = v.error,"
     " reason = v.reason, owner = NULL, cancel_requested = false"
     " FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::text[], %s::float8[],"
-    " %s::text[], %s::text[]) AS v(id, owner, attempt, state, run_at, error, reason)"
-    f" WHERE {_FENCE} RETURNING t.id"
+    " %s::text[], %s::text[], %s::float8[])"
+    " AS v(id, owner, attempt, state, run_at, error, reason, ended_at)"
+    f" WHERE {_FENCE} RETURNING t.id, v.attempt, v.error, v.reason, v.ended_at),"
+    " kept AS (INSERT INTO task_attempts (task_id, attempt, error, reason, ended_at)"
+    " SELECT id, attempt, error, reason, ended_at FROM done"
+    " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
+    " reason = excluded.reason, ended_at = excluded.ended_at),"
+    " dropped AS (DELETE FROM task_attempts AS a USING done WHERE a.task_id = done.id"
+    f" AND a.attempt <= done.attempt - {ATTEMPTS_KEPT})"
+    " SELECT id FROM done"
 )
 # One outcome at a time: for a batch that names a task twice (its order then matters).
 FINISH_TERMINAL_ONE = (
@@ -154,6 +166,8 @@ CANCEL_WAITING = (
 REQUEST_CANCEL = "UPDATE tasks SET cancel_requested = true WHERE id = ANY(%s)"
 CANCEL_REQUESTS = "SELECT id FROM tasks WHERE state = 'running' AND owner = %s AND cancel_requested"
 KEY_IS_LIVE = f"SELECT 1 FROM tasks WHERE dedup_key = %s AND {LIVE}"
+#: An operator's retry starts afresh: the earlier attempts go.
+CLEAR_ATTEMPTS = "DELETE FROM task_attempts WHERE task_id = ANY(%s)"
 RETRY_TASKS = (
     "UPDATE tasks SET state = 'queued', attempts = 0, run_at = %s, finished_at = NULL,"
     " result = NULL, error = NULL, reason = NULL, cancel_requested = false, run_began = false"
@@ -196,6 +210,19 @@ FAIL_ORPHANS = (
     "UPDATE tasks SET state = 'failed', reason = 'orphaned', finished_at = %s, result = NULL,"
     " error = 'interrupted ' || attempts || ' times by a crash', owner = NULL,"
     " run_began = false WHERE id = ANY(%s) AND attempts >= max_attempts RETURNING id"
+)
+# Before REQUEUE_ORPHANS: how each run that began ended (interrupted), for the orphans
+# queued again (the exhausted ones have failed meanwhile, with the task's own error).
+KEEP_INTERRUPTED = (
+    "INSERT INTO task_attempts (task_id, attempt, error, reason, ended_at)"
+    " SELECT id, attempts, %s, 'orphaned', %s FROM tasks"
+    " WHERE id = ANY(%s) AND state = 'running' AND run_began AND attempts > 0"
+    " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
+    " reason = excluded.reason, ended_at = excluded.ended_at"
+)
+TRIM_INTERRUPTED = (
+    "DELETE FROM task_attempts AS a USING tasks AS t WHERE t.id = ANY(%s) AND a.task_id = t.id"
+    f" AND t.state = 'running' AND t.run_began AND a.attempt <= t.attempts - {ATTEMPTS_KEPT}"
 )
 REQUEUE_ORPHANS = (
     "UPDATE tasks SET state = 'queued', owner = NULL, run_began = false"

@@ -43,6 +43,7 @@ from ..models import (
     HistoryRow,
     PostgresMeta,
     RateLimiterRow,
+    TaskAttemptRow,
     TaskCountDeltaRow,
     TaskCountRow,
     TaskProgressRow,
@@ -154,12 +155,20 @@ def _upgrade_v9(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE OR REPLACE FUNCTION " + POSTGRES_COUNT_BODY)
 
 
+def _upgrade_v10(conn: psycopg.Connection[Any]) -> None:
+    """Each attempt's error: ``task_attempts``, one row per attempt that was retried or
+    interrupted by a crash (its number, error, reason and end time), at most 20 per task.
+    Starts empty: a task's latest error stays in ``tasks.error``."""
+    for statement in create_statements((TaskAttemptRow,), _DIALECT):
+        conn.execute(statement)
+
+
 #: ``UPGRADES[n - 1]`` upgrades a schema from version ``n`` to ``n + 1`` (version 1 is the
 #: first released schema). Append a step with every change to the models; never edit a
 #: released one.
 UPGRADES: list[Callable[[psycopg.Connection[Any]], None]] = [
     _upgrade_v2, _upgrade_v3, _upgrade_v4, _upgrade_v5, _upgrade_v6, _upgrade_v7,
-    _upgrade_v8, _upgrade_v9,
+    _upgrade_v8, _upgrade_v9, _upgrade_v10,
 ]  # fmt: skip
 
 

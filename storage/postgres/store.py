@@ -82,10 +82,12 @@ from jobsched.core.store import (
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
+    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
     RUNNING,
     SCHEDULED,
     TERMINAL,
+    AttemptError,
     NewTask,
     Outcome,
     RecoveryReport,
@@ -304,6 +306,8 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                 if ids:
                     conn.execute(queries.UNDO_UNSTARTED, (ids,))
                     orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, ids))]
+                    conn.execute(queries.KEEP_INTERRUPTED, (ORPHANED_ATTEMPT_ERROR, now, ids))
+                    conn.execute(queries.TRIM_INTERRUPTED, (ids,))
                     requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (ids,))]
                 dead = conn.execute(queries.MARK_DEAD, (node_id, node_id, owners, stale)).fetchall()
                 conn.execute(queries.PRUNE_NODES)
@@ -513,10 +517,14 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
             for out in outcomes:
                 fence = (out.id, out.owner, out.attempt)
                 if out.state == SCHEDULED:
-                    query, values = queries.FINISH_RETRY_ONE, _retry_values(out)[3:]
+                    query, values = queries.FINISH_RETRY_ONE, _retry_values(out)[3:7]
                 else:
                     query, values = queries.FINISH_TERMINAL_ONE, _terminal_values(out)[3:]
-                applied.append(conn.execute(query, (*values, *fence)).rowcount == 1)
+                done = conn.execute(query, (*values, *fence)).rowcount == 1
+                if done and out.state == SCHEDULED:
+                    ended = AttemptError(out.attempt, out.error, out.reason, out.finished_at)
+                    shapes.keep_attempts(conn, [(out.id, ended)], self._mark)
+                applied.append(done)
             conn.execute(queries.NOTIFY_DONE)
         return applied
 
@@ -601,6 +609,7 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                     continue
                 done.add(task_id)
             if done:
+                conn.execute(queries.CLEAR_ATTEMPTS, (sorted(done),))
                 conn.execute(queries.NOTIFY)
         return [task_id for task_id in order if task_id in done]
 
@@ -620,7 +629,8 @@ def _terminal_values(out: Outcome) -> tuple[Any, ...]:
 def _retry_values(out: Outcome) -> tuple[Any, ...]:
     run_at = out.run_at if out.run_at is not None else out.finished_at
     state = QUEUED if run_at <= out.finished_at else SCHEDULED
-    return (out.id, out.owner, out.attempt, state, run_at, out.error, out.reason)
+    return (out.id, out.owner, out.attempt, state, run_at, out.error, out.reason,
+            out.finished_at)  # fmt: skip
 
 
 def _columns(

@@ -46,16 +46,16 @@ class PostgresUpkeep:
 
     # --- retention and counts ----------------------------------------------------------
     def prune(self, rule: PruneRule, limit: int, spare: Collection[int] = ()) -> int:
-        """Delete one batch of finished tasks past ``rule``, and their progress reports
-        (one short transaction)."""
+        """Delete one batch of finished tasks past ``rule``, with their progress reports
+        and earlier attempts (one short transaction)."""
         if rule.state not in TERMINAL or limit <= 0:
             return 0
         kept = (queries.SPARE_IDS, task_ids(spare)) if spare else None
         sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
         with self._write() as conn:
             ids = [row[0] for row in conn.execute(sql + " RETURNING id", params).fetchall()]
-            if ids:  # their progress reports go with them
-                conn.execute(query_sql.delete_orphan_progress_sql(len(ids), self._mark), ids)
+            if ids:  # their progress reports and earlier attempts go with them
+                shapes.delete_leftovers(conn, ids, self._mark)
         return len(ids)
 
     def compact_counts(self) -> None:

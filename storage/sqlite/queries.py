@@ -186,7 +186,8 @@ UNDO_UNSTARTED = (
     "UPDATE tasks SET attempts = attempts - 1 WHERE id = ? AND attempts = ? AND attempts > 0"
 )
 REQUEUE_ORPHANS = (
-    f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN} RETURNING id, category"
+    f"UPDATE tasks SET state = 'queued', owner = NULL WHERE {_ORPHAN}"
+    " RETURNING id, category, attempts"
 )
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"

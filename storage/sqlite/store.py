@@ -35,10 +35,13 @@ from jobsched.core.store import (
 from jobsched.core.task import (
     CANCELLED,
     FAILED,
+    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
+    REASON_ORPHANED,
     RUNNING,
     SCHEDULED,
     TERMINAL,
+    AttemptError,
     NewTask,
     Outcome,
     RecoveryReport,
@@ -359,9 +362,16 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                 orphaned.append(task_id)
                 tally.move(category, RUNNING, FAILED)
             requeued = []
-            for task_id, category in conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall():
+            interrupted: list[tuple[int, AttemptError]] = []  # runs that began: attempts
+            given_back = {task_id for task_id, _ in unstarted}
+            rows = conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()
+            for task_id, category, attempt in rows:
                 requeued.append(task_id)
                 tally.move(category, RUNNING, QUEUED)
+                if task_id not in given_back and attempt > 0:
+                    ended = AttemptError(attempt, ORPHANED_ATTEMPT_ERROR, REASON_ORPHANED, now)
+                    interrupted.append((task_id, ended))
+            shapes.keep_attempts(conn, interrupted, self._mark)
             tally.write(conn)
             # Their nodes are gone too: `status` must not count a killed node's workers.
             conn.execute(queries.STOP_OTHER_NODES, (node_id,))
@@ -582,6 +592,9 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                     row = conn.execute(
                         queries.FINISH_RETRY, (state, run_at, out.error, out.reason, *fence)
                     ).fetchone()
+                    if row is not None:
+                        ended = AttemptError(out.attempt, out.error, out.reason, out.finished_at)
+                        shapes.keep_attempts(conn, [(out.id, ended)], self._mark)
                 else:
                     state = out.state
                     row = conn.execute(
@@ -641,6 +654,7 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
         allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
         done: list[int] = []
         tally = Tally()
+        clear_attempts = query_sql.clear_attempts_sql(self._mark)
         with self._write() as conn:
             todo = [r[0] for r in conn.execute(queries.FAILED_IDS)] if ids is None else ids
             for task_id in todo:
@@ -651,6 +665,7 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                 if key is not None and conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone():
                     continue
                 conn.execute(queries.RETRY_TASK, (now, task_id))
+                conn.execute(clear_attempts, (task_id,))
                 tally.move(row[2], row[0], QUEUED)
                 done.append(task_id)
             tally.write(conn)

@@ -17,6 +17,7 @@ from ..models import (
     SQLITE_MODELS,
     HistoryRow,
     RateLimiterRow,
+    TaskAttemptRow,
     TaskCountRow,
     TaskProgressRow,
 )
@@ -112,6 +113,14 @@ def _upgrade_v9(db: pw.Database) -> None:
     )
 
 
+def _upgrade_v10(db: pw.Database) -> None:
+    """Each attempt's error: ``task_attempts``, one row per attempt that was retried or
+    interrupted by a crash (its number, error, reason and end time), at most 20 per task.
+    Starts empty: a task's latest error stays in ``tasks.error``."""
+    for statement in create_statements((TaskAttemptRow,), db):
+        db.execute_sql(statement)
+
+
 #: Every upgrade, oldest first. Append one with every change to the models; never edit a
 #: released one.
 STEPS: tuple[Callable[[pw.Database], None], ...] = (
@@ -123,4 +132,5 @@ STEPS: tuple[Callable[[pw.Database], None], ...] = (
     _upgrade_v7,
     _upgrade_v8,
     _upgrade_v9,
+    _upgrade_v10,
 )

@@ -52,13 +52,12 @@ class SqliteUpkeep:
 
     def _delete_rows(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
         """Run a DELETE of tasks, take its rows off the counters and delete their
-        progress reports."""
+        progress reports and earlier attempts."""
         rows = conn.execute(sql + queries.DELETED_ROWS, params).fetchall()
         Tally().added(((category, state) for _, category, state in rows), sign=-1).write(conn)
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), 512):
-            chunk = query_sql.padded(ids[start : start + 512])
-            conn.execute(query_sql.delete_orphan_progress_sql(len(chunk), self._mark), chunk)
+            shapes.delete_leftovers(conn, query_sql.padded(ids[start : start + 512]), self._mark)
         return len(rows)
 
     def compact_counts(self) -> None:

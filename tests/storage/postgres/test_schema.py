@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from jobsched.core.history import MinuteStats
+from jobsched.core.task import SCHEDULED, Outcome
 from jobsched.storage import PostgresStore
 from jobsched.storage.postgres.connection import parse_url
 from jobsched.storage.postgres.schema import schema_version
@@ -155,6 +156,42 @@ def test_a_v6_schema_gets_an_empty_history_and_keeps_its_tasks_and_counts(
             store.add_history("node-a", [row])
             store.add_history("node-b", [row])
             assert store.history(0) == [MinuteStats("email", 1_800_000_000, 6, 2, 2, 0.5)]
+        finally:
+            store.close()
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def test_a_v9_schema_is_upgraded_in_place_and_keeps_each_retried_attempt(
+    pg_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    # Given a schema of the release before the attempt history (v9) holding a failed task
+    schema = f"jobsched_test_{uuid.uuid4().hex[:12]}_v9"
+    write_schema_at(conn, schema, 9)
+    try:
+        with conn.transaction():  # the counting trigger finds its tables on the path
+            conn.execute(f"SET LOCAL search_path TO {schema}")
+            conn.execute(
+                "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+                " max_attempts, attempts, error, reason, finished_at) VALUES ('email.send',"
+                " 'email', 'failed', 'null', 1, 1, 3, 3, 'boom', 'error', 2)"
+            )
+        # When the current program opens it
+        store = PostgresStore(with_query(pg_url, schema=schema))
+        store.open(None)
+        try:
+            # Then it is upgraded, the old task keeps its error and has no earlier
+            # attempts, and a retried attempt of a new task is kept
+            assert store.diagnostics()["schema_version"] == schema_version() == 10
+            old = store.get(1)
+            assert old is not None and (old.error, old.attempts) == ("boom", 3)
+            assert store.attempt_errors(1) == []
+            [task_id] = store.insert([new()], T0)
+            store.claim("email", 1, "node-a", T0)
+            retry = Outcome(task_id, "node-a", 1, SCHEDULED, T0 + 1, error="e1", run_at=T0 + 60)
+            assert store.finish([retry]) == [True]
+            assert [(a.number, a.error) for a in store.attempt_errors(task_id)] == [(1, "e1")]
+            assert store.check_counts() == []
         finally:
             store.close()
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jobsched.core import NodeLockedError, StoreBusyError
 from jobsched.core.retention import PruneRule
-from jobsched.core.task import QUEUED, SUCCEEDED
+from jobsched.core.task import FAILED, QUEUED, SCHEDULED, SUCCEEDED
 from jobsched.storage import SqliteStore
 from jobsched.storage.sqlite import queries
 
@@ -145,3 +145,27 @@ def test_a_pass_with_nothing_to_prune_does_not_take_the_write_lock(
         other.rollback()
         other.close()
     assert store.prune(PruneRule(SUCCEEDED, finished_before=T0 + 2), 500) == 1
+
+
+def test_pruning_and_deleting_retried_tasks_leave_no_attempt_rows_in_the_file(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given 700 tasks that each failed once with a retry, then for good
+    store = make_store()
+    store.open("node-a")
+    store.insert([new(max_attempts=2) for _ in range(700)], T0)
+    first = store.claim("email", 700, "node-a", T0)
+    store.finish([done(t, SCHEDULED, at=T0 + 1, error="first", run_at=T0 + 1) for t in first])
+    again = store.claim("email", 700, "node-a", T0 + 2)
+    store.finish([done(t, FAILED, at=T0 + 3, error="last") for t in again])
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM task_attempts").fetchone()[0] == 700
+        # When 600 are pruned in one batch (more than one chunk of ids) and the rest deleted
+        assert store.prune(PruneRule(FAILED, finished_before=T0 + 10), 600) == 600
+        assert store.delete([t.id for t in again]) == 100
+        # Then no attempt row is left behind
+        assert conn.execute("SELECT count(*) FROM task_attempts").fetchone()[0] == 0
+    finally:
+        conn.close()
+    assert store.check_counts() == []

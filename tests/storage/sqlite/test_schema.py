@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched.core.history import MinuteStats
+from jobsched.core.task import SCHEDULED, Outcome
 from jobsched.storage import SqliteStore, schema_version
 from jobsched.storage.sqlite import queries as sql
 
@@ -145,4 +146,37 @@ def test_a_v6_file_gets_an_empty_history_and_keeps_its_tasks_and_counts(
     assert store.history(0) == []
     store.add_history("node-a", [MinuteStats("email", 1_800_000_000, 3, 1, 2, 0.5)])
     assert store.history(0) == [MinuteStats("email", 1_800_000_000, 3, 1, 2, 0.5)]
+    store.close()
+
+
+def test_a_v9_file_is_upgraded_in_place_and_keeps_each_retried_attempt(
+    make_store: MakeStore, db_path: Path
+) -> None:
+    # Given a file of the release before the attempt history (v9) holding a failed task
+    write_file_at(db_path, 9)
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "INSERT INTO tasks (handler, category, state, payload, created_at, run_at,"
+        " max_attempts, attempts, error, reason, finished_at) VALUES ('email.send', 'email',"
+        " 'failed', 'null', ?, ?, 3, 3, 'boom', 'error', ?)",
+        (T0, T0, T0),
+    )
+    conn.execute("INSERT INTO task_counts (category, state, n) VALUES ('email', 'failed', 1)")
+    conn.commit()
+    conn.close()
+    # When the current program opens it
+    store = make_store()
+    store.open("node-a")
+    # Then it is upgraded (with a backup), the old task keeps its error and has no earlier
+    # attempts, and a retried attempt of a new task is kept
+    assert store.diagnostics()["schema_version"] == schema_version() == 10
+    assert Path(f"{db_path}.v9-backup").exists()
+    old = store.get(1)
+    assert old is not None and (old.error, old.attempts) == ("boom", 3)
+    assert store.attempt_errors(1) == []
+    [task_id] = store.insert([new()], T0)
+    [task] = store.claim("email", 1, "node-a", T0)
+    store.finish([Outcome(task_id, "node-a", 1, SCHEDULED, T0 + 1, error="e1", run_at=T0 + 60)])
+    assert [(a.number, a.error) for a in store.attempt_errors(task_id)] == [(1, "e1")]
+    assert store.check_counts() == []
     store.close()
