@@ -14,7 +14,7 @@ from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.schedule_book import ScheduleInfo
-from jobsched.core.task import NodeInfo, TaskRecord
+from jobsched.core.task import AttemptError, NodeInfo, TaskRecord
 
 
 class ClientCalls:
@@ -33,6 +33,9 @@ class ClientCalls:
 
     def progress(self, task_id: int) -> TaskProgress | None:
         return self.calls.progress(task_id)
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        return self.calls.attempt_errors(task_id)
 
     def nodes(self) -> list[NodeInfo]:
         return self.calls.nodes()

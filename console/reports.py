@@ -14,7 +14,7 @@ from typing import Any
 from jobsched.core import Client, TaskRecord
 from jobsched.core.progress import TaskProgress
 from jobsched.core.snapshot import operator_view
-from jobsched.core.task import STATES, NodeInfo
+from jobsched.core.task import STATES, AttemptError, NodeInfo, attempt_history
 
 #: A node whose heartbeat is older than this many heartbeat intervals (plus a second)
 #: counts as gone; see :func:`stale_after`.
@@ -32,15 +32,35 @@ def iso(ts: float | None) -> str | None:
 # --- tasks -------------------------------------------------------------------------------
 
 
-def task_detail(task: TaskRecord, progress: TaskProgress | None = None) -> dict[str, Any]:
-    """``show --json``: the task's public shape with ISO timestamps, and its latest
-    progress report (``progress``: None when it made none)."""
+def attempt_errors(task: TaskRecord, earlier: Sequence[AttemptError]) -> list[AttemptError]:
+    """What ``show`` and the console's detail list, oldest first: how each attempt the
+    store knows of ended (:func:`~jobsched.core.task.attempt_history` of the stored
+    ``earlier`` ones), and the task's own error if none of them holds it (a task written
+    before the store kept earlier attempts)."""
+    entries = attempt_history(task, earlier)
+    if task.error is not None and not any(entry.error == task.error for entry in entries):
+        entries.append(AttemptError(task.attempts, task.error, task.reason, task.finished_at))
+    return entries
+
+
+def task_detail(
+    task: TaskRecord,
+    progress: TaskProgress | None = None,
+    earlier: Sequence[AttemptError] = (),
+) -> dict[str, Any]:
+    """``show --json``: the task's public shape with ISO timestamps, its latest progress
+    report (``progress``: None when it made none) and ``attempt_errors``, how each attempt
+    ended with an error, oldest first (see :func:`attempt_errors`)."""
     data = task.to_dict()
     for key in ("created_at", "run_at", "started_at", "finished_at"):
         data[key] = iso(data[key])
     data["progress"] = None
     if progress is not None:
         data["progress"] = {**progress.to_dict(), "at": iso(progress.at)}
+    data["attempt_errors"] = [
+        {**entry.to_dict(), "ended_at": iso(entry.ended_at)}
+        for entry in attempt_errors(task, earlier)
+    ]
     return data
 
 

@@ -24,7 +24,7 @@ from jobsched.core.limits import RateLimit
 from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.schedule_book import ScheduleInfo
-from jobsched.core.task import NodeInfo, TaskRecord
+from jobsched.core.task import AttemptError, NodeInfo, TaskRecord
 
 from . import reports
 
@@ -39,7 +39,8 @@ class Source(Protocol):
 
     Reading: :meth:`snapshot` (polled about four times a second), :meth:`find_tasks`,
     :meth:`count_tasks`, :meth:`queue_heads`, :meth:`history` (every few seconds),
-    :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`nodes`, :meth:`is_paused`,
+    :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`attempt_errors`,
+    :meth:`nodes`, :meth:`is_paused`,
     :meth:`category_config`, :meth:`schedule_infos`. Steering:
     every change is validated (a typed error for bad input, nothing written) and written to
     the store, so every node sharing it picks the change up. Lifecycle: the composition
@@ -111,6 +112,11 @@ class Source(Protocol):
 
     def progress(self, task_id: int) -> TaskProgress | None:
         """The task's latest progress report as stored (None: it made none)."""
+        ...
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        """How the task's earlier attempts ended, oldest first, as stored (the final
+        attempt's error is the task's own)."""
         ...
 
     def nodes(self) -> list[NodeInfo]:

@@ -15,13 +15,14 @@ from typing import Any
 
 from jobsched.core import TaskRecord
 from jobsched.core.progress import TaskProgress
+from jobsched.core.task import AttemptError
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from .escape import json_text, shorten, visible
-from .reports import iso, task_detail
+from .reports import attempt_errors, iso, task_detail
 from .widgets import format as fmt
 
 #: Output that is not a terminal (a pipe, a file) is never wrapped: lines as wide as
@@ -139,10 +140,15 @@ def print_tasks(rows: Sequence[TaskRecord]) -> None:
 
 
 def print_task(
-    task: TaskRecord, *, full: bool = False, progress: TaskProgress | None = None
+    task: TaskRecord,
+    *,
+    full: bool = False,
+    progress: TaskProgress | None = None,
+    earlier: Sequence[AttemptError] = (),
 ) -> None:
-    """``show ID``: every field; payload, result and error cut to SHOWN_CHARS each unless
-    ``full``, with a note naming what prints them whole; the latest progress report."""
+    """``show ID``: every field; payload, result and errors cut to SHOWN_CHARS each unless
+    ``full``, with a note naming what prints them whole; the latest progress report; how
+    each earlier attempt ended (``earlier``, as stored), then the task's own error."""
     out = _console()
     data = task_detail(task)
     for key in ("id", "handler", "category", "state", "reason", "attempts", "max_attempts", "timeout",
@@ -160,6 +166,13 @@ def print_task(
     out.print(long(f"{'payload':>12}: {json_text(data['payload'], indent=None)}"))
     if task.result is not None:
         out.print(long(f"{'result':>12}: {json_text(data['result'], indent=None)}"))
+    entries = attempt_errors(task, earlier)
+    if entries and task.error is not None and entries[-1].error == task.error:
+        entries.pop()  # printed below as the task's error
+    for entry in entries:
+        how = ", ".join(x for x in (entry.reason, iso(entry.ended_at)) if x)
+        out.print(_text(f"{f'attempt {entry.number}':>12}: ended with an error ({how})"))
+        out.print(long(visible((entry.error or "-").rstrip(), multiline=True)))
     if task.error:
         out.print(Text(f"{'error':>12}:"))
         out.print(long(visible(task.error.rstrip(), multiline=True)))

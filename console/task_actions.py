@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobsched.core.bulk import BulkResult
 from jobsched.core.progress import TaskProgress
-from jobsched.core.task import TaskRecord
+from jobsched.core.task import AttemptError, TaskRecord
 
 from .escape import visible
 from .screens.detail import TaskDetailScreen
@@ -75,13 +75,15 @@ class TaskActions:
             return
         shown = task_id
 
-        def read() -> tuple[TaskRecord, TaskProgress | None]:
-            return app.source.get(shown), app.source.progress(shown)
+        def read() -> tuple[TaskRecord, TaskProgress | None, list[AttemptError]]:
+            source = app.source
+            return source.get(shown), source.progress(shown), source.attempt_errors(shown)
 
-        def opened(found: tuple[TaskRecord, TaskProgress | None]) -> None:
-            record, progress = found
+        def opened(found: tuple[TaskRecord, TaskProgress | None, list[AttemptError]]) -> None:
+            record, progress, earlier = found
             app.push_screen(
-                TaskDetailScreen(record, progress), partial(self.detail_closed, shown, record)
+                TaskDetailScreen(record, progress, earlier),
+                partial(self.detail_closed, shown, record),
             )
 
         app.ops.submit(f"Task {task_id}", read, opened)

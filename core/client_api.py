@@ -22,7 +22,7 @@ from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .schedule_book import ScheduleBook, ScheduleMethods
 from .store import TaskStore
-from .task import CategorySettings, NewTask, NodeInfo, TaskRecord
+from .task import AttemptError, CategorySettings, NewTask, NodeInfo, TaskRecord
 
 
 class ClientAPI(ScheduleMethods):
@@ -131,6 +131,9 @@ class ClientAPI(ScheduleMethods):
 
     def progress(self, task_id: int) -> TaskProgress | None:
         return self.client.progress(task_id)
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        return self.client.attempt_errors(task_id)
 
     def category_config(self, name: str, settings: Any = None) -> CategoryConfig:
         return self.client.category_config(name, settings)

@@ -12,7 +12,7 @@ from .limits import RateLimit, handler_key, handler_override, is_handler_key
 from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import TaskStore
-from .task import CategorySettings, NodeInfo, TaskRecord
+from .task import AttemptError, CategorySettings, NodeInfo, TaskRecord
 
 
 class StoreReads:
@@ -37,6 +37,11 @@ class StoreReads:
     def progress(self, task_id: int) -> TaskProgress | None:
         """The task's latest progress report as stored (None: it made none)."""
         return self.store.get_progress([task_id]).get(task_id)
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        """How the task's earlier attempts ended, oldest first, as stored (at most
+        ``ATTEMPTS_KEPT``); with the task, :func:`.task.attempt_history` adds the final one."""
+        return self.store.attempt_errors(task_id)
 
     @property
     def location(self) -> str:

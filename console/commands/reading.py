@@ -131,12 +131,13 @@ def show(
     with _client(ctx) as client:
         task = client.get(task_id)
         progress = client.progress(task_id)
+        earlier = client.attempt_errors(task_id)
     if as_json:
-        _out(reports.task_detail(task, progress))
+        _out(reports.task_detail(task, progress, earlier))
         return
     from ..tables import print_task
 
-    print_task(task, full=full, progress=progress)
+    print_task(task, full=full, progress=progress, earlier=earlier)
 
 
 class TaskNotFinishedError(WaitTimeoutError):

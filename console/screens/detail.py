@@ -1,4 +1,4 @@
-"""The task detail screen: payload, result or error with traceback, attempts, times.
+"""The task detail screen: payload, result or each attempt's error with traceback, times.
 
 Everything from the task is shown with its control characters escaped, and a payload,
 result or error longer than :data:`SHOWN_CHARS` is cut with a note naming the command
@@ -7,9 +7,10 @@ that prints it whole."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from jobsched.core.progress import TaskProgress
-from jobsched.core.task import TaskRecord
+from jobsched.core.task import AttemptError, TaskRecord
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..escape import shorten, visible
+from ..reports import attempt_errors
 from ..widgets import format as fmt
 from ..widgets.tasks import STATE_STYLES
 
@@ -42,9 +44,14 @@ def _field(value: object) -> Text:
     return Text(visible(value)[:SHOWN_CHARS])
 
 
-def detail_renderable(task: TaskRecord, progress: TaskProgress | None = None) -> RenderableType:
-    """Everything about one task, with its latest progress report; untrusted text
-    (payload, result, error, a progress note) is never markup and never reaches the
+def detail_renderable(
+    task: TaskRecord,
+    progress: TaskProgress | None = None,
+    earlier: Sequence[AttemptError] = (),
+) -> RenderableType:
+    """Everything about one task, with its latest progress report and the error of each
+    attempt (``earlier``: the ones the store kept before the final); untrusted text
+    (payload, result, errors, a progress note) is never markup and never reaches the
     terminal as control characters."""
     see_all = f"`jobsched show {task.id} --full` prints all of it"
 
@@ -84,10 +91,12 @@ def detail_renderable(task: TaskRecord, progress: TaskProgress | None = None) ->
     ]
     if task.result is not None:
         parts += [Text("\nresult", style="bold underline"), long(pretty_json(task.result))]
-    if task.error:
-        # The store keeps the latest attempt's error only.
-        heading = f"\nerror of attempt {task.attempts} (of {task.max_attempts})"
-        parts += [Text(heading, style="bold underline red"), long(task.error)]
+    for entry in attempt_errors(task, earlier):
+        # Each attempt that ended with an error, oldest first: the store keeps the last
+        # ATTEMPTS_KEPT before the final one, whose error is the task's own.
+        how = ", ".join(x for x in (entry.reason, fmt.timestamp(entry.ended_at)) if x)
+        heading = visible(f"error of attempt {entry.number} (of {task.max_attempts}) · {how}")
+        parts += [Text("\n" + heading, style="bold underline red"), long(entry.error or "-")]
     return Group(*parts)
 
 
@@ -110,13 +119,20 @@ class TaskDetailScreen(ModalScreen[str | None]):
         Binding("c", "dismiss('cancel')", "Cancel task", show=True),
     ]
 
-    def __init__(self, task: TaskRecord, progress: TaskProgress | None = None) -> None:
+    def __init__(
+        self,
+        task: TaskRecord,
+        progress: TaskProgress | None = None,
+        earlier: Sequence[AttemptError] = (),
+    ) -> None:
         super().__init__()
         self.task_record = task
         self.progress = progress
+        self.earlier = list(earlier)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box", classes="dialog") as box:
             box.border_title = f"Task {self.task_record.id}"
             box.border_subtitle = "r retry · c cancel · esc to close"
-            yield Static(detail_renderable(self.task_record, self.progress), id="detail-body")
+            body = detail_renderable(self.task_record, self.progress, self.earlier)
+            yield Static(body, id="detail-body")

@@ -33,7 +33,7 @@ from jobsched.core.progress import TaskProgress
 from jobsched.core.query import Page, TaskQuery
 from jobsched.core.schedule_book import ScheduleInfo
 from jobsched.core.store import TaskStore
-from jobsched.core.task import NodeInfo, Outcome, TaskRecord
+from jobsched.core.task import AttemptError, NodeInfo, Outcome, TaskRecord
 from textual.pilot import Pilot
 
 MARKUP = "[bold]x[/] [/nope]"
@@ -244,6 +244,9 @@ class FailingSource:
 
     def progress(self, task_id: int) -> TaskProgress | None:
         return self._call("progress", lambda: self.inner.progress(task_id))
+
+    def attempt_errors(self, task_id: int) -> list[AttemptError]:
+        return self._call("attempt_errors", lambda: self.inner.attempt_errors(task_id))
 
     def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self._call("retry_matching", lambda: self.inner.retry_matching(query, dry_run))

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from jobsched.console.app import JobschedApp
+from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.console.view import AttachedView
 from jobsched.console.widgets.tasks import shown_state
 from jobsched.core import (
@@ -19,8 +21,18 @@ from jobsched.core import (
 from jobsched.core.housekeeper import WORKERS_PUBLISH
 from jobsched.core.task import NodeInfo, Outcome
 from jobsched.storage import open_store
+from textual.pilot import Pilot
 
-from .app_support import build_scheduler, make_app, populate, ready, settle, step
+from .app_support import (
+    build_scheduler,
+    drive,
+    make_app,
+    populate,
+    ready,
+    screen_text,
+    settle,
+    step,
+)
 
 
 def attach(sched: Scheduler, clock: FakeClock) -> AttachedView:
@@ -241,3 +253,44 @@ def test_claims_waiting_in_any_watched_nodes_fifo_show_claimed_and_running_ones_
     # And each node's waiting claim is "claimed", its running task "running"
     assert [shown[waiting[n]] for n in ("a:1:x", "b:2:y")] == ["claimed", "claimed"]
     assert [shown[running[n]] for n in ("a:1:x", "b:2:y")] == ["running", "running"]
+
+
+def test_the_detail_view_shows_the_error_of_each_attempt(tmp_path: Path) -> None:
+    # Given a task on a SQLite file that failed twice with retries, then for good
+    db = tmp_path / "jobs.db"
+    sched, clock = build_scheduler()
+    store = open_store(db)
+    store.open()
+    [task_id] = store.insert([sched.build_task("email.send", {"to": "a@example.com"})], clock.now())
+    for attempt, error in enumerate(("first: smtp timed out", "second: refused"), start=1):
+        store.claim("email", 1, "other-node", clock.now())
+        retry = Outcome(task_id, "other-node", attempt, "scheduled", clock.now(), error=error,
+                        reason="error", run_at=clock.now())  # fmt: skip
+        assert store.finish([retry]) == [True]
+        clock.advance(1)
+    store.claim("email", 1, "other-node", clock.now())
+    final = Outcome(task_id, "other-node", 3, "failed", clock.now(), error="third: gave up",
+                    reason="error")  # fmt: skip
+    assert store.finish([final]) == [True]
+    store.close()
+    view = AttachedView(Client(sched.config, open_store(db), clock=clock))
+    view.start()
+    app = make_app(view)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        # When the operator opens the task's detail
+        app.main.task_table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        # Then each attempt's error shows, oldest first, numbered
+        assert isinstance(app.screen, TaskDetailScreen)
+        text = screen_text(app)
+        headings = [f"error of attempt {n} (of 3)" for n in (1, 2, 3)]
+        errors = ["first: smtp timed out", "second: refused", "third: gave up"]
+        places = [text.index(s) for pair in zip(headings, errors, strict=True) for s in pair]
+        assert places == sorted(places)
+
+    try:
+        drive(app, scenario, size=(120, 60))
+    finally:
+        view.stop()

@@ -1,5 +1,5 @@
-"""``jobsched show`` reports a task's latest progress (human and ``--json``), as a node
-on the same SQLite file stored it."""
+"""``jobsched show`` reports a task's latest progress and each attempt's error (human and
+``--json``), as a node on the same SQLite file stored them."""
 
 from __future__ import annotations
 
@@ -41,3 +41,39 @@ def test_show_prints_the_progress_a_handler_reported(tmp_path: Path) -> None:
     assert quiet["progress"] is None
     assert human.exit_code == 0, human.stderr
     assert "progress: 40% (40/100 pages) (attempt 1, at 2027-01-15T08:00:00.000Z)" in human.stdout
+
+
+def test_show_lists_the_error_of_each_attempt(tmp_path: Path) -> None:
+    # Given a node on the CLI's database whose handler fails twice, then succeeds
+    cli = make_cli(tmp_path)
+    clock = FakeClock()
+    cats = {"a": CategoryConfig(min_workers=1, max_attempts=3)}
+    sched = Scheduler(SchedulerConfig(workers=1, categories=cats), open_store(str(cli.db)),
+                      clock=clock, threaded=False)  # fmt: skip
+    calls: list[int] = []
+
+    @sched.handler("a.flaky", category="a")
+    def flaky(payload: Any) -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError(f"failure number {len(calls)}")
+        return "ok"
+
+    with sched:
+        task_id = sched.submit("a.flaky").id
+        for _ in range(5):  # each retry waits out its backoff
+            sched.run_until_idle()
+            clock.advance(10)
+    assert cli.task(task_id).state == "succeeded"
+    # When show reads it
+    data = cli.json("show", str(task_id))
+    human = cli("show", str(task_id))
+    # Then both failed attempts are listed, oldest first, with their reason and end
+    attempts = data["attempt_errors"]
+    assert [(a["number"], a["reason"]) for a in attempts] == [(1, "error"), (2, "error")]
+    assert "failure number 1" in attempts[0]["error"]
+    assert "failure number 2" in attempts[1]["error"]
+    assert all(a["ended_at"].endswith("Z") for a in attempts)
+    assert human.exit_code == 0, human.stderr
+    first, second = human.stdout.index("failure number 1"), human.stdout.index("failure number 2")
+    assert human.stdout.index("attempt 1: ended with an error (error, ") < first < second
