@@ -5,11 +5,10 @@ rows (see :class:`~.retention.PruneRule` for what a rule matches)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
-from .progress import TaskProgress
 from .retention import PruneRule
-from .task import TERMINAL, AttemptError, TaskRecord
+from .task import TERMINAL, TaskRecord
 
 
 class MemoryPrune:
@@ -17,8 +16,8 @@ class MemoryPrune:
 
     _lock: threading.Lock
     _rows: dict[int, TaskRecord]
-    _progress: dict[int, TaskProgress]
-    _attempts: dict[int, list[AttemptError]]
+
+    _forget_notes: Callable[[int], None]  # MemoryNotes's
 
     def _prunable(self, rule: PruneRule) -> list[int]:
         """Ids ``rule`` matches, oldest finished first (the caller holds the lock)."""
@@ -40,8 +39,7 @@ class MemoryPrune:
             victims = [i for i in self._prunable(rule) if i not in spare][: max(0, limit)]
             for task_id in victims:
                 del self._rows[task_id]
-                self._progress.pop(task_id, None)
-                self._attempts.pop(task_id, None)
+                self._forget_notes(task_id)
         return len(victims)
 
     def count_prunable(self, rule: PruneRule) -> int:

@@ -12,16 +12,15 @@ from dataclasses import replace
 from .history import MinuteStats
 from .memory_history import MemoryHistory
 from .memory_limits import MemoryLimits
+from .memory_notes import MemoryNotes
 from .memory_prune import MemoryPrune
 from .memory_schedules import MemorySchedules
 from .progress import TaskProgress
 from .query import Page, TaskQuery
 from .store import CANCEL_DONE, CANCEL_MISSING, CANCEL_REQUESTED, CANCEL_TERMINAL
 from .task import (
-    ATTEMPTS_KEPT,
     CANCELLED,
     FAILED,
-    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
     REASON_CANCELLED,
     REASON_ORPHANED,
@@ -38,7 +37,7 @@ from .task import (
 )
 
 
-class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
+class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory, MemoryNotes):
     """A store in a dict, for tests and for embedding without persistence.
 
     Keeps nothing across processes; ``shared`` is False so the node does not poll it.
@@ -92,12 +91,7 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                         report.orphaned.append(row.id)
                     else:
                         if began:
-                            self._keep_attempt(
-                                row.id,
-                                AttemptError(
-                                    row.attempts, ORPHANED_ATTEMPT_ERROR, REASON_ORPHANED, now
-                                ),
-                            )
+                            self._keep_interrupted(row.id, row.attempts, now)
                         row.state = QUEUED
                         self._queue(row)
                         report.requeued.append(row.id)
@@ -238,13 +232,6 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
         self._commits.committed()
         return applied
 
-    def _keep_attempt(self, task_id: int, attempt: AttemptError) -> None:
-        """Keep how an attempt ended (the caller holds the lock), the newest
-        :data:`ATTEMPTS_KEPT` per task."""
-        kept = [a for a in self._attempts.get(task_id, []) if a.number != attempt.number]
-        kept.append(attempt)
-        self._attempts[task_id] = kept[-ATTEMPTS_KEPT:]
-
     def _terminate(
         self,
         row: TaskRecord,
@@ -384,23 +371,9 @@ class MemoryStore(MemorySchedules, MemoryPrune, MemoryLimits, MemoryHistory):
                 row = self._rows.get(task_id)
                 if row is not None and row.state in TERMINAL:
                     del self._rows[task_id]
-                    self._progress.pop(task_id, None)
-                    self._attempts.pop(task_id, None)
+                    self._forget_notes(task_id)
                     deleted += 1
         return deleted
-
-    def set_progress(self, task_id: int, progress: TaskProgress) -> None:
-        with self._lock:
-            if task_id in self._rows:
-                self._progress[task_id] = progress
-
-    def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
-        with self._lock:
-            return {i: self._progress[i] for i in ids if i in self._progress}
-
-    def attempt_errors(self, task_id: int) -> list[AttemptError]:
-        with self._lock:
-            return list(self._attempts.get(task_id, []))
 
     def queue_heads(self, categories: Iterable[str]) -> dict[str, float]:
         heads: dict[str, float] = {}

@@ -205,6 +205,8 @@ CLEAR_COUNTS = "DELETE FROM task_counts"
 REFILL_COUNTS = FILL_COUNTS
 # A DELETE's rows, for the counters.
 DELETED_ROWS = " RETURNING id, category, state"
+# The earlier attempts of deleted tasks (one JSON array parameter).
+DELETE_ATTEMPTS_OF = "DELETE FROM task_attempts WHERE task_id IN (SELECT value FROM json_each(?))"
 # Retention: ids some waiter still waits on are left out (one JSON array parameter).
 SPARE_IDS = "id NOT IN (SELECT value FROM json_each(?))"
 

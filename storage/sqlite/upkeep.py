@@ -57,7 +57,10 @@ class SqliteUpkeep:
         Tally().added(((category, state) for _, category, state in rows), sign=-1).write(conn)
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), 512):
-            shapes.delete_leftovers(conn, query_sql.padded(ids[start : start + 512]), self._mark)
+            chunk = query_sql.padded(ids[start : start + 512])
+            conn.execute(query_sql.delete_orphan_progress_sql(len(chunk), self._mark), chunk)
+        if ids:  # one statement, whatever the number: no prepared statement per size
+            conn.execute(queries.DELETE_ATTEMPTS_OF, (json.dumps(ids),))
         return len(rows)
 
     def compact_counts(self) -> None:

@@ -154,8 +154,8 @@ def test_open_creates_a_marked_schema_with_the_pg_indexes(
     assert tables(admin, schema) == [
         "category_history", "category_settings", "control", "decisions", "jobsched_meta",
         "nodes", "rate_limiters",
-        "schedule_ticks", "schedules", "task_count_deltas", "task_counts", "task_progress",
-        "tasks",
+        "schedule_ticks", "schedules", "task_attempts", "task_count_deltas", "task_counts",
+        "task_progress", "tasks",
     ]  # fmt: skip
     assert admin.execute("SELECT application, schema_version FROM jobsched_meta").fetchall() == [
         ("jobsched", schema_version())
