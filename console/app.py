@@ -168,15 +168,17 @@ class JobschedApp(App[list[int]]):
         return self._ticks - last[0] >= HISTORY_EVERY
 
     def _fetch(self, with_heads: bool, with_history: bool = False) -> None:
-        snap = heads = history = error = None
+        snap = heads = history = known = error = None
         try:
             snap = self.source.snapshot()
             heads = self.source.queue_heads() if with_heads else None
-            history = self.source.history(HISTORY_MINUTES) if with_history else None
+            if with_history:  # the categories a filter may name change as seldom
+                history = self.source.history(HISTORY_MINUTES)
+                known = self.source.known_categories()
         except Exception as exc:
             error = exc
         with contextlib.suppress(Exception):  # the app is closing
-            self.call_from_thread(self._fetched, snap, heads, error, history)
+            self.call_from_thread(self._fetched, snap, heads, error, history, known)
 
     def _fetched(
         self,
@@ -184,12 +186,13 @@ class JobschedApp(App[list[int]]):
         heads: dict[str, float] | None,
         error: Exception | None,
         history: History | None = None,
+        known: frozenset[str] | None = None,
     ) -> None:
         self._fetching = False
         if snap is None:
             self.read_failed(error or RuntimeError("no snapshot"))
         else:
-            self._apply(snap, heads, history)
+            self._apply(snap, heads, history, known)
         if self._fetch_again:
             self._start_fetch(True)
 
@@ -201,10 +204,11 @@ class JobschedApp(App[list[int]]):
             heads = self.source.queue_heads()
             rows = self.source.find_tasks(self.window.page)
             history = self.source.history(HISTORY_MINUTES)
+            known = self.source.known_categories()
         except Exception as exc:
             self.read_failed(exc)
             return
-        self._apply(snap, heads, history)
+        self._apply(snap, heads, history, known)
         self.show_tasks(rows)
 
     def request_refresh(self) -> None:
@@ -220,7 +224,11 @@ class JobschedApp(App[list[int]]):
             self._start_fetch(True)
 
     def _apply(
-        self, snap: Snapshot, heads: dict[str, float] | None, history: History | None = None
+        self,
+        snap: Snapshot,
+        heads: dict[str, float] | None,
+        history: History | None = None,
+        known: frozenset[str] | None = None,
     ) -> None:
         self.last_snapshot = snap
         self.refreshes += 1
@@ -236,6 +244,8 @@ class JobschedApp(App[list[int]]):
         if history is not None:
             self._history_read = (self._ticks, minute_of(self.clock.now()))
             self.health.set_history(history)
+        if known is not None:
+            self.tasks.categories_known(known)
         self.sub_title = self.demo or f"node {snap.node_id}"
         self.main.show(snap, self._status(), self.health.health(snap), history)
         self.main.set_list_title(self.window.describe())

@@ -37,6 +37,9 @@ class ClientCalls:
     def attempt_errors(self, task_id: int) -> list[AttemptError]:
         return self.calls.attempt_errors(task_id)
 
+    def known_categories(self) -> frozenset[str]:
+        return self.calls.known_categories()
+
     def nodes(self) -> list[NodeInfo]:
         return self.calls.nodes()
 

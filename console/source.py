@@ -40,7 +40,7 @@ class Source(Protocol):
     Reading: :meth:`snapshot` (polled about four times a second), :meth:`find_tasks`,
     :meth:`count_tasks`, :meth:`queue_heads`, :meth:`history` (every few seconds),
     :meth:`list_tasks`, :meth:`get`, :meth:`progress`, :meth:`attempt_errors`,
-    :meth:`nodes`, :meth:`is_paused`,
+    :meth:`nodes`, :meth:`is_paused`, :meth:`known_categories`,
     :meth:`category_config`, :meth:`schedule_infos`. Steering:
     every change is validated (a typed error for bad input, nothing written) and written to
     the store, so every node sharing it picks the change up. Lifecycle: the composition
@@ -117,6 +117,10 @@ class Source(Protocol):
     def attempt_errors(self, task_id: int) -> list[AttemptError]:
         """How the task's earlier attempts ended, oldest first, as stored (the final
         attempt's error is the task's own)."""
+        ...
+
+    def known_categories(self) -> frozenset[str]:
+        """The categories a filter's ``cat:`` may name: configured, or holding tasks."""
         ...
 
     def nodes(self) -> list[NodeInfo]:

@@ -109,6 +109,14 @@ class TaskActions:
         else:
             app.list_reads.postpone()
 
+    def categories_known(self, known: frozenset[str]) -> None:
+        """The categories a filter may name, as just read: a filter refused for naming
+        one the store did not hold yet may apply now."""
+        app, window = self.app, self.app.window
+        if window.know_categories(known, app.clock.now()):
+            app.main.show_filter(window.text, window.error)
+            app.window_moved()
+
     def page(self, step: int) -> None:
         app = self.app
         shown = [int(k) for k in app.main.task_table.keys_in_order()]

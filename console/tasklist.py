@@ -26,6 +26,9 @@ class TaskWindow:
     before: list[int | None] = field(default_factory=list)  # ``after`` of earlier pages
     error: str | None = None  # the filter text does not parse: the list keeps the last query
     size: int = PAGE_SIZE
+    #: The categories ``cat:`` may name (configured, or holding tasks), as last read from
+    #: the source; None until then (no ``cat:`` value is refused).
+    categories: frozenset[str] | None = None
 
     @property
     def page(self) -> Page:
@@ -39,7 +42,7 @@ class TaskWindow:
         """Parse ``text``; on success start at the first page. Returns whether the query
         changed; a bad filter keeps the current query and sets :attr:`error`."""
         try:
-            query = parse(text, now)
+            query = parse(text, now, self.categories)
         except QueryError as exc:
             self.text, self.error = text, exc.message
             return False
@@ -49,6 +52,18 @@ class TaskWindow:
         self.query = query
         self._first()
         return True
+
+    def know_categories(self, categories: frozenset[str], now: float) -> bool:
+        """Take the categories read from the source. A filter refused meanwhile is parsed
+        again (a category may have come to hold tasks); one in force is left as it is.
+        Returns whether the filter's query or error changed."""
+        if categories == self.categories:
+            return False
+        self.categories = categories
+        if self.error is None:
+            return False
+        error = self.error
+        return self.set_filter(self.text, now) or self.error != error
 
     def resize(self, rows: int) -> bool:
         """Make a page ``rows`` long (at least one), starting where it starts; returns

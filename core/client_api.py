@@ -135,6 +135,9 @@ class ClientAPI(ScheduleMethods):
     def attempt_errors(self, task_id: int) -> list[AttemptError]:
         return self.client.attempt_errors(task_id)
 
+    def known_categories(self) -> frozenset[str]:
+        return self.client.known_categories()
+
     def category_config(self, name: str, settings: Any = None) -> CategoryConfig:
         return self.client.category_config(name, settings)
 

@@ -30,6 +30,11 @@ class StoreReads:
     def count_tasks(self, query: TaskQuery) -> int:
         return self.store.count_tasks(query)
 
+    def known_categories(self) -> frozenset[str]:
+        """The categories a filter or ``--category`` may name: the configured ones and any
+        that holds tasks in the store (one removed from the config whose tasks remain)."""
+        return frozenset(self.config.categories) | frozenset(self.store.counts())
+
     def queue_heads(self) -> dict[str, float]:
         """category -> ``run_at`` of the next task it claims, for every configured one."""
         return self.store.queue_heads(list(self.config.categories))

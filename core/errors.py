@@ -32,6 +32,7 @@ __all__ = [
     "TaskFailedError",
     "TaskNotFoundError",
     "UnknownCategoryError",
+    "UnknownFilterCategoryError",
     "UnknownHandlerError",
     "WaitTimeoutError",
     "QueryError",
@@ -121,6 +122,12 @@ class PayloadError(InvalidInputError):
 
 class QueryError(InvalidInputError):
     """A task filter names a field or a value that does not exist, or does not parse."""
+
+
+class UnknownFilterCategoryError(UnknownCategoryError, QueryError):
+    """A filter's ``cat:`` names a category that is neither configured nor holds tasks in
+    the store: the same message as an unknown ``--category``, and a :class:`QueryError`
+    (shown where a filter that does not parse is)."""
 
 
 class ScheduleError(InvalidInputError):

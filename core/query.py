@@ -16,7 +16,9 @@ of them); different fields narrow (all of them).
 
 :func:`parse` turns the text into a :class:`TaskQuery`; stores evaluate it (the memory store
 with :meth:`TaskQuery.matches`, the SQL stores in the database). A field or value that does
-not exist raises :class:`~jobsched.core.errors.QueryError` naming it.
+not exist raises :class:`~jobsched.core.errors.QueryError` naming it; given the categories
+the caller knows of (configured, or holding tasks in the store), so does a ``cat:`` value
+that is none of them.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import difflib
 import math
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .errors import QueryError
+from .errors import QueryError, UnknownFilterCategoryError
 from .task import STATES, TaskRecord
 
 FIELDS = ("state", "cat", "handler", "key", "id", "error", "payload", "since", "before")
@@ -110,11 +113,12 @@ class Page:
         return replace(self, after=last_id)
 
 
-def parse(text: str, now: float) -> TaskQuery:
+def parse(text: str, now: float, categories: Collection[str] | None = None) -> TaskQuery:
     """The query that ``text`` describes; ``now`` (epoch seconds) anchors ``since:2h``.
 
     Raises :class:`QueryError` for an unknown field, a state that does not exist, an id or
-    a time that does not parse, or unbalanced quotes.
+    a time that does not parse, or unbalanced quotes; and, when ``categories`` (the known
+    ones) is given, :class:`UnknownFilterCategoryError` for a ``cat:`` value not among them.
     """
     try:
         terms = shlex.split(text, posix=True)
@@ -134,6 +138,10 @@ def parse(text: str, now: float) -> TaskQuery:
         if not value:
             raise QueryError(f"filter field {name}:", None, "it has no value", _example(key))
         values.setdefault(key, []).extend(v for v in value.split(",") if v)
+    if categories is not None:
+        for category in values.get("cat", []):
+            if category not in categories:
+                raise UnknownFilterCategoryError(category, categories)
     return _build(values, words, now, text)
 
 

@@ -2,8 +2,9 @@
 and ``delete``.
 
 The filter is the console's (``state:failed cat:email error:timeout since:2h``, see
-:mod:`jobsched.core.query`); a field or value that does not exist is one line on stderr
-and exit 2. A bulk change says how many tasks it would touch and asks first on a terminal;
+:mod:`jobsched.core.query`); a field or value that does not exist, or a ``cat:`` that is
+neither configured nor holds tasks, is one line on stderr and exit 2. A bulk change refuses
+an empty filter: every task is written ``id:>0``, on purpose. A bulk change says how many tasks it would touch and asks first on a terminal;
 ``--yes`` skips the question, ``--dry-run`` only counts. Without a terminal on stdin it
 refuses unless ``--yes`` is given: a script never changes thousands of tasks by accident.
 """
@@ -24,8 +25,12 @@ from .common import GlobalConfig, GlobalDb, _client, _out, command
 
 FILTER_HELP = (
     "Only tasks this filter matches, e.g. 'state:failed cat:email error:timeout since:2h' "
-    "(fields: state cat handler key id error payload since before; free words)."
+    "(fields: state cat handler key id error payload since before; free words). "
+    "retry, cancel and delete refuse an empty filter: write 'id:>0' for every task."
 )
+#: The filter that matches every task (ids start at 1): what a bulk change is given to
+#: mean all of them, since an empty filter is refused.
+EVERY_TASK = "id:>0"
 Filter = Annotated[str | None, typer.Option("--filter", metavar="FILTER", help=FILTER_HELP)]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Only count the tasks it would touch.")]
 Yes = Annotated[
@@ -40,8 +45,10 @@ def stdin_is_terminal() -> bool:
 
 
 def query_of(client: Client, text: str) -> TaskQuery:
-    """The parsed filter; a bad one raises QueryError (exit 2)."""
-    return parse(text, client.clock.now())
+    """The parsed filter; a bad one, or a ``cat:`` the client does not know (configured or
+    holding tasks), raises QueryError (exit 2)."""
+    known = client.known_categories() if "cat" in text.lower() else None
+    return parse(text, client.clock.now(), known)
 
 
 def list_matching(
@@ -64,6 +71,12 @@ def list_matching(
 
 def run_bulk(client: Client, action: str, text: str, dry_run: bool, yes: bool) -> BulkResult:
     """Count what ``action`` would touch, confirm, act, and print one line of counts."""
+    if not text.strip():
+        raise InvalidInputError(
+            f"{action} --filter", text, "is empty, so it would touch every task",
+            f"Give a filter, e.g. --filter 'state:failed cat:email'; for every task on "
+            f"purpose, --filter '{EVERY_TASK}'",
+        )  # fmt: skip
     query = query_of(client, text)
     call = {
         "retry": client.retry_matching,

@@ -106,7 +106,7 @@ def tasks(
         )
     with _client(ctx) as client:
         if category is not None and category not in client.config.categories:
-            known = set(client.config.categories) | set(client.counts())
+            known = client.known_categories()
             if category not in known:
                 raise UnknownCategoryError(category, known)
         rows = client.list_tasks(state=state, category=category, limit=limit)

@@ -248,6 +248,9 @@ class FailingSource:
     def attempt_errors(self, task_id: int) -> list[AttemptError]:
         return self._call("attempt_errors", lambda: self.inner.attempt_errors(task_id))
 
+    def known_categories(self) -> frozenset[str]:
+        return self._call("known_categories", self.inner.known_categories)
+
     def retry_matching(self, query: TaskQuery, dry_run: bool = False) -> BulkResult:
         return self._call("retry_matching", lambda: self.inner.retry_matching(query, dry_run))
 

@@ -95,6 +95,49 @@ def test_a_bad_filter_is_shown_and_reported_and_keeps_the_list() -> None:
     drive(app, scenario)
 
 
+def test_a_filter_naming_an_unknown_category_is_shown_like_a_bad_state() -> None:
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        await pilot.press("slash", *"cat:emial", "enter")
+        await settle(pilot)
+        # Then the filter line names the value, the known ones and the close match
+        text = screen_text(app)
+        assert "filter error: unknown category 'emial'" in text
+        [message] = [m for m in said if "Filter not applied" in m]
+        assert "Did you mean 'email'?" in message and "Known categories: email, web" in message
+        # And the list keeps the last filter that applied; bulk keys refuse to act on it
+        assert "emial" not in app.window.query.categories
+        await pilot.press("R")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen) and "Fix the filter" in said[-1]
+
+    drive(app, scenario)
+
+
+def test_a_category_only_the_store_holds_can_be_filtered() -> None:
+    # Given a task of a category no longer configured, still in the store
+    sched, clock = build_scheduler()
+    populate(sched, clock)
+    [old] = sched.store.insert(
+        [NewTask("legacy.job", "legacy", "null", clock.now(), 1)], clock.now()
+    )
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        # When the operator filters on it
+        await pilot.press("slash", *"cat:legacy", "enter")
+        await settle(pilot)
+        # Then it applies and shows that task alone
+        assert app.window.error is None
+        assert app.main.task_table.keys_in_order() == [str(old)]
+
+    drive(app, scenario)
+
+
 def test_bulk_retry_cancel_and_delete_ask_with_the_count_first() -> None:
     sched, clock = build_scheduler()
     populate(sched, clock)

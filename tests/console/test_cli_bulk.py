@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from jobsched.console.commands import bulk
-from jobsched.core.task import CANCELLED, FAILED, QUEUED
+from jobsched.core.task import CANCELLED, FAILED, QUEUED, NewTask
 
 from tests.console.cli_support import Cli, make_cli, one_line_error
 from tests.console.test_cli import run_until_idle, submit
@@ -60,7 +60,7 @@ def test_bulk_retry_cancel_and_delete_report_what_they_touched(cli: Cli) -> None
     assert {cli.task(i).state for i in failed + queued} == {CANCELLED}
     # Delete never touches a live task: it says how many it skipped
     live = submit(cli, "b.echo")
-    result = cli("delete", "--filter", "", "--yes")
+    result = cli("delete", "--filter", bulk.EVERY_TASK, "--yes")
     assert result.exit_code == 0, result.stderr
     assert "5 deleted" in result.stdout and "1 skipped" in result.stdout
     assert cli.task(live).state == QUEUED
@@ -82,3 +82,56 @@ def test_cancel_takes_ids_or_a_filter(cli: Cli) -> None:
     one_line_error(cli("cancel"), 2, "ids or --filter")
     one_line_error(cli("cancel", "1", "--filter", "cat:a"), 2, "ids or --filter")
     one_line_error(cli("retry", "1", "--filter", "cat:a"), 2, "one of them")
+
+
+def test_a_filter_naming_an_unknown_category_is_refused_like_category(cli: Cli) -> None:
+    submit(cli, "b.echo")
+    # The filter's error is the one --category gives: the value, the known ones
+    listed = one_line_error(cli("tasks", "--filter", "cat:nosuch"), 2, "unknown category")
+    by_option = one_line_error(cli("tasks", "--category", "nosuch"), 2, "unknown category")
+    assert listed == by_option
+    assert "'nosuch'" in listed and "Known categories: a, b" in listed
+    # Every command that takes a filter refuses it, dry run or not, with a close match
+    for command in ("retry", "cancel", "delete"):
+        line = one_line_error(cli(command, "--filter", "cat:bb", "--dry-run"), 2, "'bb'")
+        assert "Did you mean 'b'?" in line and "Known categories: a, b" in line
+    # Among several values, the unknown one is named
+    one_line_error(cli("tasks", "--filter", "cat:a,zz state:queued"), 2, "'zz'")
+
+
+def test_a_category_only_the_store_holds_can_be_filtered(cli: Cli) -> None:
+    # Given a task of a category the config no longer has, still in the store
+    with cli.store() as store:
+        [old] = store.insert([NewTask("gone.job", "gone", "null", 1.0, 1)], 1.0)
+    # Then the filter and the bulk commands take it
+    assert [t["id"] for t in cli.json("tasks", "--filter", "cat:gone")] == [old]
+    result = cli("cancel", "--filter", "cat:gone", "--dry-run")
+    assert result.exit_code == 0 and "1 would be cancelled" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("command", ["retry", "cancel", "delete"])
+@pytest.mark.parametrize("text", ["", "   "])
+def test_a_bulk_change_refuses_an_empty_filter_and_says_how_to_mean_every_task(
+    cli: Cli, command: str, text: str
+) -> None:
+    failed = submit(cli, "a.fail")
+    run_until_idle(cli)
+    submit(cli, "b.echo")  # one task each command takes: failed, or queued
+    line = one_line_error(cli(command, "--filter", text, "--yes"), 2, "is empty", "id:>0")
+    assert line.startswith(f"Error: {command} --filter")
+    assert cli.task(failed).state == FAILED  # nothing changed
+    # Spelled out, every task is meant on purpose
+    result = cli(command, "--filter", bulk.EVERY_TASK, "--dry-run")
+    assert result.exit_code == 0 and "1 would be" in result.stdout, result.stdout
+
+
+def test_listing_with_an_empty_filter_still_lists_every_task(cli: Cli) -> None:
+    ids = [submit(cli, "b.echo") for _ in range(2)]
+    assert [t["id"] for t in cli.json("tasks", "--filter", "")] == ids[::-1]
+
+
+def test_the_help_of_the_bulk_commands_says_how_to_mean_every_task(cli: Cli) -> None:
+    for command in ("retry", "cancel", "delete"):
+        result = cli(command, "--help")
+        assert result.exit_code == 0
+        assert "id:>0" in " ".join(result.stdout.split()), command
