@@ -282,3 +282,19 @@ def test_a_read_in_slices_is_given_up_once_the_window_moves() -> None:
     # Then the read stops there: its two ends, one slice, nothing more
     assert len(reads) == 3 and reads[-1].query.id_ranges == ((57, 60),)
     assert reads[0].query == TaskQuery()
+
+
+def test_a_filter_refused_for_an_unknown_category_applies_once_the_store_holds_it() -> None:
+    # Given a window that knows categories a and b, and a filter naming c
+    window = TaskWindow()
+    assert window.know_categories(frozenset({"a", "b"}), T0) is False
+    window.set_filter("cat:c", T0)
+    assert window.error is not None and "unknown category 'c'" in window.error
+    # When c comes to hold tasks (read with the known categories)
+    changed = window.know_categories(frozenset({"a", "b", "c"}), T0)
+    # Then the filter applies, from the first page
+    assert changed and window.error is None and window.query.categories == ("c",)
+    # And a filter in force stays, even when a category it names is no longer known
+    window.after = 17
+    assert window.know_categories(frozenset({"a"}), T0) is False
+    assert window.query.categories == ("c",) and window.after == 17

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from jobsched.core.errors import QueryError
+from jobsched.core.errors import QueryError, UnknownCategoryError
 from jobsched.core.query import MAX_ID, Page, TaskQuery, parse
 from jobsched.core.task import TaskRecord
 
@@ -85,3 +85,16 @@ def test_a_url_or_time_in_a_free_word_is_a_word_not_a_field() -> None:
 def test_a_page_moves_on_from_the_last_id() -> None:
     page = Page(TaskQuery(states=("queued",)), order="oldest", limit=10)
     assert page.next(42) == Page(TaskQuery(states=("queued",)), "oldest", 10, after=42)
+
+
+def test_a_category_not_among_the_known_ones_is_refused_by_name() -> None:
+    known = {"email", "web"}
+    assert parse("cat:email,web", NOW, known).categories == ("email", "web")
+    assert parse("cat:anything", NOW).categories == ("anything",)  # nothing known: no check
+    with pytest.raises(QueryError) as caught:
+        parse("state:failed category:emial", NOW, known)
+    assert isinstance(caught.value, UnknownCategoryError)
+    assert caught.value.message == (
+        "unknown category 'emial': no such category is configured. Did you mean 'email'? "
+        "Known categories: email, web."
+    )
