@@ -25,7 +25,7 @@ from jobsched.core.outage import OutageTracker
 from jobsched.core.payload import MAX_TASK_PRIORITY
 from jobsched.core.query import Page
 from jobsched.core.task import TaskRecord
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import DataTable
@@ -51,6 +51,7 @@ from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
 from .screens.quit import WAIT, QuitScreen
 from .screens.schedules import SchedulesScreen
+from .screens.typeahead import InputScreen
 from .source import RUNNING, Source, nodes_of
 from .task_actions import TaskActions
 from .tasklist import TaskWindow
@@ -349,6 +350,22 @@ class JobschedApp(App[list[int]]):
             self.say("No task selected", "warning")
             return None
         return int(key)
+
+    # ------------------------------------------------------------------ keys typed ahead
+    async def on_event(self, event: events.Event) -> None:
+        """Keys that come while a dialog to type into is opening wait for its input."""
+        if isinstance(event, events.Key) and self.screen_stack:
+            top = self.screen_stack[-1]
+            if isinstance(top, InputScreen) and top.hold(event):
+                return
+        await super().on_event(event)
+
+    @on(InputScreen.Ready)
+    async def _input_ready(self, message: InputScreen.Ready) -> None:
+        """The dialog's input has the focus: the keys held for it go on, in order, as
+        if they came now (before any key still queued behind this message)."""
+        for key in message.screen.take_held():
+            await super().on_event(key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         name = action.split("(")[0]

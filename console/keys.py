@@ -12,6 +12,12 @@ BURST = 100
 PRIORITY_STEP = 1.5  # weights are relative, so + and - multiply and divide
 
 # The footer shows the keys an operator needs most (``show=True``); ``?`` lists them all.
+#
+# A key that opens an input (/, g, e, L, P) is a priority binding: it runs as the key
+# arrives, before the keys queued behind it are handed to the focused widget, so a burst
+# typed after it (a paste, fast typing over SSH) lands in the input instead of firing
+# dashboard keys (the dialogs' inputs take them once mounted: screens/typeahead.py).
+# check_action turns them off while an input or a dialog has the keys.
 CATEGORY_KEYS = [
     Binding(
         "i", "inject(1)", "Inject", tooltip="Inject one synthetic task into the selected category"
@@ -49,6 +55,7 @@ CATEGORY_KEYS = [
         "edit_priority",
         "Prio=",
         show=False,
+        priority=True,
         tooltip="Set the selected category's priority exactly",
     ),
     Binding(
@@ -56,6 +63,7 @@ CATEGORY_KEYS = [
         "edit_limit",
         "Limit",
         show=False,
+        priority=True,
         tooltip="Set the selected category's rate limit (e.g. 20/s burst 5; none lifts it)",
     ),
     Binding(
@@ -69,6 +77,7 @@ CATEGORY_KEYS = [
         "pin",
         "Pin",
         show=False,
+        priority=True,
         tooltip="Pin the selected category's worker count (empty: unpin)",
     ),
     Binding(
@@ -90,9 +99,6 @@ TASK_KEYS = [
     ),
     Binding("r", "retry", "Retry", tooltip="Queue the selected failed or cancelled task again"),
     Binding("c", "cancel_task", "Cancel", tooltip="Cancel the selected task (asks first)"),
-    # A priority binding runs as the key arrives, before the keys queued behind it are
-    # handed to the focused widget: the filter has the focus by then, so a burst typed
-    # after "/" lands in it instead of firing dashboard keys.
     Binding(
         "/",
         "filter",
@@ -107,7 +113,7 @@ TASK_KEYS = [
             tooltip="Previous page of the task list"),
     Binding("o", "toggle_order", "Order", show=False,
             tooltip="Task list newest first / oldest first (the head of each queue)"),
-    Binding("g", "goto", "Go to", show=False, tooltip="Go to a task by id"),
+    Binding("g", "goto", "Go to", show=False, priority=True, tooltip="Go to a task by id"),
     Binding("R", "bulk('retry')", "Retry all", show=False,
             tooltip="Retry every failed or cancelled task the filter matches (asks first)"),
     Binding("C", "bulk('cancel')", "Cancel all", show=False,

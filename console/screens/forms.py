@@ -13,18 +13,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ..escape import visible
+from .typeahead import InputScreen
 
 #: What a form dismisses with when enter is pressed on the value it opened with.
 UNCHANGED = ("unchanged",)
 
 
-class ValueForm(ModalScreen[Any]):
+class ValueForm(InputScreen[Any]):
     """Dismisses with ``(parse(text),)``, with :data:`UNCHANGED` when the text is still the
-    one it opened with, or None on escape (nothing changes).
+    one it opened with, or None on escape (nothing changes). Keys typed in the burst of
+    the key that opened it land in its input (:class:`InputScreen`).
 
     ``parse`` raises :class:`JobschedError` or ``ValueError`` for bad input.
     """

@@ -34,6 +34,7 @@ from jobsched.core.query import Page, TaskQuery
 from jobsched.core.schedule_book import ScheduleInfo
 from jobsched.core.store import TaskStore
 from jobsched.core.task import AttemptError, NodeInfo, Outcome, TaskRecord
+from textual import events
 from textual.pilot import Pilot
 
 MARKUP = "[bold]x[/] [/nope]"
@@ -302,6 +303,21 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 
 Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]
+
+
+async def burst(pilot: Pilot[Any], keys: str | list[str]) -> None:
+    """Keys as a paste or fast typing over SSH delivers them: every event queued before
+    the app handles the first (Pilot's ``press`` waits for the app between keys).
+    ``keys`` is a string of characters, or a list of characters and key names."""
+    names = {"/": "slash", ":": "colon", " ": "space", "#": "number_sign"}
+    for key in keys:
+        if len(key) > 1:
+            event = events.Key(key, "\r" if key == "enter" else None)
+        else:
+            event = events.Key(names.get(key, key), key)
+        event.set_sender(pilot.app)
+        pilot.app._driver.send_message(event)  # type: ignore[union-attr]
+    await settle(pilot)
 
 
 def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:

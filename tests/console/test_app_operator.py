@@ -15,11 +15,11 @@ from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.core import FakeClock, Scheduler, SchedulerConfig
 from jobsched.core.task import NewTask
 from jobsched.storage import open_store
-from textual import events
 from textual.pilot import Pilot
 
 from .app_support import (
     build_scheduler,
+    burst,
     drive,
     make_app,
     populate,
@@ -29,17 +29,6 @@ from .app_support import (
     step,
     until,
 )
-
-
-async def burst(pilot: Pilot[Any], keys: str) -> None:
-    """Keys as a paste or fast typing over SSH delivers them: every event queued before
-    the app handles the first (Pilot's ``press`` waits for the app between keys)."""
-    names = {"/": "slash", ":": "colon", " ": "space"}
-    for char in keys:
-        event = events.Key(names.get(char, char), char)
-        event.set_sender(pilot.app)
-        pilot.app._driver.send_message(event)  # type: ignore[union-attr]
-    await settle(pilot)
 
 
 def states(sched: Scheduler) -> dict[str, int]:
