@@ -24,8 +24,9 @@ UNCHANGED = ("unchanged",)
 
 class ValueForm(InputScreen[Any]):
     """Dismisses with ``(parse(text),)``, with :data:`UNCHANGED` when the text is still the
-    one it opened with, or None on escape (nothing changes). Keys typed in the burst of
-    the key that opened it land in its input (:class:`InputScreen`).
+    one it opened with (empty too: a pin or a limit that is not set), or None on escape
+    (nothing changes). Keys typed in the burst of the key that opened it land in its
+    input (:class:`InputScreen`).
 
     ``parse`` raises :class:`JobschedError` or ``ValueError`` for bad input.
     """
@@ -55,7 +56,7 @@ class ValueForm(InputScreen[Any]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if self.initial and event.value.strip() == self.initial.strip():
+        if event.value.strip() == self.initial.strip():
             self.dismiss(UNCHANGED)
             return
         try:

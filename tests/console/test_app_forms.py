@@ -1,5 +1,6 @@
 """The console's one-value forms (go to a task, priority, pin, rate limit) with Pilot:
-keys typed in the same burst as the key that opens a form land in it."""
+keys typed in the same burst as the key that opens a form land in it, and enter on the
+value a form opened with writes nothing and says so."""
 
 from __future__ import annotations
 
@@ -97,6 +98,39 @@ def test_a_burst_that_escapes_a_form_writes_nothing() -> None:
         # escape, typed ahead like the rest, closed the form and applied nothing
         assert app.screen is app.main
         assert stored(sched, "email") is None and said == []
+
+    drive(app, scenario)
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [("P", "Pin email"), ("L", "Rate limit of email"), ("e", "Priority of email")],
+    ids=["pin", "limit", "priority"],
+)
+def test_enter_on_a_form_opened_empty_or_filled_says_unchanged(key: str, label: str) -> None:
+    # Given a category with no pin and no rate limit stored (those forms open empty)
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        await pilot.press(key)
+        assert isinstance(app.screen, ValueForm)
+        opened_with = app.screen.query_one(Input).value
+        # When enter is pressed on the value the form opened with
+        await pilot.press("enter")
+        await settle(pilot)
+        # Then it says unchanged and stores nothing
+        assert app.screen is app.main
+        assert said[-1] == f"{label}: unchanged", said
+        assert stored(sched, "email") is None
+        # Spaces around the same value are the same value
+        await pilot.press(key)
+        app.screen.query_one(Input).value = f"  {opened_with} "
+        await pilot.press("enter")
+        await settle(pilot)
+        assert said[-1] == f"{label}: unchanged", said
+        assert stored(sched, "email") is None
 
     drive(app, scenario)
 
