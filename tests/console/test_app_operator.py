@@ -282,6 +282,36 @@ def test_retry_from_the_detail_view() -> None:
     drive(app, scenario)
 
 
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_cancel_from_the_detail_view_asks_first(answer: str) -> None:
+    sched, clock = build_scheduler()
+    waiting = sched.submit("email.send", {"to": "x@example.com"}, delay=60).id
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        app.main.task_table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetailScreen)
+        # c in the detail view asks, naming the task
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"Cancel task {waiting} (email.send, scheduled)?" in screen_text(app)
+        await pilot.press(answer)
+        await settle(pilot)
+        assert app.screen is app.main
+        if answer == "y":
+            assert sched.get(waiting).state == "cancelled"
+            assert said[-1] == f"Task {waiting}: cancelled", said
+        else:
+            assert sched.get(waiting).state == "scheduled"
+            assert said[-1] == f"Cancel task {waiting}: nothing changed", said
+
+    drive(app, scenario)
+
+
 def test_go_to_an_id_among_200000_tasks_in_sqlite(tmp_path: Path) -> None:
     # Given 200,000 tasks in a real SQLite file, inserted in batches
     store = open_store(tmp_path / "jobs.db")
