@@ -158,6 +158,7 @@ PALETTE_KEYS = [b for b in ALL_KEYS if b.action != "quit"]
 DEFINITIONS = [
     ("workers", "busy/threads→target, then min..max (or the pin)"),
     ("busy", "tasks a worker thread runs now (this node; all live nodes when attached)"),
+    ("running", "the tasks busy counts; a task claimed into a fifo is still queued"),
     ("fifo", "tasks claimed by a node, waiting in its memory for a worker (claimed)"),
     ("queued", "tasks waiting: in the store, or claimed into a fifo"),
     ("oldest", "how long the next task to claim has been due"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from jobsched.console.screens.forms import ValueForm
 from jobsched.console.screens.help import HelpScreen
 from jobsched.console.screens.quit import QuitScreen
 from jobsched.console.settings import load_settings
-from jobsched.core import Scheduler
+from jobsched.core import CategoryConfig, MemoryStore, Scheduler, SchedulerConfig
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -63,8 +64,10 @@ def test_inject_one_and_a_burst_raise_the_queue_depth() -> None:
         table = app.main.cat_table
         queued = int(table.cell_text("email", "queued").replace(",", ""))
         fifo = int(table.cell_text("email", "fifo"))
-        assert queued + fifo + int(table.cell_text("email", "succeeded")) >= 101
-        assert fifo > 0
+        busy = int(table.cell_text("email", "workers").split("/")[0])
+        # (the FIFO's claimed tasks count as queued, the busy ones as running)
+        assert queued + busy + int(table.cell_text("email", "succeeded")) == 101
+        assert 0 < fifo <= queued
 
     drive(app, scenario)
 
@@ -427,6 +430,7 @@ def test_help_screen_lists_every_key() -> None:
             "Cancel the selected task",
             "Filter the task list",
             "Quit",
+            "the tasks busy counts;",
         ):
             assert line in text, line
         await pilot.press("i")  # node keys are off while a dialog is open
@@ -437,6 +441,50 @@ def test_help_screen_lists_every_key() -> None:
         assert app.screen is app.main
 
     drive(app, scenario)
+
+
+def test_running_tasks_are_the_busy_workers_and_claimed_ones_are_queued() -> None:
+    # Given a threaded node with two workers whose handlers block, and six tasks
+    config = SchedulerConfig(
+        workers=2, categories={"a": CategoryConfig(min_workers=2, max_workers=2)}
+    )
+    sched = Scheduler(config, MemoryStore(), node_id="held")
+    started, release = threading.Semaphore(0), threading.Event()
+
+    @sched.handler("a.hold", category="a")
+    def hold(payload: Any) -> None:
+        started.release()
+        release.wait(10)
+
+    sched.start()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        sched.submit_many([("a.hold", {"n": n}) for n in range(6)])
+        assert started.acquire(timeout=10) and started.acquire(timeout=10)
+
+        # once the node's cached counts have caught up with the claims
+        def caught_up() -> bool:
+            cat = sched.snapshot().category("a")
+            return cat.queued + cat.running == 6 and cat.fifo > 0
+
+        await until(pilot, caught_up)
+        # Then running is the busy workers, and the claimed tasks in the FIFO are queued
+        cat = sched.snapshot().category("a")
+        assert (cat.busy, cat.running, cat.queued) == (2, 2, 4), cat
+        assert 0 < cat.fifo <= cat.queued
+        assert sched.counts()["a"]["running"] == cat.busy + cat.fifo  # claimed, in the store
+        app.refresh_now()
+        table = app.main.cat_table
+        assert table.cell_text("a", "workers").startswith("2/2")
+        assert table.cell_text("a", "queued") == "4"
+        assert table.cell_text("a", "fifo") == str(cat.fifo)
+
+    try:
+        drive(app, scenario)
+    finally:
+        release.set()
+        sched.stop(5)
 
 
 def test_command_palette_offers_every_action() -> None:
