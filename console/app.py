@@ -467,9 +467,10 @@ class JobschedApp(App[list[int]]):
         if shown is not None and shown.paused:
             self._set_paused(cat, False)
             return
+        waiting = fmt.counted(shown.queued, "queued task") if shown else "its queued tasks"
         question = (
             f"Pause {cat}? Its workers finish what they run and take no new task "
-            f"({fmt.count(shown.queued) if shown else 'its'} queued wait)."
+            f"({waiting} wait{'s' if shown and shown.queued == 1 else ''})."
         )
         self.confirm(f"Pause {cat}", question, partial(self._set_paused, cat, True), "Pause")
 

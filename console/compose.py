@@ -26,6 +26,7 @@ from .local import LocalNode
 from .settings import Settings
 from .source import Source
 from .view import AttachedView
+from .widgets.format import counted
 
 
 def build_app(
@@ -107,7 +108,8 @@ def run_console(settings: Settings, *, demo: bool, attach: bool) -> int:
             except Exception as exc:
                 _say(f"Error: stopping failed: {exc}")
     if released:
-        _say(f"released {len(released)} unfinished task(s) back to the queue: {released[:50]}")
+        unfinished = counted(len(released), "unfinished task")
+        _say(f"released {unfinished} back to the queue: {released[:50]}")
     return 0
 
 

@@ -18,6 +18,7 @@ from jobsched.core.task import AttemptError, TaskRecord
 from .escape import visible
 from .screens.detail import TaskDetailScreen
 from .screens.forms import UNCHANGED, goto_form
+from .widgets import format as fmt
 
 if TYPE_CHECKING:
     from .app import JobschedApp
@@ -179,9 +180,10 @@ class TaskActions:
             if not count:
                 app.say(f"Nothing to {action}: {preview.describe()}", "warning")
                 return
+            tasks = fmt.counted(count, "task")
             app.confirm(
-                f"{verb} {count:,} tasks",
-                f"{verb} {count:,} tasks matching {visible(repr(text))}?\n{preview.describe()}.",
+                f"{verb} {tasks}",
+                f"{verb} {tasks} matching {visible(repr(text))}?\n{preview.describe()}.",
                 apply,
                 f"{verb} {count:,}",
             )

@@ -21,6 +21,7 @@ from jobsched.core.query import Page, TaskQuery, parse
 
 from .. import reports
 from ..cli_base import JsonFlag
+from ..widgets.format import counted
 from .common import GlobalConfig, GlobalDb, _client, _out, command
 
 FILTER_HELP = (
@@ -93,11 +94,11 @@ def run_bulk(client: Client, action: str, text: str, dry_run: bool, yes: bool) -
     if not yes:
         if not stdin_is_terminal():
             raise InvalidInputError(
-                action, text, f"would touch {preview.touched + preview.requested:,} tasks",
+                action, text, f"would touch {counted(preview.touched + preview.requested, 'task')}",
                 "Add --yes to confirm without a terminal, or --dry-run to count only",
             )  # fmt: skip
         count = preview.touched + preview.requested
-        if not typer.confirm(f"{action.capitalize()} {count:,} tasks matching {text!r}?"):
+        if not typer.confirm(f"{action.capitalize()} {counted(count, 'task')} matching {text!r}?"):
             typer.echo("nothing changed")
             return BulkResult(action)
     done = call(query, False)

@@ -9,6 +9,7 @@ import typer
 from jobsched.core import InvalidInputError
 
 from ..cli_base import ACCEPT_NEGATIVE, parse_task_id, whole_number
+from ..widgets.format import counted
 from .bulk import DryRun, Filter, Yes, bulk_of
 from .common import CategoryArg, GlobalConfig, GlobalDb, _client, command
 
@@ -44,7 +45,7 @@ def retry(
     with _client(ctx) as client:
         if failed:
             done = client.retry(None)
-            typer.echo(f"retried {len(done)} failed tasks")
+            typer.echo(f"retried {counted(len(done), 'failed task')}")
             return
         wanted = list(dict.fromkeys(ids or []))
         tasks = {i: client.get(i) for i in wanted}  # unknown ids: exit 2, nothing changed
@@ -59,7 +60,7 @@ def retry(
             f"is {tasks[skipped[0]].state}",
             "Only failed or cancelled tasks can be retried",
         )
-    typer.echo(f"retried {len(done)} tasks: {', '.join(map(str, done))}")
+    typer.echo(f"retried {counted(len(done), 'task')}: {', '.join(map(str, done))}")
 
 
 @command(context_settings=ACCEPT_NEGATIVE)

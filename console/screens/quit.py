@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ..widgets.format import counted
+
 WAIT = "wait"
 RELEASE = "release"
 
@@ -32,7 +34,8 @@ class QuitScreen(ModalScreen[str | None]):
             box.border_title = "Quit"
             yield Static(
                 Text(
-                    f"{self.running} task(s) are running or claimed on this node.\n"
+                    f"{counted(self.running, 'task')} {'is' if self.running == 1 else 'are'}"
+                    " running or claimed on this node.\n"
                     f"Wait lets them finish (up to {self.grace:g} s), then releases the rest.\n"
                     "Release puts them back in the queue at once; they run again later."
                 )

@@ -15,6 +15,11 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """1 -> '1 task', 1234 -> '1,234 tasks': a count with its noun, singular for one."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def rate(per_second: float) -> str:
     if per_second <= 0:
         return "0"

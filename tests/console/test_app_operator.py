@@ -12,6 +12,7 @@ import pytest
 from jobsched.console.app import JobschedApp
 from jobsched.console.screens.confirm import ConfirmScreen
 from jobsched.console.screens.detail import TaskDetailScreen
+from jobsched.console.screens.quit import QuitScreen
 from jobsched.core import FakeClock, Scheduler, SchedulerConfig
 from jobsched.core.task import NewTask
 from jobsched.storage import open_store
@@ -24,6 +25,7 @@ from .app_support import (
     make_app,
     populate,
     recording,
+    screen_lines,
     screen_text,
     settle,
     step,
@@ -162,6 +164,42 @@ def test_bulk_retry_cancel_and_delete_ask_with_the_count_first() -> None:
         await settle(pilot)
         assert states(sched) == {**dict.fromkeys(states(sched), 0), "running": live}
         assert "deleted" in said[-1] and (f"{live} skipped" in said[-1] or not live)
+
+    drive(app, scenario)
+
+
+def test_confirmations_say_one_task_not_one_tasks() -> None:
+    sched, clock = build_scheduler()
+    sched.pin("email", 0)  # no worker: the task stays queued
+    step(sched, clock)
+    waiting = sched.submit("email.send", {"to": "x@example.com"}).id
+    step(sched, clock)
+    assert sched.snapshot().category("email").queued == 1
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        # Pausing a category with one queued task
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "(1 queued task waits)" in app.screen.question
+        await pilot.press("n")
+        await settle(pilot)
+        # Cancelling the one task a filter matches
+        await pilot.press("slash", *f"id:{waiting}", "enter")
+        await settle(pilot)
+        await pilot.press("C")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        question = app.screen.question
+        assert question.startswith(f"Cancel 1 task matching 'id:{waiting}'?"), question
+        assert "1 tasks" not in question and "1 tasks" not in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        # Quitting while one task is held
+        app.push_screen(QuitScreen(1, 5.0))
+        await pilot.pause()
+        assert "1 task is running or claimed on this node." in "".join(screen_lines(app))
 
     drive(app, scenario)
 

@@ -372,7 +372,7 @@ def test_cancel_and_retry(cli: Cli) -> None:
     assert cli.task(queued).state == SUCCEEDED
     # And --failed retries every failed task
     result = cli("retry", "--failed")
-    assert result.exit_code == 0 and "retried 1 failed tasks" in result.stdout
+    assert result.exit_code == 0 and "retried 1 failed task\n" in result.stdout
     assert cli.task(failing).state == QUEUED
 
 

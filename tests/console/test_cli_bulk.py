@@ -78,6 +78,27 @@ def test_bulk_asks_on_a_terminal(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> N
     assert {cli.task(i).state for i in ids} == {CANCELLED}
 
 
+def test_one_task_is_one_task_not_one_tasks(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    failed = submit(cli, "a.fail")
+    run_until_idle(cli)
+    one = submit(cli, "b.echo")
+    # Refused without a terminal, the count is singular
+    error = one_line_error(cli("cancel", "--filter", "cat:b"), 2, "would touch 1 task")
+    assert "1 tasks" not in error
+    # and so is the question on a terminal
+    monkeypatch.setattr(bulk, "stdin_is_terminal", lambda: True)
+    for action in ("retry", "cancel", "delete"):
+        text = f"id:{failed}" if action != "cancel" else f"id:{one}"
+        result = cli(action, "--filter", text, input="n\n")
+        assert f"{action.capitalize()} 1 task matching '{text}'?" in result.stdout, result.stdout
+        assert "1 tasks" not in result.stdout
+    # retry by id and retry --failed say "1 task" too
+    result = cli("retry", str(failed))
+    assert result.exit_code == 0 and f"retried 1 task: {failed}" in result.stdout
+    run_until_idle(cli)
+    assert "retried 1 failed task\n" in cli("retry", "--failed").stdout
+
+
 def test_cancel_takes_ids_or_a_filter(cli: Cli) -> None:
     one_line_error(cli("cancel"), 2, "ids or --filter")
     one_line_error(cli("cancel", "1", "--filter", "cat:a"), 2, "ids or --filter")
