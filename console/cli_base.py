@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from jobsched.core import InvalidInputError, JobschedError
 from jobsched.core.config import MAX_SECONDS
+from rich.markup import escape
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from .escape import visible
@@ -58,11 +59,24 @@ def _readable(params: Sequence[Any]) -> None:
             param.metavar = param.metavar or ""
 
 
+def plain_help(text: str | None) -> str | None:
+    """Help text as it is written: Typer renders help through Rich, whose markup would
+    swallow a configuration table's name (``config: [web] token`` printed ``config:
+    token``). No help of jobsched's is markup."""
+    return None if text is None else escape(text)
+
+
 class _ReadableHelp:
     params: list[Any]
+    help: str | None
 
     def _make_readable(self) -> None:
+        """Once, as the command is built: metavars, and help shown as written."""
         _readable(self.params)
+        self.help = plain_help(self.help)
+        for param in self.params:
+            if isinstance(param, TyperOption | TyperArgument):
+                param.help = plain_help(param.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import typer
 from jobsched.console.cli import app
 
 from tests.console.cli_support import Cli, make_cli
@@ -65,3 +66,26 @@ def test_help_shows_argument_metavars_in_usage(cli: Cli) -> None:
 
 def test_submit_help_points_to_the_handlers_command(cli: Cli) -> None:
     assert "jobsched handlers" in cli("submit", "--help").stdout
+
+
+def unwrapped(help_text: str) -> str:
+    """The rendered help as one line of words: no panel borders, no wrapping."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", help_text).split())
+
+
+def test_configuration_tables_in_help_are_shown_literally(cli: Cli) -> None:
+    # Rich read "[web]" as markup and printed "config: token"
+    assert "config: [web] token" in unwrapped(cli("console", "--help").stdout)
+    assert "(config: [metrics] listen)" in unwrapped(cli("run", "--help").stdout)
+    prune = unwrapped(cli("prune", "--help").stdout)
+    assert "Follows [retention] of the configuration" in prune
+    assert "instead of following [retention]." in prune
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_bracketed_word_of_a_help_text_is_printed(cli: Cli, command: str) -> None:
+    found = typer.main.get_group(app).commands[command]
+    texts = [found.help or "", *(getattr(p, "help", None) or "" for p in found.params)]
+    words = {w for text in texts for w in re.findall(r"\[[^\]\s]+\]", text.replace("\\[", "["))}
+    shown = unwrapped(cli(command, "--help").stdout)
+    assert not [w for w in words if w not in shown], shown
