@@ -24,8 +24,8 @@ UNCHANGED = ("unchanged",)
 
 class ValueForm(InputScreen[Any]):
     """Dismisses with ``(parse(text),)``, with :data:`UNCHANGED` when the text is still the
-    one it opened with (empty too: a pin or a limit that is not set), or None on escape
-    (nothing changes). Keys typed in the burst of the key that opened it land in its
+    one it opened with (empty too, where empty is a value: no pin, no rate limit), or None
+    on escape (nothing changes). Keys typed in the burst of the key that opened it land in its
     input (:class:`InputScreen`).
 
     ``parse`` raises :class:`JobschedError` or ``ValueError`` for bad input.
@@ -56,15 +56,17 @@ class ValueForm(InputScreen[Any]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value.strip() == self.initial.strip():
+        unchanged = event.value.strip() == self.initial.strip()
+        if unchanged and self.initial.strip():
             self.dismiss(UNCHANGED)
             return
         try:
             value = self.parse(event.value)
         except (JobschedError, ValueError) as exc:
-            self.show_error(str(exc))
+            self.show_error(str(exc))  # e.g. no task id typed into the go-to form
             return
-        self.dismiss((value,))
+        # Left empty: unchanged where empty is a value (no pin, no rate limit).
+        self.dismiss(UNCHANGED if unchanged else (value,))
 
     def show_error(self, message: str) -> None:
         message = visible(message)

@@ -11,7 +11,7 @@ from jobsched.console.app import JobschedApp
 from jobsched.console.screens.forms import ValueForm
 from jobsched.core import Scheduler
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from .app_support import build_scheduler, burst, drive, make_app, recording, settle, until
 
@@ -131,6 +131,22 @@ def test_enter_on_a_form_opened_empty_or_filled_says_unchanged(key: str, label: 
         await settle(pilot)
         assert said[-1] == f"{label}: unchanged", said
         assert stored(sched, "email") is None
+
+    drive(app, scenario)
+
+
+def test_enter_on_the_empty_go_to_form_asks_for_an_id() -> None:
+    sched, clock = build_scheduler()
+    app = make_app(sched)
+
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        said = recording(app)
+        await pilot.press("g", "enter")
+        await settle(pilot)
+        # Empty is no task id: the form stays open and says what to type
+        assert isinstance(app.screen, ValueForm)
+        assert "task id" in str(app.screen.query_one("#form-error", Static).render())
+        assert not [m for m in said if "unchanged" in m], said
 
     drive(app, scenario)
 
