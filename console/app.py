@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from jobsched.core import CategorySnapshot, Clock, Snapshot
+from jobsched.core import Clock, Snapshot
 from jobsched.core.errors import JobschedError
 from jobsched.core.history import History, minute_of
 from jobsched.core.outage import OutageTracker
-from jobsched.core.payload import MAX_TASK_PRIORITY
 from jobsched.core.query import Page
 from jobsched.core.task import TaskRecord
 from textual import events, on
@@ -30,22 +29,20 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import DataTable
 
+from .category_actions import CategoryActions
 from .escape import visible
 from .health import HealthTracker
 from .keys import (
     ALL_KEYS,
     DASHBOARD_ACTIONS,
     PALETTE_KEYS,
-    PRIORITY_STEP,
     help_groups,
     shown_key,
 )
 from .listreads import ListReads, row_by_row
 from .operations import Operation, OperationQueue
-from .reports import injected_message
 from .schedule_actions import ScheduleActions
 from .screens.confirm import ConfirmScreen
-from .screens.forms import UNCHANGED, limit_form, pin_form, priority_form
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
@@ -55,7 +52,6 @@ from .screens.typeahead import InputScreen
 from .source import RUNNING, Source, nodes_of
 from .task_actions import TaskActions
 from .tasklist import TaskWindow
-from .widgets import format as fmt
 from .widgets.tasks import TaskTable
 
 log = logging.getLogger("jobsched.console")
@@ -67,10 +63,6 @@ TASKS_EVERY = 4  # the task list and queue heads are store queries: every 4th ti
 HISTORY_EVERY = 20
 #: Minutes of history the charts show: the last four hours.
 HISTORY_MINUTES = 240
-
-
-def round_weight(value: float) -> float:
-    return float(f"{value:.4g}")
 
 
 class JobschedApp(App[list[int]]):
@@ -110,9 +102,8 @@ class JobschedApp(App[list[int]]):
         # go-to-id: (id, its state) to select once the page that starts at it is shown
         self._select: tuple[int, str] | None = None
         self.health = HealthTracker()
-        # `b`: report a decision newer than this time, or "no change" after the deadline
-        self._awaited_decision: tuple[float, float] | None = None
         self.tasks = TaskActions(self)
+        self.categories = CategoryActions(self)
         self.schedule_actions = ScheduleActions(self)
         self.last_snapshot: Snapshot | None = None
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
@@ -250,7 +241,7 @@ class JobschedApp(App[list[int]]):
         self.sub_title = self.demo or f"node {snap.node_id}"
         self.main.show(snap, self._status(), self.health.health(snap), history)
         self.main.set_list_title(self.window.describe())
-        self._report_decision(snap)
+        self.categories.report_decision(snap)
 
     def show_tasks(self, rows: list[TaskRecord], searching: str = "") -> None:
         """Show a page of the task list read for the current window; ``searching`` says
@@ -268,22 +259,6 @@ class JobschedApp(App[list[int]]):
                 table.focus()
             else:
                 self.say(f"Task {task_id} ({state}) does not match the filter", "warning")
-
-    def _report_decision(self, snap: Snapshot) -> None:
-        """After `b`: say what the balancer decided once its decision shows up, or that it
-        kept every target (the balancer records no decision when nothing changes)."""
-        if self._awaited_decision is None:
-            return
-        after, deadline = self._awaited_decision
-        newest = snap.decisions[0] if snap.decisions else None
-        if newest is not None and float(newest.get("at") or 0) > after:
-            self._awaited_decision = None
-            changes = "; ".join(newest.get("changes") or []) or "no change"
-            self.say(f"Balancer: {changes}")
-        elif self.clock.monotonic() >= deadline:
-            self._awaited_decision = None
-            targets = " ".join(f"{c.name}={c.workers}" for c in snap.categories)
-            self.say(f"Balancer: no change, the targets stay {targets}")
 
     def _status(self) -> tuple[str, float | None, str | None]:
         rate = self.refresh_rate if self.refresh_interval else None
@@ -377,120 +352,33 @@ class JobschedApp(App[list[int]]):
         return name == "clear_filter" or not self.main.typing
 
     # ------------------------------------------------------------------ category actions
+    # (what they do lives in console/category_actions.py)
     def action_inject(self, count: int, priority: int = 0) -> None:
-        if (cat := self.selected_category()) is not None:
-            inject = partial(
-                self.source.inject, cat, count, self.inject_duration_ms, priority=priority
-            )
-            self.ops.submit(
-                f"Inject into {cat}",
-                inject,
-                lambda ids: self.say(injected_message(cat, ids)),
-            )
+        self.categories.inject(count, priority)
 
     def action_inject_urgent(self) -> None:
-        """One synthetic task at the highest task priority (``u``)."""
-        self.action_inject(1, MAX_TASK_PRIORITY)
+        self.categories.inject_urgent()
 
     def action_priority_up(self) -> None:
-        self._scale_priority(PRIORITY_STEP)
+        self.categories.priority_up()
 
     def action_priority_down(self) -> None:
-        self._scale_priority(1 / PRIORITY_STEP)
-
-    def _scale_priority(self, factor: float) -> None:
-        if (cat := self.selected_category()) is None:
-            return
-
-        def change() -> float:  # reads the stored weight, so quick presses compound
-            return self.source.set_priority(
-                cat, round_weight(self.source.category_config(cat).priority * factor)
-            )
-
-        self.ops.submit(
-            f"Priority of {cat}",
-            change,
-            lambda w: self.say(f"Priority of {cat} is now {fmt.weight(w)}"),
-        )
-
-    def _category(self, name: str) -> CategorySnapshot | None:
-        return (
-            next((c for c in self.last_snapshot.categories if c.name == name), None)
-            if self.last_snapshot
-            else None
-        )
+        self.categories.priority_down()
 
     def action_edit_priority(self) -> None:
-        if (cat := self.selected_category()) is not None:
-            shown = self._category(cat)
-            form = priority_form(cat, shown.priority if shown else None)
-            self.push_screen(
-                form,
-                partial(
-                    self._form_done, f"Priority of {cat}", partial(self.source.set_priority, cat)
-                ),
-            )
+        self.categories.edit_priority()
 
     def action_edit_limit(self) -> None:
-        if (cat := self.selected_category()) is not None:
-            shown = self._category(cat)
-            form = limit_form(cat, shown.limit if shown else None)
-            set_rate = partial(self.source.set_rate, cat)
-            self.push_screen(
-                form,
-                partial(self._form_done, f"Rate limit of {cat}", lambda value: set_rate(*value)),
-            )
+        self.categories.edit_limit()
 
     def action_pin(self) -> None:
-        if (cat := self.selected_category()) is not None:
-            shown = self._category(cat)
-            form = pin_form(cat, shown.pinned if shown else None)
-            self.push_screen(
-                form, partial(self._form_done, f"Pin {cat}", partial(self.source.pin, cat))
-            )
-
-    def _form_done(
-        self, label: str, apply: Callable[[Any], Any], answer: tuple[Any] | None
-    ) -> None:
-        if answer == UNCHANGED:
-            self.say(f"{label}: unchanged")
-        elif answer is not None:
-            self.ops.submit(
-                label, partial(apply, answer[0]), lambda _: self.say(f"{label}: applied")
-            )
+        self.categories.pin()
 
     def action_toggle_pause(self) -> None:
-        """Resume at once; pausing asks first (the category's workers stop taking tasks)."""
-        if (cat := self.selected_category()) is None:
-            return
-        shown = self._category(cat)
-        if shown is not None and shown.paused:
-            self._set_paused(cat, False)
-            return
-        waiting = fmt.counted(shown.queued, "queued task") if shown else "its queued tasks"
-        question = (
-            f"Pause {cat}? Its workers finish what they run and take no new task "
-            f"({waiting} wait{'s' if shown and shown.queued == 1 else ''})."
-        )
-        self.confirm(f"Pause {cat}", question, partial(self._set_paused, cat, True), "Pause")
-
-    def _set_paused(self, cat: str, paused: bool) -> None:
-        self.ops.submit(
-            f"Pause {cat}",
-            partial(self.source.set_paused, cat, paused),
-            lambda _: self.say(f"{cat} {'paused' if paused else 'resumed'}"),
-        )
+        self.categories.toggle_pause()
 
     def action_rebalance(self) -> None:
-        """Run the balancer; its decision is reported when the next snapshot shows it."""
-        snap = self.last_snapshot
-        latest = snap.decisions[0].get("at") if snap and snap.decisions else None
-        # A node that shares the store picks the request up within a balancer interval.
-        wait = self.source.config.balance_interval + (self.refresh_interval or 0)
-        self._awaited_decision = (float(latest or 0), self.clock.monotonic() + wait)
-        self.ops.submit(
-            "Rebalance", self.source.rebalance, lambda _: self.say("Rebalance requested")
-        )
+        self.categories.rebalance()
 
     def confirm(
         self, title: str, question: str, then: Callable[[], None], yes: str = "Yes"
