@@ -41,15 +41,15 @@ from .keys import (
 )
 from .listreads import ListReads, row_by_row
 from .operations import Operation, OperationQueue
+from .quit_flow import QuitFlow
 from .schedule_actions import ScheduleActions
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
-from .screens.quit import WAIT, QuitScreen
 from .screens.schedules import SchedulesScreen
 from .screens.typeahead import InputScreen
-from .source import RUNNING, Source, nodes_of
+from .source import Source, nodes_of
 from .task_actions import TaskActions
 from .tasklist import TaskWindow
 from .widgets.tasks import TaskTable
@@ -105,6 +105,7 @@ class JobschedApp(App[list[int]]):
         self.tasks = TaskActions(self)
         self.categories = CategoryActions(self)
         self.schedule_actions = ScheduleActions(self)
+        self.quitting = QuitFlow(self)
         self.last_snapshot: Snapshot | None = None
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
         self._refresh_times: deque[float] = deque(maxlen=9)
@@ -118,7 +119,6 @@ class JobschedApp(App[list[int]]):
         self._outage = OutageTracker(
             "console", source.location, monotonic=self.clock.monotonic, level=logging.INFO
         )
-        self._stopping = False
 
     def get_default_screen(self) -> Screen[Any]:
         self.main = MainScreen()
@@ -518,49 +518,6 @@ class JobschedApp(App[list[int]]):
             )
 
     async def action_quit(self) -> None:
-        """Quit; while this node holds tasks, ask whether to wait for them or release them."""
-        if self._stopping or isinstance(self.screen, QuitScreen):
-            return
-        held = self._held_tasks()
-        if not held:
-            self.exit([])
-            return
-        self.push_screen(QuitScreen(held, self.source.config.grace_period), self._quit_chosen)
-
-    def _held_tasks(self) -> int:
-        """Tasks this process runs or holds in its FIFOs (none when attached)."""
-        if self.source.state != RUNNING:
-            return 0
-        try:
-            snap = self.source.snapshot()
-        except Exception:
-            return 0
-        return sum(c.busy + c.fifo for c in snap.categories)
-
-    def _quit_chosen(self, choice: str | None) -> None:
-        if choice is None:
-            return
-        self._stopping = True
-        grace = None if choice == WAIT else 0.0
-        self.say(
-            "Waiting for running tasks, then quitting"
-            if grace is None
-            else "Releasing tasks and quitting"
-        )
-        self.run_worker(
-            partial(self._stop_node, grace), thread=True, exit_on_error=False, name="stop"
-        )
-
-    def _stop_node(self, grace: float | None) -> None:
-        released: list[int] = []
-        if self.before_stop is not None:
-            try:
-                self.before_stop()
-            except Exception as exc:
-                log.error("stopping what feeds the node failed", exc_info=exc)
-        try:
-            released = self.source.stop(grace)
-        except Exception as exc:
-            log.error("stopping the node failed", exc_info=exc)
-        with contextlib.suppress(Exception):
-            self.call_from_thread(self.exit, released)
+        """Quit; while this node holds tasks, ask whether to wait for them or release them
+        (console/quit_flow.py)."""
+        self.quitting.quit()
