@@ -5,13 +5,15 @@
 one that runs elsewhere and shares the store. The UI polls ``source.snapshot()`` on an
 interval and updates only the cells that changed; no engine thread ever calls into the
 UI. Operator changes go through the source, which writes them to the store. With the
-timer on, every store read runs in a thread worker, never on the UI thread; the task
-list has reads of its own (:mod:`console.listreads`), started by the key that moved it.
+timer on, every store read runs in a thread worker, never on the UI thread
+(:mod:`console.snapshotreads`); the task list has reads of its own
+(:mod:`console.listreads`), started by the key that moved it. What the keys do lives in
+controllers: :mod:`console.task_actions`, :mod:`console.category_actions`,
+:mod:`console.schedule_actions`, :mod:`console.quit_flow`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -20,7 +22,7 @@ from typing import Any
 
 from jobsched.core import Clock, Snapshot
 from jobsched.core.errors import JobschedError
-from jobsched.core.history import History, minute_of
+from jobsched.core.history import History
 from jobsched.core.outage import OutageTracker
 from jobsched.core.query import Page
 from jobsched.core.task import TaskRecord
@@ -49,6 +51,7 @@ from .screens.main import MainScreen
 from .screens.nodes import NodesScreen
 from .screens.schedules import SchedulesScreen
 from .screens.typeahead import InputScreen
+from .snapshotreads import HISTORY_MINUTES, SnapshotReads
 from .source import Source, nodes_of
 from .task_actions import TaskActions
 from .tasklist import TaskWindow
@@ -57,12 +60,6 @@ from .widgets.tasks import TaskTable
 log = logging.getLogger("jobsched.console")
 
 REFRESH_INTERVAL = 0.25  # seconds: about 4 snapshots a second
-TASKS_EVERY = 4  # the task list and queue heads are store queries: every 4th tick only
-#: The history (a store query; nodes write it once a minute) is read on every 20th tick,
-#: and on the first tick of a new minute.
-HISTORY_EVERY = 20
-#: Minutes of history the charts show: the last four hours.
-HISTORY_MINUTES = 240
 
 
 class JobschedApp(App[list[int]]):
@@ -99,6 +96,7 @@ class JobschedApp(App[list[int]]):
         self.ops = OperationQueue(self)
         self.window = TaskWindow()
         self.list_reads = ListReads(self)
+        self.snapshot_reads = SnapshotReads(self)
         # go-to-id: (id, its state) to select once the page that starts at it is shown
         self._select: tuple[int, str] | None = None
         self.health = HealthTracker()
@@ -109,10 +107,6 @@ class JobschedApp(App[list[int]]):
         self.last_snapshot: Snapshot | None = None
         self.refreshes = 0  # panel updates from a snapshot (the refresh-rate figure)
         self._refresh_times: deque[float] = deque(maxlen=9)
-        self._ticks = 0
-        self._history_read: tuple[int, int] | None = None  # (tick, minute) of the last read
-        self._fetching = False
-        self._fetch_again = False  # an operator change landed during a snapshot read
         self._read_error: str | None = None
         # Reads that fail in a row are one outage: told when it begins, now and then
         # while it lasts, and when it ends (logged too), not on every refresh.
@@ -128,66 +122,10 @@ class JobschedApp(App[list[int]]):
     def _start_refreshing(self) -> None:
         self.refresh_now()
         if self.refresh_interval:
-            self.set_interval(self.refresh_interval, self._tick)
+            self.set_interval(self.refresh_interval, self.snapshot_reads.tick)
 
     # ------------------------------------------------------------------ reading the node
-    def _tick(self) -> None:
-        """Timer callback: read the snapshot in a thread worker unless a read is in flight;
-        every few ticks also the queue heads and the task list."""
-        if self._fetching:
-            return
-        self._ticks += 1
-        periodic = self._ticks % TASKS_EVERY == 0
-        if periodic:
-            self.list_reads.periodic()
-        self._start_fetch(periodic)
-
-    def _start_fetch(self, with_heads: bool) -> None:
-        self._fetching, self._fetch_again = True, False
-        self.run_worker(
-            partial(self._fetch, with_heads, self._history_due()),
-            thread=True,
-            exit_on_error=False,
-            group="refresh",
-        )
-
-    def _history_due(self) -> bool:
-        """Whether this tick reads the history: every HISTORY_EVERY ticks, and at once
-        when a new minute began (the nodes write the one that ended)."""
-        last = self._history_read
-        if last is None or minute_of(self.clock.now()) != last[1]:
-            return True
-        return self._ticks - last[0] >= HISTORY_EVERY
-
-    def _fetch(self, with_heads: bool, with_history: bool = False) -> None:
-        snap = heads = history = known = error = None
-        try:
-            snap = self.source.snapshot()
-            heads = self.source.queue_heads() if with_heads else None
-            if with_history:  # the categories a filter may name change as seldom
-                history = self.source.history(HISTORY_MINUTES)
-                known = self.source.known_categories()
-        except Exception as exc:
-            error = exc
-        with contextlib.suppress(Exception):  # the app is closing
-            self.call_from_thread(self._fetched, snap, heads, error, history, known)
-
-    def _fetched(
-        self,
-        snap: Snapshot | None,
-        heads: dict[str, float] | None,
-        error: Exception | None,
-        history: History | None = None,
-        known: frozenset[str] | None = None,
-    ) -> None:
-        self._fetching = False
-        if snap is None:
-            self.read_failed(error or RuntimeError("no snapshot"))
-        else:
-            self._apply(snap, heads, history, known)
-        if self._fetch_again:
-            self._start_fetch(True)
-
+    # (the timer's reads live in console/snapshotreads.py, the task list's in listreads.py)
     def refresh_now(self) -> None:
         """Read the source and update every panel now, on the UI thread: at start, and in
         tests that drive a stepped scheduler (with the timer off, after every change)."""
@@ -200,7 +138,7 @@ class JobschedApp(App[list[int]]):
         except Exception as exc:
             self.read_failed(exc)
             return
-        self._apply(snap, heads, history, known)
+        self.show_snapshot(snap, heads, history, known)
         self.show_tasks(rows)
 
     def request_refresh(self) -> None:
@@ -210,12 +148,9 @@ class JobschedApp(App[list[int]]):
             self.refresh_now()
             return
         self.list_reads.request()
-        if self._fetching:
-            self._fetch_again = True
-        else:
-            self._start_fetch(True)
+        self.snapshot_reads.request()
 
-    def _apply(
+    def show_snapshot(
         self,
         snap: Snapshot,
         heads: dict[str, float] | None,
@@ -234,7 +169,7 @@ class JobschedApp(App[list[int]]):
         if heads is not None:
             self.health.set_heads(heads)
         if history is not None:
-            self._history_read = (self._ticks, minute_of(self.clock.now()))
+            self.snapshot_reads.history_shown()
             self.health.set_history(history)
         if known is not None:
             self.tasks.categories_known(known)
