@@ -274,12 +274,17 @@ def get_progress_sql(count: int, mark: str) -> str:
     return f"SELECT task_id, {PROGRESS_COLUMNS} FROM task_progress WHERE task_id IN ({ids})"
 
 
-def delete_orphan_progress_sql(count: int, mark: str) -> str:
-    """Progress rows of the given ids whose task is gone (after a delete)."""
+#: The side tables whose rows belong to one task each (``task_id``): a deleted task's go.
+LEFTOVER_TABLES = ("task_progress", "task_attempts")
+
+
+def delete_orphans_sql(table: str, count: int, mark: str) -> str:
+    """The rows of ``table`` (one of :data:`LEFTOVER_TABLES`) of the given ids whose task
+    is gone (after a delete)."""
     ids = ", ".join([mark] * count)
     return (
-        f"DELETE FROM task_progress WHERE task_id IN ({ids}) "
-        "AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_progress.task_id)"
+        f"DELETE FROM {table} WHERE task_id IN ({ids}) "
+        f"AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = {table}.task_id)"
     )
 
 
@@ -314,12 +319,3 @@ def get_attempts_sql(mark: str) -> str:
 def clear_attempts_sql(mark: str) -> str:
     """A task's earlier attempts, forgotten when an operator's retry starts it afresh."""
     return f"DELETE FROM task_attempts WHERE task_id = {mark}"
-
-
-def delete_orphan_attempts_sql(count: int, mark: str) -> str:
-    """Attempt rows of the given ids whose task is gone (after a delete)."""
-    ids = ", ".join([mark] * count)
-    return (
-        f"DELETE FROM task_attempts WHERE task_id IN ({ids}) "
-        "AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_attempts.task_id)"
-    )

@@ -170,8 +170,8 @@ class SqlReads:
 def delete_leftovers(conn: Any, ids: Sequence[int], mark: str) -> None:
     """In a transaction that deleted tasks among ``ids``: delete the progress reports and
     earlier attempts of those that are gone."""
-    conn.execute(query_sql.delete_orphan_progress_sql(len(ids), mark), ids)
-    conn.execute(query_sql.delete_orphan_attempts_sql(len(ids), mark), ids)
+    for table in query_sql.LEFTOVER_TABLES:
+        conn.execute(query_sql.delete_orphans_sql(table, len(ids), mark), ids)
 
 
 def keep_attempts(conn: Any, attempts: Sequence[tuple[int, AttemptError]], mark: str) -> None:

@@ -58,7 +58,9 @@ class SqliteUpkeep:
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), 512):
             chunk = query_sql.padded(ids[start : start + 512])
-            conn.execute(query_sql.delete_orphan_progress_sql(len(chunk), self._mark), chunk)
+            conn.execute(
+                query_sql.delete_orphans_sql("task_progress", len(chunk), self._mark), chunk
+            )
         if ids:  # one statement, whatever the number: no prepared statement per size
             conn.execute(queries.DELETE_ATTEMPTS_OF, (json.dumps(ids),))
         return len(rows)
