@@ -79,6 +79,7 @@ def test_a_second_node_on_the_same_file_exits_4_naming_the_holder(cli: Cli, node
     assert node.wait() == 0
 
 
+@pytest.mark.slow(seconds=7)
 def test_the_node_applies_submits_and_changes_from_other_processes(cli: Cli, node: Node) -> None:
     # Given a running node, when another process submits, then the node starts each task
     # within 250 ms of its commit (plus any stall the machine imposed meanwhile)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from jobsched.console.widgets.footer import SteadyFooter
 
 from .app_support import build_scheduler, make_app, populate, ready, until
 
 
+@pytest.mark.slow(seconds=11)  # 150 keys, each waited for
 def test_the_footer_is_rebuilt_only_when_its_keys_change_and_a_long_filter_scrolls() -> None:
     sched, clock = build_scheduler()
     populate(sched, clock)

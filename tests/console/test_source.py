@@ -107,6 +107,7 @@ def test_the_app_screens_widgets_and_commands_use_the_seam_only() -> None:
     assert [f for path in modules for f in _reaches_past_the_seam(path)] == []
 
 
+@pytest.mark.slow(seconds=8)
 def test_the_sources_type_check_against_the_protocol(tmp_path: Path) -> None:
     """mypy --strict on the seam, the two sources and this file (typed_sources above)."""
     pytest.importorskip("mypy")

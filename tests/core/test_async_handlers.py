@@ -233,6 +233,7 @@ def test_async_handlers_run_stepped(tmp_path: Path) -> None:
         assert sched.get(task_id).result_value() == 6
 
 
+@pytest.mark.slow(seconds=5)
 @pytest.mark.timeout(60)
 def test_a_hundred_async_tasks_on_four_workers_run_four_at_a_time(tmp_path: Path) -> None:
     # Given 4 workers, each with its own event loop, running one task at a time

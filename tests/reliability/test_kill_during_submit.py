@@ -63,6 +63,7 @@ def _read_ids_then_kill(
     return ids
 
 
+@pytest.mark.slow(seconds=6)
 @pytest.mark.timeout(180)
 def test_acknowledged_submits_survive_a_killed_submitter(tmp_path: Path) -> None:
     seed = int(os.environ.get("CRASH_SEED") or random.randrange(1 << 30))
