@@ -21,6 +21,7 @@ from .app_support import (
     build_scheduler,
     drive,
     make_app,
+    recording,
     screen_text,
     settle,
     step,
@@ -130,14 +131,7 @@ def test_a_failed_read_of_the_nodes_is_a_notification() -> None:
     sched, clock = build_scheduler()
     source = FailingSource(LocalNode(sched))
     app = make_app(source)
-    notes: list[str] = []
-    notify = app.notify
-
-    def record(message: str, **kwargs: Any) -> None:
-        notes.append(message)
-        notify(message, **kwargs)
-
-    app.notify = record  # type: ignore[method-assign]
+    notes = recording(app)
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         source.down_for.add("nodes")
