@@ -278,14 +278,11 @@ def get_progress_sql(count: int, mark: str) -> str:
 LEFTOVER_TABLES = ("task_progress", "task_attempts")
 
 
-def delete_orphans_sql(table: str, count: int, mark: str) -> str:
-    """The rows of ``table`` (one of :data:`LEFTOVER_TABLES`) of the given ids whose task
-    is gone (after a delete)."""
-    ids = ", ".join([mark] * count)
-    return (
-        f"DELETE FROM {table} WHERE task_id IN ({ids}) "
-        f"AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = {table}.task_id)"
-    )
+def delete_leftovers_sql(table: str, ids_in: str) -> str:
+    """The rows of ``table`` (one of :data:`LEFTOVER_TABLES`) of deleted tasks: ``ids_in``
+    is the backend's membership test in one array parameter (its ``IDS_IN``), so one
+    prepared statement serves any number of ids."""
+    return f"DELETE FROM {table} WHERE task_id {ids_in}"
 
 
 # --- earlier attempts (task_attempts) ------------------------------------------------------

@@ -70,15 +70,15 @@ class SqlReads:
             return 0
         sql = query_sql.delete_finished_sql(len(wanted), self._mark)
         with self._write() as conn:
-            deleted = self._delete_rows(conn, sql, wanted)
-            if deleted:
-                delete_leftovers(conn, wanted, self._mark)
-            return deleted
+            return self._delete_rows(conn, sql, wanted)
 
     def _delete_rows(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
-        """Run a DELETE of tasks; return how many it deleted. A store that keeps its
-        counters in its own code takes the rows off them here."""
-        return int(conn.execute(sql, params).rowcount)
+        """Run a DELETE of tasks and delete their leftover rows; return how many tasks it
+        deleted. A store that keeps its counters in its own code takes the rows off them
+        here too."""
+        ids = [row[0] for row in conn.execute(sql + " RETURNING id", params).fetchall()]
+        delete_leftovers(conn, ids, self._q)
+        return len(ids)
 
     def set_progress(self, task_id: int, progress: TaskProgress) -> None:
         """Replace the task's latest progress report (one upsert in autocommit)."""
@@ -167,11 +167,13 @@ class SqlReads:
         return nodes_from(self._read(self._q.NODES))
 
 
-def delete_leftovers(conn: Any, ids: Sequence[int], mark: str) -> None:
-    """In a transaction that deleted tasks among ``ids``: delete the progress reports and
-    earlier attempts of those that are gone."""
-    for table in query_sql.LEFTOVER_TABLES:
-        conn.execute(query_sql.delete_orphans_sql(table, len(ids), mark), ids)
+def delete_leftovers(conn: Any, ids: Sequence[int], q: ModuleType) -> None:
+    """In the transaction that deleted the tasks ``ids``: delete their progress reports
+    and earlier attempts (one statement per side table, whatever the number of ids; ``q``
+    is the backend's SQL module, with its ``IDS_IN`` and ``ids_param``)."""
+    if ids:
+        for table in query_sql.LEFTOVER_TABLES:
+            conn.execute(query_sql.delete_leftovers_sql(table, q.IDS_IN), (q.ids_param(ids),))
 
 
 def keep_attempts(conn: Any, attempts: Sequence[tuple[int, AttemptError]], mark: str) -> None:

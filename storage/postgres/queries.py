@@ -6,6 +6,8 @@ is one statement: one round trip, one plan. The tables are described once, in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobsched.core.task import ATTEMPTS_KEPT
 
 from ..columns import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
@@ -270,7 +272,15 @@ CLEAR_COUNTS = "DELETE FROM task_counts"
 CLEAR_DELTAS = "DELETE FROM task_count_deltas"
 REFILL_COUNTS = FILL_COUNTS
 # Retention: ids some waiter still waits on are left out (one array parameter).
-SPARE_IDS = "NOT (id = ANY(%s))"
+# A column's membership in a list of ids given as one array parameter (``ids_param``).
+IDS_IN = "= ANY(%s)"
+SPARE_IDS = f"NOT (id {IDS_IN})"
+
+
+def ids_param(ids: Sequence[int]) -> list[int]:
+    """The one parameter of ``IDS_IN``."""
+    return list(ids)
+
 
 # --- settings, decisions, nodes -----------------------------------------------------------
 LOAD_SETTINGS = (

@@ -53,10 +53,7 @@ class PostgresUpkeep:
         kept = (queries.SPARE_IDS, task_ids(spare)) if spare else None
         sql, params = query_sql.prune_sql(rule, limit, self._mark, kept)
         with self._write() as conn:
-            ids = [row[0] for row in conn.execute(sql + " RETURNING id", params).fetchall()]
-            if ids:  # their progress reports and earlier attempts go with them
-                shapes.delete_leftovers(conn, ids, self._mark)
-        return len(ids)
+            return self._delete_rows(conn, sql, params)
 
     def compact_counts(self) -> None:
         """Fold ``task_count_deltas`` into ``task_counts``; skipped while another process

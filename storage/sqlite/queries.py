@@ -8,6 +8,8 @@ are described once, in ``storage/models.py``.
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Sequence
 
 import peewee as pw
 
@@ -206,9 +208,16 @@ REFILL_COUNTS = FILL_COUNTS
 # A DELETE's rows, for the counters.
 DELETED_ROWS = " RETURNING id, category, state"
 # The earlier attempts of deleted tasks (one JSON array parameter).
-DELETE_ATTEMPTS_OF = "DELETE FROM task_attempts WHERE task_id IN (SELECT value FROM json_each(?))"
+# A column's membership in a list of ids given as one JSON array parameter (``ids_param``).
+IDS_IN = "IN (SELECT value FROM json_each(?))"
 # Retention: ids some waiter still waits on are left out (one JSON array parameter).
-SPARE_IDS = "id NOT IN (SELECT value FROM json_each(?))"
+SPARE_IDS = f"id NOT {IDS_IN}"
+
+
+def ids_param(ids: Sequence[int]) -> str:
+    """The one parameter of ``IDS_IN``."""
+    return json.dumps(list(ids))
+
 
 LOAD_SETTINGS = (
     "SELECT category, priority, paused, pinned, min_workers, max_workers, rate, burst"

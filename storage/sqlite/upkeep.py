@@ -55,14 +55,7 @@ class SqliteUpkeep:
         progress reports and earlier attempts."""
         rows = conn.execute(sql + queries.DELETED_ROWS, params).fetchall()
         Tally().added(((category, state) for _, category, state in rows), sign=-1).write(conn)
-        ids = [row[0] for row in rows]
-        for start in range(0, len(ids), 512):
-            chunk = query_sql.padded(ids[start : start + 512])
-            conn.execute(
-                query_sql.delete_orphans_sql("task_progress", len(chunk), self._mark), chunk
-            )
-        if ids:  # one statement, whatever the number: no prepared statement per size
-            conn.execute(queries.DELETE_ATTEMPTS_OF, (json.dumps(ids),))
+        shapes.delete_leftovers(conn, [row[0] for row in rows], queries)
         return len(rows)
 
     def compact_counts(self) -> None:
