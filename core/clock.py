@@ -20,11 +20,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+    # The readings straight from ``time``: no Python frame per read (a node reads the
+    # clock several times per task).
+    now = staticmethod(time.time)
+    monotonic = staticmethod(time.monotonic)
 
 
 class SteadyClock:
@@ -42,12 +41,9 @@ class SteadyClock:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        # The system clock's readings straight from ``time``: no Python frame per read
-        # (a node reads the clock several times per task).
-        system = type(clock) is SystemClock
-        self._wall = time.time if system else clock.now
-        #: the wrapped clock's monotonic reading (``time.monotonic`` for the system clock)
-        self.monotonic = time.monotonic if system else clock.monotonic
+        self._wall = clock.now
+        #: the wrapped clock's monotonic reading (bound once: read several times per task)
+        self.monotonic = clock.monotonic
         self._base = (clock.now(), clock.monotonic())
 
     def now(self) -> float:
