@@ -94,7 +94,7 @@ class Executor:
                                  task.max_attempts, cancel, progress))  # fmt: skip
         signals = self.signals
         if signals is not None and signals.hooks.active:  # (checked here: the hot path)
-            signals.started(task, self.clock.now)
+            signals.started(task, self.clock.now())
         try:
             value = self._call(task, spec, cancel)
         except HandlerTimedOut:

@@ -109,9 +109,9 @@ class TaskSignals:
             retry_at=outcome.run_at if kind == RETRYING else None,
         )
 
-    def started(self, task: TaskRecord, at: Callable[[], float]) -> None:
-        if self.hooks.active:
-            self.emit(STARTED, task, at())
+    def started(self, task: TaskRecord, at: float) -> None:
+        """A handler begins (its caller, the worker's hot path, checks ``hooks.active``)."""
+        self.emit(STARTED, task, at)
 
     def submitted(self, rows: Sequence[NewTask], ids: Sequence[int], now: float) -> None:
         """Submits acknowledged (a submit joined to a live task by its dedup key, too)."""

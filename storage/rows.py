@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from jobsched.core.counters import NodeCounters
 from jobsched.core.progress import TaskProgress
-from jobsched.core.query import Page, TaskQuery
+from jobsched.core.query import MAX_ID, Page, TaskQuery
 from jobsched.core.retention import PruneRule
 from jobsched.core.store import CountDifference
 from jobsched.core.task import (
@@ -88,7 +88,7 @@ class SqlReads:
             conn.execute(query_sql.set_progress_sql(self._mark), values)
 
     def get_progress(self, ids: Iterable[int]) -> dict[int, TaskProgress]:
-        wanted = [int(i) for i in dict.fromkeys(ids) if 0 < int(i) <= 2**63 - 1]
+        wanted = [int(i) for i in dict.fromkeys(ids) if 0 < int(i) <= MAX_ID]
         if not wanted:
             return {}
         rows = self._read(query_sql.get_progress_sql(len(wanted), self._mark), wanted)
@@ -96,7 +96,7 @@ class SqlReads:
 
     def attempt_errors(self, task_id: int) -> list[AttemptError]:
         """The task's earlier attempts, oldest first (see ``TaskStore.attempt_errors``)."""
-        if not 0 < int(task_id) <= 2**63 - 1:
+        if not 0 < int(task_id) <= MAX_ID:
             return []
         rows = self._read(query_sql.get_attempts_sql(self._mark), (task_id,))
         return [AttemptError(*row) for row in rows]
