@@ -41,12 +41,11 @@ def task_from(row: Sequence[Any]) -> TaskRecord:
 def claimed_record(row: Sequence[Any], owner: str, now: float) -> TaskRecord:
     """A queued task row (``sql.TASK_COLUMNS`` order) as the claim leaves it: running,
     owned by ``owner``, one more attempt, started at ``now``."""
-    record = TaskRecord(*row)
+    record = task_from(row)
     record.state = RUNNING
     record.owner = owner
     record.attempts += 1
     record.started_at = now
-    record.cancel_requested = bool(record.cancel_requested)
     return record
 
 

@@ -108,13 +108,8 @@ def claim_candidates(blocked: int) -> str:
 
 @functools.lru_cache(maxsize=64)
 def claim_ids(count: int) -> str:
-    """CLAIM of exactly these ``count`` ids (after the owner and the start time); callers
-    pad the ids to their ``query_sql.size_class``."""
-    ids = ", ".join(["?"] * count)
-    return (
-        "UPDATE tasks SET state = 'running', owner = ?, attempts = attempts + 1, started_at = ?"
-        f" WHERE id IN ({ids}) AND state = 'queued' RETURNING {_RETURNED_COLUMNS}"
-    )
+    """``claim_rows`` of exactly these ``count`` ids, returning the claimed rows."""
+    return f"{claim_rows(count)} RETURNING {_RETURNED_COLUMNS}"
 
 
 # A token bucket (core/limits.py), read and written in the claim's transaction.
