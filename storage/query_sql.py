@@ -290,15 +290,19 @@ def delete_leftovers_sql(table: str, ids_in: str) -> str:
 ATTEMPT_COLUMNS = "attempt, error, reason, ended_at"
 
 
+#: How every writer of task_attempts begins (then its rows: VALUES or a SELECT) ...
+INSERT_ATTEMPTS = f"INSERT INTO task_attempts (task_id, {ATTEMPT_COLUMNS})"
+#: ... and ends: an attempt written again (the same attempt ended twice cannot happen, but
+#: must never fail a finish or a recovery) replaces what was kept.
+ATTEMPT_REPLACES = (
+    " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
+    " reason = excluded.reason, ended_at = excluded.ended_at"
+)
+
+
 def keep_attempt_sql(mark: str) -> str:
-    """Keep how one attempt ended: task id, attempt, error, reason, end time. Written again
-    (the same attempt ended twice cannot happen, but must never fail a finish), it replaces."""
-    return (
-        f"INSERT INTO task_attempts (task_id, {ATTEMPT_COLUMNS})"
-        f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
-        " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
-        " reason = excluded.reason, ended_at = excluded.ended_at"
-    )
+    """Keep how one attempt ended: task id, attempt, error, reason, end time."""
+    return f"{INSERT_ATTEMPTS} VALUES ({mark}, {mark}, {mark}, {mark}, {mark}){ATTEMPT_REPLACES}"
 
 
 def trim_attempts_sql(mark: str) -> str:

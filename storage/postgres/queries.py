@@ -11,6 +11,16 @@ from collections.abc import Sequence
 from jobsched.core.task import ATTEMPTS_KEPT
 
 from ..columns import FILL_COUNTS, LIVE, SCAN_COUNTS, TASK_COLUMNS, TASK_FIELDS
+from ..query_sql import ATTEMPT_COLUMNS, ATTEMPT_REPLACES, INSERT_ATTEMPTS, delete_leftovers_sql
+
+# A column's membership in a list of ids given as one array parameter (``ids_param``).
+IDS_IN = "= ANY(%s)"
+
+
+def ids_param(ids: Sequence[int]) -> list[int]:
+    """The one parameter of ``IDS_IN``."""
+    return list(ids)
+
 
 CHANNEL = "jobsched_work"
 #: Sent (delivered at commit) when work or settings change; a hint, never the only signal.
@@ -134,10 +144,7 @@ FINISH_RETRY = (
     " %s::text[], %s::text[], %s::float8[])"
     " AS v(id, owner, attempt, state, run_at, error, reason, ended_at)"
     f" WHERE {_FENCE} RETURNING t.id, v.attempt, v.error, v.reason, v.ended_at),"
-    " kept AS (INSERT INTO task_attempts (task_id, attempt, error, reason, ended_at)"
-    " SELECT id, attempt, error, reason, ended_at FROM done"
-    " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
-    " reason = excluded.reason, ended_at = excluded.ended_at),"
+    f" kept AS ({INSERT_ATTEMPTS} SELECT id, {ATTEMPT_COLUMNS} FROM done{ATTEMPT_REPLACES}),"
     " dropped AS (DELETE FROM task_attempts AS a USING done WHERE a.task_id = done.id"
     f" AND a.attempt <= done.attempt - {ATTEMPTS_KEPT})"
     " SELECT id FROM done"
@@ -169,7 +176,7 @@ REQUEST_CANCEL = "UPDATE tasks SET cancel_requested = true WHERE id = ANY(%s)"
 CANCEL_REQUESTS = "SELECT id FROM tasks WHERE state = 'running' AND owner = %s AND cancel_requested"
 KEY_IS_LIVE = f"SELECT 1 FROM tasks WHERE dedup_key = %s AND {LIVE}"
 #: An operator's retry starts afresh: the earlier attempts go.
-CLEAR_ATTEMPTS = "DELETE FROM task_attempts WHERE task_id = ANY(%s)"
+CLEAR_ATTEMPTS = delete_leftovers_sql("task_attempts", IDS_IN)
 RETRY_TASKS = (
     "UPDATE tasks SET state = 'queued', attempts = 0, run_at = %s, finished_at = NULL,"
     " result = NULL, error = NULL, reason = NULL, cancel_requested = false, run_began = false"
@@ -216,11 +223,9 @@ FAIL_ORPHANS = (
 # Before REQUEUE_ORPHANS: how each run that began ended (interrupted), for the orphans
 # queued again (the exhausted ones have failed meanwhile, with the task's own error).
 KEEP_INTERRUPTED = (
-    "INSERT INTO task_attempts (task_id, attempt, error, reason, ended_at)"
-    " SELECT id, attempts, %s, 'orphaned', %s FROM tasks"
+    f"{INSERT_ATTEMPTS} SELECT id, attempts, %s, 'orphaned', %s FROM tasks"
     " WHERE id = ANY(%s) AND state = 'running' AND run_began AND attempts > 0"
-    " ON CONFLICT (task_id, attempt) DO UPDATE SET error = excluded.error,"
-    " reason = excluded.reason, ended_at = excluded.ended_at"
+    f"{ATTEMPT_REPLACES}"
 )
 TRIM_INTERRUPTED = (
     "DELETE FROM task_attempts AS a USING tasks AS t WHERE t.id = ANY(%s) AND a.task_id = t.id"
@@ -272,14 +277,7 @@ CLEAR_COUNTS = "DELETE FROM task_counts"
 CLEAR_DELTAS = "DELETE FROM task_count_deltas"
 REFILL_COUNTS = FILL_COUNTS
 # Retention: ids some waiter still waits on are left out (one array parameter).
-# A column's membership in a list of ids given as one array parameter (``ids_param``).
-IDS_IN = "= ANY(%s)"
 SPARE_IDS = f"NOT (id {IDS_IN})"
-
-
-def ids_param(ids: Sequence[int]) -> list[int]:
-    """The one parameter of ``IDS_IN``."""
-    return list(ids)
 
 
 # --- settings, decisions, nodes -----------------------------------------------------------
