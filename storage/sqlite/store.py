@@ -3,48 +3,34 @@
 Semantics are MemoryStore's (``core/store.py``), checked by the shared contract suite;
 this module adds durability: every write is one ``BEGIN IMMEDIATE`` transaction that has
 committed before the method returns.
+
+This module holds the store's connections and transactions and its task path (insert,
+claim, record_start, finish); the class is assembled from parts in this package:
+opening and closing (``lifecycle.py``), recovery at start and release at stop
+(``recovery.py``), the operator's cancel and retry (``operations.py``) and upkeep
+(``upkeep.py``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from jobsched.core.claim_plan import ClaimLimits, ClaimPlan
-from jobsched.core.errors import (
-    ConfigError,
-    SchedulerStateError,
-    StoreBusyError,
-    StoreMissingError,
-    StoreReadOnlyError,
-    StoreUnavailableError,
-)
+from jobsched.core.errors import ConfigError, StoreBusyError, StoreUnavailableError
 from jobsched.core.limits import Claimed
-from jobsched.core.store import (
-    CANCEL_DONE,
-    CANCEL_MISSING,
-    CANCEL_REQUESTED,
-    CANCEL_TERMINAL,
-)
 from jobsched.core.task import (
-    CANCELLED,
-    FAILED,
-    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
-    REASON_ORPHANED,
     RUNNING,
     SCHEDULED,
-    TERMINAL,
     AttemptError,
     NewTask,
     Outcome,
-    RecoveryReport,
     TaskRecord,
     claim_order,
 )
@@ -54,31 +40,17 @@ from .. import rows as shapes
 from ..history_rows import HistoryRows
 from ..rows import claimed_record
 from ..schedule_rows import ScheduleRows
-from . import nodelock, queries
-from .connection import (
-    DURABILITY,
-    Database,
-    check_sqlite_version,
-    connect,
-    sqlite_uri,
-    write_lock,
-)
+from . import queries
+from .connection import DURABILITY, Database, sqlite_uri, write_lock
 from .errors import translate_errors
+from .lifecycle import SqliteLifecycle
 from .nodelock import NodeLock
-from .schema import (
-    FileState,
-    create_file,
-    inspect_file,
-    remove_partial_backups,
-    schema_version,
-    upgrade_file,
-)
+from .operations import SqliteOperations
+from .recovery import SqliteRecovery
 from .startlog import StartJournal
 from .tally import Tally, moved
 from .upkeep import SqliteUpkeep
 from .watch import DataVersionWatch
-
-log = logging.getLogger("jobsched.storage")
 
 #: Ids per UPDATE of a claim (a window of many workers claims more in one go).
 CLAIM_CHUNK = 512
@@ -88,7 +60,15 @@ class _FenceFailed(Exception):
     """A batched finish changed fewer rows than it had outcomes: roll it back."""
 
 
-class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
+class SqliteStore(
+    SqliteLifecycle,
+    SqliteRecovery,
+    SqliteOperations,
+    SqliteUpkeep,
+    shapes.SqlReads,
+    ScheduleRows,
+    HistoryRows,
+):
     """A :class:`core.store.TaskStore` on a SQLite file. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
@@ -138,134 +118,6 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
     def __repr__(self) -> str:
         state = "open" if self._db is not None else "closed"
         return f"SqliteStore({self.location!r}, {state})"
-
-    # --- lifecycle -------------------------------------------------------------------
-    def open(self, node_id: str | None = None) -> None:
-        """Connect and check the file; with ``node_id``, also take the node lock.
-
-        Refuses, leaving the file untouched: a missing directory, a foreign, empty,
-        corrupt or newer file, a second node, and (for a node) a read-only database.
-        """
-        if self._db is not None:
-            raise SchedulerStateError(
-                "store", self.location, "is already open", "Close it before opening it again"
-            )
-        check_sqlite_version()
-        with self._errors:
-            state = self._inspect(node_id)
-            if not state.exists:
-                state = self._create()
-            key = nodelock.use(self.path)
-            lock = None
-            try:
-                if node_id is not None:
-                    lock = NodeLock(self.path, self.location).acquire(key)
-                db = self._connect(state, probe=node_id is not None)
-            except BaseException:
-                if lock is not None:
-                    lock.release()
-                nodelock.unuse(key)
-                raise
-        self._db = db
-        self._file_key = key
-        self._node_lock = lock
-        if lock is not None:
-            self._journal = StartJournal(self.path + ".starts")
-            for name in remove_partial_backups(self.path):
-                log.warning("removed %s, a backup copy left half-written", name)
-
-    def _inspect(self, node_id: str | None) -> FileState:
-        """Everything that can be refused without writing anything, checked first."""
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            raise StoreMissingError(
-                "database directory",
-                directory,
-                "does not exist",
-                "Create it, or choose a --db path in an existing directory",
-            )
-        state = inspect_file(self.path, self.location, self.busy_timeout)
-        if self.read_only:
-            self._check_read_only(state, node_id)
-        return state
-
-    def _connect(self, state: FileState, probe: bool) -> Database:
-        """Upgrade the file as needed; with ``probe``, check it is writable."""
-        db = connect(
-            self.path,
-            read_only=self.read_only,
-            durability=self.durability,
-            busy_timeout=self.busy_timeout,
-            pragmas=self._pragmas,
-        )
-        try:
-            with self._locked():
-                db.connect()
-                if state.version < schema_version():
-                    upgrade_file(db, self.path, self.location, state)
-                if probe:
-                    self._probe_writable(db.connection())
-        except BaseException:
-            db.close_all()
-            raise
-        return db
-
-    def _create(self) -> FileState:
-        """Build the missing file (before the node lock: the lock lives on the file)."""
-        if create_file(self.path, self.location, self.busy_timeout):
-            return FileState(exists=True, version=schema_version())
-        # another process created it first
-        return inspect_file(self.path, self.location, self.busy_timeout)
-
-    def _check_read_only(self, state: FileState, node_id: str | None) -> None:
-        if node_id is not None:
-            raise StoreReadOnlyError(
-                "database",
-                self.location,
-                "is opened read-only, so a node cannot run on it",
-                "Open it without ?mode=ro to run tasks",
-            )
-        if not state.exists:
-            raise StoreMissingError(
-                "database", self.location, "does not exist", "Check the --db path"
-            )
-        if state.version < schema_version():
-            raise StoreReadOnlyError(
-                "database",
-                self.location,
-                f"has schema v{state.version} and needs an upgrade, but is opened read-only",
-                "Open it once without ?mode=ro to upgrade it",
-            )
-
-    def _probe_writable(self, conn: sqlite3.Connection) -> None:
-        """Fail now, not at the first submit, on a read-only or long-locked database."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(queries.PROBE_WRITE)
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-
-    def close(self) -> None:
-        """Close every thread's connection and release the node lock. Idempotent."""
-        db, self._db = self._db, None
-        lock, self._node_lock = self._node_lock, None
-        journal, self._journal = self._journal, None
-        key, self._file_key = self._file_key, None
-        if journal is not None:
-            journal.close()
-        watches, self._watches = self._watches, []
-        for watch in watches:
-            watch.close()
-        try:
-            if db is not None:
-                with self._errors:
-                    db.close_all()
-        finally:
-            if lock is not None:
-                lock.release()
-            if key is not None:
-                nodelock.unuse(key)  # after the last connection: see storage.nodelock
 
     # --- connections and transactions ------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -326,63 +178,7 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
         with self._errors:
             return self._conn().execute(query, params).fetchall()
 
-    # --- recovery ----------------------------------------------------------------------
-    def recover(self, node_id: str, now: float) -> RecoveryReport:
-        """Every ``running`` row not owned by ``node_id`` is an orphan: one node runs on
-        a SQLite file, so its owner has died (and every other node row is marked stopped). Called once at start, before claiming,
-        and only by the node holding the lock: anyone else could take a live node's
-        tasks."""
-        if self._node_lock is None or not self._node_lock.held:
-            raise SchedulerStateError(
-                "store",
-                self.location,
-                "is not open as a node, so it cannot recover tasks",
-                "Open it with a node id (store.open(node_id)) first",
-            )
-        started = self._journal.read() if self._journal is not None else None
-        with self._write() as conn:
-            # A task claimed into the dead node's FIFO that never started gets its
-            # attempt back; only runs that really began count toward `orphaned`. With no
-            # journal, no run counts as begun: a waiting task must never end orphaned.
-            unstarted = [
-                (task_id, attempts)
-                for task_id, attempts in conn.execute(queries.ORPHANS, (node_id,)).fetchall()
-                if started is None or (task_id, attempts) not in started
-            ]
-            if started is None and unstarted:
-                log.warning(
-                    "no start journal (%s.starts): counting none of %d interrupted runs as begun",
-                    self.location,
-                    len(unstarted),
-                )
-            conn.executemany(queries.UNDO_UNSTARTED, unstarted)
-            tally = Tally()
-            orphaned = []
-            for task_id, category in conn.execute(queries.FAIL_ORPHANS, (now, node_id)).fetchall():
-                orphaned.append(task_id)
-                tally.move(category, RUNNING, FAILED)
-            requeued = []
-            interrupted: list[tuple[int, AttemptError]] = []  # runs that began: attempts
-            given_back = {task_id for task_id, _ in unstarted}
-            rows = conn.execute(queries.REQUEUE_ORPHANS, (node_id,)).fetchall()
-            for task_id, category, attempt in rows:
-                requeued.append(task_id)
-                tally.move(category, RUNNING, QUEUED)
-                if task_id not in given_back and attempt > 0:
-                    ended = AttemptError(attempt, ORPHANED_ATTEMPT_ERROR, REASON_ORPHANED, now)
-                    interrupted.append((task_id, ended))
-            shapes.keep_attempts(conn, interrupted, self._mark)
-            tally.write(conn)
-            # Their nodes are gone too: `status` must not count a killed node's workers.
-            conn.execute(queries.STOP_OTHER_NODES, (node_id,))
-        if self._journal is not None:
-            try:
-                self._journal.reset()
-            except OSError as exc:  # e.g. a full disk: starts are journaled once there is room
-                log.warning("could not start a new journal of task starts (%s)", exc)
-        # The caller (the scheduler) logs what was recovered, for every store alike.
-        return RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
-
+    # --- notifications and task starts -------------------------------------------------
     def subscribe(self, callback: Callable[[], None]) -> None:
         """SQLite has no notifications: the node's poll (every ~100 ms) sees new rows."""
 
@@ -606,70 +402,6 @@ class SqliteStore(SqliteUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                 applied.append(row is not None)
             tally.write(conn)
         return applied
-
-    def release(self, ids: Iterable[int], owner: str) -> int:
-        """Give running tasks back (graceful stop): ``queued``, attempt undone."""
-        ids = list(ids)
-        tally = Tally()
-        with self._write() as conn:
-            for task_id in ids:
-                for (category,) in conn.execute(queries.RELEASE, (task_id, owner)).fetchall():
-                    tally.move(category, RUNNING, QUEUED)
-            tally.write(conn)
-        released = sum(n for n in tally.changes.values() if n > 0)
-        if self._journal is not None:
-            self._journal.forget(ids)
-        return released
-
-    def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
-        """Cancel waiting tasks; flag running ones. Either bumps the settings version, so
-        the node sees the flag, and wakes its waiters, on its next poll."""
-        answers: dict[int, str] = {}
-        tally = Tally()
-        with self._write() as conn:
-            for task_id in ids:
-                row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
-                if row is None:
-                    answers[task_id] = CANCEL_MISSING
-                elif row[0] in TERMINAL:
-                    answers[task_id] = CANCEL_TERMINAL
-                elif row[0] == RUNNING:
-                    conn.execute(queries.REQUEST_CANCEL, (task_id,))
-                    answers[task_id] = CANCEL_REQUESTED
-                else:
-                    conn.execute(queries.CANCEL_WAITING, (now, task_id))
-                    tally.move(row[2], row[0], CANCELLED)
-                    answers[task_id] = CANCEL_DONE
-            tally.write(conn)
-            if CANCEL_REQUESTED in answers.values() or CANCEL_DONE in answers.values():
-                conn.execute(queries.BUMP_SETTINGS_VERSION)
-        return answers
-
-    def cancel_requests(self, owner: str) -> set[int]:
-        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
-
-    def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
-        """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
-        whose dedup key a newer live task holds is skipped."""
-        allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
-        done: list[int] = []
-        tally = Tally()
-        clear_attempts = query_sql.clear_attempts_sql(self._mark)
-        with self._write() as conn:
-            todo = [r[0] for r in conn.execute(queries.FAILED_IDS)] if ids is None else ids
-            for task_id in todo:
-                row = conn.execute(queries.STATE_OF, (task_id,)).fetchone()
-                if row is None or row[0] not in allowed:
-                    continue
-                key = row[1]
-                if key is not None and conn.execute(queries.LIVE_ID_FOR_KEY, (key,)).fetchone():
-                    continue
-                conn.execute(queries.RETRY_TASK, (now, task_id))
-                conn.execute(clear_attempts, (task_id,))
-                tally.move(row[2], row[0], QUEUED)
-                done.append(task_id)
-            tally.write(conn)
-        return done
 
     # --- reading -----------------------------------------------------------------------
     def get(self, task_id: int) -> TaskRecord | None:
