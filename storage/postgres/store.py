@@ -51,46 +51,30 @@ this module adds what several nodes need. Design decisions:
   of the same task (same attempt number, this node again) from answering for an old one.
 - Connections: one per thread (``postgres.connection``), autocommit; the listener and the start
   recorder each own one more.
+
+This module holds the store's connections and transactions and its task path (insert,
+claim, record_start, finish); the class is assembled from parts in this package:
+opening and closing (``lifecycle.py``), recovery and release at stop (``recovery.py``),
+the operator's cancel and retry (``operations.py``) and upkeep (``upkeep.py``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from jobsched.core.claim_plan import ClaimLimits, ClaimPlan
-from jobsched.core.errors import (
-    ConfigError,
-    SchedulerStateError,
-    StoreBusyError,
-    StoreReadOnlyError,
-    StoreUnavailableError,
-)
+from jobsched.core.errors import ConfigError, StoreBusyError, StoreUnavailableError
 from jobsched.core.limits import Claimed
-from jobsched.core.store import (
-    CANCEL_DONE,
-    CANCEL_MISSING,
-    CANCEL_REQUESTED,
-    CANCEL_TERMINAL,
-)
 from jobsched.core.task import (
-    CANCELLED,
-    FAILED,
-    ORPHANED_ATTEMPT_ERROR,
     QUEUED,
-    RUNNING,
     SCHEDULED,
-    TERMINAL,
     AttemptError,
     NewTask,
     Outcome,
-    RecoveryReport,
     TaskRecord,
     claim_order,
 )
@@ -99,25 +83,26 @@ from .. import rows as shapes
 from ..history_rows import HistoryRows
 from ..schedule_rows import ScheduleRows
 from . import queries
-from .connection import Database, PgSettings, connect_one, parse_url
+from .connection import Database, PgSettings, parse_url
 from .errors import translate_pg_errors
-from .schema import (
-    LOCK_COUNTS,
-    LOCK_RECOVERY,
-    LOCK_TICKS,
-    current_schema,
-    lock_key,
-    prepare_schema,
-)
+from .lifecycle import PostgresLifecycle
+from .operations import PostgresOperations
+from .recovery import PostgresRecovery
 from .threads import Listener, StartRecorder
 from .upkeep import PostgresUpkeep
 from .upkeep import task_ids as _ids
 from .watch import ListenWatch
 
-log = logging.getLogger("jobsched.storage")
 
-
-class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
+class PostgresStore(
+    PostgresLifecycle,
+    PostgresRecovery,
+    PostgresOperations,
+    PostgresUpkeep,
+    shapes.SqlReads,
+    ScheduleRows,
+    HistoryRows,
+):
     """A :class:`core.store.TaskStore` on PostgreSQL, shared by many nodes. Build it with
     :func:`storage.open_store`; the scheduler calls :meth:`open` with its node id.
 
@@ -166,66 +151,6 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
         state = "open" if self._db is not None else "closed"
         return f"PostgresStore({self.location!r}, {state})"
 
-    # --- lifecycle -------------------------------------------------------------------
-    def open(self, node_id: str | None = None) -> None:
-        """Connect, check the schema (creating or upgrading it), and with ``node_id``
-        register the node as alive from now on.
-
-        Refuses, leaving the database untouched: an unreachable server, bad credentials,
-        a missing database, another program's tables, a newer schema, and (for a node) a
-        read-only store.
-        """
-        if self._db is not None:
-            raise SchedulerStateError(
-                "store", self.location, "is already open", "Close it before opening it again"
-            )
-        if node_id is not None and self.read_only:
-            raise StoreReadOnlyError(
-                "database",
-                self.location,
-                "is opened read-only, so a node cannot run on it",
-                "Open it without mode=ro to run tasks",
-            )
-        db = Database(self.settings, self.busy_timeout)
-        try:
-            with self._errors:
-                conn = db.usable_connection()
-                schema = current_schema(conn, self.settings.schema, self.location)
-                prepare_schema(conn, schema, self.location, read_only=self.read_only)
-                if node_id is not None:
-                    conn.execute(
-                        queries.REGISTER_NODE, (node_id, socket.gethostname(), os.getpid())
-                    )
-        except BaseException:
-            db.close_all()
-            raise
-        self.schema = schema
-        self._recovery_key = lock_key(schema, LOCK_RECOVERY)
-        self._counts_key = lock_key(schema, LOCK_COUNTS)
-        self._ticks_seed = lock_key(schema, LOCK_TICKS)
-        self._db = db
-        self._listener = Listener(self._own_connection, self.location)
-        self._starts = StartRecorder(self._own_connection)
-
-    def _own_connection(self) -> psycopg.Connection[Any]:
-        return connect_one(self.settings, self.busy_timeout)
-
-    def close(self) -> None:
-        """Stop the listener and close every connection. Idempotent."""
-        db, self._db = self._db, None
-        listener, self._listener = self._listener, None
-        starts, self._starts = self._starts, None
-        if listener is not None:
-            listener.stop()
-        if starts is not None:
-            starts.close()
-        watches, self._watches = self._watches, []
-        for watch in watches:
-            watch.close()
-        if db is not None:
-            with self._errors:
-                db.close_all()
-
     # --- connections and transactions ------------------------------------------------
     def _conn(self) -> psycopg.Connection[Any]:
         db = self._db
@@ -254,7 +179,7 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
         with self._errors:
             return self._conn().execute(query, params).fetchall()
 
-    # --- notifications and recovery --------------------------------------------------
+    # --- notifications and task starts -------------------------------------------------
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` from the listener thread when another process notifies."""
         if self._listener is None:
@@ -283,69 +208,6 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
             return False  # not a claimed row
         with self._errors:
             return starts.record((task.id, task.owner, task.attempts, task.started_at))
-
-    def recover(self, node_id: str, now: float) -> RecoveryReport:
-        """Re-queue the running rows of dead nodes (no heartbeat for ``stale_after``
-        seconds on the server's clock, stopped, or never seen); fail as ``orphaned`` the
-        ones whose attempts are used up. Then give back the rows not begun of nodes whose
-        claim lease ran out (alive or not). One node at a time does it."""
-        stale = self.stale_after
-        with self._errors:
-            conn = self._conn()
-            dead_or_lapsed = (node_id, stale, node_id, stale, node_id, stale, stale)
-            if not conn.execute(queries.ANY_DEAD, dead_or_lapsed).fetchone()[0]:  # type: ignore[index]
-                return RecoveryReport()
-            with conn.transaction():
-                if not conn.execute(queries.TRY_RECOVERY_LOCK, (self._recovery_key,)).fetchone()[0]:  # type: ignore[index]
-                    return RecoveryReport()  # another node is recovering right now
-                rows = conn.execute(queries.LOCK_ORPHANS, (node_id, stale)).fetchall()
-                ids = [row[0] for row in rows]
-                owners = sorted({row[1] for row in rows if row[1] is not None})
-                orphaned: list[int] = []
-                requeued: list[int] = []
-                if ids:
-                    conn.execute(queries.UNDO_UNSTARTED, (ids,))
-                    orphaned = [r[0] for r in conn.execute(queries.FAIL_ORPHANS, (now, ids))]
-                    conn.execute(queries.KEEP_INTERRUPTED, (ORPHANED_ATTEMPT_ERROR, now, ids))
-                    conn.execute(queries.TRIM_INTERRUPTED, (ids,))
-                    requeued = [r[0] for r in conn.execute(queries.REQUEUE_ORPHANS, (ids,))]
-                dead = conn.execute(queries.MARK_DEAD, (node_id, node_id, owners, stale)).fetchall()
-                conn.execute(queries.PRUNE_NODES)
-                lapsed = self._hand_back_lapsed(conn, node_id)
-                requeued += [task_id for task_id, _ in lapsed]
-                if requeued:
-                    conn.execute(queries.NOTIFY)
-        for dead_id, silent in dead:
-            log.warning(
-                "node %s: no heartbeat for %.1f s (stale after %g s); declared dead by %s",
-                dead_id,
-                silent,
-                stale,
-                node_id,
-            )
-        for owner in sorted({owner for _, owner in lapsed}):
-            log.warning(
-                "node %s: no heartbeat within its claim lease; %d tasks it had claimed and "
-                "not begun were given back by %s",
-                owner,
-                sum(1 for _, of in lapsed if of == owner),
-                node_id,
-            )
-        # The caller (the scheduler) logs what was recovered, for every store alike.
-        return RecoveryReport(requeued=sorted(requeued), orphaned=sorted(orphaned))
-
-    def _hand_back_lapsed(
-        self, conn: psycopg.Connection[Any], node_id: str
-    ) -> list[tuple[int, str]]:
-        """In the recovery's transaction: queue again, attempt given back, the claimed
-        rows not begun whose owner's claim lease ran out; (id, owner) of each."""
-        stale = self.stale_after
-        rows = conn.execute(queries.LOCK_LAPSED, (node_id, stale, stale)).fetchall()
-        if not rows:
-            return []
-        owner_of = dict(rows)
-        done = conn.execute(queries.HAND_BACK, (list(owner_of),)).fetchall()
-        return [(row[0], owner_of[row[0]]) for row in done]
 
     # --- write path --------------------------------------------------------------------
     def insert(self, tasks: Sequence[NewTask], now: float) -> list[int]:
@@ -527,91 +389,6 @@ class PostgresStore(PostgresUpkeep, shapes.SqlReads, ScheduleRows, HistoryRows):
                 applied.append(done)
             conn.execute(queries.NOTIFY_DONE)
         return applied
-
-    def release(self, ids: Iterable[int], owner: str) -> int:
-        """Give running tasks back (graceful stop): ``queued``, attempt undone."""
-        todo = _ids(ids)
-        if not todo:
-            return 0
-        with self._write() as conn:
-            released = conn.execute(queries.RELEASE, (todo, owner)).rowcount
-            if released:
-                conn.execute(queries.NOTIFY)
-        return released
-
-    def cancel(self, ids: Iterable[int], now: float) -> dict[int, str]:
-        """Cancel waiting tasks; flag running ones (their node sees the flag on its next
-        poll, woken by the settings version, which a flag bumps, and a notification)."""
-        wanted = list(ids)
-        answers: dict[int, str] = {}
-        with self._write() as conn:
-            states = {r[0]: r[1] for r in conn.execute(queries.LOCK_STATES, (_ids(wanted),))}
-            waiting: list[int] = []
-            running: list[int] = []
-            for task_id in wanted:
-                state = states.get(task_id)
-                if state is None:
-                    answers[task_id] = CANCEL_MISSING
-                elif state in TERMINAL:
-                    answers[task_id] = CANCEL_TERMINAL
-                elif state == RUNNING:
-                    answers[task_id] = CANCEL_REQUESTED
-                    running.append(task_id)
-                else:
-                    answers[task_id] = CANCEL_DONE
-                    states[task_id] = CANCELLED
-                    waiting.append(task_id)
-            if waiting:
-                conn.execute(queries.CANCEL_WAITING, (now, waiting))
-                conn.execute(queries.NOTIFY_DONE)
-            if running:
-                conn.execute(queries.REQUEST_CANCEL, (running,))
-                conn.execute(queries.BUMP_SETTINGS_VERSION)
-                conn.execute(queries.NOTIFY)
-        return answers
-
-    def cancel_requests(self, owner: str) -> set[int]:
-        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
-
-    def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
-        """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
-        whose dedup key a newer live task holds is skipped."""
-        allowed = (FAILED,) if ids is None else (FAILED, CANCELLED)
-        done: set[int] = set()
-        with self._write() as conn:
-            if ids is None:
-                rows = conn.execute(queries.LOCK_FAILED).fetchall()
-                order = [row[0] for row in rows]
-            else:
-                order = list(dict.fromkeys(ids))
-                rows = conn.execute(queries.LOCK_STATES, (_ids(order),)).fetchall()
-            found = {row[0]: (row[1], row[2]) for row in rows}
-            plain: list[int] = []
-            keyed: list[tuple[int, str]] = []
-            for task_id in order:
-                state, key = found.get(task_id, (None, None))
-                if state not in allowed:
-                    continue
-                if key is None:
-                    plain.append(task_id)
-                else:
-                    keyed.append((task_id, key))
-            if plain:
-                conn.execute(queries.RETRY_TASKS, (now, plain))
-                done.update(plain)
-            for task_id, key in keyed:
-                if conn.execute(queries.KEY_IS_LIVE, (key,)).fetchone():
-                    continue  # a newer live task owns the key
-                try:
-                    with conn.transaction():  # a savepoint: another process took the key
-                        conn.execute(queries.RETRY_TASKS, (now, [task_id]))
-                except psycopg.errors.UniqueViolation:
-                    continue
-                done.add(task_id)
-            if done:
-                conn.execute(queries.CLEAR_ATTEMPTS, (sorted(done),))
-                conn.execute(queries.NOTIFY)
-        return [task_id for task_id in order if task_id in done]
 
     # --- reading -----------------------------------------------------------------------
     def get(self, task_id: int) -> TaskRecord | None:
