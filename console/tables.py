@@ -15,14 +15,14 @@ from typing import Any
 
 from jobsched.core import TaskRecord
 from jobsched.core.progress import TaskProgress
-from jobsched.core.task import AttemptError
+from jobsched.core.task import AttemptError, attempt_history
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from .escape import json_text, shorten, visible
-from .reports import attempt_errors, iso, task_detail
+from .reports import iso, task_detail
 from .widgets import format as fmt
 
 #: Output that is not a terminal (a pipe, a file) is never wrapped: lines as wide as
@@ -166,7 +166,7 @@ def print_task(
     out.print(long(f"{'payload':>12}: {json_text(data['payload'], indent=None)}"))
     if task.result is not None:
         out.print(long(f"{'result':>12}: {json_text(data['result'], indent=None)}"))
-    entries = attempt_errors(task, earlier)
+    entries = attempt_history(task, earlier)
     if entries and task.error is not None and entries[-1].error == task.error:
         entries.pop()  # printed below as the task's error
     for entry in entries:

@@ -58,6 +58,9 @@ class MainScreen(Screen[None]):
         self._filter: tuple[str, str | None] = ("", None)  # the filter's text, its error
         self._search = ""  # how far a search of the task list has got
         self._subtitle_timer: Timer | None = None
+        #: the task panel's subtitle as last set (its text, and whether it was an error):
+        #: set again only when that changes (setting it repaints the whole panel)
+        self._subtitle_set: tuple[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -178,9 +181,11 @@ class MainScreen(Screen[None]):
             subtitle = Text(f"filter: {text.strip()}{search}")
         else:
             subtitle = ""
+        key = (str(subtitle), bool(error))
         for panel in self.query("#task-panel"):  # none while the app closes
-            if str(panel.border_subtitle or "") != str(subtitle) or error:
+            if key != self._subtitle_set:
                 panel.border_subtitle = subtitle
+                self._subtitle_set = key
 
     def clear_filter(self) -> None:
         """Empty and hide the filter (escape); the task list shows everything again."""

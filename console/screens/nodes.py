@@ -31,9 +31,8 @@ def summary(nodes: Sequence[NodeReport]) -> Text:
     counts = ", ".join(f"{states.count(s)} {s}" for s in ("alive", "stale", "stopped"))
     workers = sum(sum(n["targets"].values()) for n in live)
     rate = sum(float(n["rate"]) for n in live)
-    plural = "" if len(nodes) == 1 else "s"
     return Text(
-        f"{len(nodes)} node{plural}: {counts} · {workers} workers on live nodes · "
+        f"{fmt.counted(len(nodes), 'node')}: {counts} · {workers} workers on live nodes · "
         f"{fmt.rate(rate)} tasks/s"
     )
 

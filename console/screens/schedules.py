@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from ..escape import visible
 from ..keys import SCHEDULE_KEYS
+from ..widgets import format as fmt
 from ..widgets.schedules import ScheduleTable, when
 from .polled import PolledScreen
 
@@ -32,8 +33,7 @@ EMPTY = "no schedules: add [[schedules]] to the configuration, or sched.schedule
 def summary(infos: Sequence[ScheduleInfo], now: float) -> Text:
     """'3 schedules: 2 active, 1 paused · next: beat at 12:00:10 (in 5.0s)'."""
     paused = sum(1 for i in infos if i.paused)
-    plural = "" if len(infos) == 1 else "s"
-    text = f"{len(infos)} schedule{plural}: {len(infos) - paused} active, {paused} paused"
+    text = f"{fmt.counted(len(infos), 'schedule')}: {len(infos) - paused} active, {paused} paused"
     due = [i for i in infos if not i.paused and i.next_run is not None]
     if due:
         first = min(due, key=lambda i: (i.next_run, i.name))
