@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from jobsched.console.app import JobschedApp
 from jobsched.console.compose import build_app
 from jobsched.console.local import LocalNode
+from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.console.source import Source
 from jobsched.core import (
     CategoryConfig,
@@ -300,6 +301,17 @@ async def settle(pilot: Pilot[Any]) -> None:
             break
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def open_detail(pilot: Pilot[Any]) -> TaskDetailScreen:
+    """Open the detail of the task under the list's cursor (the newest), once shown."""
+    app = pilot.app
+    assert isinstance(app, JobschedApp)
+    app.main.task_table.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, TaskDetailScreen)
+    return app.screen
 
 
 Scenario = Callable[[JobschedApp, Pilot[Any]], Awaitable[None]]

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from jobsched.console.app import JobschedApp
 from jobsched.console.screens.confirm import ConfirmScreen
-from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.console.screens.quit import QuitScreen
 from jobsched.core import FakeClock, Scheduler, SchedulerConfig
 from jobsched.core.task import NewTask
@@ -23,6 +22,7 @@ from .app_support import (
     burst,
     drive,
     make_app,
+    open_detail,
     populate,
     recording,
     screen_lines,
@@ -307,10 +307,7 @@ def test_retry_from_the_detail_view() -> None:
     app = make_app(sched)
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
-        app.main.task_table.focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, TaskDetailScreen)
+        await open_detail(pilot)
         text = screen_text(app)
         assert "error of attempt 1 (of 1)" in text and "took" in text
         await pilot.press("r")
@@ -328,10 +325,7 @@ def test_cancel_from_the_detail_view_asks_first(answer: str) -> None:
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         said = recording(app)
-        app.main.task_table.focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, TaskDetailScreen)
+        await open_detail(pilot)
         # c in the detail view asks, naming the task
         await pilot.press("c")
         await settle(pilot)

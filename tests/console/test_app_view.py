@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from jobsched.console.app import JobschedApp
-from jobsched.console.screens.detail import TaskDetailScreen
 from jobsched.console.view import AttachedView
 from jobsched.console.widgets.tasks import shown_state
 from jobsched.core import (
@@ -27,6 +26,7 @@ from .app_support import (
     build_scheduler,
     drive,
     make_app,
+    open_detail,
     populate,
     ready,
     screen_text,
@@ -279,11 +279,8 @@ def test_the_detail_view_shows_the_error_of_each_attempt(tmp_path: Path) -> None
 
     async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
         # When the operator opens the task's detail
-        app.main.task_table.focus()
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_detail(pilot)
         # Then each attempt's error shows, oldest first, numbered
-        assert isinstance(app.screen, TaskDetailScreen)
         text = screen_text(app)
         headings = [f"error of attempt {n} (of 3)" for n in (1, 2, 3)]
         errors = ["first: smtp timed out", "second: refused", "third: gave up"]

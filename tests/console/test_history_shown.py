@@ -14,7 +14,7 @@ from jobsched.core import Client, MemoryStore
 from jobsched.core.history import MINUTE, MinuteStats, minute_of
 from textual.pilot import Pilot
 
-from .app_support import build_scheduler, make_app, ready, screen_lines, screen_text, step
+from .app_support import build_scheduler, drive, make_app, ready, screen_lines, screen_text, step
 
 SIZE = (160, 48)
 
@@ -149,12 +149,10 @@ def test_a_resize_that_arrives_while_the_console_closes_is_ignored() -> None:
     sched, clock = build_scheduler()
     app = make_app(sched)
 
-    async def run() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot)
-            await app.main.query_one("#task-panel").remove()
-            app.post_message(TaskTable.PageRows(7))
-            await pilot.pause()
+    async def scenario(app: JobschedApp, pilot: Pilot[Any]) -> None:
+        await app.main.query_one("#task-panel").remove()
+        app.post_message(TaskTable.PageRows(7))
+        await pilot.pause()
 
     # Then it is ignored, not an error
-    asyncio.run(run())
+    drive(app, scenario, SIZE)
