@@ -7,10 +7,11 @@ Each round runs, on fresh files in a temporary folder, one after the other:
 
 - **minimal, end to end**: the yardstick of ``bench/run.py`` (``bench/systems/minimal.py``),
   its bulk run (submit, then drain with 4 workers).
-- **store alone**: ``SqliteStore``'s own ``insert`` (1,000 tasks per call), ``claim``
-  (windows of 260, what a node of 4 workers holds) and ``finish`` (batches of 500, as the
-  completer writes them), on one thread and with no engine: every store call the engine
-  makes for a task of the bulk run, and nothing else.
+- **store alone**: ``SqliteStore``'s own ``insert`` (10,000 tasks per call, as jobsched's
+  bulk run submits them), ``claim`` (windows of 260, all that a node of 4 workers holds)
+  and ``finish`` (batches of 500, the completer's largest), on one thread and with no
+  engine: every store call the engine makes for a task of the bulk run, and nothing else,
+  in batches no smaller than the engine's.
 - **statements alone**: the statements those calls run, on the same schema, with their
   parameters built beforehand: SQLite's own work (the count tally's one row per batch is
   left out).
@@ -41,15 +42,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from jobsched.core.completer import OUTCOME_BATCH  # noqa: E402
 from jobsched.core.task import SUCCEEDED, NewTask, Outcome  # noqa: E402
 from jobsched.storage import open_store, query_sql  # noqa: E402
 from jobsched.storage.sqlite import queries  # noqa: E402
 
+from bench.systems import jobsched as jobsched_runner  # noqa: E402
 from bench.systems import minimal  # noqa: E402
 
-INSERT_BATCH = 1_000
+INSERT_BATCH = jobsched_runner.SUBMIT_BATCH  # 10,000 per call, one transaction
 WINDOW = minimal.WINDOW  # 260: 4 workers, each with one running and 64 waiting
-FINISH_BATCH = 500
+FINISH_BATCH = OUTCOME_BATCH  # 500: the completer's largest batch
 CATEGORY = "bench"
 OWNER = "n1"
 SECONDARY = ("tasks_state", "tasks_category", "tasks_finished")
