@@ -126,17 +126,7 @@ def _check_regular(path: str, location: str, busy_timeout: float) -> None:
         info = os.stat(path)  # follows a symlink to the file it names
     mode = info.st_mode
     if stat.S_ISREG(mode):
-        if info.st_nlink > 1 and not _being_created(path):
-            # SQLite names the -wal and -shm files after the path: two names of one file
-            # give two write-ahead logs for one database, and corrupt it.
-            raise StoreUnavailableError(
-                "database",
-                location,
-                f"has {info.st_nlink} hard links (other names for the same file), and SQLite "
-                "keeps its write-ahead log per name, so writes through two names corrupt it",
-                f"{_UNTOUCHED}; remove the other links (find them with "
-                f"`find / -samefile {path}`) or use a symbolic link instead",
-            )
+        check_links(path, location, info)
         return
     if stat.S_ISDIR(mode):
         raise StoreUnavailableError(
@@ -150,6 +140,31 @@ def _check_regular(path: str, location: str, busy_timeout: float) -> None:
         f"is {kind.get(stat.S_IFMT(mode), 'not a regular file')}, not a database file",
         f"{_UNTOUCHED}; point --db at a regular file",
     )
+
+
+def check_links(path: str, location: str, info: os.stat_result) -> None:
+    """Refuse a database file with a second name (``info``: its ``stat``, read before).
+
+    SQLite names the -wal and -shm files after the path: two names of one file give two
+    write-ahead logs for one database, and corrupt it. A file that :func:`create_file` is
+    linking into place has its temporary name for a moment; that one is not a second
+    name. Its creator may drop the temporary name between ``info`` and the look at the
+    folder, so the count is read again after that look: either the look saw the
+    temporary name, or the count read after it no longer holds it.
+    """
+    if info.st_nlink <= 1 or _being_created(path):
+        return
+    with contextlib.suppress(OSError):  # gone meanwhile: the open that follows says so
+        info = os.stat(path)
+    if info.st_nlink > 1:
+        raise StoreUnavailableError(
+            "database",
+            location,
+            f"has {info.st_nlink} hard links (other names for the same file), and SQLite "
+            "keeps its write-ahead log per name, so writes through two names corrupt it",
+            f"{_UNTOUCHED}; remove the other links (find them with "
+            f"`find / -samefile {path}`) or use a symbolic link instead",
+        )
 
 
 def _being_created(path: str) -> bool:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from jobsched.core.errors import StoreUnavailableError
+from jobsched.storage.sqlite.schema import check_links
 
 from tests.console.cli_support import make_cli
 
@@ -86,3 +88,33 @@ def test_a_symbolic_link_to_the_database_is_the_same_database(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     with cli.store() as store:
         assert [t.id for t in store.list_tasks()] == [1]
+
+
+def test_a_database_whose_creator_drops_its_temporary_name_meanwhile_is_accepted(
+    tmp_path: Path,
+) -> None:
+    """A new database is linked into place from a temporary name, which its creator then
+    removes. A process that counted two names just before that removal, and looks at the
+    folder just after it, must not take the file for one with a second hard link."""
+    # Given a database seen (stat) while it still had its creator's temporary name
+    cli = make_cli(tmp_path)
+    assert cli("status").exit_code == 0  # creates it
+    temporary = tmp_path / f"{cli.db.name}.new-123-456"
+    os.link(cli.db, temporary)
+    seen = os.stat(cli.db)
+    assert seen.st_nlink == 2
+    # When the creator removes that name before the check looks at the folder
+    temporary.unlink()
+    # Then the check accepts the file
+    check_links(str(cli.db), str(cli.db), seen)
+
+
+def test_a_second_name_seen_before_and_still_there_is_refused(tmp_path: Path) -> None:
+    # Given a database with a second name that is not a creator's temporary one
+    cli = make_cli(tmp_path)
+    assert cli("status").exit_code == 0
+    os.link(cli.db, tmp_path / "other.db")
+    seen = os.stat(cli.db)
+    # When checked, then it is refused, naming the links
+    with pytest.raises(StoreUnavailableError, match="2 hard links"):
+        check_links(str(cli.db), str(cli.db), seen)
