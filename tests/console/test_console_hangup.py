@@ -10,6 +10,7 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,10 @@ def test_a_hangup_stops_the_console_node_gracefully(tmp_path: Path) -> None:
         start_new_session=True,
     )  # fmt: skip
     os.close(terminal)
+    # The terminal's side reads what the console draws, as a terminal does: a pty that
+    # nobody reads fills, and the console's writes (its last one at exit too) then block.
+    reader = threading.Thread(target=_read_until_closed, args=(main,), daemon=True)
+    reader.start()
     try:
         # Given a task running in the console's node
         log = tmp_path / "runs.log"
@@ -45,6 +50,7 @@ def test_a_hangup_stops_the_console_node_gracefully(tmp_path: Path) -> None:
     finally:
         if console.poll() is None:
             console.kill()
+        reader.join(timeout=10)  # ends once the console's side is closed
         os.close(main)
     # And the task finished within the grace period, or went back to the queue
     task = cli.task(task_id)
@@ -52,3 +58,13 @@ def test_a_hangup_stops_the_console_node_gracefully(tmp_path: Path) -> None:
     with cli.store() as store:
         nodes = [n for n in store.nodes() if n.pid == console.pid]
     assert nodes and nodes[0].stopped
+
+
+def _read_until_closed(fd: int) -> None:
+    """Read and drop the console's output until its side of the pty is closed."""
+    while True:
+        try:
+            if not os.read(fd, 65536):
+                return
+        except OSError:  # EIO: every process holding the other side has closed it
+            return
