@@ -17,7 +17,7 @@ from jobsched.core.limits import RateLimit, TokenBucket, parse_rate
 from jobsched.core.query import Page
 from jobsched.core.store import TaskStore
 
-RATE, BURST, TASKS = 20, 5, 200
+RATE, BURST, TASKS = 20, 5, 100
 
 
 def most_in_any_window(times: list[float], width: float) -> int:
@@ -94,12 +94,12 @@ def test_a_bad_rate_or_burst_is_refused_naming_it(text: object, burst: object, n
 
 
 # --- a limited category drained by real threads ------------------------------------------------
-@pytest.mark.slow(seconds=10)
+@pytest.mark.slow(seconds=5)
 @pytest.mark.timeout(60)
-def test_a_category_limited_to_20_a_second_drains_200_tasks_in_about_10_s(
+def test_a_category_limited_to_20_a_second_drains_100_tasks_in_about_5_s(
     store: TaskStore,
 ) -> None:
-    # Given a category limited to 20/s (burst 5) with 4 workers, and 200 no-op tasks queued
+    # Given a category limited to 20/s (burst 5) with 4 workers, and 100 no-op tasks queued
     config = SchedulerConfig(
         workers=4,
         categories={"web": CategoryConfig(min_workers=4, rate=f"{RATE}/s", burst=BURST)},
@@ -131,7 +131,7 @@ def test_a_category_limited_to_20_a_second_drains_200_tasks_in_about_10_s(
     # bunch (see the README), so they are checked against the total only.
     assert len(claimed) == TASKS and None not in claimed
     assert most_in_any_window([float(c) for c in claimed if c is not None], 1.0) <= RATE + BURST
-    # And the drain takes about (200 - burst) / 20 = 9.75 s
+    # And the drain takes about (100 - burst) / 20 = 4.75 s
     assert (TASKS - BURST) / RATE - 0.5 <= took <= (TASKS - BURST) / RATE * 2
 
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from jobsched.storage.postgres.connection import parse_url
 
-pytestmark = [pytest.mark.slow(seconds=16), pytest.mark.postgres]
+pytestmark = [pytest.mark.slow(seconds=11), pytest.mark.postgres]
 
 NODE = """
 import sys, threading
@@ -64,12 +64,12 @@ def test_two_nodes_make_one_task_per_tick_and_a_kill_changes_nothing(
         ).fetchall()
 
     try:
-        # Given two nodes ticking for about 8 s
-        _poll(lambda: len(ticks()) >= 8, 60, "8 ticks")
-        # When one is SIGKILLed and the other runs on alone for about 8 s more
+        # Given two nodes ticking for about 5 s
+        _poll(lambda: len(ticks()) >= 5, 60, "5 ticks")
+        # When one is SIGKILLed and the other runs on alone for about 5 s more
         a.send_signal(signal.SIGKILL)
         a.wait(timeout=30)
-        _poll(lambda: len(ticks()) >= 16, 60, "8 more ticks")
+        _poll(lambda: len(ticks()) >= 10, 60, "5 more ticks")
     finally:
         for proc in (a, b):
             if proc.poll() is None:
