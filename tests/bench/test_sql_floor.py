@@ -13,16 +13,15 @@ from bench import sql_floor
 
 
 @pytest.mark.timeout(30)
-def test_each_variant_takes_every_task_through(tmp_path: Path) -> None:
+def test_each_variant_takes_every_task_through() -> None:
     # Given a few windows of tasks and a remainder
     n = 2 * sql_floor.WINDOW + 37
 
     # When every variant runs once
     [seconds] = sql_floor.run_rounds(n, 1)
 
-    # Then each measured a time (a variant that lost a task raises instead)
+    # Then each one gave a figure (a variant that lost a task raises instead)
     assert set(seconds) == set(sql_floor.VARIANTS)
-    assert all(s > 0 for s in seconds.values())
 
 
 @pytest.mark.timeout(30)
@@ -32,7 +31,8 @@ def test_the_statements_variant_ends_every_task_on_the_schema_it_names(tmp_path:
     sql_floor.statements_alone(tmp_path, n, sql_floor.SECONDARY)
 
     # Then every task succeeded, claimed once, and those indexes are gone
-    with sqlite3.connect(tmp_path / "statements3.db") as conn:
+    [database] = tmp_path.glob("*.db")
+    with sqlite3.connect(database) as conn:
         states = conn.execute(
             "SELECT state, attempts, COUNT(*) FROM tasks GROUP BY 1, 2"
         ).fetchall()
@@ -45,6 +45,8 @@ def test_the_statements_variant_ends_every_task_on_the_schema_it_names(tmp_path:
 
 
 def test_a_variant_that_lost_tasks_voids_its_figure() -> None:
+    # Given a variant that took 7 of its 9 tasks through
+    # When its count is checked, then the figure is refused, saying how many went through
     with pytest.raises(RuntimeError, match="7 of 9 tasks"):
         sql_floor.check_through(7, 9, "store alone")
 
