@@ -6,7 +6,7 @@ on every thread of the process meanwhile (measured by a probe thread; a millisec
 on a quiet machine); overdue tasks start within 1 s of a restart.
 
 100 tasks a second keep this a test of the timer, not of throughput: at 500 a second a
-process starved of CPU (the suite runs several workers on two cores) fell behind, and the
+process starved of CPU (the suite runs four workers on two cores) fell behind, and the
 lateness measured the backlog (p50 82 ms). ``bench/timer_accuracy.py`` measures 1,000 tasks
 over 2 s beside a minimal timer, on a machine of its own.
 """

@@ -97,8 +97,10 @@ def test_sigterm_stops_gracefully_and_nothing_runs_twice(tmp_path: Path) -> None
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         # Then it exits 0, its stop taking at most the grace period plus one second (the
-        # interpreter's exit after it is not the node's work: held to a looser bound)
-        assert proc.wait(timeout=grace + 5) == 0
+        # node's own measure, checked below). The process's exit as a whole (that stop and
+        # the interpreter's shutdown after it) is held only to a bound that slowness alone
+        # does not reach on a machine short of CPU (7 s once did): a hang still fails it.
+        assert proc.wait(timeout=grace + 30) == 0
         slowest_exit = max(slowest_exit, time.monotonic() - started)
         slowest = max(slowest, _stop_seconds(proc))
         stops += 1
