@@ -59,16 +59,19 @@ def jobsched_config(workers: int) -> Any:
 
 def jobsched_node(url: str, workers: int) -> int:
     """A node: run until SIGTERM, then stop gracefully."""
+    from jobsched.console.wakeup import Wakeup
     from jobsched.core import Scheduler
     from jobsched.storage import open_store
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    woken = Wakeup()  # not an Event: see jobsched.console.wakeup
+    stopped: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: (stopped.append(1), woken.wake()))
     sched = Scheduler(jobsched_config(workers), open_store(url))
     sched.handler(HANDLER, category="bench")(lambda payload: None)
     sched.start()
     print("ready", flush=True)
-    stop.wait()
+    while not stopped:
+        woken.wait(1.0)
     sched.stop(grace=5)
     return 0
 

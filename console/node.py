@@ -21,6 +21,8 @@ from typing import Any
 from jobsched.core import Scheduler, Snapshot
 from jobsched.core.task import QUEUED, RUNNING, SCHEDULED
 
+from .wakeup import Wakeup
+
 #: How often the main loop looks at signals, deadlines and idleness.
 TICK = 0.1
 #: At most one progress line per this many seconds.
@@ -80,7 +82,8 @@ class NodeRunner:
         #: Set when a write found its pipe closed (``jobsched run 2>&1 | head``): the
         #: reader has seen enough, which stops the node gracefully, like a first SIGTERM.
         self.output_closed = False
-        self._woken = threading.Event()
+        #: wakes the main thread's loop: set by signal handlers, so not an Event
+        self._woken = Wakeup()
         self._last_line = ""
         self._next_line = 0.0
 
@@ -91,13 +94,13 @@ class NodeRunner:
             self.write(line)
         except BrokenPipeError:
             self.output_closed = True
-            self._woken.set()
+            self._woken.wake()
 
     # --- signals -----------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signalled_at = self.monotonic()
         self.signals += 1
-        self._woken.set()
+        self._woken.wake()
 
     def _install(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
@@ -122,6 +125,7 @@ class NodeRunner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            self._woken.close()
 
     def _loop(self) -> str:
         end = None if self.duration is None else self.monotonic() + self.duration
@@ -178,7 +182,6 @@ class NodeRunner:
                 # the running tasks, writes the outcomes it has and closes the store.
                 self.sched.stop(0)
                 hurried = True
-            self._woken.clear()
             self._woken.wait(TICK)
         self._report_unreleased()
         if hurried:

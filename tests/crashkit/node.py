@@ -18,9 +18,9 @@ import dataclasses
 import logging
 import signal
 import sys
-import threading
 import time
 
+from jobsched.console.wakeup import Wakeup
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.storage import open_store
 
@@ -48,20 +48,23 @@ def main() -> int:
     parser.add_argument("--submit", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    stop = threading.Event()
+    # Not a threading.Event: setting one from the handler can hang the main thread, which
+    # may hold its lock while it waits on it (see jobsched.console.wakeup).
+    woken = Wakeup()
     signalled: list[float] = []  # when SIGTERM came (monotonic)
-    signal.signal(signal.SIGTERM, lambda *_: (signalled.append(time.monotonic()), stop.set()))
+    signal.signal(signal.SIGTERM, lambda *_: (signalled.append(time.monotonic()), woken.wake()))
     config = dataclasses.replace(CONFIG, workers=args.workers, heartbeat_interval=args.heartbeat)
     sched = Scheduler(config, open_store(args.db))
     sched.start()
     print("ready", flush=True)
     for n in range(args.submit):
-        if stop.is_set():
+        if signalled:
             break
         handle = sched.submit("a.work" if n % 2 else "b.work", {"n": n})
         sys.stdout.write(f"{handle.id}\n")
         sys.stdout.flush()
-    while not stop.wait(0.05):
+    while not signalled:
+        woken.wait(0.05)
         if args.until_idle:
             counts = sched.store.counts()
             if not any(c["queued"] or c["running"] or c["scheduled"] for c in counts.values()):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import time
 
+from jobsched.console.wakeup import Wakeup
 from jobsched.storage import open_store
 
 
@@ -19,11 +19,12 @@ def main() -> int:
     store = open_store(db)
     store.open(None)
     reads = errors = 0
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    woken = Wakeup()  # not an Event: see jobsched.console.wakeup
+    stopped: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: (stopped.append(1), woken.wake()))
     print("ready", flush=True)
     end = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < end:
+    while not stopped and time.monotonic() < end:
         try:
             store.counts()
             store.list_tasks(limit=50)
@@ -33,7 +34,7 @@ def main() -> int:
         except Exception as exc:  # counted and shown: the test asserts there are none
             errors += 1
             print(f"error: {type(exc).__name__}: {exc}", flush=True)
-        stop.wait(0.25)
+        woken.wait(0.25)
     store.close()
     print(f"reads={reads} errors={errors}", flush=True)
     return 0

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 from typing import Any
 
+from jobsched.console.wakeup import Wakeup
 from jobsched.core import CategoryConfig, Scheduler, SchedulerConfig
 from jobsched.storage import open_store
 
@@ -25,8 +25,9 @@ CONFIG = SchedulerConfig(
 def main() -> int:
     url, log = sys.argv[1], sys.argv[2]
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    woken = Wakeup()  # not an Event: see jobsched.console.wakeup
+    stopped: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: (stopped.append(1), woken.wake()))
     sched = Scheduler(CONFIG, open_store(url))
 
     @sched.handler("web.ping")
@@ -35,7 +36,8 @@ def main() -> int:
 
     sched.start()
     print("ready", flush=True)
-    stop.wait()
+    while not stopped:
+        woken.wait(1.0)
     sched.stop(grace=2)
     return 0
 
