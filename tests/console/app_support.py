@@ -332,7 +332,7 @@ async def burst(pilot: Pilot[Any], keys: str | list[str]) -> None:
     await settle(pilot)
 
 
-def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
+def drive(app: JobschedApp, scenario: Scenario, size: tuple[int, int] = (100, 30)) -> None:
     """Run ``scenario`` against the app in a headless terminal of ``size``, once ready."""
 
     async def main() -> None:

@@ -321,7 +321,7 @@ def test_detail_shows_payload_and_error_text_literally() -> None:
         await pilot.pause()
         assert app.screen is app.main
 
-    drive(app, scenario)
+    drive(app, scenario, (120, 40))
 
 
 def test_enter_on_an_idle_worker_opens_nothing() -> None:
@@ -440,7 +440,7 @@ def test_help_screen_lists_every_key() -> None:
         await pilot.pause()
         assert app.screen is app.main
 
-    drive(app, scenario)
+    drive(app, scenario, (120, 40))
 
 
 def test_running_tasks_are_the_busy_workers_and_claimed_ones_are_queued() -> None:
@@ -544,7 +544,7 @@ def test_storage_errors_become_notifications_not_tracebacks() -> None:
         await settle(pilot)
         assert counts(sched, "email")["queued"] == 1
 
-    drive(app, scenario)
+    drive(app, scenario, (120, 40))
 
 
 def test_the_timer_refreshes_about_four_times_a_second_off_the_ui_thread() -> None:

@@ -180,4 +180,4 @@ def test_the_nodes_screen_is_in_the_help_and_the_command_palette() -> None:
         await pilot.pause()
         assert isinstance(app.screen, NodesScreen)
 
-    drive(app, scenario)
+    drive(app, scenario, (120, 40))
