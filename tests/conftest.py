@@ -71,10 +71,25 @@ def pg_url() -> str:
         pytest.skip(message)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None:
+        _vacuum(url)
         return url
     worker_url, database = worker_database(url, worker)
     _create_database(url, database)
+    _vacuum(worker_url)
     return worker_url
+
+
+def _vacuum(url: str) -> None:
+    """VACUUM the test database once per run. Each test makes and drops a schema of its
+    own (tables, indexes, triggers, functions): thousands of system catalog rows per run,
+    which only a VACUUM reclaims. A server with autovacuum off (as on some machines) would
+    keep them all: after a day of runs one worker's ``pg_attribute`` held 1.2 million dead
+    rows (231 MB), and every schema a test made got slower. About 0.1 s on a clean database."""
+    import psycopg
+    from jobsched.storage.postgres.connection import parse_url
+
+    with psycopg.connect(parse_url(url).conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM")
 
 
 def worker_database(url: str, worker: str) -> tuple[str, str]:
