@@ -14,13 +14,13 @@ from typing import Any
 from jobsched.core.errors import SchedulerStateError, StoreMissingError, StoreReadOnlyError
 
 from . import nodelock, queries
+from .backups import remove_partial_backups
 from .connection import Database, check_sqlite_version, connect
 from .nodelock import NodeLock
 from .schema import (
     FileState,
     create_file,
     inspect_file,
-    remove_partial_backups,
     schema_version,
     upgrade_file,
 )

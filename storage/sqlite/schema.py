@@ -36,6 +36,7 @@ from jobsched.core.errors import (
 )
 
 from . import upgrades
+from .backups import backup_file, fsync_directory
 from .connection import sqlite_uri
 from .errors import translate_errors
 
@@ -194,7 +195,7 @@ def create_file(path: str, location: str, busy_timeout: float) -> bool:
             db.close()
             if not _place(temp, path):
                 return False
-            _fsync_directory(os.path.dirname(path))
+            fsync_directory(os.path.dirname(path))
         log.info("created database %s (schema v%d)", location, schema_version())
         return True
     finally:
@@ -246,95 +247,6 @@ def upgrade_file(db: pw.Database, path: str, location: str, state: FileState) ->
             schema_version(),
             backup,
         )
-
-
-def backup_file(path: str, version: int) -> str:
-    """Copy the database (with its WAL) to ``<db>.v<version>-backup``, verified.
-
-    The copy is written under a temporary name, checked (it opens, passes
-    ``PRAGMA quick_check`` and carries this version), then renamed into place: so one
-    backup per version is kept, an older copy is replaced only by a verified newer one,
-    and a migration interrupted any number of times leaves one good backup, not one
-    per attempt. A failed copy is deleted and the migration does not start.
-    """
-    target = backup_name(path, version)
-    temp = f"{target}{_PARTIAL}{os.getpid()}"
-    try:
-        source = sqlite3.connect(sqlite_uri(os.path.abspath(path), "ro"), uri=True)
-        try:
-            copy = sqlite3.connect(temp)
-            try:
-                source.backup(copy)
-                copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-            finally:
-                copy.close()
-        finally:
-            source.close()
-        _verify_backup(temp, version)
-        os.replace(temp, target)
-        _fsync_directory(os.path.dirname(path))
-    finally:
-        for leftover in (temp, temp + "-journal", temp + "-wal", temp + "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
-    return target
-
-
-_PARTIAL = ".partial-"
-
-
-def backup_name(path: str, version: int) -> str:
-    """Where the backup of ``path`` taken before upgrading from ``version`` is kept."""
-    return f"{path}.v{version}-backup"
-
-
-def _verify_backup(temp: str, version: int) -> None:
-    conn = sqlite3.connect(sqlite_uri(os.path.abspath(temp), "ro"), uri=True)
-    try:
-        check = conn.execute("PRAGMA quick_check").fetchone()[0]
-        found = _marks(conn)[1]
-    finally:
-        conn.close()
-    if check != "ok" or found != version:
-        raise StorageError(
-            "backup copy",
-            temp,
-            f"did not verify (quick_check: {check}, schema version {found})",
-            "The database was not upgraded and is unchanged; check the disk and retry",
-        )
-
-
-def remove_partial_backups(path: str) -> list[str]:
-    """Delete backup copies left half-written by a process that has died; their names
-    end in ``.partial-<pid>``. Called by a node at start; returns what it removed."""
-    directory, base = os.path.split(path)
-    removed: list[str] = []
-    try:
-        names = os.listdir(directory or ".")
-    except OSError:
-        return removed
-    for name in names:
-        if not (name.startswith(base + ".v") and _PARTIAL in name):
-            continue
-        head, _, pid = name.rpartition(_PARTIAL)
-        if not head.endswith("-backup") or not pid.isdigit() or _alive(int(pid)):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(directory, name))
-            removed.append(name)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_marks(path: str, busy_timeout: float, settled: bool) -> tuple[int, int, int]:
@@ -393,11 +305,3 @@ def _place(temp: str, path: str) -> bool:
             return False
         os.rename(temp, path)
         return True
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
