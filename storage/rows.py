@@ -62,6 +62,10 @@ class SqlReads:
     def _write(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def cancel_requests(self, owner: str) -> set[int]:
+        """Ids of the tasks ``owner`` runs whose cancel someone asked for."""
+        return {row[0] for row in self._read(self._q.CANCEL_REQUESTS, (owner,))}
+
     def delete(self, ids: Iterable[int]) -> int:
         """Delete the finished tasks among ``ids`` in one transaction; return how many."""
         wanted = list(dict.fromkeys(ids))

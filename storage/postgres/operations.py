@@ -1,5 +1,5 @@
 """The operator's actions on tasks: cancel (waiting tasks at once, running ones by a flag
-their node reads with :meth:`PostgresOperations.cancel_requests`, woken by a
+their node reads with ``cancel_requests`` (shared, in ``storage.rows``), woken by a
 notification) and retry. :class:`PostgresOperations` is a part of
 :class:`storage.postgres.store.PostgresStore`, which provides its transactions
 (``_read``, ``_write``)."""
@@ -54,9 +54,6 @@ class PostgresOperations:
                 conn.execute(queries.BUMP_SETTINGS_VERSION)
                 conn.execute(queries.NOTIFY)
         return answers
-
-    def cancel_requests(self, owner: str) -> set[int]:
-        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
 
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task

@@ -1,5 +1,5 @@
 """The operator's actions on tasks: cancel (waiting tasks at once, running ones by a flag
-their node reads with :meth:`SqliteOperations.cancel_requests`) and retry.
+their node reads with ``cancel_requests`` (shared, in ``storage.rows``)) and retry.
 :class:`SqliteOperations` is a part of :class:`storage.sqlite.store.SqliteStore`, which
 provides its transactions (``_read``, ``_write``)."""
 
@@ -48,9 +48,6 @@ class SqliteOperations:
             if CANCEL_REQUESTED in answers.values() or CANCEL_DONE in answers.values():
                 conn.execute(queries.BUMP_SETTINGS_VERSION)
         return answers
-
-    def cancel_requests(self, owner: str) -> set[int]:
-        return {row[0] for row in self._read(queries.CANCEL_REQUESTS, (owner,))}
 
     def retry(self, ids: Iterable[int] | None, now: float) -> list[int]:
         """Queue failed (or, by id, cancelled) tasks again with fresh attempts; a task
